@@ -1,0 +1,161 @@
+// The one control API. The D-Bus service, Lua policies and the config file
+// all change the target through these functions, so they share validation,
+// errors and persistence. Every successful change is written to the state
+// file before it is published to the reactors and before the call returns.
+//
+// Calls are serialized by a mutex; they may block briefly while reactors
+// adopt a new snapshot or drain I/O from a removed namespace.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/control/events.hpp"
+#include "core/control/export_spec.hpp"
+#include "core/control/state_store.hpp"
+#include "core/plugin/loader.hpp"
+#include "core/target/target.hpp"
+
+namespace nvmfd::control {
+
+struct SubsystemSettings {
+    std::optional<std::string> serial;
+    std::optional<std::string> model;
+    std::optional<bool> allow_any_host;
+    std::optional<uint32_t> max_namespaces;
+};
+
+struct NamespaceSettings {
+    uint32_t nsid = 0;  // 0: the lowest free NSID
+    std::string backend;
+    plugin::Params params;
+    uint32_t ana_group = 1;
+    std::vector<std::string> visible_to;
+    std::string uuid;   // empty: generate
+    std::string nguid;  // empty: generate
+};
+
+struct PortSettings {
+    uint16_t id = 0;  // 0: the lowest free id
+    std::string transport = "tcp";
+    std::string family = "ipv4";
+    std::string address;
+    std::string service = "4420";
+    plugin::Params params;
+};
+
+// Something in the state that is configured but not serving (e.g. a missing
+// backing file at start); kept so that fixing the cause and restarting, or
+// removing it, is the admin's choice.
+struct OfflineItem {
+    std::string what;  // "namespace nqn...:1", "port 2"
+    std::string reason;
+};
+
+struct ControlOptions {
+    std::optional<std::filesystem::path> state_file;  // none: nothing is persisted
+    std::map<std::string, plugin::Params> transport_params;  // per transport name
+};
+
+class Control {
+public:
+    Control(target::Target& target, plugin::PluginLoader& plugins, ControlOptions options);
+    ~Control();
+
+    // Startup: read the state file. Returns false (nothing to restore) when
+    // the file does not exist; an error when it exists but cannot be used.
+    Result<bool> load_state();
+    // Apply a whole export spec on an empty target (startup, after load_state
+    // or for the default export). Items that cannot be brought up go offline.
+    Result<void> apply(const ExportSpec& spec);
+    // Replace the whole configuration (config restore): validated first;
+    // on failure nothing changes.
+    Result<void> restore(const ExportSpec& spec, bool force);
+    // Stop listening and close every connection (daemon shutdown).
+    void shutdown();
+
+    // Subsystems and hosts
+    Result<void> add_subsystem(const std::string& nqn, const SubsystemSettings& settings);
+    Result<void> set_subsystem(const std::string& nqn, const SubsystemSettings& settings);
+    Result<void> remove_subsystem(const std::string& nqn, bool force);
+    Result<void> allow_host(const std::string& nqn, const std::string& hostnqn);
+    Result<void> disallow_host(const std::string& nqn, const std::string& hostnqn);
+
+    // Namespaces
+    Result<uint32_t> add_namespace(const std::string& nqn, const NamespaceSettings& settings);
+    Result<void> remove_namespace(const std::string& nqn, uint32_t nsid);
+    Result<void> resize_namespace(const std::string& nqn, uint32_t nsid, uint64_t new_size_bytes);
+    Result<void> set_namespace_visibility(const std::string& nqn, uint32_t nsid, std::vector<std::string> hosts);
+    Result<void> set_namespace_ana_group(const std::string& nqn, uint32_t nsid, uint32_t group);
+
+    // Ports
+    Result<uint16_t> add_port(const PortSettings& settings);
+    Result<void> remove_port(uint16_t id, bool force);
+    Result<void> link_subsystem(uint16_t port, const std::string& nqn);
+    Result<void> unlink_subsystem(uint16_t port, const std::string& nqn, bool force);
+
+    // ANA
+    Result<void> add_ana_group(uint32_t group);
+    Result<void> remove_ana_group(uint32_t group);
+    Result<void> set_ana_state(uint16_t port, uint32_t group, proto::AnaState state);
+
+    // Queries
+    ExportSpec export_spec() const;
+    std::vector<target::ControllerInfo> controllers() const;
+    Result<target::NamespaceStats> namespace_stats(const std::string& nqn, uint32_t nsid) const;
+    Result<uint64_t> namespace_size(const std::string& nqn, uint32_t nsid) const;
+    std::vector<OfflineItem> offline() const;
+    std::string state_json() const;
+
+    void add_listener(EventListener l);
+
+private:
+    struct LiveNamespace {
+        std::shared_ptr<target::Namespace> ns;
+    };
+    using NsKey = std::pair<std::string, uint32_t>;
+
+    Result<void> persist(const ExportSpec& spec);
+    void publish(bool discovery_changed);
+    void emit(const Event& e);
+    std::shared_ptr<const target::TargetSnapshot> build_snapshot(bool discovery_changed);
+
+    Result<plugin::Transport*> transport(const std::string& name);
+    Result<plugin::Backend*> backend(const std::string& name);
+    Result<std::shared_ptr<target::Namespace>> open_namespace(const std::string& nqn, NamespaceSpec& spec);
+    Result<void> validate_namespace(const SubsystemSpec& sub, const NamespaceSpec& ns) const;
+    Result<void> start_port(const PortSpec& port);
+    void drop_namespace(const NsKey& key);
+
+    SubsystemSpec* find_subsystem(const std::string& nqn);
+    PortSpec* find_port(uint16_t id);
+    Result<SubsystemSpec*> need_subsystem(const std::string& nqn);
+    Result<PortSpec*> need_port(uint16_t id);
+    std::vector<std::string> subsystems_on_port(const PortSpec& p) const;
+
+    target::Target& target_;
+    plugin::PluginLoader& plugins_;
+    const ControlOptions options_;
+    std::optional<StateStore> store_;
+
+    mutable std::recursive_mutex mutex_;
+    ExportSpec spec_;
+    std::map<NsKey, LiveNamespace> live_;
+    std::set<uint16_t> live_ports_;
+    std::map<std::string, OfflineItem> offline_;
+    std::map<std::string, std::unique_ptr<plugin::Transport>> transports_;
+    std::map<std::string, std::unique_ptr<plugin::Backend>> backends_;
+    std::map<uint16_t, plugin::DiscoveryAddress> discovery_addresses_;
+    uint64_t generation_ = 0;
+    uint64_t discovery_generation_ = 0;
+    uint64_t ana_change_count_ = 0;
+    std::map<uint32_t, uint64_t> ana_group_changes_;
+    std::vector<EventListener> listeners_;
+};
+
+}  // namespace nvmfd::control

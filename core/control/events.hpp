@@ -1,0 +1,37 @@
+// Events the control plane emits after a change took effect: the D-Bus
+// service turns them into signals, the Lua engine into policy callbacks.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace nvmfd::control {
+
+enum class EventKind {
+    SubsystemAdded,
+    SubsystemRemoved,
+    SubsystemChanged,
+    NamespaceAdded,
+    NamespaceRemoved,
+    NamespaceChanged,
+    PortAdded,
+    PortRemoved,
+    PortChanged,
+    AnaStateChanged,
+    ControllerConnected,
+    ControllerDisconnected,
+};
+
+struct Event {
+    EventKind kind;
+    std::string subsystem;  // NQN, when about a subsystem or its namespaces
+    uint32_t nsid = 0;
+    uint16_t port = 0;
+    uint32_t ana_group = 0;
+    std::string detail;     // e.g. the new ANA state, a host NQN
+};
+
+using EventListener = std::function<void(const Event&)>;
+
+}  // namespace nvmfd::control

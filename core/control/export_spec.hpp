@@ -1,0 +1,56 @@
+// The export configuration as an admin thinks of it (what nvmetcli calls
+// saveconfig.json): subsystems with their namespaces and hosts, ports with
+// their links and ANA states, ANA groups. This is what the state file holds
+// and what `config save/restore` moves; the live objects are built from it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/plugin/params.hpp"
+#include "core/proto/log_pages.hpp"
+
+namespace nvmfd::control {
+
+struct NamespaceSpec {
+    uint32_t nsid = 0;
+    std::string backend;
+    plugin::Params params;
+    std::string uuid;   // generated once, then kept
+    std::string nguid;  // 32 hex digits, generated once, then kept
+    uint32_t ana_group = 1;
+    std::vector<std::string> visible_to;  // empty: every allowed host
+};
+
+struct SubsystemSpec {
+    std::string nqn;
+    std::string serial;
+    std::string model;
+    bool allow_any_host = false;
+    std::vector<std::string> hosts;
+    uint32_t max_namespaces = 1024;
+    std::vector<NamespaceSpec> namespaces;  // sorted by NSID
+};
+
+struct PortSpec {
+    uint16_t id = 0;
+    std::string transport = "tcp";
+    std::string family = "ipv4";
+    std::string address;
+    std::string service = "4420";
+    plugin::Params params;
+    std::vector<std::string> subsystems;  // linked NQNs, sorted
+    std::map<uint32_t, proto::AnaState> ana_states;  // group -> state; absent = optimized
+};
+
+struct ExportSpec {
+    std::vector<uint32_t> ana_groups{1};
+    std::vector<SubsystemSpec> subsystems;  // sorted by NQN
+    std::vector<PortSpec> ports;            // sorted by id
+};
+
+inline constexpr int kStateFormatVersion = 1;
+
+}  // namespace nvmfd::control

@@ -1,0 +1,166 @@
+#include "core/daemon/options.hpp"
+
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <iostream>
+#include <unistd.h>
+
+namespace nvmfd::daemon {
+
+namespace po = boost::program_options;
+
+namespace {
+
+std::filesystem::path default_plugin_dir() {
+    // Next to the binary in a build tree; the installed directory otherwise.
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        auto beside = exe.parent_path() / "plugins";
+        if (std::filesystem::exists(beside / "nvmfd-transport-tcp.so", ec)) return beside;
+    }
+    return NVMFD_INSTALL_PLUGIN_DIR;
+}
+
+Result<std::vector<int>> parse_cpus(const std::string& text) {
+    std::vector<int> cpus;
+    size_t pos = 0;
+    while (pos <= text.size()) {
+        size_t comma = text.find(',', pos);
+        std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        auto v = plugin::parse_uint(item, "cpus");
+        if (!v || *v > 4095) return make_error(ErrorCode::InvalidArgument, "a comma separated list of CPU numbers", "cpus");
+        cpus.push_back(static_cast<int>(*v));
+        if (comma == std::string::npos) break;
+        pos = comma + 1;
+    }
+    return cpus;
+}
+
+}  // namespace
+
+Result<ListenAddress> parse_listen_address(const std::string& text) {
+    ListenAddress a;
+    size_t colon;
+    if (!text.empty() && text.front() == '[') {
+        size_t close = text.find(']');
+        if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
+            return make_error(ErrorCode::InvalidArgument, "an IPv6 address is written [ADDR]:PORT", "listen");
+        a.family = "ipv6";
+        a.address = text.substr(1, close - 1);
+        a.service = text.substr(close + 2);
+    } else if ((colon = text.rfind(':')) != std::string::npos) {
+        a.family = "ipv4";
+        a.address = text.substr(0, colon);
+        a.service = text.substr(colon + 1);
+    } else {
+        return make_error(ErrorCode::InvalidArgument, fmt::format("'{}' is not ADDR:PORT", text), "listen");
+    }
+    if (a.address.empty() || a.service.empty())
+        return make_error(ErrorCode::InvalidArgument, fmt::format("'{}' is not ADDR:PORT", text), "listen");
+    return a;
+}
+
+Result<ParseOutcome> parse_options(int argc, char** argv) {
+    po::options_description general("nvmfd options");
+    // clang-format off
+    general.add_options()
+        ("help,h", "show this help and exit")
+        ("version", "show the version and exit")
+        ("config,c", po::value<std::string>(), "INI settings file (same keys as these options, plus [transport.NAME] sections)")
+        ("state-file", po::value<std::string>()->default_value("/var/lib/nvmfd/state.json"), "where the export state is kept across restarts")
+        ("no-state", po::bool_switch(), "keep the export state in memory only")
+        ("plugin-dir", po::value<std::string>(), "directory of nvmfd-*.so plugins (default: beside the binary in a build tree, else " NVMFD_INSTALL_PLUGIN_DIR ")")
+        ("list-plugins", po::bool_switch(), "list the plugins found in the plugin directory and exit")
+        ("reactors", po::value<unsigned>()->default_value(1), "number of reactor (data path) threads")
+        ("cpus", po::value<std::string>(), "pin reactor i to the i-th CPU of this comma separated list")
+        ("busy-poll", po::bool_switch(), "reactors spin instead of sleeping: lowest latency, one full core each")
+        ("buffer-pool", po::value<std::string>()->default_value("64M"), "data buffer memory per reactor")
+        ("log-level", po::value<std::string>()->default_value("info"), "error, warn, notice, info, debug or trace")
+        ("max-queue-size", po::value<unsigned>()->default_value(1024), "largest queue a host may create (entries)")
+        ("max-io-queues", po::value<unsigned>()->default_value(64), "I/O queues per controller")
+        ("default-export", po::value<bool>()->default_value(true), "with no state file yet, serve a malloc namespace (see --listen)")
+        ("listen", po::value<std::string>()->default_value("127.0.0.1:4420"), "address of the default export's port, ADDR:PORT or [ADDR]:PORT")
+        ("default-nqn", po::value<std::string>()->default_value("nqn.2026-11.io.nvmfd:default"), "NQN of the default export")
+        ("default-size", po::value<std::string>()->default_value("1G"), "size of the default export's malloc namespace");
+    // clang-format on
+
+    po::variables_map vm;
+    std::vector<po::basic_option<char>> file_options;
+    try {
+        po::store(po::parse_command_line(argc, argv, general), vm);
+        if (vm.count("config")) {
+            std::string path = vm["config"].as<std::string>();
+            std::ifstream in(path);
+            if (!in) return make_error(ErrorCode::InvalidArgument, fmt::format("cannot read config file {}", path), "config");
+            auto parsed = po::parse_config_file(in, general, /*allow_unregistered=*/true);
+            for (auto& o : parsed.options) {
+                if (!o.unregistered) continue;
+                if (!o.string_key.starts_with("transport."))
+                    return make_error(ErrorCode::InvalidArgument,
+                                      fmt::format("{}: unknown setting '{}'", path, o.string_key), o.string_key);
+                file_options.push_back(o);
+            }
+            po::store(parsed, vm);
+        }
+        po::notify(vm);
+    } catch (const po::error& e) {
+        return make_error(ErrorCode::InvalidArgument, e.what());
+    }
+
+    ParseOutcome out;
+    if (vm.count("help")) {
+        std::cout << "nvmfd - NVMe over Fabrics target\n\nUsage: nvmfd [options]\n\n" << general << "\n";
+        return out;
+    }
+    if (vm.count("version")) {
+        std::cout << "nvmfd " << NVMFD_VERSION << "\n";
+        return out;
+    }
+    Options o;
+    if (vm.count("config")) o.config_file = vm["config"].as<std::string>();
+    if (!vm["no-state"].as<bool>()) o.state_file = vm["state-file"].as<std::string>();
+    o.plugin_dir = vm.count("plugin-dir") ? std::filesystem::path(vm["plugin-dir"].as<std::string>()) : default_plugin_dir();
+    o.list_plugins = vm["list-plugins"].as<bool>();
+    o.reactors = vm["reactors"].as<unsigned>();
+    if (o.reactors == 0 || o.reactors > 256)
+        return make_error(ErrorCode::InvalidArgument, "must be 1 to 256", "reactors");
+    if (vm.count("cpus")) {
+        auto cpus = parse_cpus(vm["cpus"].as<std::string>());
+        if (!cpus) return std::unexpected(cpus.error());
+        o.cpus = *cpus;
+    }
+    o.reactor.busy_poll = vm["busy-poll"].as<bool>();
+    auto pool = plugin::parse_size(vm["buffer-pool"].as<std::string>(), "buffer-pool");
+    if (!pool) return std::unexpected(pool.error());
+    if (*pool < (4u << 20)) return make_error(ErrorCode::InvalidArgument, "must be at least 4M", "buffer-pool");
+    o.reactor.buffer_pool_bytes = *pool;
+    auto level = log::parse_level(vm["log-level"].as<std::string>());
+    if (!level) return make_error(ErrorCode::InvalidArgument, "must be error, warn, notice, info, debug or trace", "log-level");
+    o.log_level = *level;
+    o.target.max_queue_size = vm["max-queue-size"].as<unsigned>();
+    if (o.target.max_queue_size < 2 || o.target.max_queue_size > 65535)
+        return make_error(ErrorCode::InvalidArgument, "must be 2 to 65535", "max-queue-size");
+    unsigned ioq = vm["max-io-queues"].as<unsigned>();
+    if (ioq < 1 || ioq > 1024) return make_error(ErrorCode::InvalidArgument, "must be 1 to 1024", "max-io-queues");
+    o.target.max_io_queues = static_cast<uint16_t>(ioq);
+    o.target.firmware_revision = NVMFD_VERSION;
+    o.default_export = vm["default-export"].as<bool>();
+    auto listen = parse_listen_address(vm["listen"].as<std::string>());
+    if (!listen) return std::unexpected(listen.error());
+    o.listen = *listen;
+    o.default_nqn = vm["default-nqn"].as<std::string>();
+    o.default_size = vm["default-size"].as<std::string>();
+    for (auto& fo : file_options) {
+        // transport.NAME.key = value
+        std::string rest = fo.string_key.substr(std::string("transport.").size());
+        size_t dot = rest.find('.');
+        if (dot == std::string::npos || fo.value.empty())
+            return make_error(ErrorCode::InvalidArgument, "expected [transport.NAME] section keys", fo.string_key);
+        o.transport_params[rest.substr(0, dot)][rest.substr(dot + 1)] = fo.value.front();
+    }
+    out.options = std::move(o);
+    return out;
+}
+
+}  // namespace nvmfd::daemon

@@ -1,0 +1,108 @@
+// The backend plugin interface: a Backend opens BlockDevices (one per
+// namespace) from parameters; a BlockDevice hands each reactor its own
+// IoChannel, so that I/O is submitted and completed on the reactor that owns
+// the queue pair (no locks, no thread hops).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <sys/uio.h>
+
+#include "core/plugin/params.hpp"
+#include "core/runtime/error.hpp"
+
+namespace nvmfd::runtime { class Reactor; }
+
+namespace nvmfd::plugin {
+
+enum class IoOp : uint8_t { Read, Write, Flush, WriteZeroes, Deallocate };
+
+enum class IoStatus : uint8_t {
+    Ok,
+    InvalidRange,   // beyond the end of the device
+    ReadError,      // EIO on read
+    WriteFault,     // EIO on write, short write
+    NoSpace,        // ENOSPC: thin provisioning exhausted
+    NotSupported,   // the operation is not supported by this device
+    Aborted,
+};
+
+const char* io_status_name(IoStatus s);
+
+struct ByteRange {
+    uint64_t offset;
+    uint64_t length;
+};
+
+// One backend operation. The core fills it, the backend completes it by
+// calling on_complete on the same reactor thread that submitted it (possibly
+// from inside submit()).
+struct BlockIo {
+    IoOp op = IoOp::Read;
+    bool fua = false;
+    uint64_t offset = 0;  // bytes
+    uint64_t length = 0;  // bytes
+    iovec* iov = nullptr;  // Read: destination, Write: source
+    uint32_t iov_count = 0;
+    const ByteRange* ranges = nullptr;  // Deallocate
+    uint32_t range_count = 0;
+    // Read with provides_read_buffers: the backend points iov at its own
+    // memory (zero copy) using this slot.
+    iovec backend_iov{};
+    IoStatus status = IoStatus::Ok;
+    int error_number = 0;  // errno behind a failure, for logs and the error log page
+    void (*on_complete)(BlockIo&) = nullptr;
+    void* owner = nullptr;
+
+    void complete(IoStatus s, int err = 0) {
+        status = s;
+        error_number = err;
+        on_complete(*this);
+    }
+};
+
+struct DeviceInfo {
+    uint32_t block_size = 512;
+    uint64_t num_blocks = 0;
+    uint32_t max_transfer_bytes = 0;  // 0 = no backend limit
+    uint32_t optimal_io_boundary = 0;  // bytes, 0 = none
+    bool volatile_write_cache = false;  // Flush does something
+    bool write_zeroes = true;
+    bool deallocate = false;
+    bool deallocated_reads_zero = false;
+    bool provides_read_buffers = false;  // Read may leave iov empty; backend supplies memory
+    bool read_only = false;
+};
+
+class IoChannel {
+public:
+    virtual ~IoChannel() = default;
+    virtual void submit(BlockIo& io) = 0;
+};
+
+class BlockDevice {
+public:
+    virtual ~BlockDevice() = default;
+    virtual DeviceInfo info() const = 0;
+    // Called on the reactor's own thread, once per reactor that uses the device.
+    virtual std::unique_ptr<IoChannel> create_channel(runtime::Reactor& reactor) = 0;
+    // Grow or shrink to new_size bytes (a multiple of the block size).
+    virtual Result<void> resize(uint64_t /*new_size*/) {
+        return make_error(ErrorCode::NotSupported, "this backend cannot resize namespaces");
+    }
+    // Parameters that reopen the same device after a restart (e.g. a path);
+    // persisted in the state file.
+    virtual Params persistent_params() const = 0;
+    // One line for logs and status, e.g. "malloc 1 GiB" or "/srv/db1.img (O_DIRECT)".
+    virtual std::string describe() const = 0;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual std::string_view name() const = 0;
+    virtual Result<std::unique_ptr<BlockDevice>> open(const Params& params) = 0;
+};
+
+}  // namespace nvmfd::plugin

@@ -1,0 +1,115 @@
+// The transport plugin interface (the kernel nvmet's nvmet_fabrics_ops and
+// SPDK's spdk_nvmf_transport_ops in C++). A transport accepts connections on
+// ports and moves capsules and data; it knows nothing of subsystems or
+// controllers. The core gives each connection a QueueHandler.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/plugin/params.hpp"
+#include "core/plugin/request.hpp"
+#include "core/proto/log_pages.hpp"
+#include "core/runtime/error.hpp"
+
+namespace nvmfd::runtime {
+class Reactor;
+class ReactorGroup;
+}  // namespace nvmfd::runtime
+
+namespace nvmfd::plugin {
+
+struct PortConfig {
+    uint16_t id = 0;
+    std::string transport;  // "tcp"
+    std::string family;     // "ipv4", "ipv6"
+    std::string address;
+    std::string service;    // TCP port number
+    Params params;          // transport-specific per-port settings
+};
+
+// What a discovery log entry says about how to reach a port.
+struct DiscoveryAddress {
+    proto::TransportType trtype{};
+    proto::AddressFamily adrfam{};
+    uint8_t treq = 0;
+    std::string traddr;
+    std::string trsvcid;
+    uint8_t tsas[256]{};
+};
+
+// The transport's side of one connection (queue pair), called by the core on
+// the connection's reactor thread.
+class TransportQueue {
+public:
+    // The request is complete: send its data (controller-to-host) and/or its
+    // completion. The transport calls QueueHandler::release() once done.
+    virtual void queue_response(Request& req) = 0;
+    // Allocate `depth` request slots; called by the core when Connect succeeds.
+    virtual bool install_queue(uint16_t qid, uint32_t depth) = 0;
+    // Close the connection (keep-alive expiry, controller teardown, disconnect).
+    // In-flight requests still complete into the core before the slots go.
+    virtual void close(std::string_view reason) = 0;
+    virtual std::string peer_address() const = 0;
+    virtual runtime::Reactor& reactor() = 0;
+    // The host disabled SQ flow control (Connect CATTR) - lets the transport
+    // drop completions for successful reads where the protocol allows.
+    virtual void set_sq_flow_control_disabled(bool disabled) = 0;
+protected:
+    ~TransportQueue() = default;
+};
+
+// The core's side of one connection, called by the transport on the
+// connection's reactor thread.
+class QueueHandler {
+public:
+    virtual ~QueueHandler() = default;
+    // Parse a received command. Returns false if it already completed (an
+    // error): queue_response() has been called.
+    virtual bool prepare(Request& req) = 0;
+    // Run it; for host-to-controller commands the data is in req.iov.
+    virtual void execute(Request& req) = 0;
+    // The transport failed the command before it ran (e.g. a data digest
+    // error): complete it with `status` (queue_response() follows).
+    virtual void fail(Request& req, proto::Status status) = 0;
+    // The response left; the slot is free again.
+    virtual void release(Request& req) = 0;
+    // The connection is closing: complete every request the core is holding
+    // back (e.g. Asynchronous Event Requests) so that the transport can drain.
+    virtual void on_close_begin() = 0;
+    // The connection is gone; called once, after all requests were released.
+    virtual void on_closed() = 0;
+};
+
+struct TransportLimits {
+    uint32_t in_capsule_data_size = 8192;  // reported as IOCCSZ
+    uint32_t max_data_transfer = 1u << 20; // MDTS in bytes
+};
+
+// What the core offers a transport.
+class TransportEnv {
+public:
+    virtual runtime::ReactorGroup& reactors() = 0;
+    // Called on the reactor that will own the connection.
+    virtual std::unique_ptr<QueueHandler> create_queue(TransportQueue& queue, uint16_t port_id,
+                                                       const TransportLimits& limits) = 0;
+protected:
+    ~TransportEnv() = default;
+};
+
+class Transport {
+public:
+    virtual ~Transport() = default;
+    virtual std::string_view name() const = 0;
+    virtual TransportLimits limits() const = 0;
+    virtual Result<void> add_port(const PortConfig& port) = 0;
+    // Stop listening and close every connection that came in through the port.
+    virtual void remove_port(uint16_t port_id) = 0;
+    virtual DiscoveryAddress discovery_address(const PortConfig& port) const = 0;
+    // Stop accepting everywhere (shutdown).
+    virtual void stop_listening() = 0;
+};
+
+}  // namespace nvmfd::plugin

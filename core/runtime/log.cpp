@@ -1,0 +1,63 @@
+#include "core/runtime/log.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <optional>
+#include <unistd.h>
+
+namespace nvmfd::log {
+namespace {
+
+std::atomic<Level> g_level{Level::Info};
+
+// journald reads "<N>" priority prefixes on stderr; a terminal gets a timestamp instead.
+bool to_journal() {
+    static const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
+    return journal;
+}
+
+const char* tag(Level l) {
+    switch (l) {
+    case Level::Error: return "error";
+    case Level::Warning: return "warn";
+    case Level::Notice: return "notice";
+    case Level::Info: return "info";
+    case Level::Debug: return "debug";
+    case Level::Trace: return "trace";
+    }
+    return "?";
+}
+
+}  // namespace
+
+void set_level(Level level) { g_level.store(level, std::memory_order_relaxed); }
+Level level() { return g_level.load(std::memory_order_relaxed); }
+bool enabled(Level l) { return static_cast<int>(l) <= static_cast<int>(g_level.load(std::memory_order_relaxed)); }
+
+std::optional<Level> parse_level(std::string_view name) {
+    if (name == "error") return Level::Error;
+    if (name == "warn" || name == "warning") return Level::Warning;
+    if (name == "notice") return Level::Notice;
+    if (name == "info") return Level::Info;
+    if (name == "debug") return Level::Debug;
+    if (name == "trace") return Level::Trace;
+    return std::nullopt;
+}
+
+void write(Level l, std::string_view message) {
+    fmt::memory_buffer line;
+    if (to_journal()) {
+        fmt::format_to(std::back_inserter(line), "<{}>", std::min(static_cast<int>(l), 7));
+    } else {
+        auto now = std::chrono::system_clock::now();
+        auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+        fmt::format_to(std::back_inserter(line), "{}.{:06} {:>6} ", us / 1000000, us % 1000000, tag(l));
+    }
+    line.append(message);
+    line.push_back('\n');
+    // One write per line keeps concurrent lines whole; a failed log write is not worth dying for.
+    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+}
+
+}  // namespace nvmfd::log

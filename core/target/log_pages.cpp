@@ -1,0 +1,187 @@
+// Get Log Page: error information, SMART / health, firmware slot, changed
+// namespace list, commands supported and effects, ANA, discovery. Each page
+// is built whole and then sliced by the command's offset and length.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/proto/log_pages.hpp"
+#include "core/target/exec.hpp"
+#include "core/target/queue_pair.hpp"
+#include "core/target/target.hpp"
+
+namespace nvmfd::target {
+
+using plugin::Request;
+using proto::LogPageId;
+using proto::Status;
+namespace status = proto::status;
+
+namespace {
+
+constexpr size_t kCdw10 = offsetof(proto::Sqe, cdw10);
+constexpr size_t kCdw12 = offsetof(proto::Sqe, cdw12);
+
+LogPageId log_id(const Request& r) { return static_cast<LogPageId>(r.sqe.cdw10 & 0xff); }
+uint8_t log_specific(const Request& r) { return static_cast<uint8_t>((r.sqe.cdw10 >> 8) & 0x7f); }
+bool retain_event(const Request& r) { return (r.sqe.cdw10 >> 15) & 1; }
+uint64_t log_offset(const Request& r) { return uint64_t(r.sqe.cdw12) | (uint64_t(r.sqe.cdw13) << 32); }
+uint32_t log_length(const Request& r) {
+    uint64_t numd = (r.sqe.cdw10 >> 16) | (uint64_t(r.sqe.cdw11 & 0xffff) << 16);
+    uint64_t bytes = (numd + 1) * 4;
+    return bytes > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(bytes);  // too long: prepare() rejects it
+}
+
+template <typename T>
+void append(std::vector<uint8_t>& out, const T& v) {
+    auto p = reinterpret_cast<const uint8_t*>(&v);
+    out.insert(out.end(), p, p + sizeof v);
+}
+
+void build_error_log(QueuePair& qp, std::vector<uint8_t>& out) {
+    for (const auto& e : qp.controller()->error_log()) append(out, e);
+    out.resize(Controller::kErrorLogEntries * sizeof(proto::ErrorLogEntry), 0);
+}
+
+void set128(uint8_t (&field)[16], uint64_t v) {
+    std::memcpy(field, &v, sizeof v);
+    std::memset(field + sizeof v, 0, sizeof field - sizeof v);
+}
+
+void build_smart_log(QueuePair& qp, std::vector<uint8_t>& out) {
+    proto::SmartHealthLog log{};
+    log.composite_temperature = 296;  // 23 C: there is no sensor; report a plausible ambient value
+    log.available_spare = 100;
+    log.available_spare_threshold = 10;
+    NamespaceStats total;
+    if (const Subsystem* sub = qp.subsystem()) {
+        for (const auto& e : sub->namespaces) {
+            NamespaceStats s = e.ns->stats();
+            total.read_commands += s.read_commands;
+            total.write_commands += s.write_commands;
+            total.read_bytes += s.read_bytes;
+            total.write_bytes += s.write_bytes;
+            total.errors += s.errors;
+        }
+    }
+    // Data units are thousands of 512-byte units, rounded up.
+    set128(log.data_units_read, (total.read_bytes / 512 + 999) / 1000);
+    set128(log.data_units_written, (total.write_bytes / 512 + 999) / 1000);
+    set128(log.host_read_commands, total.read_commands);
+    set128(log.host_write_commands, total.write_commands);
+    set128(log.media_errors, total.errors);
+    set128(log.error_log_entries, qp.controller()->error_count());
+    set128(log.power_cycles, 1);
+    append(out, log);
+}
+
+void build_firmware_log(QueuePair& qp, std::vector<uint8_t>& out) {
+    proto::FirmwareSlotLog log{};
+    log.afi = 1;
+    const std::string& fr = qp.target().options().firmware_revision;
+    std::memset(log.frs[0], ' ', sizeof log.frs[0]);
+    std::memcpy(log.frs[0], fr.data(), std::min(fr.size(), sizeof log.frs[0]));
+    append(out, log);
+}
+
+void build_changed_ns_log(QueuePair& qp, Request& req, std::vector<uint8_t>& out) {
+    auto list = qp.controller()->take_changed_namespaces(retain_event(req));
+    out.resize(proto::kChangedNamespaceListEntries * 4, 0);
+    std::memcpy(out.data(), list.data(), std::min(list.size(), proto::kChangedNamespaceListEntries) * 4);
+}
+
+void build_effects_log(std::vector<uint8_t>& out) {
+    using proto::AdminOpcode;
+    using proto::IoOpcode;
+    namespace fx = proto::effects;
+    proto::CommandEffectsLog log{};
+    for (auto op : {AdminOpcode::GetLogPage, AdminOpcode::Identify, AdminOpcode::Abort, AdminOpcode::SetFeatures,
+                    AdminOpcode::GetFeatures, AdminOpcode::AsyncEventRequest, AdminOpcode::KeepAlive})
+        log.admin[uint8_t(op)] = fx::kSupported;
+    log.io[uint8_t(IoOpcode::Flush)] = fx::kSupported;
+    log.io[uint8_t(IoOpcode::Read)] = fx::kSupported;
+    log.io[uint8_t(IoOpcode::Compare)] = fx::kSupported;
+    for (auto op : {IoOpcode::Write, IoOpcode::WriteZeroes, IoOpcode::DatasetManagement})
+        log.io[uint8_t(op)] = fx::kSupported | fx::kLogicalBlockContentChange;
+    append(out, log);
+}
+
+void build_ana_log(QueuePair& qp, Request& req, std::vector<uint8_t>& out) {
+    const TargetSnapshot& snap = qp.snapshot();
+    const Subsystem* sub = qp.subsystem();
+    const Port* port = qp.port();
+    bool groups_only = log_specific(req) & proto::kAnaLogReturnGroupsOnly;
+    const std::string& host = qp.controller()->identity().hostnqn;
+
+    proto::AnaLogHeader hdr{};
+    hdr.change_count = snap.ana_change_count;
+    hdr.group_count = static_cast<uint16_t>(snap.ana_groups.size());
+    append(out, hdr);
+    for (const AnaGroup& g : snap.ana_groups) {
+        std::vector<uint32_t> nsids;
+        if (sub && !groups_only)
+            for (const auto& e : sub->namespaces)
+                if (e.ana_group == g.id && e.visible_for(host)) nsids.push_back(e.ns->nsid());
+        proto::AnaGroupDescriptor d{};
+        d.group_id = g.id;
+        d.nsid_count = static_cast<uint32_t>(nsids.size());
+        d.change_count = g.change_count;
+        d.state = uint8_t(port ? port->ana_state(g.id) : proto::AnaState::Inaccessible);
+        append(out, d);
+        for (uint32_t id : nsids) append(out, id);
+    }
+    if (!retain_event(req)) qp.controller()->clear_event_mask(LogPageId::AsymmetricNamespaceAccess);
+}
+
+void execute_log_page(Request& r) {
+    QueuePair& qp = QueuePair::of(r);
+    std::vector<uint8_t> page;
+    page.reserve(4096);
+    switch (log_id(r)) {
+    case LogPageId::ErrorInformation:
+        build_error_log(qp, page);
+        if (!retain_event(r)) qp.controller()->clear_event_mask(LogPageId::ErrorInformation);
+        break;
+    case LogPageId::SmartHealth: build_smart_log(qp, page); break;
+    case LogPageId::FirmwareSlot: build_firmware_log(qp, page); break;
+    case LogPageId::ChangedNamespaceList: build_changed_ns_log(qp, r, page); break;
+    case LogPageId::CommandsSupportedAndEffects: build_effects_log(page); break;
+    case LogPageId::AsymmetricNamespaceAccess: build_ana_log(qp, r, page); break;
+    case LogPageId::Discovery:
+        build_discovery_log(qp, page);
+        if (!retain_event(r)) qp.controller()->clear_event_mask(LogPageId::Discovery);
+        break;
+    default:
+        qp.complete_error(r, status::kInvalidLogPage, kCdw10);
+        return;
+    }
+    uint64_t offset = log_offset(r);
+    if (offset > page.size()) {
+        qp.complete_error(r, status::kInvalidField, kCdw12);
+        return;
+    }
+    // The part past the end of the page reads as zeroes.
+    zero_request_data(r);
+    copy_to_request(r, page.data() + offset, std::min<uint64_t>(page.size() - offset, r.transfer_length));
+    qp.complete(r, status::kSuccess);
+}
+
+}  // namespace
+
+void execute_get_log_page(Request& req) { QueuePair::of(req).with_data_buffer(req, execute_log_page); }
+
+Status parse_get_log_page(QueuePair& qp, Request& req) {
+    LogPageId lid = log_id(req);
+    bool discovery = qp.controller()->is_discovery();
+    bool known = discovery ? (lid == LogPageId::Discovery || lid == LogPageId::ErrorInformation)
+                           : (lid == LogPageId::ErrorInformation || lid == LogPageId::SmartHealth ||
+                              lid == LogPageId::FirmwareSlot || lid == LogPageId::ChangedNamespaceList ||
+                              lid == LogPageId::CommandsSupportedAndEffects ||
+                              lid == LogPageId::AsymmetricNamespaceAccess);
+    if (!known) return fail_at(req, status::kInvalidLogPage, kCdw10);
+    if (log_offset(req) & 3) return fail_at(req, status::kInvalidField, kCdw12);
+    set_handler(req, execute_get_log_page, proto::DataDirection::ControllerToHost, log_length(req));
+    return status::kSuccess;
+}
+
+}  // namespace nvmfd::target

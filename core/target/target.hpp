@@ -1,0 +1,75 @@
+// The live target: the reactors, the published model snapshot each reactor
+// reads, the controllers, and the transport-facing entry point that gives
+// every new connection its core-side queue pair.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/plugin/transport.hpp"
+#include "core/runtime/reactor.hpp"
+#include "core/target/controller_registry.hpp"
+#include "core/target/snapshot.hpp"
+
+namespace nvmfd::target {
+
+struct TargetOptions {
+    uint32_t max_queue_size = 1024;      // entries per queue (CAP.MQES + 1)
+    uint16_t max_io_queues = 64;         // per controller
+    uint32_t discovery_kato_ms = 120000; // when the host asks for none
+    uint32_t max_kato_ms = 3600000;
+    std::string firmware_revision = "0.1.0";
+    std::string default_model = "nvmfd";
+};
+
+class Target final : public plugin::TransportEnv {
+public:
+    Target(runtime::ReactorGroup& reactors, TargetOptions options);
+    ~Target();
+
+    const TargetOptions& options() const { return options_; }
+    ControllerRegistry& controllers() { return controllers_; }
+
+    // --- control thread ---
+    // Make `snap` current on every reactor; returns once all have adopted it.
+    void publish(std::shared_ptr<const TargetSnapshot> snap);
+    std::shared_ptr<const TargetSnapshot> snapshot() const { return master_; }
+    // Wait until no reactor has a command in flight on `ns` (after it was
+    // unpublished). Returns false on timeout.
+    bool drain(Namespace& ns, std::chrono::milliseconds timeout);
+    // Tell every controller of the subsystem that namespaces changed.
+    void notify_namespaces_changed(const std::string& subnqn, const std::vector<uint32_t>& nsids);
+    void notify_ana_changed(const std::vector<std::string>& subnqns);
+    void notify_discovery_changed();
+    // Close every association of a subsystem (forced removal).
+    void disconnect_subsystem(const std::string& subnqn, const std::string& reason);
+    void disconnect_port(uint16_t port_id, const std::string& reason);
+
+    // --- reactor threads ---
+    const TargetSnapshot& current(unsigned reactor) const { return *slots_[reactor].snapshot; }
+
+    // plugin::TransportEnv
+    runtime::ReactorGroup& reactors() override { return reactors_; }
+    std::unique_ptr<plugin::QueueHandler> create_queue(plugin::TransportQueue& queue, uint16_t port_id,
+                                                       const plugin::TransportLimits& limits) override;
+
+    // Reactors running? Before start, publish() installs snapshots directly.
+    void set_reactors_running(bool running) { reactors_running_ = running; }
+
+private:
+    struct alignas(64) Slot {
+        std::shared_ptr<const TargetSnapshot> snapshot;
+    };
+    runtime::ReactorGroup& reactors_;
+    const TargetOptions options_;
+    ControllerRegistry controllers_;
+    std::shared_ptr<const TargetSnapshot> master_;
+    std::vector<Slot> slots_;
+    bool reactors_running_ = false;
+};
+
+}  // namespace nvmfd::target

@@ -1,0 +1,149 @@
+// One NVMe/TCP connection (one queue pair), owned by one reactor thread.
+//
+// Receive: bytes land in a per-connection buffer and are parsed PDU by PDU
+// (many per recv()); large data payloads are read straight into the
+// command's buffer with readv(), together with whatever follows them.
+// Send: responses are batched per loop turn and written with one sendmsg()
+// that gathers PDU headers and data (zero copy from the backend's memory).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/plugin/transport.hpp"
+#include "core/proto/tcp_pdu.hpp"
+#include "core/runtime/reactor.hpp"
+#include "plugins/transport_tcp/tcp_options.hpp"
+#include "plugins/transport_tcp/tcp_request.hpp"
+#include "plugins/transport_tcp/tx_queue.hpp"
+
+namespace nvmfd::plugins::tcp {
+
+class TcpTransport;
+
+class TcpConnection final : public plugin::TransportQueue,
+                            private runtime::FdHandler,
+                            private runtime::Deferred,
+                            private runtime::BufferPool::Waiter {
+public:
+    TcpConnection(TcpTransport& transport, runtime::Reactor& reactor, int fd, uint16_t port_id, std::string peer);
+    ~TcpConnection();
+    TcpConnection(const TcpConnection&) = delete;
+    TcpConnection& operator=(const TcpConnection&) = delete;
+
+    void start();
+    uint16_t port_id() const { return port_id_; }
+    bool closed() const { return dead_; }
+
+    // plugin::TransportQueue
+    void queue_response(plugin::Request& req) override;
+    bool install_queue(uint16_t qid, uint32_t depth) override;
+    void close(std::string_view reason) override;
+    std::string peer_address() const override { return peer_; }
+    runtime::Reactor& reactor() override { return reactor_; }
+    void set_sq_flow_control_disabled(bool disabled) override { sq_flow_disabled_ = disabled; }
+
+    // Called by TcpRequest.
+    void on_request_sent(TcpRequest& r);
+
+private:
+    friend struct TcpRequest;
+
+    // runtime hooks
+    void on_fd_event(uint32_t events) override;
+    void run_deferred() override { flush(); }
+    void on_buffers_available() override;
+
+    // receive
+    void on_readable();
+    bool read_some();
+    void process_rx();
+    bool handle_header(const proto::tcp::CommonHeader& ch, const uint8_t* hdr, size_t hsize);
+    bool handle_icreq(const proto::tcp::CommonHeader& ch, const uint8_t* hdr);
+    bool handle_capsule(const proto::tcp::CommonHeader& ch, const uint8_t* hdr, size_t hsize);
+    bool handle_h2c_data(const proto::tcp::CommonHeader& ch, const uint8_t* hdr, size_t hsize);
+    bool payload_geometry(const proto::tcp::CommonHeader& ch, size_t hsize, uint32_t& pad, uint32_t& len);
+    bool start_write_data(TcpRequest& r);
+    void begin_payload(TcpRequest* r, uint32_t pad, uint32_t len, uint32_t offset, bool in_capsule);
+    bool consume_payload();
+    void payload_received(size_t n);
+    void payload_done();
+    void data_complete(TcpRequest& r);
+    void fatal(proto::tcp::TermFes fes, uint32_t fei, const uint8_t* hdr, size_t hdr_len);
+
+    // send
+    void enqueue(TxItem& item);
+    void send_r2t(TcpRequest& r);
+    void flush();
+    void set_want_write(bool on);
+
+    // slots
+    TcpRequest* take_slot();
+    void release_slot(TcpRequest& r);
+    TcpRequest* slot_by_ttag(uint16_t ttag);
+    void finish_close_if_drained();
+    void finish_close();
+
+    TcpTransport& transport_;
+    runtime::Reactor& reactor_;
+    const TcpOptions& options_;
+    int fd_;
+    const uint16_t port_id_;
+    const std::string peer_;
+    std::unique_ptr<plugin::QueueHandler> handler_;
+
+    // negotiated in ICReq
+    bool ic_done_ = false;
+    bool hdgst_ = false;
+    bool ddgst_ = false;
+    uint32_t host_pda_ = 0;  // bytes of alignment the host wants for C2H data
+    bool sq_flow_disabled_ = false;
+
+    // receive buffer and payload state
+    std::unique_ptr<uint8_t[]> rx_;
+    size_t rx_head_ = 0, rx_tail_ = 0;
+    bool in_payload_ = false;
+    struct Payload {
+        TcpRequest* req = nullptr;  // null: the bytes are discarded
+        bool in_capsule = false;
+        uint32_t pad = 0;           // bytes between header and data
+        uint32_t remaining = 0;     // data bytes still to come
+        uint32_t offset = 0;        // where in the command's buffer the next byte goes
+        uint32_t length = 0;
+        bool digest = false;
+        uint8_t digest_bytes[4] = {};
+        uint32_t digest_have = 0;
+        uint32_t crc = 0;
+    } pl_;
+    TcpRequest* waiting_for_rx_buffer_ = nullptr;  // in-capsule command waiting for pool pages
+    std::vector<TcpRequest*> waiting_for_r2t_buffer_;
+
+    // slots
+    std::unique_ptr<TcpRequest> bootstrap_;  // carries Connect before the queue is installed
+    std::vector<std::unique_ptr<TcpRequest>> slots_;
+    std::vector<uint16_t> free_slots_;
+    uint32_t busy_slots_ = 0;
+
+    // send
+    TxQueue tx_;
+    bool want_write_ = false;
+    struct ControlPdu final : TxItem {
+        uint8_t bytes[256] = {};
+        size_t len = 0;
+        bool terminates = false;
+        TcpConnection* conn = nullptr;
+        void emit(IovEmitter& e) const override { e.add(bytes, len); }
+        void on_sent() override;
+    };
+    ControlPdu icresp_;
+    ControlPdu term_;
+
+    bool closing_ = false;
+    bool dead_ = false;
+    bool in_callback_ = false;
+    std::string close_reason_;
+};
+
+}  // namespace nvmfd::plugins::tcp

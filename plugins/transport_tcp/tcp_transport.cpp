@@ -1,0 +1,250 @@
+#include "plugins/transport_tcp/tcp_transport.hpp"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <future>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+
+#include "core/plugin/abi.hpp"
+#include "core/runtime/log.hpp"
+#include "plugins/transport_tcp/tcp_connection.hpp"
+
+namespace nvmfd::plugins::tcp {
+namespace {
+
+constexpr const char* kLocalKey = "transport.tcp";
+
+// The connections a reactor owns.
+struct ReactorConnections final : runtime::ReactorLocal {
+    std::unordered_map<TcpConnection*, std::unique_ptr<TcpConnection>> live;
+};
+
+ReactorConnections& connections_of(runtime::Reactor& r) {
+    auto* local = static_cast<ReactorConnections*>(r.local(kLocalKey));
+    if (!local) {
+        auto fresh = std::make_unique<ReactorConnections>();
+        local = fresh.get();
+        r.set_local(kLocalKey, std::move(fresh));
+    }
+    return *local;
+}
+
+std::string describe_peer(const sockaddr_storage& ss) {
+    char host[INET6_ADDRSTRLEN] = "?";
+    uint16_t port = 0;
+    if (ss.ss_family == AF_INET) {
+        auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+        ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        port = ntohs(in->sin_port);
+        return fmt::format("{}:{}", host, port);
+    }
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    port = ntohs(in6->sin6_port);
+    return fmt::format("[{}]:{}", host, port);
+}
+
+// Run fn on the reactor and wait for it (control thread only).
+void run_on(runtime::Reactor& r, const std::function<void()>& fn) {
+    std::promise<void> done;
+    r.post([&] {
+        fn();
+        done.set_value();
+    });
+    done.get_future().get();
+}
+
+}  // namespace
+
+// A listening socket, served by reactor 0; accepted connections go to the
+// least loaded reactor.
+class Listener final : private runtime::FdHandler {
+public:
+    Listener(TcpTransport& t, runtime::Reactor& r, int fd, uint16_t port_id)
+        : transport_(t), reactor_(r), fd_(fd), port_id_(port_id) {}
+    ~Listener() { ::close(fd_); }
+    void start() { reactor_.add_fd(fd_, EPOLLIN, *this); }
+    void stop() { reactor_.remove_fd(fd_); }
+    runtime::Reactor& reactor() { return reactor_; }
+
+private:
+    void on_fd_event(uint32_t) override {
+        for (int i = 0; i < 64; ++i) {
+            sockaddr_storage ss{};
+            socklen_t len = sizeof ss;
+            int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) {
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+                    log::warn("tcp: accept on port {}: {}", port_id_, std::strerror(errno));
+                return;
+            }
+            int one = 1;
+            ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            runtime::Reactor& target = transport_.env().reactors().least_loaded();
+            target.adjust_load(+1);
+            std::string peer = describe_peer(ss);
+            TcpTransport* t = &transport_;
+            uint16_t port = port_id_;
+            target.post([t, &target, fd, port, peer] { t->adopt(target, fd, port, peer); });
+        }
+    }
+
+    TcpTransport& transport_;
+    runtime::Reactor& reactor_;
+    int fd_;
+    uint16_t port_id_;
+};
+
+TcpTransport::TcpTransport(plugin::TransportEnv& env, TcpOptions options) : env_(env), options_(options) {}
+
+TcpTransport::~TcpTransport() {
+    stop_listening();
+    close_connections(-1);
+}
+
+plugin::TransportLimits TcpTransport::limits() const {
+    plugin::TransportLimits l;
+    l.in_capsule_data_size = options_.in_capsule_data_size;
+    l.max_data_transfer = options_.max_data_transfer;
+    return l;
+}
+
+Result<void> TcpTransport::add_port(const plugin::PortConfig& port) {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+    if (port.family == "ipv4") hints.ai_family = AF_INET;
+    else if (port.family == "ipv6") hints.ai_family = AF_INET6;
+    else return make_error(ErrorCode::InvalidArgument, "address family must be ipv4 or ipv6", "family");
+    addrinfo* res = nullptr;
+    int rc = ::getaddrinfo(port.address.c_str(), port.service.c_str(), &hints, &res);
+    if (rc != 0 || !res)
+        return make_error(ErrorCode::InvalidArgument,
+                          fmt::format("'{}' port '{}' is not a numeric {} address and port: {}", port.address,
+                                      port.service, port.family, ::gai_strerror(rc)),
+                          "address");
+    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(res, ::freeaddrinfo);
+    int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return make_error(ErrorCode::Io, fmt::format("socket: {}", std::strerror(errno)));
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (res->ai_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (::bind(fd, res->ai_addr, res->ai_addrlen) != 0 || ::listen(fd, options_.listen_backlog) != 0) {
+        int err = errno;
+        ::close(fd);
+        return make_error(err == EADDRINUSE ? ErrorCode::Busy : ErrorCode::Io,
+                          fmt::format("cannot listen on {}:{}: {}", port.address, port.service, std::strerror(err)),
+                          "address");
+    }
+    auto listener = std::make_unique<Listener>(*this, env_.reactors().at(0), fd, port.id);
+    Listener* l = listener.get();
+    {
+        std::lock_guard lock(listeners_mutex_);
+        if (listeners_.count(port.id))
+            return make_error(ErrorCode::AlreadyExists, fmt::format("port {} is already listening", port.id), "id");
+        listeners_[port.id] = std::move(listener);
+    }
+    run_on(l->reactor(), [l] { l->start(); });
+    log::info("tcp: listening on {}:{} (port {})", port.address, port.service, port.id);
+    return {};
+}
+
+void TcpTransport::remove_port(uint16_t port_id) {
+    std::unique_ptr<Listener> l;
+    {
+        std::lock_guard lock(listeners_mutex_);
+        auto it = listeners_.find(port_id);
+        if (it != listeners_.end()) {
+            l = std::move(it->second);
+            listeners_.erase(it);
+        }
+    }
+    if (l) {
+        Listener* raw = l.get();
+        run_on(raw->reactor(), [raw] { raw->stop(); });
+    }
+    close_connections(port_id);
+}
+
+void TcpTransport::stop_listening() {
+    std::map<uint16_t, std::unique_ptr<Listener>> all;
+    {
+        std::lock_guard lock(listeners_mutex_);
+        all.swap(listeners_);
+    }
+    for (auto& [id, l] : all) {
+        Listener* raw = l.get();
+        run_on(raw->reactor(), [raw] { raw->stop(); });
+    }
+}
+
+void TcpTransport::close_connections(int port_id) {
+    // Ask every reactor to close the matching connections, then wait until
+    // they are gone (their in-flight commands finish first).
+    auto& group = env_.reactors();
+    for (int attempt = 0; attempt < 5000; ++attempt) {
+        std::atomic<size_t> remaining{0};
+        group.run_on_all([&](runtime::Reactor& r) {
+            auto& conns = connections_of(r);
+            for (auto& [raw, conn] : conns.live) {
+                if (port_id >= 0 && conn->port_id() != port_id) continue;
+                if (!conn->closed()) conn->close(port_id >= 0 ? "port removed" : "target shutting down");
+                ++remaining;
+            }
+        });
+        if (remaining == 0) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    log::warn("tcp: connections still draining after 10 s");
+}
+
+void TcpTransport::adopt(runtime::Reactor& reactor, int fd, uint16_t port_id, std::string peer) {
+    auto conn = std::make_unique<TcpConnection>(*this, reactor, fd, port_id, std::move(peer));
+    TcpConnection* raw = conn.get();
+    connections_of(reactor).live.emplace(raw, std::move(conn));
+    raw->start();
+}
+
+void TcpTransport::forget(TcpConnection& conn) {
+    runtime::Reactor& r = conn.reactor();
+    TcpConnection* raw = &conn;
+    // Deleted at the start of the next loop turn, after this turn's deferred work.
+    r.post([&r, raw] { connections_of(r).live.erase(raw); });
+}
+
+plugin::DiscoveryAddress TcpTransport::discovery_address(const plugin::PortConfig& port) const {
+    plugin::DiscoveryAddress a;
+    a.trtype = proto::TransportType::Tcp;
+    a.adrfam = port.family == "ipv6" ? proto::AddressFamily::Ipv6 : proto::AddressFamily::Ipv4;
+    a.treq = proto::treq::kSecureChannelNotRequired | proto::treq::kDisableSqFlowControl;
+    a.traddr = port.address;
+    a.trsvcid = port.service;
+    a.tsas[0] = 0;  // no security type
+    return a;
+}
+
+namespace {
+
+std::unique_ptr<plugin::Transport> create(plugin::TransportEnv& env, const plugin::Params& params) {
+    auto opts = parse_tcp_options(params);
+    if (!opts) {
+        log::error("tcp transport: {}", opts.error().describe());
+        return nullptr;
+    }
+    return std::make_unique<TcpTransport>(env, *opts);
+}
+
+}  // namespace
+}  // namespace nvmfd::plugins::tcp
+
+NVMFD_PLUGIN((nvmfd::plugin::PluginDescriptor{nvmfd::plugin::PluginKind::Transport, "tcp",
+                                              "NVMe/TCP (NVMe over Fabrics TCP transport 1.0)",
+                                              nvmfd::plugins::tcp::create, nullptr}))
