@@ -61,7 +61,7 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
 
 Event make_event(EventKind kind, std::string subsystem = {}, uint32_t nsid = 0, uint16_t port = 0,
                  uint32_t group = 0, std::string detail = {}) {
-    return Event{kind, std::move(subsystem), nsid, port, group, std::move(detail)};
+    return Event{kind, std::move(subsystem), nsid, port, group, 0, std::move(detail)};
 }
 
 std::string ns_label(const std::string& nqn, uint32_t nsid) { return fmt::format("namespace {} of {}", nsid, nqn); }
@@ -78,9 +78,36 @@ Control::Control(target::Target& target, plugin::PluginLoader& plugins, ControlO
     : target_(target), plugins_(plugins), options_(std::move(options)) {
     if (options_.state_file) store_.emplace(*options_.state_file);
     ana_group_changes_[1] = 0;
+    target_.set_controller_observer([this](const target::ControllerInfo& info, bool connected) {
+        Event e = make_event(connected ? EventKind::ControllerConnected : EventKind::ControllerDisconnected,
+                             info.identity.subnqn, 0, info.identity.port_id, 0, info.identity.hostnqn);
+        e.cntlid = info.identity.cntlid;
+        // Never take mutex_ here: the control thread may hold it while it
+        // waits for this reactor (publish, drain).
+        std::function<void(std::function<void()>)> post;
+        {
+            std::lock_guard lock(executor_mutex_);
+            post = executor_;
+        }
+        if (post)
+            post([this, e] {
+                std::lock_guard lock(mutex_);
+                emit(e);
+            });
+        else
+            emit(e);
+    });
 }
 
-Control::~Control() { shutdown(); }
+Control::~Control() {
+    shutdown();
+    target_.set_controller_observer(nullptr);
+}
+
+void Control::set_executor(std::function<void(std::function<void()>)> post) {
+    std::lock_guard lock(executor_mutex_);
+    executor_ = std::move(post);
+}
 
 void Control::shutdown() {
     std::lock_guard lock(mutex_);

@@ -113,6 +113,9 @@ public:
     std::string state_json() const;
 
     void add_listener(EventListener l);
+    // How events raised on reactor threads (controller connect/disconnect)
+    // reach the control thread; without one they are delivered in place.
+    void set_executor(std::function<void(std::function<void()>)> post);
 
 private:
     struct LiveNamespace {
@@ -156,6 +159,8 @@ private:
     uint64_t ana_change_count_ = 0;
     std::map<uint32_t, uint64_t> ana_group_changes_;
     std::vector<EventListener> listeners_;
+    std::mutex executor_mutex_;
+    std::function<void(std::function<void()>)> executor_;
 };
 
 }  // namespace nvmfd::control

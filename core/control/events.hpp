@@ -29,6 +29,7 @@ struct Event {
     uint32_t nsid = 0;
     uint16_t port = 0;
     uint32_t ana_group = 0;
+    uint16_t cntlid = 0;
     std::string detail;     // e.g. the new ANA state, a host NQN
 };
 

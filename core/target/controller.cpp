@@ -49,7 +49,14 @@ Controller::Controller(Target& target, ControllerIdentity identity, QueuePair& a
     feature_values_[uint8_t(proto::FeatureId::TemperatureThreshold)] = 0x0157;  // 343 K, the usual default
 }
 
-Controller::~Controller() { target_.controllers().remove(*this); }
+Controller::~Controller() {
+    target_.controllers().remove(*this);
+    ControllerInfo gone;
+    gone.identity = identity_;
+    gone.host_address = host_address_;
+    gone.kato_ms = kato_ms_;
+    target_.controller_changed(gone, false);
+}
 
 ControllerInfo Controller::info() const {
     ControllerInfo i;

@@ -90,6 +90,7 @@ void connect_admin_queue(QueuePair& qp, Request& req, const ConnectCommand& c, c
               cntlid, kato);
     req.cqe.dw0 = cntlid;
     qp.complete(req, status::kSuccess);
+    target.controller_changed(ctrl->info(), true);
 }
 
 void connect_io_queue(QueuePair& qp, Request& req, const ConnectCommand& c, const ConnectData& d,

@@ -299,8 +299,13 @@ Status parse_io_command(QueuePair& qp, Request& r) {
     case IoOpcode::DatasetManagement: {
         if (ns_of(r).caps().read_only && (r.sqe.cdw11 & (1u << 2)))
             return fail_at(r, status::kNamespaceWriteProtected, 0);
-        uint32_t ranges = (r.sqe.cdw10 & 0xff) + 1;
-        set_handler(r, execute_dsm, proto::DataDirection::HostToController, ranges * sizeof(proto::DsmRange));
+        uint32_t needed = ((r.sqe.cdw10 & 0xff) + 1) * sizeof(proto::DsmRange);
+        // Linux always sends room for 256 ranges whatever NR says; accept
+        // any length that holds the ranges, as the kernel's nvmet does.
+        uint32_t length = needed;
+        if (r.sqe.sgl.length > needed && r.sqe.sgl.length <= 256 * sizeof(proto::DsmRange))
+            length = r.sqe.sgl.length;
+        set_handler(r, execute_dsm, proto::DataDirection::HostToController, length);
         return status::kSuccess;
     }
     default:

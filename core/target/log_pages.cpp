@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/proto/log_pages.hpp"
+#include "core/target/ana.hpp"
 #include "core/target/exec.hpp"
 #include "core/target/queue_pair.hpp"
 #include "core/target/target.hpp"
@@ -156,13 +157,22 @@ void execute_log_page(Request& r) {
         return;
     }
     uint64_t offset = log_offset(r);
-    if (offset > page.size()) {
+    // Hosts read variable-size pages (ANA) in chunks up to the largest size
+    // the page could have; past the current content they get zeroes.
+    uint64_t largest = page.size();
+    if (log_id(r) == LogPageId::AsymmetricNamespaceAccess) {
+        const Subsystem* sub = qp.subsystem();
+        largest = sizeof(proto::AnaLogHeader) + uint64_t(kMaxAnaGroups) * sizeof(proto::AnaGroupDescriptor) +
+                  uint64_t(sub ? sub->max_namespaces : 1024) * 4;
+    }
+    if (offset > std::max<uint64_t>(largest, page.size())) {
         qp.complete_error(r, status::kInvalidField, kCdw12);
         return;
     }
     // The part past the end of the page reads as zeroes.
     zero_request_data(r);
-    copy_to_request(r, page.data() + offset, std::min<uint64_t>(page.size() - offset, r.transfer_length));
+    if (offset < page.size())
+        copy_to_request(r, page.data() + offset, std::min<uint64_t>(page.size() - offset, r.transfer_length));
     qp.complete(r, status::kSuccess);
 }
 

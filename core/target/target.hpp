@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,18 @@ public:
     std::unique_ptr<plugin::QueueHandler> create_queue(plugin::TransportQueue& queue, uint16_t port_id,
                                                        const plugin::TransportLimits& limits) override;
 
+    // Told when an association starts (connected = true) or ends; called on
+    // reactor threads, so the observer must hand the news to its own thread.
+    using ControllerObserver = std::function<void(const ControllerInfo& info, bool connected)>;
+    void set_controller_observer(ControllerObserver o) {
+        std::lock_guard lock(observer_mutex_);
+        controller_observer_ = std::move(o);
+    }
+    void controller_changed(const ControllerInfo& info, bool connected) {
+        std::lock_guard lock(observer_mutex_);
+        if (controller_observer_) controller_observer_(info, connected);
+    }
+
     // Reactors running? Before start, publish() installs snapshots directly.
     void set_reactors_running(bool running) { reactors_running_ = running; }
 
@@ -70,6 +83,8 @@ private:
     std::shared_ptr<const TargetSnapshot> master_;
     std::vector<Slot> slots_;
     bool reactors_running_ = false;
+    std::mutex observer_mutex_;
+    ControllerObserver controller_observer_;
 };
 
 }  // namespace nvmfd::target

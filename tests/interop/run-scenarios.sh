@@ -1,0 +1,262 @@
+#!/bin/bash
+# Runs the interop scenarios: a Linux 6.12 NVMe/TCP host in a QEMU guest
+# against nvmfd on this host (or, with --kernel-target, against the guest
+# kernel's own nvmet, to check the harness and the scenarios themselves).
+#
+#   run-scenarios.sh [OPTIONS] NVMFD_BINARY PLUGIN_DIR
+#   run-scenarios.sh [OPTIONS] --kernel-target
+#
+# Options:
+#   --only NAME[,NAME...]   run only these scenarios
+#   --timeout SEC           per scenario (default 300)
+#   -v, --verbose           stream the guests' consoles
+#
+# nvmfd is started as
+#   nvmfd --listen 127.0.0.1:PORT --state-file PATH --plugin-dir DIR --log-level info
+# on a free port, with a state file that does not exist yet: it then serves
+# nqn.2026-11.io.nvmfd:default (one 1 GiB malloc namespace, any host). The
+# guest reaches it at 10.0.2.2:PORT. reconnect restarts it through the
+# RESTART-NVMFD hook (same port, same state file). nvmfd's log is printed
+# when a scenario fails.
+#
+# Exit status: 0 when nothing failed, 1 otherwise, 77 (ctest's
+# SKIP_RETURN_CODE) when the host lacks QEMU or the guest image (run
+# deps.sh). The last line is "interop: N passed, N failed, N skipped".
+set -euo pipefail
+source "$(dirname "$0")/host-lib.sh"
+
+GUEST_ADDR=10.0.2.2 # the host's 127.0.0.1 as QEMU's user-mode guest sees it
+DEFAULT_NQN=nqn.2026-11.io.nvmfd:default
+DEFAULT_NS_BYTES=1073741824
+: "${NVMFD_RESTART_DOWNTIME:=2}" # seconds nvmfd stays down in a restart
+
+# --- the RESTART-NVMFD hook (run by run-guest.sh, in its own process) ------
+# nvmfd.env in the work directory says how to start nvmfd and where it is.
+nvmfd_listening() { [[ -n $(ss -Hltn "sport = :$1") ]]; }
+
+# start_nvmfd WORKDIR: start nvmfd per WORKDIR/nvmfd.env, wait until it
+# listens. Its own session, so that it outlives a hook's process group.
+start_nvmfd() {
+    local w=$1 pid i
+    # shellcheck source=/dev/null
+    source "$w/nvmfd.env"
+    setsid "$NVMFD" --listen "127.0.0.1:$PORT" --state-file "$STATE" \
+        --plugin-dir "$PLUGINS" --log-level info >>"$w/nvmfd.log" 2>&1 </dev/null &
+    pid=$!
+    echo "$pid" >"$w/nvmfd.pid"
+    for ((i = 0; i < 100; i++)); do
+        nvmfd_listening "$PORT" && return 0
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+# stop_nvmfd WORKDIR: SIGTERM, then SIGKILL after 10 s. Returns nvmfd's
+# exit status when it is our child (else 0).
+stop_nvmfd() {
+    local w=$1 pid i rc=0
+    pid=$(cat "$w/nvmfd.pid" 2>/dev/null) || return 0
+    rm -f "$w/nvmfd.pid"
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "nvmfd (pid $pid) ignored SIGTERM for 10 s: SIGKILL" >>"$w/nvmfd.log"
+        kill -KILL "$pid" 2>/dev/null || true
+        rc=137
+    fi
+    # Only the process that started nvmfd can collect its status; after a
+    # restart by the hook, nvmfd is not our child (wait says 127).
+    if ! wait "$pid" 2>/dev/null; then
+        rc=$?
+        ((rc != 127)) || rc=0
+    fi
+    return "$rc"
+}
+
+if [[ ${1:-} == --restart-hook ]]; then
+    w=$2
+    echo "restart: stopping nvmfd"
+    stop_nvmfd "$w" || echo "restart: nvmfd exited with status $?"
+    sleep "$NVMFD_RESTART_DOWNTIME"
+    echo "restart: starting nvmfd"
+    start_nvmfd "$w" || { tail -n 30 "$w/nvmfd.log"; exit 1; }
+    echo "restart: nvmfd listens again"
+    exit 0
+fi
+
+# --- options -----------------------------------------------------------------
+only='' timeout=300 kernel_target=0 verbose=()
+while (($#)); do
+    case $1 in
+    --only) only=",$2,"; shift 2 ;;
+    --timeout) timeout=$2; shift 2 ;;
+    --kernel-target) kernel_target=1; shift ;;
+    -v | --verbose) verbose=(-v); shift ;;
+    -*) die "unknown option $1" ;;
+    *) break ;;
+    esac
+done
+if ((!kernel_target)); then
+    (($# == 2)) || die "usage: run-scenarios.sh [--only LIST] [--timeout SEC] NVMFD_BINARY PLUGIN_DIR | --kernel-target"
+    nvmfd=$(realpath "$1") plugins=$(realpath "$2")
+    [[ -x $nvmfd ]] || die "$nvmfd is not executable"
+    [[ -d $plugins ]] || die "$plugins is not a directory"
+fi
+
+if ! command -v qemu-system-x86_64 >/dev/null || ! "$INTEROP_DIR/build-initramfs.sh" "$NVMFD_INTEROP_CACHE"; then
+    echo "SKIP: no QEMU or no guest image: run tests/interop/deps.sh as root"
+    echo "interop: 0 passed, 0 failed, 1 skipped"
+    exit 77
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/nvmfd-interop.XXXXXX")
+guest_pid=
+cleanup() {
+    if [[ -n $guest_pid ]]; then
+        kill "$guest_pid" 2>/dev/null
+        wait "$guest_pid" 2>/dev/null
+    fi
+    ((kernel_target)) || stop_nvmfd "$work" || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
+
+passed=0 failed=0 skipped=0 results=()
+t_all=$(now)
+
+wanted() { [[ -z $only || $only == *",$1,"* ]]; }
+
+record() { # NAME STATUS SECONDS [NOTE]
+    results+=("$(printf '%-22s %-5s %6s s  %s' "$1" "$2" "$3" "${4:-}")")
+    case $2 in
+    PASS) passed=$((passed + 1)) ;;
+    FAIL) failed=$((failed + 1)) ;;
+    SKIP) skipped=$((skipped + 1)) ;;
+    esac
+    echo "=== $1: $2 in $3 s${4:+ ($4)}"
+}
+
+# scenario NAME RUN-GUEST-ARGS...: one guest boot.
+scenario() {
+    local name=$1 t rc=0
+    shift
+    wanted "$name" || return 0
+    echo "=== $name"
+    t=$(now)
+    # In the background, so that a TERM (ctest's timeout) is handled at
+    # once and cleanup can stop the guest.
+    "$INTEROP_DIR/run-guest.sh" ${verbose[@]+"${verbose[@]}"} --timeout "$timeout" "$@" &
+    guest_pid=$!
+    wait "$guest_pid" || rc=$?
+    guest_pid=
+    if ((rc == 0)); then
+        record "$name" PASS "$(elapsed_since "$t")"
+    else
+        record "$name" FAIL "$(elapsed_since "$t")" "rc=$rc"
+        if ((!kernel_target)); then
+            echo "----- nvmfd log (last 80 lines) -----"
+            tail -n 80 "$work/nvmfd.log" 2>/dev/null || true
+        fi
+    fi
+    if ((!kernel_target)) && [[ -f $work/nvmfd.pid ]] && ! kill -0 "$(cat "$work/nvmfd.pid")" 2>/dev/null; then
+        record "$name:nvmfd-alive" FAIL 0 "nvmfd died during $name"
+        tail -n 80 "$work/nvmfd.log" 2>/dev/null || true
+        launch_nvmfd "$work/state.json" || die "cannot restart nvmfd"
+    fi
+}
+
+# --- against the guest kernel's own target -------------------------------------
+if ((kernel_target)); then
+    a=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000a110e
+    d=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000de1ed
+    scenario selftest-kernel-target selftest-kernel-target.sh
+    scenario selftest-handshake --hook 'PING=exit 3' selftest-handshake.sh 3
+    scenario discover-connect kernel-target.sh discover-connect.sh - \
+        EXPECT_SERIAL=ktarget0001 "EXPECT_MODEL=Linux nvmet selftest" EXPECT_NS_BYTES=268435456
+    scenario data-integrity kernel-target.sh --size-mb 512 data-integrity.sh -
+    scenario reconnect kernel-target.sh reconnect.sh -
+    scenario access-denied kernel-target.sh --allow "$a" access-denied.sh "$d" ALLOWED_HOSTNQN="$a"
+else
+    # --- against nvmfd ------------------------------------------------------------
+    # launch_nvmfd STATE: on a free port (retrying when another program
+    # takes it first); sets PORT.
+    launch_nvmfd() {
+        local _
+        for _ in 1 2 3 4 5; do
+            PORT=$((20000 + RANDOM % 40000))
+            nvmfd_listening "$PORT" && continue
+            # A state template names its port @PORT@ until the port is known.
+            if [[ -f "$1.in" ]]; then sed "s/@PORT@/$PORT/g" "$1.in" >"$1"; fi
+            printf 'NVMFD=%q\nPLUGINS=%q\nSTATE=%q\nPORT=%q\n' "$nvmfd" "$plugins" "$1" "$PORT" >"$work/nvmfd.env"
+            echo "--- nvmfd start (port $PORT, state $1)" >>"$work/nvmfd.log"
+            start_nvmfd "$work" && return 0
+            stop_nvmfd "$work" || true
+        done
+        echo "nvmfd did not come up:"
+        tail -n 40 "$work/nvmfd.log"
+        return 1
+    }
+
+    # A state file (core/control/state_json.cpp format) serving subsystem $2
+    # with one malloc namespace to host $3 only; launch_nvmfd fills in the port.
+    write_restricted_state() {
+        cat >"$1.in" <<JSON
+{
+  "version": 1,
+  "subsystems": [
+    {"nqn": "$2", "allow_any_host": false, "hosts": ["$3"],
+     "namespaces": [{"nsid": 1, "backend": "malloc", "params": {"size": "64M"}}]}
+  ],
+  "ports": [
+    {"id": 1, "transport": "tcp", "family": "ipv4", "address": "127.0.0.1", "service": "@PORT@",
+     "subsystems": ["$2"]}
+  ]
+}
+JSON
+    }
+
+    t=$(now)
+    launch_nvmfd "$work/state.json" || { record nvmfd-start FAIL "$(elapsed_since "$t")"; exit 1; }
+    echo "nvmfd listens on 127.0.0.1:$PORT (guest: $GUEST_ADDR:$PORT), up in $(elapsed_since "$t") s"
+
+    scenario discover-connect discover-connect.sh "$GUEST_ADDR" "$PORT" "$DEFAULT_NQN" - \
+        EXPECT_NS_BYTES=$DEFAULT_NS_BYTES
+    scenario data-integrity data-integrity.sh "$GUEST_ADDR" "$PORT" "$DEFAULT_NQN" -
+    # The malloc namespace forgets its data in a restart: VERIFY_OLD_DATA=0
+    # (set it to 1 once the state file can give a file-backed namespace).
+    scenario reconnect --hook "RESTART-NVMFD=$(printf '%q --restart-hook %q' "$INTEROP_DIR/run-scenarios.sh" "$work")" \
+        reconnect.sh "$GUEST_ADDR" "$PORT" "$DEFAULT_NQN" - VERIFY_OLD_DATA=0
+
+    if wanted access-denied; then
+        rnqn=nqn.2026-11.io.nvmfd:restricted
+        a=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000a110e
+        d=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000de1ed
+        if write_restricted_state "$work/restricted.json" "$rnqn" "$a"; then
+            stop_nvmfd "$work" || true
+            launch_nvmfd "$work/restricted.json" || die "cannot start nvmfd with the restricted state"
+            scenario access-denied access-denied.sh "$GUEST_ADDR" "$PORT" "$rnqn" "$d" ALLOWED_HOSTNQN="$a"
+        else
+            record access-denied SKIP 0 "TODO: state file format for host restrictions"
+        fi
+    fi
+
+    t=$(now)
+    if stop_nvmfd "$work"; then
+        record nvmfd-shutdown PASS "$(elapsed_since "$t")"
+    else
+        rc=$?
+        record nvmfd-shutdown FAIL "$(elapsed_since "$t")" "exit status $rc after SIGTERM"
+        tail -n 40 "$work/nvmfd.log"
+    fi
+fi
+
+echo
+echo "interop scenarios (total $(elapsed_since "$t_all") s):"
+printf '  %s\n' "${results[@]}"
+echo "interop: $passed passed, $failed failed, $skipped skipped"
+((failed == 0))
