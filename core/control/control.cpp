@@ -102,6 +102,16 @@ Control::Control(target::Target& target, plugin::PluginLoader& plugins, ControlO
 Control::~Control() {
     shutdown();
     target_.set_controller_observer(nullptr);
+    // Everything a plugin created goes now, while its code is still loaded:
+    // unpublish the namespaces, let in-flight I/O drain, then drop them.
+    std::lock_guard lock(mutex_);
+    spec_ = ExportSpec{};
+    target_.publish(build_snapshot(true));
+    std::vector<NsKey> keys;
+    for (auto& [k, v] : live_) keys.push_back(k);
+    for (auto& k : keys) drop_namespace(k);
+    transports_.clear();
+    backends_.clear();
 }
 
 void Control::set_executor(std::function<void(std::function<void()>)> post) {
@@ -186,7 +196,7 @@ std::shared_ptr<const target::TargetSnapshot> Control::build_snapshot(bool disco
         snap->subsystems.push_back(std::move(sub));
     }
     for (const auto& p : spec_.ports) {
-        if (!live_ports_.count(p.id)) continue;
+        if (!discovery_addresses_.count(p.id)) continue;  // its transport could not be loaded
         auto port = std::make_shared<target::Port>();
         port->config = plugin::PortConfig{p.id, p.transport, p.family, p.address, p.service, p.params};
         port->discovery = discovery_addresses_[p.id];
@@ -268,12 +278,12 @@ Result<bool> Control::load_state() {
     return true;
 }
 
-Result<void> Control::validate_namespace(const SubsystemSpec& sub, const NamespaceSpec& ns) const {
-    std::string field = fmt::format("namespace {}", ns.nsid);
+Result<void> Control::validate_namespace(const SubsystemSpec& sub, const NamespaceSpec& ns,
+                                         const std::vector<uint32_t>& ana_groups) const {
     if (ns.nsid == 0 || ns.nsid > sub.max_namespaces)
         return invalid(fmt::format("NSID must be 1 to {}", sub.max_namespaces), "nsid");
     if (ns.backend.empty()) return invalid("a namespace needs a backend", "backend");
-    if (std::find(spec_.ana_groups.begin(), spec_.ana_groups.end(), ns.ana_group) == spec_.ana_groups.end())
+    if (std::find(ana_groups.begin(), ana_groups.end(), ns.ana_group) == ana_groups.end())
         return make_error(ErrorCode::NotFound, fmt::format("ANA group {} does not exist", ns.ana_group), "ana_group");
     for (const auto& h : ns.visible_to) TRY(check_nqn(h, "visible_to"));
     if (!ns.uuid.empty() && !target::parse_uuid(ns.uuid)) return invalid("not a UUID", "uuid");
@@ -303,7 +313,7 @@ Result<std::shared_ptr<Namespace>> Control::open_namespace(const std::string& nq
     return ns;
 }
 
-Result<void> Control::start_port(const PortSpec& p) {
+Result<void> Control::prepare_port(const PortSpec& p) {
     plugin::Transport* t;
     {
         auto r = transport(p.transport);
@@ -311,14 +321,20 @@ Result<void> Control::start_port(const PortSpec& p) {
         t = *r;
     }
     plugin::PortConfig cfg{p.id, p.transport, p.family, p.address, p.service, p.params};
-    TRY(t->add_port(cfg));
     discovery_addresses_[p.id] = t->discovery_address(cfg);
+    return {};
+}
+
+Result<void> Control::start_port(const PortSpec& p) {
+    // The port must already be in the published snapshot: a host may
+    // connect the moment the socket listens.
+    plugin::PortConfig cfg{p.id, p.transport, p.family, p.address, p.service, p.params};
+    TRY(transports_.at(p.transport)->add_port(cfg));
     live_ports_.insert(p.id);
     return {};
 }
 
-Result<void> Control::apply(const ExportSpec& input) {
-    std::lock_guard lock(mutex_);
+Result<ExportSpec> Control::normalize(const ExportSpec& input) const {
     ExportSpec spec = input;
     // Validate the whole thing before bringing anything up.
     if (spec.ana_groups.empty() || std::find(spec.ana_groups.begin(), spec.ana_groups.end(), 1u) == spec.ana_groups.end())
@@ -329,7 +345,6 @@ Result<void> Control::apply(const ExportSpec& input) {
     for (uint32_t g : spec.ana_groups)
         if (g == 0 || g > target::kMaxAnaGroups) return invalid(fmt::format("ANA groups are 1 to {}", target::kMaxAnaGroups), "ana_groups");
     std::sort(spec.subsystems.begin(), spec.subsystems.end(), [](auto& a, auto& b) { return a.nqn < b.nqn; });
-    spec_.ana_groups = spec.ana_groups;  // validate_namespace looks here
     for (size_t i = 0; i < spec.subsystems.size(); ++i) {
         auto& s = spec.subsystems[i];
         std::string where = fmt::format("subsystems[{}]", i);
@@ -347,7 +362,7 @@ Result<void> Control::apply(const ExportSpec& input) {
         s.hosts.erase(std::unique(s.hosts.begin(), s.hosts.end()), s.hosts.end());
         std::sort(s.namespaces.begin(), s.namespaces.end(), [](auto& a, auto& b) { return a.nsid < b.nsid; });
         for (size_t k = 0; k < s.namespaces.size(); ++k) {
-            auto v = validate_namespace(s, s.namespaces[k]);
+            auto v = validate_namespace(s, s.namespaces[k], spec.ana_groups);
             if (!v) return invalid(v.error().message, fmt::format("{}.namespaces[{}].{}", where, k, v.error().field));
             if (k > 0 && s.namespaces[k - 1].nsid == s.namespaces[k].nsid)
                 return invalid("duplicate NSID", fmt::format("{}.namespaces[{}].nsid", where, k));
@@ -376,6 +391,14 @@ Result<void> Control::apply(const ExportSpec& input) {
                 return make_error(ErrorCode::NotFound, fmt::format("ANA group {} does not exist", g),
                                   where + ".ana_states");
     }
+    return spec;
+}
+
+Result<void> Control::apply(const ExportSpec& input) {
+    std::lock_guard lock(mutex_);
+    auto normalized = normalize(input);
+    if (!normalized) return std::unexpected(normalized.error());
+    ExportSpec spec = std::move(*normalized);
 
     // Bring it up: namespaces first, ports last, so that a host never
     // connects to a half-built subsystem.
@@ -393,6 +416,16 @@ Result<void> Control::apply(const ExportSpec& input) {
     }
     spec_ = spec;
     for (const auto& p : spec.ports) {
+        auto prepared = prepare_port(p);
+        if (!prepared) {
+            std::string what = fmt::format("port {}", p.id);
+            log::error("{} is offline: {}", what, prepared.error().describe());
+            offline_[what] = OfflineItem{what, prepared.error().describe()};
+        }
+    }
+    publish(true);
+    for (const auto& p : spec.ports) {
+        if (!discovery_addresses_.count(p.id)) continue;
         auto started = start_port(p);
         if (!started) {
             std::string what = fmt::format("port {}", p.id);
@@ -410,11 +443,14 @@ Result<void> Control::restore(const ExportSpec& spec, bool force) {
     if (!force && !target_.controllers().all().empty())
         return make_error(ErrorCode::Busy,
                           "hosts are connected; restoring replaces every export (use force to disconnect them)");
+    // Check all of it before anything is torn down.
+    if (auto v = normalize(spec); !v) return std::unexpected(v.error());
     ExportSpec old = spec_;
     // Tear down what exists.
     for (auto& [name, t] : transports_)
         for (uint16_t id : live_ports_) t->remove_port(id);
     live_ports_.clear();
+    discovery_addresses_.clear();
     spec_ = ExportSpec{};
     publish(true);
     for (auto& c : target_.controllers().all()) c->shut_down("configuration restored");
@@ -597,7 +633,7 @@ Result<uint32_t> Control::add_namespace(const std::string& nqn, const NamespaceS
     ns.visible_to = st.visible_to;
     ns.uuid = st.uuid;
     ns.nguid = st.nguid;
-    TRY(validate_namespace(*sub, ns));
+    TRY(validate_namespace(*sub, ns, spec_.ana_groups));
     auto opened = open_namespace(nqn, ns);
     if (!opened) return std::unexpected(opened.error());
     ExportSpec next = spec_;
@@ -734,16 +770,24 @@ Result<uint16_t> Control::add_port(const PortSettings& st) {
         if (e.transport == p.transport && e.address == p.address && e.service == p.service)
             return make_error(ErrorCode::AlreadyExists,
                               fmt::format("port {} already listens on {}:{}", e.id, p.address, p.service), "address");
-    TRY(start_port(p));
+    TRY(prepare_port(p));
     ExportSpec next = spec_;
     insert_sorted(next.ports, p, [](const PortSpec& x) { return x.id; });
     if (auto r = persist(next); !r) {
-        transports_[p.transport]->remove_port(p.id);
-        live_ports_.erase(p.id);
+        discovery_addresses_.erase(p.id);
         return std::unexpected(r.error());
     }
+    ExportSpec previous = spec_;
     spec_ = std::move(next);
     publish(true);
+    if (auto started = start_port(p); !started) {
+        // Back out: the port never served anything.
+        spec_ = std::move(previous);
+        discovery_addresses_.erase(p.id);
+        if (auto r = persist(spec_); !r) log::error("port {}: {}", p.id, r.error().message);
+        publish(true);
+        return std::unexpected(started.error());
+    }
     emit(make_event(EventKind::PortAdded, {}, 0, p.id));
     return p.id;
 }
@@ -773,6 +817,7 @@ Result<void> Control::remove_port(uint16_t id, bool force) {
         live_ports_.erase(id);
     }
     target_.disconnect_port(id, "port removed");
+    discovery_addresses_.erase(id);
     offline_.erase(fmt::format("port {}", id));
     publish(true);
     emit(make_event(EventKind::PortRemoved, {}, 0, id));

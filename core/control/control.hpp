@@ -3,6 +3,9 @@
 // errors and persistence. Every successful change is written to the state
 // file before it is published to the reactors and before the call returns.
 //
+// The plugin loader must outlive the Control (plugin code must stay mapped
+// while the objects it made are destroyed).
+//
 // Calls are serialized by a mutex; they may block briefly while reactors
 // adopt a new snapshot or drain I/O from a removed namespace.
 #pragma once
@@ -131,8 +134,12 @@ private:
     Result<plugin::Transport*> transport(const std::string& name);
     Result<plugin::Backend*> backend(const std::string& name);
     Result<std::shared_ptr<target::Namespace>> open_namespace(const std::string& nqn, NamespaceSpec& spec);
-    Result<void> validate_namespace(const SubsystemSpec& sub, const NamespaceSpec& ns) const;
-    Result<void> start_port(const PortSpec& port);
+    Result<void> validate_namespace(const SubsystemSpec& sub, const NamespaceSpec& ns,
+                                    const std::vector<uint32_t>& ana_groups) const;
+    // Sorted, defaults filled in, every reference checked; nothing is touched.
+    Result<ExportSpec> normalize(const ExportSpec& spec) const;
+    Result<void> prepare_port(const PortSpec& port);  // load its transport; it joins snapshots
+    Result<void> start_port(const PortSpec& port);    // listen
     void drop_namespace(const NsKey& key);
 
     SubsystemSpec* find_subsystem(const std::string& nqn);

@@ -51,7 +51,8 @@ public:
             return fallback;
         }
         const json& v = j_.at(key);
-        if (!v.is_number_unsigned() || v.get<uint64_t>() > max)
+        if (!v.is_number_integer() || (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0) ||
+            v.get<uint64_t>() > max)
             return make_error(ErrorCode::InvalidArgument, fmt::format("must be an integer from 0 to {}", max),
                               sub(key));
         return v.get<uint64_t>();
@@ -81,7 +82,7 @@ public:
         if (!v.is_object()) return make_error(ErrorCode::InvalidArgument, "must be an object", sub(key));
         for (auto it = v.begin(); it != v.end(); ++it) {
             if (it->is_string()) out[it.key()] = it->get<std::string>();
-            else if (it->is_number_unsigned()) out[it.key()] = std::to_string(it->get<uint64_t>());
+            else if (it->is_number_integer()) out[it.key()] = std::to_string(it->get<int64_t>());
             else if (it->is_boolean()) out[it.key()] = it->get<bool>() ? "true" : "false";
             else
                 return make_error(ErrorCode::InvalidArgument, "must be a string, number or boolean",
@@ -234,7 +235,7 @@ Result<ExportSpec> from_json(const json& j) {
         const json& g = j.at("ana_groups");
         if (!g.is_array()) return make_error(ErrorCode::InvalidArgument, "must be a list of group ids", "ana_groups");
         for (size_t i = 0; i < g.size(); ++i) {
-            if (!g[i].is_number_unsigned() || g[i].get<uint64_t>() == 0 || g[i].get<uint64_t>() > 0xffffffff)
+            if (!g[i].is_number_integer() || g[i].get<int64_t>() <= 0 || g[i].get<int64_t>() > 0xffffffff)
                 return make_error(ErrorCode::InvalidArgument, "must be a positive integer",
                                   fmt::format("ana_groups[{}]", i));
             spec.ana_groups.push_back(g[i].get<uint32_t>());

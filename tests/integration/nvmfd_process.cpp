@@ -1,0 +1,144 @@
+#include "tests/integration/nvmfd_process.hpp"
+
+#include <arpa/inet.h>
+#include <csignal>
+#include <fcntl.h>
+#include <fstream>
+#include <netinet/in.h>
+#include <sstream>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace nvmfd::testing {
+
+namespace fs = std::filesystem;
+
+uint16_t free_tcp_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+std::string NvmfdProcess::binary() { return NVMFD_TEST_BINARY; }
+std::string NvmfdProcess::plugin_dir() { return NVMFD_TEST_PLUGIN_DIR; }
+
+NvmfdProcess::NvmfdProcess(DaemonOptions options) : options_(std::move(options)) {
+    char tmpl[] = "/tmp/nvmfd-it-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    port_ = free_tcp_port();
+    launch();
+}
+
+NvmfdProcess::~NvmfdProcess() {
+    if (pid_ > 0) {
+        if (stop() != 0) kill_hard();
+    }
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+}
+
+void NvmfdProcess::launch() {
+    if (!options_.state_json.empty() && !fs::exists(state_file())) {
+        std::string s = options_.state_json;
+        for (size_t at; (at = s.find("@PORT@")) != std::string::npos;) s.replace(at, 6, std::to_string(port_));
+        std::ofstream(state_file()) << s;
+    }
+    std::vector<std::string> args = {binary(), "--listen", "127.0.0.1:" + std::to_string(port_), "--plugin-dir",
+                                     plugin_dir(), "--log-level", "debug", "--default-size", "256M"};
+    if (options_.keep_state || !options_.state_json.empty()) {
+        args.push_back("--state-file");
+        args.push_back(state_file().string());
+    } else {
+        args.push_back("--no-state");
+    }
+    for (auto& a : options_.extra_args) args.push_back(a);
+    std::string log_path = (dir_ / "nvmfd.log").string();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+        int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    if (!wait_listening(std::chrono::seconds(15)))
+        throw std::runtime_error("nvmfd did not start listening; its log:\n" + log());
+}
+
+bool NvmfdProcess::wait_listening(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (!running()) return false;
+        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons(port_);
+        bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+        ::close(fd);
+        if (ok) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+}
+
+std::string NvmfdProcess::log() const {
+    std::ifstream in(dir_ / "nvmfd.log");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+bool NvmfdProcess::running() {
+    if (pid_ <= 0) return false;
+    int status;
+    pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+        pid_ = -1;
+        return false;
+    }
+    return true;
+}
+
+int NvmfdProcess::stop(std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, SIGTERM);
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        int status;
+        pid_t r = ::waitpid(pid_, &status, WNOHANG);
+        if (r == pid_) {
+            pid_ = -1;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
+}
+
+void NvmfdProcess::kill_hard() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+}
+
+void NvmfdProcess::restart() {
+    if (pid_ > 0) stop();
+    launch();
+}
+
+}  // namespace nvmfd::testing

@@ -1,0 +1,247 @@
+// The control API in process: validation, named errors that change
+// nothing, persistence and restart through the state file.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <filesystem>
+#include <fstream>
+#include <netinet/in.h>
+#include <sstream>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/control/control.hpp"
+#include "core/control/state_json.hpp"
+#include "core/runtime/log.hpp"
+
+using namespace nvmfd;
+using control::Control;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kNqn = "nqn.2026-11.io.nvmfd:unit";
+const std::string kHost = "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-000000000001";
+
+std::string free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return std::to_string(ntohs(a.sin_port));
+}
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// A target with one reactor, the build tree's plugins and a state file.
+struct Fixture {
+    fs::path dir;
+    plugin::PluginLoader loader{NVMFD_TEST_PLUGIN_DIR};  // outlives everything plugins made
+    runtime::ReactorGroup reactors{1, runtime::ReactorOptions{.buffer_pool_bytes = 4u << 20}};
+    target::Target target{reactors, {}};
+    std::unique_ptr<Control> control;
+
+    Fixture() {
+        log::set_level(log::Level::Warning);
+        char tmpl[] = "/tmp/nvmfd-control-XXXXXX";
+        dir = mkdtemp(tmpl);
+        reactors.start();
+        target.set_reactors_running(true);
+        open();
+    }
+    ~Fixture() {
+        control.reset();
+        reactors.stop();
+        fs::remove_all(dir);
+    }
+    fs::path state() const { return dir / "state.json"; }
+    void open() {
+        control.reset();
+        control = std::make_unique<Control>(target, loader, control::ControlOptions{state(), {}});
+    }
+    std::string spec_json() const { return control::to_json(control->export_spec()).dump(); }
+};
+
+control::NamespaceSettings malloc_ns(std::string size = "1M", uint32_t nsid = 0) {
+    control::NamespaceSettings s;
+    s.nsid = nsid;
+    s.backend = "malloc";
+    s.params = {{"size", std::move(size)}};
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("invalid calls return named errors and change nothing") {
+    Fixture f;
+    REQUIRE(f.control->add_subsystem(kNqn, {}));
+    REQUIRE(f.control->add_namespace(kNqn, malloc_ns()));
+    std::string before = f.spec_json();
+    std::string file_before = slurp(f.state());
+
+    auto expect = [&](auto result, ErrorCode code, const std::string& field) {
+        REQUIRE_FALSE(result);
+        CHECK(result.error().code == code);
+        CHECK(result.error().field == field);
+        CHECK_FALSE(result.error().message.empty());
+        CHECK(f.spec_json() == before);
+        CHECK(slurp(f.state()) == file_before);
+    };
+    expect(f.control->add_subsystem("not-an-nqn", {}), ErrorCode::InvalidArgument, "nqn");
+    expect(f.control->add_subsystem(kNqn, {}), ErrorCode::AlreadyExists, "nqn");
+    expect(f.control->add_subsystem("nqn.2014-08.org.nvmexpress.discovery", {}), ErrorCode::InvalidArgument, "nqn");
+    control::SubsystemSettings long_serial;
+    long_serial.serial = std::string(21, 'S');
+    expect(f.control->add_subsystem("nqn.2026-11.io.nvmfd:other", long_serial), ErrorCode::InvalidArgument, "serial");
+    expect(f.control->add_namespace(kNqn, malloc_ns("1M", 1)), ErrorCode::AlreadyExists, "nsid");
+    auto no_backend = malloc_ns();
+    no_backend.backend = "nosuch";
+    expect(f.control->add_namespace(kNqn, no_backend), ErrorCode::NotFound, "backend");
+    auto no_size = malloc_ns();
+    no_size.params.clear();
+    expect(f.control->add_namespace(kNqn, no_size), ErrorCode::InvalidArgument, "params.size");
+    expect(f.control->add_namespace(kNqn, malloc_ns("1000")), ErrorCode::InvalidArgument, "params.size");
+    auto bad_group = malloc_ns();
+    bad_group.ana_group = 9;
+    expect(f.control->add_namespace(kNqn, bad_group), ErrorCode::NotFound, "ana_group");
+    expect(f.control->add_namespace("nqn.2026-11.io.nvmfd:nosuch", malloc_ns()), ErrorCode::NotFound, "nqn");
+    expect(f.control->remove_namespace(kNqn, 5), ErrorCode::NotFound, "nsid");
+    expect(f.control->allow_host(kNqn, "bogus"), ErrorCode::InvalidArgument, "host");
+    expect(f.control->disallow_host(kNqn, kHost), ErrorCode::NotFound, "host");
+    control::PortSettings bad_port;
+    bad_port.address = "127.0.0.1";
+    bad_port.service = "99999";
+    expect(f.control->add_port(bad_port), ErrorCode::InvalidArgument, "service");
+    bad_port.service = "4420";
+    bad_port.address = "not.an.address";
+    expect(f.control->add_port(bad_port), ErrorCode::InvalidArgument, "address");
+    bad_port.address = "127.0.0.1";
+    bad_port.transport = "carrier-pigeon";
+    expect(f.control->add_port(bad_port), ErrorCode::NotFound, "transport");
+    expect(f.control->link_subsystem(3, kNqn), ErrorCode::NotFound, "port");
+    expect(f.control->set_ana_state(1, 1, proto::AnaState::Inaccessible), ErrorCode::NotFound, "port");
+    expect(f.control->remove_ana_group(1), ErrorCode::InvalidArgument, "group");
+    expect(f.control->add_ana_group(500), ErrorCode::InvalidArgument, "group");
+    expect(f.control->resize_namespace(kNqn, 1, 1000), ErrorCode::InvalidArgument, "size");
+}
+
+TEST_CASE("a port whose address is taken is refused as busy") {
+    Fixture f;
+    std::string port = free_port();
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(std::stoi(port)));
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd, 1) == 0);
+    control::PortSettings p;
+    p.address = "127.0.0.1";
+    p.service = port;
+    auto r = f.control->add_port(p);
+    ::close(fd);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::Busy);
+    CHECK(f.control->export_spec().ports.empty());
+}
+
+TEST_CASE("every change is persisted and a restart restores it exactly") {
+    Fixture f;
+    REQUIRE(f.control->add_subsystem(kNqn, {.serial = "UNIT1", .model = "model x", .allow_any_host = false,
+                                            .max_namespaces = 16}));
+    REQUIRE(f.control->allow_host(kNqn, kHost));
+    REQUIRE(f.control->add_ana_group(2));
+    auto ns = malloc_ns("2M");
+    ns.ana_group = 2;
+    ns.visible_to = {kHost};
+    auto nsid = f.control->add_namespace(kNqn, ns);
+    REQUIRE(nsid);
+    CHECK(*nsid == 1);
+    CHECK(*f.control->add_namespace(kNqn, malloc_ns("1M")) == 2);
+    REQUIRE(f.control->resize_namespace(kNqn, 2, 4u << 20));
+    control::PortSettings p;
+    p.address = "127.0.0.1";
+    p.service = free_port();
+    auto port = f.control->add_port(p);
+    REQUIRE(port);
+    REQUIRE(f.control->link_subsystem(*port, kNqn));
+    REQUIRE(f.control->set_ana_state(*port, 2, proto::AnaState::NonOptimized));
+    CHECK(*f.control->namespace_size(kNqn, 2) == (4u << 20));
+
+    std::string before = f.spec_json();
+    auto on_disk = control::from_json(nlohmann::json::parse(slurp(f.state())));
+    REQUIRE(on_disk);
+    CHECK(control::to_json(*on_disk).dump() == before);
+
+    // "Restart": a new control plane on the same state file.
+    f.control.reset();
+    f.open();
+    auto loaded = f.control->load_state();
+    REQUIRE(loaded);
+    CHECK(*loaded);
+    CHECK(f.spec_json() == before);  // identifiers (UUID, NGUID) included
+    CHECK(*f.control->namespace_size(kNqn, 2) == (4u << 20));
+    CHECK(f.control->offline().empty());
+}
+
+TEST_CASE("a corrupt state file stops the start and is left untouched") {
+    Fixture f;
+    for (std::string garbage : {std::string("{\"version\": 1, \"subsystems\": [ {\"nqn\": "), std::string("\x01\x02"),
+                                std::string("{\"version\": 1, \"subsystems\": [{\"nqn\": \"bad nqn\"}]}")}) {
+        {
+            std::ofstream out(f.state(), std::ios::trunc);
+            out << garbage;
+        }
+        f.open();
+        auto r = f.control->load_state();
+        REQUIRE_FALSE(r);
+        CHECK(r.error().message.find(f.state().string()) != std::string::npos);
+        CHECK(slurp(f.state()) == garbage);
+        CHECK(f.control->export_spec().subsystems.empty());
+    }
+}
+
+TEST_CASE("removing a subsystem or namespace frees it and the NSID") {
+    Fixture f;
+    REQUIRE(f.control->add_subsystem(kNqn, {}));
+    REQUIRE(f.control->add_namespace(kNqn, malloc_ns()));
+    REQUIRE(f.control->add_namespace(kNqn, malloc_ns()));
+    REQUIRE(f.control->remove_namespace(kNqn, 1));
+    CHECK(*f.control->add_namespace(kNqn, malloc_ns()) == 1);
+    REQUIRE(f.control->remove_subsystem(kNqn, false));
+    CHECK(f.control->export_spec().subsystems.empty());
+    CHECK_FALSE(f.control->namespace_stats(kNqn, 1));
+}
+
+TEST_CASE("restore replaces the configuration; an invalid one changes nothing") {
+    Fixture f;
+    REQUIRE(f.control->add_subsystem(kNqn, {}));
+    REQUIRE(f.control->add_namespace(kNqn, malloc_ns()));
+    std::string before = f.spec_json();
+    control::ExportSpec bad = f.control->export_spec();
+    bad.subsystems[0].namespaces.push_back(bad.subsystems[0].namespaces[0]);  // duplicate NSID
+    auto r = f.control->restore(bad, false);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().field == "subsystems[0].namespaces[1].nsid");
+    CHECK(f.spec_json() == before);
+
+    control::ExportSpec other;
+    control::SubsystemSpec s;
+    s.nqn = "nqn.2026-11.io.nvmfd:restored";
+    s.allow_any_host = true;
+    other.subsystems.push_back(s);
+    REQUIRE(f.control->restore(other, false));
+    auto now = f.control->export_spec();
+    REQUIRE(now.subsystems.size() == 1);
+    CHECK(now.subsystems[0].nqn == "nqn.2026-11.io.nvmfd:restored");
+    CHECK_FALSE(now.subsystems[0].serial.empty());
+}

@@ -1,0 +1,85 @@
+#include <doctest/doctest.h>
+
+#include "core/control/state_json.hpp"
+
+using namespace nvmfd::control;
+using nlohmann::json;
+
+namespace {
+
+ExportSpec sample() {
+    ExportSpec s;
+    s.ana_groups = {1, 2};
+    SubsystemSpec sub;
+    sub.nqn = "nqn.2026-11.io.nvmfd:db1";
+    sub.serial = "DB1";
+    sub.model = "nvmfd";
+    sub.hosts = {"nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-000000000001"};
+    NamespaceSpec ns;
+    ns.nsid = 3;
+    ns.backend = "malloc";
+    ns.params = {{"size", "1048576"}, {"block_size", "4096"}};
+    ns.uuid = "01234567-89ab-4def-8123-456789abcdef";
+    ns.nguid = "00112233445566778899aabbccddeeff";
+    ns.ana_group = 2;
+    ns.visible_to = {"nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-000000000001"};
+    sub.namespaces.push_back(ns);
+    s.subsystems.push_back(sub);
+    PortSpec p;
+    p.id = 7;
+    p.address = "127.0.0.1";
+    p.service = "4420";
+    p.subsystems = {sub.nqn};
+    p.ana_states[2] = nvmfd::proto::AnaState::Inaccessible;
+    s.ports.push_back(p);
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("export state survives a JSON round trip") {
+    ExportSpec s = sample();
+    json j = to_json(s);
+    auto back = from_json(json::parse(j.dump()));
+    REQUIRE(back);
+    CHECK(to_json(*back) == j);
+    CHECK(back->subsystems[0].namespaces[0].params.at("block_size") == "4096");
+    CHECK(back->ports[0].ana_states.at(2) == nvmfd::proto::AnaState::Inaccessible);
+}
+
+TEST_CASE("strict reading names the offending field") {
+    json j = to_json(sample());
+    SUBCASE("unknown key") {
+        j["subsystems"][0]["namespaces"][0]["sise"] = 1;
+        auto r = from_json(j);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().field == "subsystems[0].namespaces[0].sise");
+    }
+    SUBCASE("wrong type") {
+        j["ports"][0]["id"] = "seven";
+        auto r = from_json(j);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().field == "ports[0].id");
+    }
+    SUBCASE("bad ANA state") {
+        j["ports"][0]["ana_states"]["2"] = "sleepy";
+        auto r = from_json(j);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().field == "ports[0].ana_states.2");
+    }
+    SUBCASE("future version") {
+        j["version"] = 2;
+        auto r = from_json(j);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().field == "version");
+    }
+    SUBCASE("missing NQN") {
+        j["subsystems"][0].erase("nqn");
+        auto r = from_json(j);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().field == "subsystems[0].nqn");
+    }
+    SUBCASE("not an object at all") {
+        CHECK_FALSE(from_json(json::array()));
+    }
+}

@@ -1,0 +1,62 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/control/state_store.hpp"
+
+using nvmfd::control::StateStore;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        char tmpl[] = "/tmp/nvmfd-store-XXXXXX";
+        path = mkdtemp(tmpl);
+    }
+    ~TempDir() { fs::remove_all(path); }
+};
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+}  // namespace
+
+TEST_CASE("a missing state file reads as nothing") {
+    TempDir d;
+    StateStore store(d.path / "state.json");
+    auto r = store.read();
+    REQUIRE(r);
+    CHECK_FALSE(r->has_value());
+}
+
+TEST_CASE("writes replace the file and keep the previous version as .bak") {
+    TempDir d;
+    StateStore store(d.path / "state.json");
+    REQUIRE(store.write("one"));
+    CHECK(slurp(store.path()) == "one");
+    REQUIRE(store.write("two"));
+    CHECK(slurp(store.path()) == "two");
+    CHECK(slurp(store.backup_path()) == "one");
+    CHECK_FALSE(fs::exists(d.path / "state.json.tmp"));
+    struct stat st;
+    REQUIRE(stat(store.path().c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);  // may hold host NQNs: not world readable
+}
+
+TEST_CASE("a write into a missing directory fails and leaves nothing behind") {
+    TempDir d;
+    StateStore store(d.path / "missing" / "state.json");
+    auto r = store.write("x");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("cannot create") != std::string::npos);
+}

@@ -1,0 +1,123 @@
+#include "tools/nvmf-perf/options.hpp"
+
+#include <boost/program_options.hpp>
+#include <cctype>
+#include <fmt/format.h>
+#include <iostream>
+#include <stdexcept>
+
+namespace nvmfd::perf {
+
+namespace po = boost::program_options;
+
+const char* workload_name(Workload w) {
+    switch (w) {
+    case Workload::Read: return "read";
+    case Workload::Write: return "write";
+    case Workload::RandRead: return "randread";
+    case Workload::RandWrite: return "randwrite";
+    case Workload::ReadWrite: return "rw";
+    case Workload::RandReadWrite: return "randrw";
+    }
+    return "?";
+}
+
+bool workload_reads(Workload w) { return w != Workload::Write && w != Workload::RandWrite; }
+bool workload_writes(Workload w) { return w != Workload::Read && w != Workload::RandRead; }
+bool workload_random(Workload w) {
+    return w == Workload::RandRead || w == Workload::RandWrite || w == Workload::RandReadWrite;
+}
+
+uint64_t parse_size(const std::string& text) {
+    size_t used = 0;
+    uint64_t value = std::stoull(text, &used);
+    std::string suffix = text.substr(used);
+    for (char& c : suffix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (suffix == "" || suffix == "b") return value;
+    if (suffix == "k" || suffix == "kib" || suffix == "kb") return value << 10;
+    if (suffix == "m" || suffix == "mib" || suffix == "mb") return value << 20;
+    if (suffix == "g" || suffix == "gib" || suffix == "gb") return value << 30;
+    throw std::invalid_argument(fmt::format("size '{}': unknown suffix '{}'", text, suffix));
+}
+
+namespace {
+
+Workload parse_workload(const std::string& name) {
+    for (Workload w : {Workload::Read, Workload::Write, Workload::RandRead, Workload::RandWrite, Workload::ReadWrite,
+                       Workload::RandReadWrite})
+        if (name == workload_name(w)) return w;
+    throw std::invalid_argument(fmt::format("workload '{}': one of read, write, randread, randwrite, rw, randrw", name));
+}
+
+}  // namespace
+
+std::optional<int> parse_options(int argc, char** argv, PerfOptions& o) {
+    std::string workload = "randread";
+    std::string bs = "4k";
+    std::string size = "0";
+    unsigned qd = o.queue_depth;
+    unsigned queues = o.queues;
+    unsigned hpda = 0;
+    po::options_description desc(
+        "nvmf-perf: NVMe/TCP load generator\n"
+        "Exit status: 0 success, 1 verify mismatch or I/O errors, 2 usage, 3 connection or protocol failure\n\n"
+        "Options");
+    desc.add_options()
+        ("help,h", "show this help")
+        ("address,a", po::value(&o.address)->default_value(o.address), "target address (IPv4, IPv6 or name)")
+        ("port,p", po::value(&o.port)->default_value(o.port), "target TCP port")
+        ("subnqn,n", po::value(&o.subnqn), "subsystem NQN (default: first NVM subsystem from discovery)")
+        ("hostnqn", po::value(&o.hostnqn), "host NQN (default: /etc/nvme/hostnqn or a random UUID NQN)")
+        ("nsid", po::value(&o.nsid)->default_value(o.nsid), "namespace id")
+        ("workload,w", po::value(&workload)->default_value(workload), "read, write, randread, randwrite, rw, randrw")
+        ("rwmixread", po::value(&o.rwmixread)->default_value(o.rwmixread), "percent reads in rw/randrw")
+        ("bs", po::value(&bs)->default_value(bs), "I/O size (e.g. 4k, 128k)")
+        ("qd", po::value(&qd)->default_value(qd), "queue depth per I/O queue")
+        ("queues", po::value(&queues)->default_value(queues), "I/O queues (one TCP connection each)")
+        ("threads", po::value(&o.threads)->default_value(0), "threads driving the queues (0: one per queue)")
+        ("time", po::value(&o.time_s)->default_value(o.time_s), "measured seconds")
+        ("ramp", po::value(&o.ramp_s)->default_value(o.ramp_s), "seconds of load before measuring")
+        ("size", po::value(&size)->default_value(size), "bytes of the namespace to use (0: all)")
+        ("verify", po::bool_switch(&o.verify), "write a per-block pattern (LBA, seed, generation) and check every read")
+        ("seed", po::value(&o.seed)->default_value(0), "verify pattern seed (0: from the clock)")
+        ("hdgst", po::bool_switch(&o.header_digest), "request header digests")
+        ("ddgst", po::bool_switch(&o.data_digest), "request data digests")
+        ("hpda", po::value(&hpda)->default_value(0), "host PDU data alignment (0's based dwords)")
+        ("disable-sqflow", po::bool_switch(&o.disable_sq_flow_control), "disable SQ flow control (reads may complete by C2HData SUCCESS)")
+        ("busy-poll", po::bool_switch(&o.busy_poll), "spin on the sockets instead of sleeping in poll(2)")
+        ("kato", po::value(&o.kato_ms)->default_value(o.kato_ms), "keep-alive timeout in ms (0: off)")
+        ("timeout", po::value(&o.timeout_ms)->default_value(o.timeout_ms), "command timeout in ms")
+        ("json", po::bool_switch(&o.json), "print results as JSON")
+        ("table", po::bool_switch(&o.table), "run the benchmark matrix (4 KiB randread QD1/32/128, 128 KiB read QD32) and print a markdown table");
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, desc), vm);
+        if (vm.count("help")) {
+            std::cout << desc << "\n";
+            return 0;
+        }
+        po::notify(vm);
+        o.workload = parse_workload(workload);
+        uint64_t io_size = parse_size(bs);
+        if (io_size == 0 || io_size > (64u << 20) || io_size % 512 != 0)
+            throw std::invalid_argument(fmt::format("--bs {}: a multiple of 512 up to 64 MiB", bs));
+        o.block_size = static_cast<uint32_t>(io_size);
+        o.size = parse_size(size);
+        if (qd == 0 || qd > 65535) throw std::invalid_argument("--qd: 1..65535");
+        if (queues == 0 || queues > 65534) throw std::invalid_argument("--queues: 1..65534");
+        o.queue_depth = static_cast<uint16_t>(qd);
+        o.queues = static_cast<uint16_t>(queues);
+        if (hpda > 31) throw std::invalid_argument("--hpda: 0..31");
+        o.hpda = static_cast<uint8_t>(hpda);
+        if (o.rwmixread > 100) throw std::invalid_argument("--rwmixread: 0..100");
+        if (o.time_s <= 0) throw std::invalid_argument("--time must be positive");
+        if (o.ramp_s < 0) throw std::invalid_argument("--ramp must not be negative");
+        if (o.threads > o.queues) throw std::invalid_argument("--threads: at most one per queue");
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "nvmf-perf: {}\n(see --help)\n", e.what());
+        return 2;
+    }
+    return std::nullopt;
+}
+
+}  // namespace nvmfd::perf

@@ -1,0 +1,53 @@
+// nvmf-perf command line.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace nvmfd::perf {
+
+enum class Workload { Read, Write, RandRead, RandWrite, ReadWrite, RandReadWrite };
+
+const char* workload_name(Workload w);
+bool workload_reads(Workload w);
+bool workload_writes(Workload w);
+bool workload_random(Workload w);
+
+struct PerfOptions {
+    std::string address = "127.0.0.1";
+    uint16_t port = 4420;
+    std::string subnqn;   // empty: the first NVM subsystem from discovery
+    std::string hostnqn;  // empty: /etc/nvme/hostnqn or a random one
+    uint32_t nsid = 1;
+    Workload workload = Workload::RandRead;
+    unsigned rwmixread = 50;
+    uint32_t block_size = 4096;  // I/O size (--bs)
+    uint16_t queue_depth = 32;
+    uint16_t queues = 1;
+    unsigned threads = 0;  // 0: one per queue
+    double time_s = 10;
+    double ramp_s = 0;
+    uint64_t size = 0;  // bytes of the namespace to use, 0: all of it
+    bool verify = false;
+    uint64_t seed = 0;  // 0: from the clock
+    bool header_digest = false;
+    bool data_digest = false;
+    uint8_t hpda = 0;
+    bool disable_sq_flow_control = false;
+    bool busy_poll = false;
+    uint32_t kato_ms = 30000;
+    uint32_t timeout_ms = 30000;
+    bool json = false;
+    bool table = false;
+};
+
+// Fills `options`; returns an exit code when the program should stop
+// (0 after --help, 2 after a usage error), nothing to go on.
+std::optional<int> parse_options(int argc, char** argv, PerfOptions& options);
+
+// "4096", "4k", "128K", "1m", "2g" -> bytes.
+uint64_t parse_size(const std::string& text);
+
+}  // namespace nvmfd::perf

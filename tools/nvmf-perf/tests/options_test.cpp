@@ -1,0 +1,53 @@
+#include <doctest/doctest.h>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tools/nvmf-perf/options.hpp"
+
+using namespace nvmfd::perf;
+
+namespace {
+
+std::optional<int> parse(std::vector<std::string> args, PerfOptions& o) {
+    args.insert(args.begin(), "nvmf-perf");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    return parse_options(static_cast<int>(argv.size()), argv.data(), o);
+}
+
+}  // namespace
+
+TEST_CASE("sizes with suffixes") {
+    CHECK(parse_size("4096") == 4096);
+    CHECK(parse_size("4k") == 4096);
+    CHECK(parse_size("128K") == 131072);
+    CHECK(parse_size("1m") == 1u << 20);
+    CHECK(parse_size("2GiB") == 2ull << 30);
+    CHECK_THROWS_AS(parse_size("4q"), std::invalid_argument);
+}
+
+TEST_CASE("command line") {
+    PerfOptions o;
+    CHECK_FALSE(parse({"-a", "::1", "--port", "4421", "-w", "randrw", "--rwmixread", "70", "--bs", "8k", "--qd", "64",
+                       "--queues", "4", "--threads", "2", "--verify", "--hdgst", "--ddgst", "--json"},
+                      o));
+    CHECK(o.address == "::1");
+    CHECK(o.port == 4421);
+    CHECK(o.workload == Workload::RandReadWrite);
+    CHECK(o.rwmixread == 70);
+    CHECK(o.block_size == 8192);
+    CHECK(o.queue_depth == 64);
+    CHECK(o.queues == 4);
+    CHECK(o.threads == 2);
+    CHECK(o.verify);
+    CHECK(o.header_digest);
+    CHECK(o.data_digest);
+    CHECK(o.json);
+
+    PerfOptions bad;
+    CHECK(parse({"--workload", "sideways"}, bad) == 2);
+    CHECK(parse({"--bs", "1000"}, bad) == 2);
+    CHECK(parse({"--queues", "1", "--threads", "2"}, bad) == 2);
+    CHECK(parse({"--qd", "0"}, bad) == 2);
+}
