@@ -408,7 +408,7 @@ Result<void> Control::apply(const ExportSpec& input) {
             if (!opened) {
                 std::string what = ns_label(s.nqn, ns.nsid);
                 log::error("{} is offline: {}", what, opened.error().describe());
-                offline_[what] = OfflineItem{what, opened.error().describe()};
+                offline_[what] = OfflineItem{what, opened.error().describe(), s.nqn, ns.nsid, 0};
                 continue;
             }
             live_[{s.nqn, ns.nsid}] = LiveNamespace{*opened};
@@ -420,7 +420,7 @@ Result<void> Control::apply(const ExportSpec& input) {
         if (!prepared) {
             std::string what = fmt::format("port {}", p.id);
             log::error("{} is offline: {}", what, prepared.error().describe());
-            offline_[what] = OfflineItem{what, prepared.error().describe()};
+            offline_[what] = OfflineItem{what, prepared.error().describe(), {}, 0, p.id};
         }
     }
     publish(true);
@@ -430,7 +430,7 @@ Result<void> Control::apply(const ExportSpec& input) {
         if (!started) {
             std::string what = fmt::format("port {}", p.id);
             log::error("{} ({}:{}) is offline: {}", what, p.address, p.service, started.error().describe());
-            offline_[what] = OfflineItem{what, started.error().describe()};
+            offline_[what] = OfflineItem{what, started.error().describe(), {}, 0, p.id};
         }
     }
     TRY(persist(spec_));
@@ -696,7 +696,7 @@ Result<void> Control::resize_namespace(const std::string& nqn, uint32_t nsid, ui
     publish(false);
     target_.notify_namespaces_changed(nqn, {nsid});
     log::info("{} resized from {} to {} bytes", ns_label(nqn, nsid), old_size, new_size);
-    emit(make_event(EventKind::NamespaceChanged, nqn, nsid));
+    emit(make_event(EventKind::NamespaceChanged, nqn, nsid, 0, 0, "resized"));
     return {};
 }
 
@@ -716,7 +716,7 @@ Result<void> Control::set_namespace_visibility(const std::string& nqn, uint32_t 
     spec_ = std::move(next);
     publish(false);
     target_.notify_namespaces_changed(nqn, {nsid});
-    emit(make_event(EventKind::NamespaceChanged, nqn, nsid));
+    emit(make_event(EventKind::NamespaceChanged, nqn, nsid, 0, 0, "visibility"));
     return {};
 }
 
@@ -737,7 +737,7 @@ Result<void> Control::set_namespace_ana_group(const std::string& nqn, uint32_t n
     ++ana_group_changes_[group];
     publish(false);
     target_.notify_ana_changed({nqn});
-    emit(make_event(EventKind::NamespaceChanged, nqn, nsid, 0, group));
+    emit(make_event(EventKind::NamespaceChanged, nqn, nsid, 0, group, "ana-group"));
     return {};
 }
 
@@ -771,22 +771,29 @@ Result<uint16_t> Control::add_port(const PortSettings& st) {
             return make_error(ErrorCode::AlreadyExists,
                               fmt::format("port {} already listens on {}:{}", e.id, p.address, p.service), "address");
     TRY(prepare_port(p));
-    ExportSpec next = spec_;
-    insert_sorted(next.ports, p, [](const PortSpec& x) { return x.id; });
-    if (auto r = persist(next); !r) {
-        discovery_addresses_.erase(p.id);
-        return std::unexpected(r.error());
-    }
     ExportSpec previous = spec_;
-    spec_ = std::move(next);
+    auto back_out = [&] {
+        spec_ = previous;
+        discovery_addresses_.erase(p.id);
+        publish(true);
+    };
+    // Listen first, persist second: a port that cannot listen (address in
+    // use, bad family) must never reach the state file or its backup. It
+    // joins the snapshot before it listens, so that a host connecting at
+    // once finds it. A crash before the persist loses only a change that
+    // was never acknowledged.
+    insert_sorted(spec_.ports, p, [](const PortSpec& x) { return x.id; });
     publish(true);
     if (auto started = start_port(p); !started) {
-        // Back out: the port never served anything.
-        spec_ = std::move(previous);
-        discovery_addresses_.erase(p.id);
-        if (auto r = persist(spec_); !r) log::error("port {}: {}", p.id, r.error().message);
-        publish(true);
+        back_out();
         return std::unexpected(started.error());
+    }
+    if (auto r = persist(spec_); !r) {
+        transports_.at(p.transport)->remove_port(p.id);
+        live_ports_.erase(p.id);
+        target_.disconnect_port(p.id, "port could not be saved");
+        back_out();
+        return std::unexpected(r.error());
     }
     emit(make_event(EventKind::PortAdded, {}, 0, p.id));
     return p.id;
@@ -916,6 +923,16 @@ Result<void> Control::set_ana_state(uint16_t port, uint32_t group, proto::AnaSta
     target_.notify_ana_changed(affected);
     log::info("ANA group {} on port {} is now {}", group, port, target::ana_state_name(state));
     emit(make_event(EventKind::AnaStateChanged, {}, 0, port, group, target::ana_state_name(state)));
+    return {};
+}
+
+// ------------------------------------------------------------- controllers
+
+Result<void> Control::disconnect_controller(const std::string& nqn, uint16_t cntlid) {
+    auto c = target_.controllers().find(nqn, cntlid);
+    if (!c) return make_error(ErrorCode::NotFound, fmt::format("'{}' has no controller {}", nqn, cntlid), "cntlid");
+    log::info("controller {} of {} (host {}) disconnected by the administrator", cntlid, nqn, c->identity().hostnqn);
+    c->shut_down("disconnected by the administrator");
     return {};
 }
 

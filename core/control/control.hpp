@@ -58,6 +58,9 @@ struct PortSettings {
 struct OfflineItem {
     std::string what;  // "namespace nqn...:1", "port 2"
     std::string reason;
+    std::string subsystem;  // which item, for APIs that show it on its object:
+    uint32_t nsid = 0;      //   a namespace (subsystem, nsid) or
+    uint16_t port = 0;      //   a port
 };
 
 struct ControlOptions {
@@ -106,6 +109,10 @@ public:
     Result<void> add_ana_group(uint32_t group);
     Result<void> remove_ana_group(uint32_t group);
     Result<void> set_ana_state(uint16_t port, uint32_t group, proto::AnaState state);
+
+    // Controllers: end a host's association now (the host may reconnect
+    // if it is still allowed).
+    Result<void> disconnect_controller(const std::string& nqn, uint16_t cntlid);
 
     // Queries
     ExportSpec export_spec() const;

@@ -30,7 +30,8 @@ struct Event {
     uint16_t port = 0;
     uint32_t ana_group = 0;
     uint16_t cntlid = 0;
-    std::string detail;     // e.g. the new ANA state, a host NQN
+    std::string detail;     // e.g. the new ANA state, a host NQN; for NamespaceChanged
+                            // what changed: "resized", "visibility" or "ana-group"
 };
 
 using EventListener = std::function<void(const Event&)>;

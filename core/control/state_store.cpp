@@ -38,6 +38,15 @@ Result<std::optional<std::string>> StateStore::read() const {
 }
 
 Result<void> StateStore::write(const std::string& contents) const {
+    // First start on a fresh machine: make the state directory, private
+    // because the state names hosts and backing files.
+    auto dir = path_.parent_path();
+    std::error_code ec;
+    if (!dir.empty() && !std::filesystem::exists(dir, ec)) {
+        std::filesystem::create_directories(dir, ec);
+        if (ec) return make_error(ErrorCode::Io, fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+        std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+    }
     auto backup = backup_path();
     return write_atomically(path_, contents, &backup);
 }

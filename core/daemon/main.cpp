@@ -1,6 +1,7 @@
 // nvmfd: start the reactors, restore the exports, serve until SIGTERM or
 // SIGINT, then stop accepting, drain in-flight commands and exit 0.
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
@@ -13,6 +14,7 @@
 #include "core/daemon/options.hpp"
 #include "core/plugin/loader.hpp"
 #include "core/runtime/log.hpp"
+#include "dbus/service.hpp"
 
 using namespace nvmfd;
 
@@ -65,6 +67,29 @@ void arm_watchdog(boost::asio::steady_timer& timer, std::chrono::microseconds pe
     });
 }
 
+// The D-Bus management service, or nullptr when there is none. Failing to
+// serve on a bus the admin asked for is fatal; on the default bus it is a
+// warning, so that a quick run where no system bus exists still serves.
+Result<std::unique_ptr<dbus::Service>> start_management_bus(boost::asio::io_context& io, control::Control& control,
+                                                           const daemon::Options& opt) {
+    if (opt.bus == "none") return std::unique_ptr<dbus::Service>();
+    dbus::ServiceOptions so;
+    so.bus = opt.bus == "session" ? dbus::Bus::Session : dbus::Bus::System;
+    so.name = opt.dbus_name;
+    so.admin_group = opt.admin_group;
+    so.version = NVMFD_VERSION;
+    so.state_file = opt.state_file;
+    auto started = dbus::Service::start(io, control, so);
+    if (started) return started;
+    if (opt.bus_explicit) {
+        log::error("{}", started.error().describe());
+        sd_notifyf(0, "STATUS=cannot start: %s", started.error().message.c_str());
+        return std::unexpected(started.error());
+    }
+    log::warn("{}; serving without the D-Bus management API (--bus none silences this)", started.error().describe());
+    return std::unique_ptr<dbus::Service>();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -98,8 +123,14 @@ int main(int argc, char** argv) {
     pthread_sigmask(SIG_UNBLOCK, &sigs, nullptr);
 
     int rc = 0;
+    // The control thread's loop: signals, the watchdog, D-Bus, and events
+    // from reactors (controller connect/disconnect) posted to it. It
+    // outlives the Control, so events posted during shutdown are dropped
+    // with it rather than run against a Control that is gone.
+    boost::asio::io_context io;
     {
         control::Control control(target, loader, control::ControlOptions{opt.state_file, opt.transport_params});
+        control.set_executor([&io](std::function<void()> f) { boost::asio::post(io, std::move(f)); });
         auto loaded = control.load_state();
         if (!loaded) {
             log::error("{}", loaded.error().describe());
@@ -117,8 +148,16 @@ int main(int argc, char** argv) {
         }
         for (auto& o : control.offline()) log::warn("offline: {}: {}", o.what, o.reason);
 
+        // After the exports are restored: a client that sees the bus name
+        // sees the restored state.
+        std::unique_ptr<dbus::Service> bus;
         if (rc == 0) {
-            boost::asio::io_context io;
+            auto started = start_management_bus(io, control, opt);
+            if (!started) rc = 1;
+            else bus = std::move(*started);
+        }
+
+        if (rc == 0) {
             boost::asio::signal_set signals(io, SIGTERM, SIGINT);
             signals.async_wait([&](const boost::system::error_code& ec, int sig) {
                 if (ec) return;
@@ -129,11 +168,15 @@ int main(int argc, char** argv) {
             uint64_t watchdog_usec = 0;
             if (sd_watchdog_enabled(0, &watchdog_usec) > 0)
                 arm_watchdog(watchdog, std::chrono::microseconds(watchdog_usec / 2));
-            sd_notifyf(0, "READY=1\nSTATUS=serving %zu subsystem(s)", control.export_spec().subsystems.size());
+            sd_notifyf(0, "READY=1\nSTATUS=serving %zu subsystem(s)%s", control.export_spec().subsystems.size(),
+                       bus ? fmt::format("; managed as {} on the {} bus", opt.dbus_name, opt.bus).c_str() : "");
             log::notice("nvmfd {} ready ({} reactor{})", NVMFD_VERSION, opt.reactors, opt.reactors == 1 ? "" : "s");
             io.run();
             sd_notify(0, "STOPPING=1\nSTATUS=draining");
         }
+        // No more management calls: release the bus name first, so that a
+        // new nvmfd can take it while this one drains.
+        bus.reset();
         // Stop accepting, close connections after their in-flight commands finish.
         control.shutdown();
     }

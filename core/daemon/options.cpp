@@ -82,7 +82,10 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
         ("default-export", po::value<bool>()->default_value(true), "with no state file yet, serve a malloc namespace (see --listen)")
         ("listen", po::value<std::string>()->default_value("127.0.0.1:4420"), "address of the default export's port, ADDR:PORT or [ADDR]:PORT")
         ("default-nqn", po::value<std::string>()->default_value("nqn.2026-11.io.nvmfd:default"), "NQN of the default export")
-        ("default-size", po::value<std::string>()->default_value("1G"), "size of the default export's malloc namespace");
+        ("default-size", po::value<std::string>()->default_value("1G"), "size of the default export's malloc namespace")
+        ("bus", po::value<std::string>()->default_value("system"), "serve the management API (org.nvmfd) on the system or session D-Bus, or none")
+        ("dbus-name", po::value<std::string>()->default_value("org.nvmfd"), "well-known D-Bus name to own")
+        ("admin-group", po::value<std::string>()->default_value("nvmfd-admin"), "besides root, members of this group may change exports over D-Bus");
     // clang-format on
 
     po::variables_map vm;
@@ -151,6 +154,12 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
     o.listen = *listen;
     o.default_nqn = vm["default-nqn"].as<std::string>();
     o.default_size = vm["default-size"].as<std::string>();
+    o.bus = vm["bus"].as<std::string>();
+    if (o.bus != "system" && o.bus != "session" && o.bus != "none")
+        return make_error(ErrorCode::InvalidArgument, fmt::format("'{}' is not system, session or none", o.bus), "bus");
+    o.bus_explicit = !vm["bus"].defaulted();
+    o.dbus_name = vm["dbus-name"].as<std::string>();
+    o.admin_group = vm["admin-group"].as<std::string>();
     for (auto& fo : file_options) {
         // transport.NAME.key = value
         std::string rest = fo.string_key.substr(std::string("transport.").size());

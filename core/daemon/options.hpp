@@ -42,6 +42,13 @@ struct Options {
     std::string default_nqn = "nqn.2026-11.io.nvmfd:default";
     std::string default_size = "1G";
     bool list_plugins = false;
+    // Management over D-Bus. With the default bus, a bus that cannot be
+    // used is a warning (a quick run on a machine without a system bus
+    // still serves); asked for explicitly (e.g. by nvmfd.service) it is fatal.
+    std::string bus = "system";  // system, session or none
+    bool bus_explicit = false;
+    std::string dbus_name = "org.nvmfd";
+    std::string admin_group = "nvmfd-admin";  // may make changes besides root
 };
 
 // Parses argv and the config file. On --help/--version prints and returns

@@ -75,6 +75,8 @@ struct DeviceInfo {
     bool read_only = false;
 };
 
+// One per (device, reactor). submit() is called on its reactor only; the
+// channel may be destroyed on any thread, but only with no I/O in flight.
 class IoChannel {
 public:
     virtual ~IoChannel() = default;

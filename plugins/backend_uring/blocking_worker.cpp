@@ -10,6 +10,8 @@ BlockingWorker::~BlockingWorker() {
         stopping_ = true;
     }
     wake_.notify_all();
+    // Jobs own nothing (see ChannelState::discard_on_worker), so the last
+    // owner never lets go on the worker thread itself.
     if (thread_.joinable()) thread_.join();
 }
 

@@ -103,7 +103,6 @@ void Ring::push_backlog(Op& op) {
 void Ring::start(Op& op) {
     // FIFO: nothing overtakes what already waits.
     if (backlog_head_ || inflight_ >= max_inflight_ || !try_submit(op)) push_backlog(op);
-    if (reactor_ && !deferred_queued()) reactor_->defer(*this);
 }
 
 bool Ring::try_submit(Op& op) {
@@ -117,6 +116,8 @@ bool Ring::try_submit(Op& op) {
     op.channel->prepare(op, *sqe);
     io_uring_sqe_set_data(sqe, &op);
     ++inflight_;
+    // One io_uring_submit at the end of the turn covers every SQE queued in it.
+    if (reactor_ && !deferred_queued()) reactor_->defer(*this);
     return true;
 }
 

@@ -337,15 +337,19 @@ void ChannelState::report(const BlockIo& io, IoStatus status, int err) {
 void ChannelState::discard_on_worker(Op& op) {
     runtime::Reactor* reactor = ring_.reactor();
     if (!reactor || !dev_->worker) return finish(op, IoStatus::NotSupported, EOPNOTSUPP);
-    dev_->worker->run([dev = dev_, io = op.io, opp = &op, self = this, reactor] {
+    // Raw captures only: the channel keeps the device (and its descriptor)
+    // alive until this completion is back, and the job must not own
+    // anything whose destruction could end on the worker thread.
+    dev_->worker->run([fd = dev_->fd.get(), block = dev_->device_block_size, io = op.io, opp = &op, self = this,
+                       reactor] {
         int err = 0;
-        const uint64_t mask = dev->device_block_size - 1;
+        const uint64_t mask = block - 1;
         for (uint32_t i = 0; i < io->range_count && !err; ++i) {
             uint64_t start = (io->ranges[i].offset + mask) & ~mask;
             uint64_t end = (io->ranges[i].offset + io->ranges[i].length) & ~mask;
             if (end <= start) continue;
             uint64_t range[2] = {start, end - start};
-            if (::ioctl(dev->fd.get(), BLKDISCARD, range) != 0) err = errno;
+            if (::ioctl(fd, BLKDISCARD, range) != 0) err = errno;
         }
         reactor->post([self, opp, err] {
             if (err) self->fail(*opp, err); else self->finish(*opp, IoStatus::Ok);

@@ -80,7 +80,9 @@ std::string UringDevice::describe() const {
     const DeviceState& d = *state_;
     return fmt::format("{} ({}, {}, {}-byte blocks, {}{})", d.path, d.block_device ? "block device" : "file",
                        human_size(d.size.load()), d.block_size,
-                       d.direct ? "O_DIRECT" : fmt::format("buffered: {}", d.buffered_reason),
+                       d.direct                             ? std::string("O_DIRECT")
+                       : d.direct_mode == DirectMode::Off ? std::string("buffered")
+                                                          : fmt::format("buffered: {}", d.buffered_reason),
                        d.read_only ? ", read-only" : "");
 }
 

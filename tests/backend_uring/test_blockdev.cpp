@@ -1,7 +1,9 @@
 // Block-device namespaces, on loop devices over sparse files (root only;
 // skipped with a message where losetup does not work).
 #include <doctest/doctest.h>
+#include <cstdlib>
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "tests/backend_uring/harness.hpp"
@@ -126,6 +128,33 @@ TEST_CASE("a 4K-sector device: default block size, and 512-byte blocks only buff
     CHECK(matches_pattern(in.data() + 512 * 10, (16 << 10) - 512 * 10, (1 << 20) + 512 * 10, 402));
     CHECK(all_zero(in.data() + (16 << 10), 3 << 20 >> 6));
     CHECK(dev->flush().status == IoStatus::Ok);
+}
+
+TEST_CASE("a mounted device is refused") {
+    if (!running_as_root()) {
+        MESSAGE("not root: loop-device checks skipped");
+        return;
+    }
+    TempDir tmp;
+    auto loop = LoopDevice::create(tmp.file("fs.img"), 16 << 20);
+    if (!loop) return;
+    fs::path mnt = tmp.path() / "mnt";
+    fs::create_directories(mnt);
+    if (std::system(("mkfs.ext4 -q -F " + loop->path() + " >/dev/null 2>&1").c_str()) != 0 ||
+        ::mount(loop->path().c_str(), mnt.c_str(), "ext4", 0, nullptr) != 0) {
+        MESSAGE("cannot make and mount an ext4 file system: mounted-device check skipped");
+        return;
+    }
+    Env env;
+    auto busy = env.open({{"path", loop->path()}});
+    ::umount2(mnt.c_str(), 0);
+    REQUIRE_FALSE(busy.has_value());
+    CHECK(busy.error().code == ErrorCode::Busy);
+    CHECK(busy.error().field == "path");
+    CHECK(busy.error().message.find("mounted") != std::string::npos);
+    MESSAGE(busy.error().describe());
+    auto free = env.open({{"path", loop->path()}});
+    CHECK(free.has_value());
 }
 
 }  // TEST_SUITE

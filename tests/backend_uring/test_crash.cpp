@@ -40,7 +40,7 @@ int crash_child(const std::string& path, const std::string& direct, int report_f
 TEST_SUITE("crash") {
 
 TEST_CASE("data written and flushed before SIGKILL is on the file byte for byte") {
-    for (const char* direct : {"auto", "false"}) {
+    for (std::string direct : {"auto", "false"}) {
         CAPTURE(direct);
         TempDir tmp;
         std::string f = tmp.file("durable.img");
@@ -51,7 +51,7 @@ TEST_CASE("data written and flushed before SIGKILL is on the file byte for byte"
         if (pid == 0) {
             ::close(fds[0]);
             std::string report = std::to_string(fds[1]);
-            ::execl("/proc/self/exe", "uring_tests", kCrashChildFlag, f.c_str(), direct, report.c_str(),
+            ::execl("/proc/self/exe", "uring_tests", kCrashChildFlag, f.c_str(), direct.c_str(), report.c_str(),
                     static_cast<char*>(nullptr));
             ::_exit(127);
         }

@@ -53,10 +53,21 @@ TEST_CASE("writes replace the file and keep the previous version as .bak") {
     CHECK((st.st_mode & 0777) == 0600);  // may hold host NQNs: not world readable
 }
 
-TEST_CASE("a write into a missing directory fails and leaves nothing behind") {
+TEST_CASE("the state directory is created on first write, private") {
     TempDir d;
     StateStore store(d.path / "missing" / "state.json");
+    REQUIRE(store.write("x"));
+    CHECK(slurp(store.path()) == "x");
+    struct stat st;
+    REQUIRE(stat((d.path / "missing").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0700);
+}
+
+TEST_CASE("a write that cannot happen fails with the path in the message") {
+    TempDir d;
+    std::ofstream(d.path / "file") << "not a directory";
+    StateStore store(d.path / "file" / "state.json");
     auto r = store.write("x");
     REQUIRE_FALSE(r);
-    CHECK(r.error().message.find("cannot create") != std::string::npos);
+    CHECK(r.error().message.find("file") != std::string::npos);
 }

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (.ci/run calls this):
+#   1. dependencies and a RelWithDebInfo build (tools/bootstrap.sh --tests)
+#   2. every test: unit, integration (loopback, hostile input), capture
+#      (tshark), management (D-Bus, nvmfctl, restarts), uring, interop
+#      (Debian's kernel in QEMU as the host)
+#   3. an ASan+UBSan build running the unit and integration tests
+# Set NVMFD_SKIP_ASAN=1 or NVMFD_SKIP_INTEROP=1 to leave a stage out when
+# iterating; CI runs everything.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+start=$(date +%s)
+
+bash tools/bootstrap.sh --tests
+
+exclude=()
+[[ ${NVMFD_SKIP_INTEROP:-0} == 1 ]] && exclude=(-LE interop)
+echo "=== tests (build/)"
+ctest --test-dir build --output-on-failure --timeout 900 "${exclude[@]}"
+
+if [[ ${NVMFD_SKIP_ASAN:-0} != 1 ]]; then
+    echo "=== ASan+UBSan build (build-asan/)"
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNVMFD_SANITIZE=ON >/dev/null
+    cmake --build build-asan -j "$(nproc)"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        ctest --test-dir build-asan --output-on-failure -L "unit|integration"
+fi
+echo "=== all tests passed in $(( $(date +%s) - start )) s"
