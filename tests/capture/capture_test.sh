@@ -24,7 +24,7 @@ trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 nqn=nqn.2026-11.io.nvmfd:default
 
-"$nvmfd" --no-state --listen "127.0.0.1:$port" --plugin-dir "$plugins" --default-size 64M >"$work/nvmfd.log" 2>&1 &
+"$nvmfd" --no-state --bus none --listen "127.0.0.1:$port" --plugin-dir "$plugins" --default-size 64M >"$work/nvmfd.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break

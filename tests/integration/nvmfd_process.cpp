@@ -53,7 +53,7 @@ void NvmfdProcess::launch() {
         std::ofstream(state_file()) << s;
     }
     std::vector<std::string> args = {binary(), "--listen", "127.0.0.1:" + std::to_string(port_), "--plugin-dir",
-                                     plugin_dir(), "--log-level", "debug", "--default-size", "256M"};
+                                     plugin_dir(), "--log-level", "debug", "--default-size", "256M", "--bus", "none"};
     if (options_.keep_state || !options_.state_json.empty()) {
         args.push_back("--state-file");
         args.push_back(state_file().string());

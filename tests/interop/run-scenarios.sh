@@ -41,7 +41,7 @@ start_nvmfd() {
     # shellcheck source=/dev/null
     source "$w/nvmfd.env"
     setsid "$NVMFD" --listen "127.0.0.1:$PORT" --state-file "$STATE" \
-        --plugin-dir "$PLUGINS" --log-level info >>"$w/nvmfd.log" 2>&1 </dev/null &
+        --plugin-dir "$PLUGINS" --log-level info --bus none >>"$w/nvmfd.log" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$w/nvmfd.pid"
     for ((i = 0; i < 100; i++)); do
@@ -202,6 +202,24 @@ else
         return 1
     }
 
+    # A state file serving subsystem $2 to any host from a 256 MiB file $3
+    # created on first start (uring backend).
+    write_file_backed_state() {
+        cat >"$1.in" <<JSON
+{
+  "version": 1,
+  "subsystems": [
+    {"nqn": "$2", "allow_any_host": true,
+     "namespaces": [{"nsid": 1, "backend": "uring", "params": {"path": "$3", "size": "256M", "create": "true"}}]}
+  ],
+  "ports": [
+    {"id": 1, "transport": "tcp", "family": "ipv4", "address": "127.0.0.1", "service": "@PORT@",
+     "subsystems": ["$2"]}
+  ]
+}
+JSON
+    }
+
     # A state file (core/control/state_json.cpp format) serving subsystem $2
     # with one malloc namespace to host $3 only; launch_nvmfd fills in the port.
     write_restricted_state() {
@@ -227,10 +245,16 @@ JSON
     scenario discover-connect discover-connect.sh "$GUEST_ADDR" "$PORT" "$DEFAULT_NQN" - \
         EXPECT_NS_BYTES=$DEFAULT_NS_BYTES
     scenario data-integrity data-integrity.sh "$GUEST_ADDR" "$PORT" "$DEFAULT_NQN" -
-    # The malloc namespace forgets its data in a restart: VERIFY_OLD_DATA=0
-    # (set it to 1 once the state file can give a file-backed namespace).
-    scenario reconnect --hook "RESTART-NVMFD=$(printf '%q --restart-hook %q' "$INTEROP_DIR/run-scenarios.sh" "$work")" \
-        reconnect.sh "$GUEST_ADDR" "$PORT" "$DEFAULT_NQN" - VERIFY_OLD_DATA=0
+    # Data must survive the restart, so this one runs on a file-backed
+    # (uring) namespace: the first start creates the file, the restart
+    # reopens it from the state file nvmfd rewrote.
+    if wanted reconnect; then
+        write_file_backed_state "$work/file-backed.json" "$DEFAULT_NQN" "$work/reconnect.img"
+        stop_nvmfd "$work" || true
+        launch_nvmfd "$work/file-backed.json" || die "cannot start nvmfd with a file-backed namespace"
+        scenario reconnect --hook "RESTART-NVMFD=$(printf '%q --restart-hook %q' "$INTEROP_DIR/run-scenarios.sh" "$work")" \
+            reconnect.sh "$GUEST_ADDR" "$PORT" "$DEFAULT_NQN" - VERIFY_OLD_DATA=1
+    fi
 
     if wanted access-denied; then
         rnqn=nqn.2026-11.io.nvmfd:restricted
