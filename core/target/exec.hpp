@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <vector>
 
 #include "core/plugin/request.hpp"
@@ -44,6 +45,8 @@ void execute_get_features(plugin::Request& req);
 void execute_set_features(plugin::Request& req);
 void execute_keep_alive(plugin::Request& req);
 void execute_async_event_request(plugin::Request& req);
+// The admin commands I/O and discovery controllers share; nullopt for others.
+std::optional<proto::Status> parse_shared_admin_command(QueuePair& qp, plugin::Request& req);
 proto::Status parse_identify(QueuePair& qp, plugin::Request& req);
 proto::Status parse_get_log_page(QueuePair& qp, plugin::Request& req);
 proto::Status parse_features(QueuePair& qp, plugin::Request& req);

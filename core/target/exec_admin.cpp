@@ -1,6 +1,8 @@
 // Admin commands of an I/O controller: dispatch, and the small handlers
 // (Keep Alive, Asynchronous Event Request, Abort). Identify, log pages and
 // features live in their own files.
+#include <optional>
+
 #include "core/target/exec.hpp"
 #include "core/target/queue_pair.hpp"
 
@@ -30,11 +32,8 @@ void execute_abort(Request& req) {
 
 }  // namespace
 
-Status parse_admin_command(QueuePair& qp, Request& req) {
-    auto op = static_cast<AdminOpcode>(req.sqe.opcode);
-    // Until the host enabled the controller only fabrics commands are allowed.
-    if (!qp.controller()->ready()) return fail_at(req, status::kCommandSequenceError, 0);
-    switch (op) {
+std::optional<Status> parse_shared_admin_command(QueuePair& qp, Request& req) {
+    switch (static_cast<AdminOpcode>(req.sqe.opcode)) {
     case AdminOpcode::Identify: return parse_identify(qp, req);
     case AdminOpcode::GetLogPage: return parse_get_log_page(qp, req);
     case AdminOpcode::GetFeatures:
@@ -45,12 +44,20 @@ Status parse_admin_command(QueuePair& qp, Request& req) {
     case AdminOpcode::AsyncEventRequest:
         set_handler(req, execute_async_event_request, proto::DataDirection::None, 0);
         return status::kSuccess;
-    case AdminOpcode::Abort:
+    default:
+        return std::nullopt;
+    }
+}
+
+Status parse_admin_command(QueuePair& qp, Request& req) {
+    // Until the host enabled the controller only fabrics commands are allowed.
+    if (!qp.controller()->ready()) return fail_at(req, status::kCommandSequenceError, 0);
+    if (auto shared = parse_shared_admin_command(qp, req)) return *shared;
+    if (static_cast<AdminOpcode>(req.sqe.opcode) == AdminOpcode::Abort) {
         set_handler(req, execute_abort, proto::DataDirection::None, 0);
         return status::kSuccess;
-    default:
-        return fail_at(req, status::kInvalidOpcode, 0);
     }
+    return fail_at(req, status::kInvalidOpcode, 0);
 }
 
 }  // namespace nvmfd::target

@@ -12,7 +12,6 @@
 namespace nvmfd::target {
 
 using plugin::Request;
-using proto::AdminOpcode;
 using proto::Status;
 namespace status = proto::status;
 
@@ -61,20 +60,10 @@ void build_discovery_log(QueuePair& qp, std::vector<uint8_t>& out) {
 
 Status parse_discovery_command(QueuePair& qp, Request& req) {
     if (!qp.controller()->ready()) return fail_at(req, status::kCommandSequenceError, 0);
-    switch (static_cast<AdminOpcode>(req.sqe.opcode)) {
-    case AdminOpcode::Identify: return parse_identify(qp, req);
-    case AdminOpcode::GetLogPage: return parse_get_log_page(qp, req);
-    case AdminOpcode::GetFeatures:
-    case AdminOpcode::SetFeatures: return parse_features(qp, req);
-    case AdminOpcode::KeepAlive:
-        set_handler(req, execute_keep_alive, proto::DataDirection::None, 0);
-        return status::kSuccess;
-    case AdminOpcode::AsyncEventRequest:
-        set_handler(req, execute_async_event_request, proto::DataDirection::None, 0);
-        return status::kSuccess;
-    default:
-        return fail_at(req, status::kInvalidOpcode, 0);
-    }
+    // Identify, Get Log Page, features, Keep Alive and AER; each handler
+    // knows what a discovery controller allows of it.
+    if (auto shared = parse_shared_admin_command(qp, req)) return *shared;
+    return fail_at(req, status::kInvalidOpcode, 0);
 }
 
 }  // namespace nvmfd::target

@@ -29,6 +29,23 @@ bool host_to_controller_type(PduType t) {
 
 uint32_t round_up(uint32_t v, uint32_t align) { return (v + align - 1) / align * align; }
 
+// Calls fn(pointer, length) for each piece of bytes [offset, offset + len)
+// of a scatter list, in order; stops early when fn returns false.
+template <typename Fn>
+void for_each_piece(std::span<const iovec> iov, size_t offset, size_t len, Fn&& fn) {
+    for (const iovec& v : iov) {
+        if (len == 0) return;
+        if (offset >= v.iov_len) {
+            offset -= v.iov_len;
+            continue;
+        }
+        size_t k = std::min(len, v.iov_len - offset);
+        if (!fn(static_cast<uint8_t*>(v.iov_base) + offset, k)) return;
+        len -= k;
+        offset = 0;
+    }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- requests
@@ -218,22 +235,11 @@ bool TcpConnection::read_some() {
         // follows it into the rx buffer, in one system call.
         iovec iov[64];
         size_t cnt = 0;
-        size_t skip = pl_.offset;
-        size_t want = pl_.remaining;
-        for (uint32_t i = 0; i < pl_.req->iov_count && cnt < 63 && want; ++i) {
-            iovec v = pl_.req->iov_storage[i];
-            if (skip >= v.iov_len) {
-                skip -= v.iov_len;
-                continue;
-            }
-            v.iov_base = static_cast<uint8_t*>(v.iov_base) + skip;
-            v.iov_len -= skip;
-            skip = 0;
-            if (v.iov_len > want) v.iov_len = want;
-            want -= v.iov_len;
-            direct += v.iov_len;
-            iov[cnt++] = v;
-        }
+        for_each_piece(pl_.req->data(), pl_.offset, pl_.remaining, [&](uint8_t* p, size_t k) {
+            iov[cnt++] = iovec{p, k};
+            direct += k;
+            return cnt < 63;  // the last slot is the rx buffer's
+        });
         iov[cnt++] = iovec{rx_.get(), cap};
         n = ::readv(fd_, iov, static_cast<int>(cnt));
         if (n > 0) {
@@ -546,20 +552,11 @@ void TcpConnection::begin_payload(TcpRequest* r, uint32_t pad, uint32_t len, uin
 
 // n payload bytes arrived directly in the command's buffer (readv path).
 void TcpConnection::payload_received(size_t n) {
-    if (pl_.digest) {
-        size_t skip = pl_.offset, left = n;
-        for (uint32_t i = 0; i < pl_.req->iov_count && left; ++i) {
-            const iovec& v = pl_.req->iov_storage[i];
-            if (skip >= v.iov_len) {
-                skip -= v.iov_len;
-                continue;
-            }
-            size_t k = std::min(left, v.iov_len - skip);
-            pl_.crc = proto::crc32c_update(pl_.crc, static_cast<uint8_t*>(v.iov_base) + skip, k);
-            left -= k;
-            skip = 0;
-        }
-    }
+    if (pl_.digest)
+        for_each_piece(pl_.req->data(), pl_.offset, n, [&](uint8_t* p, size_t k) {
+            pl_.crc = proto::crc32c_update(pl_.crc, p, k);
+            return true;
+        });
     pl_.offset += static_cast<uint32_t>(n);
     pl_.remaining -= static_cast<uint32_t>(n);
 }
@@ -580,19 +577,11 @@ bool TcpConnection::consume_payload() {
         const uint8_t* src = rx_.get() + rx_head_;
         if (pl_.req) {
             if (pl_.digest) pl_.crc = proto::crc32c_update(pl_.crc, src, n);
-            size_t skip = pl_.offset, left = n;
-            for (uint32_t i = 0; i < pl_.req->iov_count && left; ++i) {
-                const iovec& v = pl_.req->iov_storage[i];
-                if (skip >= v.iov_len) {
-                    skip -= v.iov_len;
-                    continue;
-                }
-                size_t k = std::min(left, v.iov_len - skip);
-                std::memcpy(static_cast<uint8_t*>(v.iov_base) + skip, src, k);
+            for_each_piece(pl_.req->data(), pl_.offset, n, [&](uint8_t* p, size_t k) {
+                std::memcpy(p, src, k);
                 src += k;
-                left -= k;
-                skip = 0;
-            }
+                return true;
+            });
         }
         rx_head_ += n;
         avail -= n;
