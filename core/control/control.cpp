@@ -37,6 +37,14 @@ Result<void> check_printable(const std::string& s, size_t max, const std::string
     return {};
 }
 
+// The parser quotes the bytes it stopped at; from a garbage file those are
+// binary, which would turn the whole message into a blob in the journal.
+std::string printable(std::string_view s) {
+    std::string out;
+    for (unsigned char c : s) out += (c >= 0x20 && c < 0x7f) ? char(c) : '?';
+    return out;
+}
+
 std::string random_serial() {
     uint8_t b[8];
     RAND_bytes(b, sizeof b);
@@ -261,7 +269,7 @@ Result<bool> Control::load_state() {
         return make_error(ErrorCode::InvalidArgument,
                           fmt::format("state file {} is not valid JSON ({}); it was left untouched. Fix it, or "
                                       "replace it with the previous version {}",
-                                      store_->path().string(), e.what(), store_->backup_path().string()));
+                                      store_->path().string(), printable(e.what()), store_->backup_path().string()));
     }
     auto spec = from_json(j);
     if (!spec)

@@ -1,0 +1,145 @@
+#include "dbus/call_options.hpp"
+
+#include <algorithm>
+#include <initializer_list>
+
+namespace nvmfd::dbus {
+namespace {
+
+std::unexpected<Error> wrong_type(const std::string& key, const char* what, const char* type, const std::string& got) {
+    return make_error(ErrorCode::InvalidArgument,
+                      fmt::format("must be {} (D-Bus type '{}'), not type '{}'", what, type, got), key);
+}
+
+class Reader {
+public:
+    explicit Reader(const Options& o) : o_(o) {}
+
+    Result<void> only(std::initializer_list<const char*> keys) const {
+        for (const auto& [k, v] : o_) {
+            if (std::any_of(keys.begin(), keys.end(), [&](const char* known) { return k == known; })) continue;
+            std::string list;
+            for (const char* known : keys) list += (list.empty() ? "" : ", ") + std::string(known);
+            return make_error(ErrorCode::InvalidArgument, fmt::format("unknown option; known options: {}", list), k);
+        }
+        return {};
+    }
+
+    const sdbus::Variant* find(const char* key) const {
+        auto it = o_.find(key);
+        return it == o_.end() ? nullptr : &it->second;
+    }
+
+    Result<std::optional<std::string>> string(const char* key) const {
+        const auto* v = find(key);
+        if (!v) return std::optional<std::string>{};
+        if (v->peekValueType() != "s") return wrong_type(key, "a string", "s", v->peekValueType());
+        return std::optional<std::string>(v->get<std::string>());
+    }
+
+    Result<std::optional<bool>> boolean(const char* key) const {
+        const auto* v = find(key);
+        if (!v) return std::optional<bool>{};
+        if (v->peekValueType() != "b") return wrong_type(key, "a boolean", "b", v->peekValueType());
+        return std::optional<bool>(v->get<bool>());
+    }
+
+    Result<std::optional<uint64_t>> integer(const char* key, uint64_t max) const {
+        const auto* v = find(key);
+        if (!v) return std::optional<uint64_t>{};
+        std::string t = v->peekValueType();
+        int64_t signed_value = 0;
+        uint64_t value = 0;
+        if (t == "y") value = v->get<uint8_t>();
+        else if (t == "q") value = v->get<uint16_t>();
+        else if (t == "u") value = v->get<uint32_t>();
+        else if (t == "t") value = v->get<uint64_t>();
+        else if (t == "n" || t == "i" || t == "x") {
+            signed_value = t == "n" ? v->get<int16_t>() : t == "i" ? v->get<int32_t>() : v->get<int64_t>();
+            if (signed_value < 0)
+                return make_error(ErrorCode::InvalidArgument, fmt::format("must be 0 to {}", max), key);
+            value = uint64_t(signed_value);
+        } else {
+            return wrong_type(key, "an unsigned integer", "u", t);
+        }
+        if (value > max) return make_error(ErrorCode::InvalidArgument, fmt::format("must be 0 to {}", max), key);
+        return std::optional<uint64_t>(value);
+    }
+
+    Result<std::optional<std::vector<std::string>>> strings(const char* key) const {
+        const auto* v = find(key);
+        if (!v) return std::optional<std::vector<std::string>>{};
+        if (v->peekValueType() != "as") return wrong_type(key, "a list of strings", "as", v->peekValueType());
+        return std::optional<std::vector<std::string>>(v->get<std::vector<std::string>>());
+    }
+
+    Result<std::optional<plugin::Params>> params(const char* key) const {
+        const auto* v = find(key);
+        if (!v) return std::optional<plugin::Params>{};
+        if (v->peekValueType() != "a{ss}") return wrong_type(key, "a map of strings to strings", "a{ss}", v->peekValueType());
+        auto m = v->get<std::map<std::string, std::string>>();
+        return std::optional<plugin::Params>(plugin::Params(m.begin(), m.end()));
+    }
+
+private:
+    const Options& o_;
+};
+
+#define TRY_ASSIGN(lhs, expr)                                   \
+    do {                                                        \
+        auto _r = (expr);                                       \
+        if (!_r) return std::unexpected(std::move(_r.error())); \
+        lhs = std::move(*_r);                                   \
+    } while (0)
+
+}  // namespace
+
+Result<control::SubsystemSettings> subsystem_settings(const Options& options) {
+    Reader r(options);
+    control::SubsystemSettings s;
+    if (auto ok = r.only({"serial", "model", "allow_any_host", "max_namespaces"}); !ok)
+        return std::unexpected(ok.error());
+    TRY_ASSIGN(s.serial, r.string("serial"));
+    TRY_ASSIGN(s.model, r.string("model"));
+    TRY_ASSIGN(s.allow_any_host, r.boolean("allow_any_host"));
+    std::optional<uint64_t> max;
+    TRY_ASSIGN(max, r.integer("max_namespaces", UINT32_MAX));
+    if (max) s.max_namespaces = uint32_t(*max);
+    return s;
+}
+
+Result<void> read_namespace_options(const Options& options, control::NamespaceSettings& into) {
+    Reader r(options);
+    if (auto ok = r.only({"nsid", "ana_group", "visible_to", "uuid", "nguid"}); !ok) return ok;
+    std::optional<uint64_t> n;
+    TRY_ASSIGN(n, r.integer("nsid", 0xfffffffe));
+    if (n) into.nsid = uint32_t(*n);
+    TRY_ASSIGN(n, r.integer("ana_group", UINT32_MAX));
+    if (n) into.ana_group = uint32_t(*n);
+    std::optional<std::vector<std::string>> hosts;
+    TRY_ASSIGN(hosts, r.strings("visible_to"));
+    if (hosts) into.visible_to = *hosts;
+    std::optional<std::string> s;
+    TRY_ASSIGN(s, r.string("uuid"));
+    if (s) into.uuid = *s;
+    TRY_ASSIGN(s, r.string("nguid"));
+    if (s) into.nguid = *s;
+    return {};
+}
+
+Result<void> read_port_options(const Options& options, control::PortSettings& into) {
+    Reader r(options);
+    if (auto ok = r.only({"id", "family", "params"}); !ok) return ok;
+    std::optional<uint64_t> id;
+    TRY_ASSIGN(id, r.integer("id", 0xffff));
+    if (id) into.id = uint16_t(*id);
+    std::optional<std::string> family;
+    TRY_ASSIGN(family, r.string("family"));
+    if (family) into.family = *family;
+    std::optional<plugin::Params> params;
+    TRY_ASSIGN(params, r.params("params"));
+    if (params) into.params = *params;
+    return {};
+}
+
+}  // namespace nvmfd::dbus

@@ -1,0 +1,27 @@
+// The a{sv} "options" arguments of Manager1 methods, read into the control
+// API's settings. Unknown keys and wrong value types are InvalidArgument
+// errors naming the key, so a typo in a busctl call is caught, not ignored.
+// Integer options accept any D-Bus integer type (y q u t n i x) in range,
+// because clients such as dbus-send or busctl make the type the caller's
+// choice.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <sdbus-c++/Types.h>
+
+#include "core/control/control.hpp"
+
+namespace nvmfd::dbus {
+
+using Options = std::map<std::string, sdbus::Variant>;
+
+// serial s, model s, allow_any_host b, max_namespaces u
+Result<control::SubsystemSettings> subsystem_settings(const Options& options);
+// nsid u, ana_group u, visible_to as, uuid s, nguid s (backend and params are arguments)
+Result<void> read_namespace_options(const Options& options, control::NamespaceSettings& into);
+// id q, family s, params a{ss} (transport, address and service are arguments)
+Result<void> read_port_options(const Options& options, control::PortSettings& into);
+
+}  // namespace nvmfd::dbus

@@ -1,0 +1,197 @@
+#include "dbus/manager.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "core/control/state_json.hpp"
+#include "core/runtime/log.hpp"
+#include "core/target/ana.hpp"
+#include "dbus/call_options.hpp"
+#include "dbus/errors.hpp"
+#include "dbus/names.hpp"
+
+namespace nvmfd::dbus {
+
+ManagerObject::ManagerObject(sdbus::IConnection& connection, control::Control& control, AdminAccess& access,
+                             ManagerInfo info, std::function<void()> changed)
+    : AdaptorInterfaces(connection, kRootPath),
+      control_(control),
+      access_(access),
+      info_(std::move(info)),
+      changed_(std::move(changed)) {
+    registerAdaptor();
+}
+
+ManagerObject::~ManagerObject() { unregisterAdaptor(); }
+
+void ManagerObject::update(std::vector<uint32_t> ana_groups,
+                           std::vector<sdbus::Struct<std::string, std::string>> offline) {
+    std::vector<std::string> names;
+    if (ana_groups != ana_groups_) names.emplace_back("AnaGroups");
+    if (offline != offline_) names.emplace_back("Offline");
+    ana_groups_ = std::move(ana_groups);
+    offline_ = std::move(offline);
+    if (!names.empty()) getObject().emitPropertiesChangedSignal(org::nvmfd::Manager1_adaptor::INTERFACE_NAME, names);
+}
+
+void ManagerObject::authorize() {
+    const sdbus::Message* msg = getObject().getCurrentlyProcessedMessage();
+    if (!msg) throw to_dbus_error(Error{ErrorCode::Internal, "no call in progress", {}});
+    auto ok = access_.check(msg->getSender());
+    if (!ok) {
+        log::notice("D-Bus: refused a change from {}: {}", msg->getSender(), ok.error().message);
+        throw to_dbus_error(ok.error());
+    }
+}
+
+template <typename F>
+auto ManagerObject::mutate(F&& f) -> decltype(f()) {
+    try {
+        authorize();
+        if constexpr (std::is_void_v<decltype(f())>) {
+            f();
+            changed_();
+        } else {
+            auto result = f();
+            changed_();
+            return result;
+        }
+    } catch (const sdbus::Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        // Never let an exception unwind through sd-bus's C code.
+        throw to_dbus_error(Error{ErrorCode::Internal, e.what(), {}});
+    }
+}
+
+sdbus::ObjectPath ManagerObject::AddSubsystem(const std::string& nqn, const Options& options) {
+    return mutate([&] {
+        auto settings = value_or_throw(subsystem_settings(options));
+        value_or_throw(control_.add_subsystem(nqn, settings));
+        return sdbus::ObjectPath(subsystem_path(nqn));
+    });
+}
+
+void ManagerObject::SetSubsystem(const std::string& nqn, const Options& options) {
+    mutate([&] {
+        auto settings = value_or_throw(subsystem_settings(options));
+        value_or_throw(control_.set_subsystem(nqn, settings));
+    });
+}
+
+void ManagerObject::RemoveSubsystem(const std::string& nqn, const bool& force) {
+    mutate([&] { value_or_throw(control_.remove_subsystem(nqn, force)); });
+}
+
+void ManagerObject::AllowHost(const std::string& nqn, const std::string& host_nqn) {
+    mutate([&] { value_or_throw(control_.allow_host(nqn, host_nqn)); });
+}
+
+void ManagerObject::DisallowHost(const std::string& nqn, const std::string& host_nqn) {
+    mutate([&] { value_or_throw(control_.disallow_host(nqn, host_nqn)); });
+}
+
+std::tuple<uint32_t, sdbus::ObjectPath> ManagerObject::AddNamespace(const std::string& nqn,
+                                                                    const std::string& backend,
+                                                                    const std::map<std::string, std::string>& params,
+                                                                    const Options& options) {
+    return mutate([&] {
+        control::NamespaceSettings settings;
+        settings.backend = backend;
+        settings.params = plugin::Params(params.begin(), params.end());
+        value_or_throw(read_namespace_options(options, settings));
+        uint32_t nsid = value_or_throw(control_.add_namespace(nqn, settings));
+        return std::tuple<uint32_t, sdbus::ObjectPath>(nsid, sdbus::ObjectPath(namespace_path(nqn, nsid)));
+    });
+}
+
+void ManagerObject::RemoveNamespace(const std::string& nqn, const uint32_t& nsid) {
+    mutate([&] { value_or_throw(control_.remove_namespace(nqn, nsid)); });
+}
+
+void ManagerObject::ResizeNamespace(const std::string& nqn, const uint32_t& nsid, const uint64_t& size_bytes) {
+    mutate([&] { value_or_throw(control_.resize_namespace(nqn, nsid, size_bytes)); });
+}
+
+void ManagerObject::SetNamespaceVisibility(const std::string& nqn, const uint32_t& nsid,
+                                           const std::vector<std::string>& hosts) {
+    mutate([&] { value_or_throw(control_.set_namespace_visibility(nqn, nsid, hosts)); });
+}
+
+void ManagerObject::SetNamespaceAnaGroup(const std::string& nqn, const uint32_t& nsid, const uint32_t& group) {
+    mutate([&] { value_or_throw(control_.set_namespace_ana_group(nqn, nsid, group)); });
+}
+
+std::tuple<uint16_t, sdbus::ObjectPath> ManagerObject::AddPort(const std::string& transport,
+                                                               const std::string& address,
+                                                               const std::string& service, const Options& options) {
+    return mutate([&] {
+        control::PortSettings settings;
+        settings.transport = transport;
+        settings.address = address;
+        settings.service = service;
+        value_or_throw(read_port_options(options, settings));
+        uint16_t id = value_or_throw(control_.add_port(settings));
+        return std::tuple<uint16_t, sdbus::ObjectPath>(id, sdbus::ObjectPath(port_path(id)));
+    });
+}
+
+void ManagerObject::RemovePort(const uint16_t& id, const bool& force) {
+    mutate([&] { value_or_throw(control_.remove_port(id, force)); });
+}
+
+void ManagerObject::LinkSubsystem(const uint16_t& port, const std::string& nqn) {
+    mutate([&] { value_or_throw(control_.link_subsystem(port, nqn)); });
+}
+
+void ManagerObject::UnlinkSubsystem(const uint16_t& port, const std::string& nqn, const bool& force) {
+    mutate([&] { value_or_throw(control_.unlink_subsystem(port, nqn, force)); });
+}
+
+void ManagerObject::AddAnaGroup(const uint32_t& group) {
+    mutate([&] { value_or_throw(control_.add_ana_group(group)); });
+}
+
+void ManagerObject::RemoveAnaGroup(const uint32_t& group) {
+    mutate([&] { value_or_throw(control_.remove_ana_group(group)); });
+}
+
+void ManagerObject::SetAnaState(const uint16_t& port, const uint32_t& group, const std::string& state) {
+    mutate([&] {
+        auto parsed = target::parse_ana_state(state);
+        if (!parsed)
+            throw to_dbus_error(Error{ErrorCode::InvalidArgument,
+                                      fmt::format("'{}' is not one of optimized, non-optimized, inaccessible, "
+                                                  "persistent-loss, change",
+                                                  state),
+                                      "state"});
+        value_or_throw(control_.set_ana_state(port, group, *parsed));
+    });
+}
+
+void ManagerObject::DisconnectController(const std::string& nqn, const uint16_t& cntlid) {
+    mutate([&] { value_or_throw(control_.disconnect_controller(nqn, cntlid)); });
+}
+
+std::string ManagerObject::ExportConfig() {
+    // A read: open to everyone, like the properties it summarizes.
+    try {
+        return control_.state_json();
+    } catch (const std::exception& e) {
+        throw to_dbus_error(Error{ErrorCode::Internal, e.what(), {}});
+    }
+}
+
+void ManagerObject::RestoreConfig(const std::string& json, const bool& force) {
+    mutate([&] {
+        nlohmann::json j;
+        try {
+            j = nlohmann::json::parse(json);
+        } catch (const nlohmann::json::exception& e) {
+            throw to_dbus_error(Error{ErrorCode::InvalidArgument, fmt::format("not valid JSON: {}", e.what()), "json"});
+        }
+        auto spec = value_or_throw(control::from_json(j));
+        value_or_throw(control_.restore(spec, force));
+    });
+}
+
+}  // namespace nvmfd::dbus

@@ -1,0 +1,81 @@
+// org.nvmfd.Manager1 at /org/nvmfd, with org.freedesktop.DBus.ObjectManager:
+// each method checks the caller (mutating ones only), calls the one control
+// API and turns its typed error into org.nvmfd.Error.<Code>. After a change
+// it calls `changed` so that the object tree follows before the reply goes
+// out: a client that reads right after its call sees its change.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "core/control/control.hpp"
+#include "dbus/access.hpp"
+#include "dbus/generated/Manager1_adaptor.h"
+
+namespace nvmfd::dbus {
+
+struct ManagerInfo {
+    std::string version;
+    std::string state_file;  // empty: nothing persisted
+};
+
+class ManagerObject final
+    : public sdbus::AdaptorInterfaces<org::nvmfd::Manager1_adaptor, sdbus::ObjectManager_adaptor> {
+public:
+    ManagerObject(sdbus::IConnection& connection, control::Control& control, AdminAccess& access, ManagerInfo info,
+                  std::function<void()> changed);
+    ~ManagerObject();
+
+    void update(std::vector<uint32_t> ana_groups, std::vector<sdbus::Struct<std::string, std::string>> offline);
+
+private:
+    using Options = std::map<std::string, sdbus::Variant>;
+
+    sdbus::ObjectPath AddSubsystem(const std::string& nqn, const Options& options) override;
+    void SetSubsystem(const std::string& nqn, const Options& options) override;
+    void RemoveSubsystem(const std::string& nqn, const bool& force) override;
+    void AllowHost(const std::string& nqn, const std::string& host_nqn) override;
+    void DisallowHost(const std::string& nqn, const std::string& host_nqn) override;
+    std::tuple<uint32_t, sdbus::ObjectPath> AddNamespace(const std::string& nqn, const std::string& backend,
+                                                         const std::map<std::string, std::string>& params,
+                                                         const Options& options) override;
+    void RemoveNamespace(const std::string& nqn, const uint32_t& nsid) override;
+    void ResizeNamespace(const std::string& nqn, const uint32_t& nsid, const uint64_t& size_bytes) override;
+    void SetNamespaceVisibility(const std::string& nqn, const uint32_t& nsid,
+                                const std::vector<std::string>& hosts) override;
+    void SetNamespaceAnaGroup(const std::string& nqn, const uint32_t& nsid, const uint32_t& group) override;
+    std::tuple<uint16_t, sdbus::ObjectPath> AddPort(const std::string& transport, const std::string& address,
+                                                    const std::string& service, const Options& options) override;
+    void RemovePort(const uint16_t& id, const bool& force) override;
+    void LinkSubsystem(const uint16_t& port, const std::string& nqn) override;
+    void UnlinkSubsystem(const uint16_t& port, const std::string& nqn, const bool& force) override;
+    void AddAnaGroup(const uint32_t& group) override;
+    void RemoveAnaGroup(const uint32_t& group) override;
+    void SetAnaState(const uint16_t& port, const uint32_t& group, const std::string& state) override;
+    void DisconnectController(const std::string& nqn, const uint16_t& cntlid) override;
+    std::string ExportConfig() override;
+    void RestoreConfig(const std::string& json, const bool& force) override;
+
+    std::string Version() override { return info_.version; }
+    std::string StateFile() override { return info_.state_file; }
+    std::string AdminGroup() override { return access_.admin_group(); }
+    std::vector<uint32_t> AnaGroups() override { return ana_groups_; }
+    std::vector<sdbus::Struct<std::string, std::string>> Offline() override { return offline_; }
+
+    // Runs a mutating call: checks the caller, maps errors, follows up.
+    template <typename F>
+    auto mutate(F&& f) -> decltype(f());
+    void authorize();
+
+    control::Control& control_;
+    AdminAccess& access_;
+    const ManagerInfo info_;
+    std::function<void()> changed_;
+    std::vector<uint32_t> ana_groups_;
+    std::vector<sdbus::Struct<std::string, std::string>> offline_;
+};
+
+}  // namespace nvmfd::dbus
