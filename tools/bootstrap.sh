@@ -45,4 +45,15 @@ fi
 
 cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${NVMFD_CMAKE_ARGS:-} >/dev/null
 cmake --build "$build_dir" -j "$(nproc)"
-echo "bootstrap: built $build_dir/nvmfd"
+echo "bootstrap: built $build_dir/nvmfd and $build_dir/nvmfctl"
+
+# nvmfctl talks to nvmfd over the system bus, which lets nobody own
+# org.nvmfd without a policy file: install ours (what `make install` does)
+# and tell a running bus to reload.
+policy_dir=/usr/share/dbus-1/system.d
+if [[ $(id -u) == 0 && -d $policy_dir ]] && ! cmp -s "$build_dir/systemd/org.nvmfd.conf" "$policy_dir/org.nvmfd.conf"; then
+    install -m 0644 "$build_dir/systemd/org.nvmfd.conf" "$policy_dir/org.nvmfd.conf"
+    dbus-send --system --type=method_call --dest=org.freedesktop.DBus / org.freedesktop.DBus.ReloadConfig \
+        >/dev/null 2>&1 || true
+    echo "bootstrap: installed the D-Bus policy $policy_dir/org.nvmfd.conf"
+fi

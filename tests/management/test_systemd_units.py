@@ -47,11 +47,11 @@ def verify_unit(work):
         check(directive in text, f"nvmfd.service lacks {directive}")
     # The options ExecStart passes, with the shipped settings file, are accepted.
     args = m.string[m.end():].splitlines()[0].split()
-    env = {"CONFIGURATION_DIRECTORY": os.path.join(SOURCE, "systemd"), "STATE_DIRECTORY": work.path}
+    env = {"CONFIGURATION_DIRECTORY": os.path.join(SOURCE, "examples"), "STATE_DIRECTORY": work.path}
     args = [re.sub(r"\$\{(\w+)\}", lambda v: env[v.group(1)], a) for a in args]
     r = subprocess.run([NVMFD, *args, "--list-plugins"], capture_output=True, text=True, timeout=20)
     check(r.returncode == 0, f"nvmfd rejects the unit's options or the shipped nvmfd.conf: {r.stderr}")
-    log(f"ExecStart options and systemd/nvmfd.conf accepted: {' '.join(args)}")
+    log(f"ExecStart options and examples/nvmfd.conf accepted: {' '.join(args)}")
     r = subprocess.run(["systemd-analyze", "security", "--offline=yes", copy], capture_output=True, text=True,
                        cwd=work.path)
     m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", r.stdout)
