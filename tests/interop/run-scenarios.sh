@@ -40,8 +40,12 @@ start_nvmfd() {
     local w=$1 pid i
     # shellcheck source=/dev/null
     source "$w/nvmfd.env"
-    setsid "$NVMFD" --listen "127.0.0.1:$PORT" --state-file "$STATE" \
-        --plugin-dir "$PLUGINS" --log-level info --bus none >>"$w/nvmfd.log" 2>&1 </dev/null &
+    # A private session bus (BUS_ADDRESS) lets the driver ask nvmfd, through
+    # nvmfctl, which controllers it still has.
+    local bus=(--bus none)
+    [[ -n ${BUS_ADDRESS:-} ]] && bus=(--bus session)
+    DBUS_SESSION_BUS_ADDRESS=${BUS_ADDRESS:-} setsid "$NVMFD" --listen "127.0.0.1:$PORT" --state-file "$STATE" \
+        --plugin-dir "$PLUGINS" --log-level info "${bus[@]}" >>"$w/nvmfd.log" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$w/nvmfd.pid"
     for ((i = 0; i < 100; i++)); do
@@ -121,10 +125,22 @@ cleanup() {
         wait "$guest_pid" 2>/dev/null
     fi
     ((kernel_target)) || stop_nvmfd "$work" || true
+    if [[ -n ${bus_pid:-} ]]; then kill "$bus_pid" 2>/dev/null || true; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 143' TERM INT
+
+# nvmfd mode: a private D-Bus for nvmfd and nvmfctl.
+bus_address='' bus_pid=''
+nvmfctl=''
+if ((!kernel_target)); then
+    nvmfctl=$(dirname "$nvmfd")/nvmfctl
+    if command -v dbus-daemon >/dev/null && [[ -x $nvmfctl ]]; then
+        read -r bus_address bus_pid < <(dbus-daemon --session --fork --nopidfile --print-address=1 --print-pid=1 |
+            paste -sd' ')
+    fi
+fi
 
 passed=0 failed=0 skipped=0 results=()
 t_all=$(now)
@@ -141,6 +157,23 @@ record() { # NAME STATUS SECONDS [NOTE]
     echo "=== $1: $2 in $3 s${4:+ ($4)}"
 }
 
+# After a guest disconnected (and powered off), nvmfd must hold no
+# controller for it: asked through nvmfctl on the private bus.
+no_leftover_controllers() {
+    [[ -n ${bus_address:-} && -x $nvmfctl ]] || return 0
+    local i out=
+    for ((i = 0; i < 50; i++)); do
+        out=$(DBUS_SESSION_BUS_ADDRESS=$bus_address "$nvmfctl" --bus session --json controller list 2>&1) || true
+        if [[ $out == "[]" ]]; then
+            echo "nvmfctl controller list: none left"
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "nvmfctl controller list: $out"
+    return 1
+}
+
 # scenario NAME RUN-GUEST-ARGS...: one guest boot.
 scenario() {
     local name=$1 t rc=0
@@ -154,7 +187,9 @@ scenario() {
     guest_pid=$!
     wait "$guest_pid" || rc=$?
     guest_pid=
-    if ((rc == 0)); then
+    if ((rc == 0)) && ((!kernel_target)) && ! no_leftover_controllers; then
+        record "$name" FAIL "$(elapsed_since "$t")" "controllers left on nvmfd after the guest disconnected"
+    elif ((rc == 0)); then
         record "$name" PASS "$(elapsed_since "$t")"
     else
         record "$name" FAIL "$(elapsed_since "$t")" "rc=$rc"
@@ -192,7 +227,8 @@ else
             nvmfd_listening "$PORT" && continue
             # A state template names its port @PORT@ until the port is known.
             if [[ -f "$1.in" ]]; then sed "s/@PORT@/$PORT/g" "$1.in" >"$1"; fi
-            printf 'NVMFD=%q\nPLUGINS=%q\nSTATE=%q\nPORT=%q\n' "$nvmfd" "$plugins" "$1" "$PORT" >"$work/nvmfd.env"
+            printf 'NVMFD=%q\nPLUGINS=%q\nSTATE=%q\nPORT=%q\nBUS_ADDRESS=%q\n' "$nvmfd" "$plugins" "$1" "$PORT" \
+                "${bus_address:-}" >"$work/nvmfd.env"
             echo "--- nvmfd start (port $PORT, state $1)" >>"$work/nvmfd.log"
             start_nvmfd "$work" && return 0
             stop_nvmfd "$work" || true
