@@ -130,15 +130,20 @@ void TcpConnection::close(std::string_view reason) {
     reactor_.modify_fd(fd_, want_write_ ? uint32_t(EPOLLOUT) : 0u, *this);
     reactor_.buffers().cancel_wait(*this);
     // Commands still waiting for write data never reached the core's execute.
-    auto release_receiving = [this](TcpRequest& r) {
+    unsigned abandoned = 0;
+    auto release_receiving = [&](TcpRequest& r) {
         if (r.state == SlotState::ReceivingData) {
             handler_->release(r);
             r.state = SlotState::Free;
             --busy_slots_;
+            ++abandoned;
         }
     };
     if (bootstrap_) release_receiving(*bootstrap_);
     for (auto& s : slots_) release_receiving(*s);
+    // A host that stops sending write data it was asked for is worth a line.
+    if (abandoned)
+        log::warn("tcp: {}: closing with {} write command(s) still waiting for their data", peer_, abandoned);
     waiting_for_rx_buffer_ = nullptr;
     waiting_for_r2t_buffer_.clear();
     // The core completes what it is holding back (AERs); those responses are dropped.

@@ -32,11 +32,40 @@ mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 # shellcheck source=/dev/null
 source /scenario/run.env
 
-result() {
+result() { # RC [nosync]
     echo "@@NVMFD-GUEST-RESULT:$RESULT_TAG:rc=$1@@"
-    sync
+    # No sync after a hang: dirty pages of a dead device would block it.
+    [[ ${2:-} == nosync ]] || sync
     poweroff -f
     sleep 60 # poweroff -f does not return; never let PID 1 exit
+}
+
+# A scenario that hangs (an I/O the target never completes leaves dd in
+# D state, and with native multipath the kernel requeues it for as long
+# as the controller reconnects) would only be killed by run-guest.sh's
+# timeout, with nothing in the output to say why: the kernel's warnings
+# (I/O timeouts, resets) do not reach a `quiet` console. So the guest
+# reports it first: the step, the blocked tasks and where they wait, the
+# controllers' states, and the kernel log; then result 124.
+watchdog() {
+    local p step
+    sleep "$1"
+    step=$(cat /run/nvmfd-step 2>/dev/null)
+    echo "## guest watchdog: ${SCENARIO} still running after $1 s${step:+ in step '$step'}"
+    echo "----- blocked (D state) tasks -----"
+    for p in /proc/[0-9]*; do
+        grep -q '^State:[[:space:]]*D' "$p/status" 2>/dev/null || continue
+        echo "pid ${p#/proc/} $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)"
+        head -n 8 "$p/stack" 2>/dev/null | sed 's/^/    /'
+    done
+    echo "----- NVMe controllers -----"
+    for p in /sys/class/nvme/nvme*; do
+        [[ -e $p/state ]] && echo "${p##*/}: $(cat "$p/state") $(cat "$p/subsysnqn" 2>/dev/null)"
+    done
+    echo "----- kernel log since the scenario started -----"
+    dmesg | awk -v m="$uptime" '{ t = $0; sub(/^\[ */, "", t); sub(/\].*/, "", t) } t + 0 > m + 0' | tail -n 200
+    echo "## guest watchdog: FAILED (timeout)${step:+ in step '$step'}"
+    result 124 nosync
 }
 
 # shellcheck disable=SC2086 # a list of module names
@@ -60,5 +89,14 @@ echo "@@NVMFD-GUEST-START uptime=$uptime@@"
 cd /scenario || result 126
 # stdin from /dev/null: the console's input is reserved for the host's
 # answers to @@HOST:...@@ requests (guest/lib.sh: host_request).
-bash "/scenario/$SCENARIO" "${ARGS[@]}" </dev/null
-result $?
+bash "/scenario/$SCENARIO" "${ARGS[@]}" </dev/null &
+scenario_pid=$!
+wd_pid=
+if ((${WATCHDOG_S:-0} > 0)); then
+    watchdog "$WATCHDOG_S" &
+    wd_pid=$!
+fi
+wait "$scenario_pid"
+rc=$?
+[[ -z $wd_pid ]] || kill "$wd_pid" 2>/dev/null
+result "$rc"

@@ -28,7 +28,8 @@
 #                      lines starting with "## " are shown, and the whole
 #                      console only when the script fails)
 #
-# Exit status: the guest script's, or 124 on timeout, 125 when QEMU ended
+# Exit status: the guest script's, or 124 on timeout (the guest's own
+# watchdog, 30 s before the timeout, or QEMU killed), 125 when QEMU ended
 # without the result marker (kernel panic, init failure).
 set -euo pipefail
 source "$(dirname "$0")/host-lib.sh"
@@ -104,6 +105,9 @@ tag=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
     printf 'SCENARIO=%q\n' "$name"
     printf 'RESULT_TAG=%q\n' "$tag"
     printf 'BOOT_MODULES=%q\n' "$boot_modules"
+    # init.sh reports a hung scenario itself, 30 s before we would kill
+    # QEMU (boot takes 4-15 s of the timeout): see its watchdog.
+    printf 'WATCHDOG_S=%q\n' $((timeout > 60 ? timeout - 30 : 0))
     printf 'ARGS=('
     (($#)) && printf '%q ' "$@"
     printf ')\n'

@@ -79,10 +79,18 @@ parallel_jobs() {
 write_job() { write_region "$DEV" "/tmp/region$1" "${OFFSETS[$1]}" "${BLOCK_SIZES[$1 % 6]}"; }
 
 verify_job() {
-    local got want
-    got=$(region_md5 "$DEV" "${OFFSETS[$1]}" "$region" "${BLOCK_SIZES[5 - $1 % 6]}")
+    local got want bs=${BLOCK_SIZES[5 - $1 % 6]}
+    got=$(region_md5 "$DEV" "${OFFSETS[$1]}" "$region" "$bs")
     want=$(cat "/tmp/region$1.md5")
-    [[ $got == "$want" ]] || { echo "region $1 at ${OFFSETS[$1]}: read $got, wrote $want"; return 1; }
+    [[ $got != "$want" ]] || return 0
+    echo "region $1 at ${OFFSETS[$1]}: read $got, wrote $want"
+    # Where: the first differing bytes (a flipped bit and a lost block look different).
+    dd if="$DEV" bs="$bs" skip="${OFFSETS[$1]}" count="$region" iflag=direct,skip_bytes,count_bytes status=none |
+        cmp -l - "/tmp/region$1" 2>/dev/null | head -n 3 |
+        while read -r pos a b; do
+            echo "  region $1 byte $((pos - 1)) (namespace offset $((OFFSETS[$1] + pos - 1))): read 0$a, wrote 0$b (octal)"
+        done || true
+    return 1
 }
 
 raw_io() {

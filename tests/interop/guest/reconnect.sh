@@ -148,4 +148,5 @@ step stop-writer stop_writer
 step verify verify_data
 step write-c write_c
 step disconnect disconnect
+DMESG_ALLOW_RECOVERY=1 # the restart makes the host reconnect on purpose
 step check-dmesg check_dmesg_clean
