@@ -6,6 +6,8 @@
 #
 # usage: capture_test.sh NVMFD PLUGIN_DIR SCRIPTED_SESSION
 set -euo pipefail
+# Any other failure still says where it happened.
+trap 'rc=$?; ((rc == 0 || rc == 77)) || echo "FAIL: line $LINENO exited with status $rc"' ERR
 
 nvmfd=$1 plugins=$2 session=$3
 for tool in tshark dumpcap; do
@@ -17,19 +19,21 @@ pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    rm -rf "$work"
+    [[ -n ${KEEP_CAPTURE:-} ]] || rm -rf "$work"
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])') ||
+    { echo "FAIL: cannot pick a free port"; exit 1; }
 nqn=nqn.2026-11.io.nvmfd:default
 
 "$nvmfd" --no-state --bus none --listen "127.0.0.1:$port" --plugin-dir "$plugins" --default-size 64M >"$work/nvmfd.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do
+for _ in $(seq 200); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
     sleep 0.05
 done
+kill -0 "${pids[0]}" 2>/dev/null || { echo "FAIL: nvmfd did not start:"; cat "$work/nvmfd.log"; exit 1; }
 
 # A big kernel buffer so that no packet is dropped; only our port.
 dumpcap -q -i lo -B 256 -f "tcp port $port" -w "$work/nvme.pcapng" >"$work/dumpcap.log" 2>&1 &
@@ -39,11 +43,27 @@ for _ in $(seq 100); do
     grep -q "Capturing on" "$work/dumpcap.log" 2>/dev/null && break
     sleep 0.05
 done
-sleep 0.3
+if ! kill -0 "$dumpcap_pid" 2>/dev/null || ! grep -q "Capturing on" "$work/dumpcap.log"; then
+    echo "FAIL: dumpcap did not start capturing:"; cat "$work/dumpcap.log"; exit 1
+fi
+# dumpcap says "Capturing on" before its filter and ring are live; knock
+# on the port (bare TCP connections, no PDUs) until knocks show up in the
+# file, so that the session's first PDU is not missed.
+live=0
+for _ in $(seq 60); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || true
+    if (($(tshark -n -r "$work/nvme.pcapng" 2>/dev/null | wc -l) > 0)); then live=1; break; fi
+    sleep 0.1
+done
+((live)) || { echo "FAIL: the capture saw nothing of the port:"; cat "$work/dumpcap.log"; exit 1; }
 
-"$session" "$port" "$nqn"
+if ! "$session" "$port" "$nqn"; then
+    echo "FAIL: the scripted session failed; nvmfd's log:"; tail -n 40 "$work/nvmfd.log"; exit 1
+fi
 sleep 0.5
-kill -INT "$dumpcap_pid"
+if ! kill -INT "$dumpcap_pid" 2>/dev/null; then
+    echo "FAIL: dumpcap stopped before the session ended:"; cat "$work/dumpcap.log"; exit 1
+fi
 wait "$dumpcap_pid" 2>/dev/null || true
 
 if grep -q "dropped" "$work/dumpcap.log" && ! grep -Eq "dropped on interface .*: [0-9]+/0 " "$work/dumpcap.log"; then
@@ -62,7 +82,12 @@ fi
 
 # Every PDU type we send must be there, and none we do not know.
 declare -A names=([0]=ICReq [1]=ICResp [4]=CapsuleCmd [5]=CapsuleResp [6]=H2CData [7]=C2HData [9]=R2T)
-types=$("${dissect[@]}" -T fields -e nvme-tcp.type 2>/dev/null | tr ',' '\n' | grep -v '^$' | sort -n | uniq -c)
+types=$("${dissect[@]}" -T fields -e nvme-tcp.type 2>/dev/null | tr ',' '\n' | { grep -v '^$' || true; } | sort -n | uniq -c)
+if [[ -z $types ]]; then
+    echo "FAIL: no NVMe/TCP PDU in the capture; dumpcap said:"; cat "$work/dumpcap.log"
+    "${dissect[@]}" 2>&1 | head -20
+    exit 1
+fi
 echo "PDUs by type (count type):"
 echo "$types"
 for t in "${!names[@]}"; do
