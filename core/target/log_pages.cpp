@@ -88,7 +88,8 @@ void build_firmware_log(QueuePair& qp, std::vector<uint8_t>& out) {
 void build_changed_ns_log(QueuePair& qp, Request& req, std::vector<uint8_t>& out) {
     auto list = qp.controller()->take_changed_namespaces(retain_event(req));
     out.resize(proto::kChangedNamespaceListEntries * 4, 0);
-    std::memcpy(out.data(), list.data(), std::min(list.size(), proto::kChangedNamespaceListEntries) * 4);
+    if (!list.empty())
+        std::memcpy(out.data(), list.data(), std::min(list.size(), proto::kChangedNamespaceListEntries) * 4);
 }
 
 void build_effects_log(std::vector<uint8_t>& out) {

@@ -71,7 +71,7 @@ std::string field_to_string(const char* field, size_t size) {
 
 void string_to_field(std::string_view s, char* field, size_t size, char pad) {
     size_t n = std::min(s.size(), size);
-    std::memcpy(field, s.data(), n);
+    if (n) std::memcpy(field, s.data(), n);
     std::memset(field + n, pad, size - n);
 }
 
