@@ -29,6 +29,11 @@ bool host_to_controller_type(PduType t) {
 
 uint32_t round_up(uint32_t v, uint32_t align) { return (v + align - 1) / align * align; }
 
+size_t iov_slots_for(const TcpOptions& o) {
+    // Data buffers are 4 KiB pages; Compare needs room for a second buffer.
+    return 2 * (o.max_data_transfer / 4096 + 1);
+}
+
 // Calls fn(pointer, length) for each piece of bytes [offset, offset + len)
 // of a scatter list, in order; stops early when fn returns false.
 template <typename Fn>
@@ -97,10 +102,6 @@ TcpConnection::~TcpConnection() {
     reactor_.adjust_load(-1);
 }
 
-size_t iov_slots_for(const TcpOptions& o) {
-    // Data buffers are 4 KiB pages; Compare needs room for a second buffer.
-    return 2 * (o.max_data_transfer / 4096 + 1);
-}
 
 void TcpConnection::start() {
     handler_ = transport_.env().create_queue(*this, port_id_, transport_.limits());
@@ -275,7 +276,6 @@ bool TcpConnection::read_some() {
 }
 
 void TcpConnection::process_rx() {
-    in_callback_ = true;
     while (!closing_ && !waiting_for_rx_buffer_) {
         if (in_payload_) {
             if (!consume_payload()) break;
@@ -323,7 +323,6 @@ void TcpConnection::process_rx() {
         if (!handle_header(ch, h, hsize)) break;
     }
     if (rx_head_ == rx_tail_) rx_head_ = rx_tail_ = 0;
-    in_callback_ = false;
 }
 
 bool TcpConnection::handle_header(const CommonHeader& ch, const uint8_t* h, size_t hsize) {

@@ -142,7 +142,6 @@ private:
 
     bool closing_ = false;
     bool dead_ = false;
-    bool in_callback_ = false;
     std::string close_reason_;
 };
 
