@@ -1,0 +1,83 @@
+// Helpers shared by the control API's source files (not part of its
+// interface): validation, sorted inserts, event construction.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <fmt/format.h>
+#include <openssl/rand.h>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/control/events.hpp"
+#include "core/runtime/error.hpp"
+#include "core/target/nqn.hpp"
+
+namespace nvmfd::control::detail {
+
+constexpr uint32_t kMaxNamespacesLimit = 4096;
+constexpr auto kDrainTimeout = std::chrono::seconds(30);
+
+inline std::unexpected<Error> invalid(std::string msg, std::string field) {
+    return make_error(ErrorCode::InvalidArgument, std::move(msg), std::move(field));
+}
+
+inline Result<void> check_nqn(const std::string& nqn, const std::string& field) {
+    if (auto problem = target::nqn_problem(nqn)) return invalid(fmt::format("'{}': {}", nqn, *problem), field);
+    return {};
+}
+
+inline Result<void> check_printable(const std::string& s, size_t max, const std::string& field) {
+    if (s.empty()) return invalid("must not be empty", field);
+    if (s.size() > max) return invalid(fmt::format("must be at most {} characters", max), field);
+    for (unsigned char c : s)
+        if (c < 0x20 || c > 0x7e) return invalid("must be printable ASCII", field);
+    return {};
+}
+
+// The parser quotes the bytes it stopped at; from a garbage file those are
+// binary, which would turn the whole message into a blob in the journal.
+inline std::string printable(std::string_view s) {
+    std::string out;
+    for (unsigned char c : s) out += (c >= 0x20 && c < 0x7f) ? char(c) : '?';
+    return out;
+}
+
+inline std::string random_serial() {
+    uint8_t b[8];
+    RAND_bytes(b, sizeof b);
+    std::string s;
+    for (uint8_t x : b) s += fmt::format("{:02x}", x);
+    return s;
+}
+
+template <typename T, typename Key>
+void insert_sorted(std::vector<T>& v, T item, Key key) {
+    auto it = std::lower_bound(v.begin(), v.end(), item, [&](const T& a, const T& b) { return key(a) < key(b); });
+    v.insert(it, std::move(item));
+}
+
+inline void insert_sorted_string(std::vector<std::string>& v, const std::string& s) {
+    v.insert(std::lower_bound(v.begin(), v.end(), s), s);
+}
+
+inline bool contains(const std::vector<std::string>& v, const std::string& s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+inline Event make_event(EventKind kind, std::string subsystem = {}, uint32_t nsid = 0, uint16_t port = 0,
+                 uint32_t group = 0, std::string detail = {}) {
+    return Event{kind, std::move(subsystem), nsid, port, group, 0, std::move(detail)};
+}
+
+inline std::string ns_label(const std::string& nqn, uint32_t nsid) { return fmt::format("namespace {} of {}", nsid, nqn); }
+
+}  // namespace nvmfd::control::detail
+
+// Return the error of a Result<...> expression from the enclosing function.
+#define TRY(expr)                                               \
+    do {                                                        \
+        auto _r = (expr);                                       \
+        if (!_r) return std::unexpected(std::move(_r.error())); \
+    } while (0)

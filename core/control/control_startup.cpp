@@ -1,0 +1,241 @@
+// The control API at start and on restore: reading the state file, checking a whole
+// configuration, bringing it up (namespaces first, ports last).
+#include "core/control/control.hpp"
+
+#include <algorithm>
+
+#include "core/control/control_helpers.hpp"
+#include "core/control/state_json.hpp"
+#include "core/proto/fabrics.hpp"
+#include "core/runtime/log.hpp"
+#include "core/target/ana.hpp"
+#include "core/target/identifiers.hpp"
+
+namespace nvmfd::control {
+
+using namespace detail;
+using target::Namespace;
+
+// ------------------------------------------------------------- startup
+
+Result<bool> Control::load_state() {
+    std::lock_guard lock(mutex_);
+    if (!store_) return false;
+    auto text = store_->read();
+    if (!text) return std::unexpected(text.error());
+    if (!*text) return false;
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(**text);
+    } catch (const nlohmann::json::exception& e) {
+        return make_error(ErrorCode::InvalidArgument,
+                          fmt::format("state file {} is not valid JSON ({}); it was left untouched. Fix it, or "
+                                      "replace it with the previous version {}",
+                                      store_->path().string(), printable(e.what()), store_->backup_path().string()));
+    }
+    auto spec = from_json(j);
+    if (!spec)
+        return make_error(ErrorCode::InvalidArgument,
+                          fmt::format("state file {}: {}; it was left untouched. Fix it, or replace it with the "
+                                      "previous version {}",
+                                      store_->path().string(), spec.error().describe(),
+                                      store_->backup_path().string()));
+    auto applied = apply(*spec);
+    if (!applied)
+        return make_error(applied.error().code,
+                          fmt::format("state file {}: {}; it was left untouched", store_->path().string(),
+                                      applied.error().describe()));
+    return true;
+}
+
+Result<void> Control::validate_namespace(const SubsystemSpec& sub, const NamespaceSpec& ns,
+                                         const std::vector<uint32_t>& ana_groups) const {
+    if (ns.nsid == 0 || ns.nsid > sub.max_namespaces)
+        return invalid(fmt::format("NSID must be 1 to {}", sub.max_namespaces), "nsid");
+    if (ns.backend.empty()) return invalid("a namespace needs a backend", "backend");
+    if (std::find(ana_groups.begin(), ana_groups.end(), ns.ana_group) == ana_groups.end())
+        return make_error(ErrorCode::NotFound, fmt::format("ANA group {} does not exist", ns.ana_group), "ana_group");
+    for (const auto& h : ns.visible_to) TRY(check_nqn(h, "visible_to"));
+    if (!ns.uuid.empty() && !target::parse_uuid(ns.uuid)) return invalid("not a UUID", "uuid");
+    if (!ns.nguid.empty() && !target::parse_hex16(ns.nguid)) return invalid("not 32 hex digits", "nguid");
+    return {};
+}
+
+Result<std::shared_ptr<Namespace>> Control::open_namespace(const std::string& nqn, NamespaceSpec& spec) {
+    plugin::Backend* b;
+    {
+        auto r = backend(spec.backend);
+        if (!r) return std::unexpected(r.error());
+        b = *r;
+    }
+    auto dev = b->open(spec.params);
+    if (!dev) {
+        Error e = dev.error();
+        if (!e.field.empty()) e.field = "params." + e.field;
+        return std::unexpected(e);
+    }
+    if (spec.uuid.empty()) spec.uuid = target::format_uuid(target::generate_uuid());
+    if (spec.nguid.empty()) spec.nguid = target::format_hex(target::generate_nguid());
+    spec.params = (*dev)->persistent_params();
+    auto ns = std::make_shared<Namespace>(spec.nsid, spec.backend, std::move(*dev), *target::parse_uuid(spec.uuid),
+                                          *target::parse_hex16(spec.nguid), target_.reactors().size());
+    log::info("{}: {}", ns_label(nqn, spec.nsid), ns->device().describe());
+    return ns;
+}
+
+Result<void> Control::prepare_port(const PortSpec& p) {
+    plugin::Transport* t;
+    {
+        auto r = transport(p.transport);
+        if (!r) return std::unexpected(r.error());
+        t = *r;
+    }
+    plugin::PortConfig cfg{p.id, p.transport, p.family, p.address, p.service, p.params};
+    discovery_addresses_[p.id] = t->discovery_address(cfg);
+    return {};
+}
+
+Result<void> Control::start_port(const PortSpec& p) {
+    // The port must already be in the published snapshot: a host may
+    // connect the moment the socket listens.
+    plugin::PortConfig cfg{p.id, p.transport, p.family, p.address, p.service, p.params};
+    TRY(transports_.at(p.transport)->add_port(cfg));
+    live_ports_.insert(p.id);
+    return {};
+}
+
+Result<ExportSpec> Control::normalize(const ExportSpec& input) const {
+    ExportSpec spec = input;
+    // Validate the whole thing before bringing anything up.
+    if (spec.ana_groups.empty() || std::find(spec.ana_groups.begin(), spec.ana_groups.end(), 1u) == spec.ana_groups.end())
+        spec.ana_groups.insert(spec.ana_groups.begin(), 1u);
+    std::sort(spec.ana_groups.begin(), spec.ana_groups.end());
+    if (std::adjacent_find(spec.ana_groups.begin(), spec.ana_groups.end()) != spec.ana_groups.end())
+        return invalid("duplicate ANA group", "ana_groups");
+    for (uint32_t g : spec.ana_groups)
+        if (g == 0 || g > target::kMaxAnaGroups) return invalid(fmt::format("ANA groups are 1 to {}", target::kMaxAnaGroups), "ana_groups");
+    std::sort(spec.subsystems.begin(), spec.subsystems.end(), [](auto& a, auto& b) { return a.nqn < b.nqn; });
+    for (size_t i = 0; i < spec.subsystems.size(); ++i) {
+        auto& s = spec.subsystems[i];
+        std::string where = fmt::format("subsystems[{}]", i);
+        TRY(check_nqn(s.nqn, where + ".nqn"));
+        if (s.nqn == proto::kDiscoveryNqn) return invalid("the discovery NQN cannot be a subsystem", where + ".nqn");
+        if (i > 0 && spec.subsystems[i - 1].nqn == s.nqn) return invalid("duplicate subsystem", where + ".nqn");
+        if (s.serial.empty()) s.serial = random_serial();
+        if (s.model.empty()) s.model = target_.options().default_model;
+        TRY(check_printable(s.serial, 20, where + ".serial"));
+        TRY(check_printable(s.model, 40, where + ".model"));
+        if (s.max_namespaces == 0 || s.max_namespaces > kMaxNamespacesLimit)
+            return invalid(fmt::format("must be 1 to {}", kMaxNamespacesLimit), where + ".max_namespaces");
+        for (const auto& h : s.hosts) TRY(check_nqn(h, where + ".hosts"));
+        std::sort(s.hosts.begin(), s.hosts.end());
+        s.hosts.erase(std::unique(s.hosts.begin(), s.hosts.end()), s.hosts.end());
+        std::sort(s.namespaces.begin(), s.namespaces.end(), [](auto& a, auto& b) { return a.nsid < b.nsid; });
+        for (size_t k = 0; k < s.namespaces.size(); ++k) {
+            auto v = validate_namespace(s, s.namespaces[k], spec.ana_groups);
+            if (!v) return invalid(v.error().message, fmt::format("{}.namespaces[{}].{}", where, k, v.error().field));
+            if (k > 0 && s.namespaces[k - 1].nsid == s.namespaces[k].nsid)
+                return invalid("duplicate NSID", fmt::format("{}.namespaces[{}].nsid", where, k));
+        }
+    }
+    std::sort(spec.ports.begin(), spec.ports.end(), [](auto& a, auto& b) { return a.id < b.id; });
+    for (size_t i = 0; i < spec.ports.size(); ++i) {
+        auto& p = spec.ports[i];
+        std::string where = fmt::format("ports[{}]", i);
+        if (p.id == 0) return invalid("port ids start at 1", where + ".id");
+        if (i > 0 && spec.ports[i - 1].id == p.id) return invalid("duplicate port id", where + ".id");
+        std::sort(p.subsystems.begin(), p.subsystems.end());
+        for (const auto& nqn : p.subsystems)
+            if (!std::binary_search(spec.subsystems.begin(), spec.subsystems.end(), nqn,
+                                    [](const auto& a, const auto& b) {
+                                        auto key = [](const auto& x) -> const std::string& {
+                                            if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::string>) return x;
+                                            else return x.nqn;
+                                        };
+                                        return key(a) < key(b);
+                                    }))
+                return make_error(ErrorCode::NotFound, fmt::format("linked subsystem '{}' does not exist", nqn),
+                                  where + ".subsystems");
+        for (const auto& [g, st] : p.ana_states)
+            if (!std::binary_search(spec.ana_groups.begin(), spec.ana_groups.end(), g))
+                return make_error(ErrorCode::NotFound, fmt::format("ANA group {} does not exist", g),
+                                  where + ".ana_states");
+    }
+    return spec;
+}
+
+Result<void> Control::apply(const ExportSpec& input) {
+    std::lock_guard lock(mutex_);
+    auto normalized = normalize(input);
+    if (!normalized) return std::unexpected(normalized.error());
+    ExportSpec spec = std::move(*normalized);
+
+    // Bring it up: namespaces first, ports last, so that a host never
+    // connects to a half-built subsystem.
+    for (auto& s : spec.subsystems) {
+        for (auto& ns : s.namespaces) {
+            auto opened = open_namespace(s.nqn, ns);
+            if (!opened) {
+                std::string what = ns_label(s.nqn, ns.nsid);
+                log::error("{} is offline: {}", what, opened.error().describe());
+                offline_[what] = OfflineItem{what, opened.error().describe(), s.nqn, ns.nsid, 0};
+                continue;
+            }
+            live_[{s.nqn, ns.nsid}] = LiveNamespace{*opened};
+        }
+    }
+    spec_ = spec;
+    for (const auto& p : spec.ports) {
+        auto prepared = prepare_port(p);
+        if (!prepared) {
+            std::string what = fmt::format("port {}", p.id);
+            log::error("{} is offline: {}", what, prepared.error().describe());
+            offline_[what] = OfflineItem{what, prepared.error().describe(), {}, 0, p.id};
+        }
+    }
+    publish(true);
+    for (const auto& p : spec.ports) {
+        if (!discovery_addresses_.count(p.id)) continue;
+        auto started = start_port(p);
+        if (!started) {
+            std::string what = fmt::format("port {}", p.id);
+            log::error("{} ({}:{}) is offline: {}", what, p.address, p.service, started.error().describe());
+            offline_[what] = OfflineItem{what, started.error().describe(), {}, 0, p.id};
+        }
+    }
+    TRY(persist(spec_));
+    publish(true);
+    return {};
+}
+
+Result<void> Control::restore(const ExportSpec& spec, bool force) {
+    std::lock_guard lock(mutex_);
+    if (!force && !target_.controllers().all().empty())
+        return make_error(ErrorCode::Busy,
+                          "hosts are connected; restoring replaces every export (use force to disconnect them)");
+    // Check all of it before anything is torn down.
+    if (auto v = normalize(spec); !v) return std::unexpected(v.error());
+    ExportSpec old = spec_;
+    // Tear down what exists.
+    for (auto& [name, t] : transports_)
+        for (uint16_t id : live_ports_) t->remove_port(id);
+    live_ports_.clear();
+    discovery_addresses_.clear();
+    spec_ = ExportSpec{};
+    publish(true);
+    for (auto& c : target_.controllers().all()) c->shut_down("configuration restored");
+    std::vector<NsKey> keys;
+    for (auto& [k, v] : live_) keys.push_back(k);
+    for (auto& k : keys) drop_namespace(k);
+    offline_.clear();
+    auto applied = apply(spec);
+    if (!applied) {
+        log::error("restore failed ({}); bringing back the previous configuration", applied.error().describe());
+        auto back = apply(old);
+        if (!back) log::error("could not bring back the previous configuration: {}", back.error().describe());
+        return applied;
+    }
+    return {};
+}
+
+}  // namespace nvmfd::control
