@@ -1,0 +1,188 @@
+// The send side of an NVMe/TCP connection: responses (C2HData, CapsuleResp), R2T,
+// termination requests, and the batched sendmsg() flush.
+#include "plugins/transport_tcp/tcp_connection.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/proto/crc32c.hpp"
+#include "core/runtime/log.hpp"
+#include "plugins/transport_tcp/tcp_helpers.hpp"
+#include "plugins/transport_tcp/tcp_transport.hpp"
+
+namespace nvmfd::plugins::tcp {
+
+using namespace proto::tcp;
+using namespace detail;
+using proto::DataDirection;
+
+// ---------------------------------------------------------------- send
+
+void TcpConnection::enqueue(TxItem& item) {
+    tx_.push(item);
+    if (!want_write_) reactor_.defer(*this);
+}
+
+void TcpConnection::send_r2t(TcpRequest& r) {
+    R2T pdu{};
+    pdu.ch.type = PduType::R2T;
+    pdu.ch.flags = hdgst_ ? flags::kHeaderDigest : 0;
+    pdu.ch.hlen = sizeof pdu;
+    pdu.ch.plen = sizeof pdu + (hdgst_ ? kDigestSize : 0);
+    pdu.cccid = r.sqe.cid;
+    pdu.ttag = r.ttag;
+    pdu.r2to = 0;
+    pdu.r2tl = r.transfer_length;
+    std::memcpy(r.hdr, &pdu, sizeof pdu);
+    r.hdr_len = sizeof pdu;
+    if (hdgst_) {
+        uint32_t crc = proto::crc32c(&pdu, sizeof pdu);
+        std::memcpy(r.hdr + sizeof pdu, &crc, sizeof crc);
+        r.hdr_len += kDigestSize;
+    }
+    r.pad_len = 0;
+    r.data_len = 0;
+    r.resp_len = 0;
+    r.tx_kind = TxKind::R2T;
+    r.tx_total = r.hdr_len;
+    enqueue(r);
+}
+
+void TcpConnection::queue_response(plugin::Request& req) {
+    auto& r = static_cast<TcpRequest&>(req);
+    if (closing_) {
+        // The host will not hear about it; the slot just goes back.
+        if (r.state != SlotState::Free) release_slot(r);
+        finish_close_if_drained();
+        return;
+    }
+    bool ok = r.status().ok();
+    bool with_data = ok && r.direction == DataDirection::ControllerToHost && r.transfer_length > 0;
+    r.hdr_len = 0;
+    r.pad_len = 0;
+    r.data_len = 0;
+    r.send_ddgst = false;
+    r.resp_len = 0;
+    bool send_resp = true;
+    if (with_data) {
+        DataPdu pdu{};
+        pdu.ch.type = PduType::C2HData;
+        pdu.ch.flags = flags::kLastPdu;
+        if (hdgst_) pdu.ch.flags |= flags::kHeaderDigest;
+        if (ddgst_) pdu.ch.flags |= flags::kDataDigest;
+        // With SQ flow control off the host needs no completion for a good read.
+        if (sq_flow_disabled_) {
+            pdu.ch.flags |= flags::kSuccess;
+            send_resp = false;
+        }
+        pdu.ch.hlen = sizeof pdu;
+        uint32_t header = sizeof pdu + (hdgst_ ? kDigestSize : 0);
+        uint32_t pdo = round_up(header, host_pda_);
+        pdu.ch.pdo = static_cast<uint8_t>(pdo);
+        pdu.ch.plen = pdo + r.transfer_length + (ddgst_ ? kDigestSize : 0);
+        pdu.cccid = r.sqe.cid;
+        pdu.datao = 0;
+        pdu.datal = r.transfer_length;
+        std::memcpy(r.hdr, &pdu, sizeof pdu);
+        r.hdr_len = sizeof pdu;
+        if (hdgst_) {
+            uint32_t crc = proto::crc32c(&pdu, sizeof pdu);
+            std::memcpy(r.hdr + sizeof pdu, &crc, sizeof crc);
+            r.hdr_len += kDigestSize;
+        }
+        r.pad_len = static_cast<uint8_t>(pdo - header);
+        r.data_len = r.transfer_length;
+        if (ddgst_) {
+            r.ddgst = proto::crc32c(std::span<const iovec>(r.iov_storage.data(), r.iov_count), r.transfer_length);
+            r.send_ddgst = true;
+        }
+    }
+    if (send_resp) {
+        CapsuleResp resp{};
+        resp.ch.type = PduType::CapsuleResp;
+        resp.ch.flags = hdgst_ ? flags::kHeaderDigest : 0;
+        resp.ch.hlen = sizeof resp;
+        resp.ch.plen = sizeof resp + (hdgst_ ? kDigestSize : 0);
+        resp.cqe = r.cqe;
+        std::memcpy(r.resp, &resp, sizeof resp);
+        r.resp_len = sizeof resp;
+        if (hdgst_) {
+            uint32_t crc = proto::crc32c(&resp, sizeof resp);
+            std::memcpy(r.resp + sizeof resp, &crc, sizeof crc);
+            r.resp_len += kDigestSize;
+        }
+    }
+    r.tx_kind = TxKind::Response;
+    r.tx_total = size_t(r.hdr_len) + r.pad_len + r.data_len + (r.send_ddgst ? kDigestSize : 0) + r.resp_len;
+    r.state = SlotState::Sending;
+    enqueue(r);
+}
+
+void TcpConnection::on_request_sent(TcpRequest& r) {
+    if (r.tx_kind == TxKind::R2T) return;  // now waiting for H2CData
+    release_slot(r);
+}
+
+void TcpConnection::flush() {
+    while (!tx_.empty()) {
+        iovec iov[IOV_MAX];
+        IovEmitter e{iov, IOV_MAX};
+        for (TxItem* item = tx_.head(); item && !e.full; item = item->tx_next) {
+            e.skip = item->tx_sent;
+            item->emit(e);
+        }
+        msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = e.count;
+        ssize_t n = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                set_want_write(true);
+                return;
+            }
+            // The peer is gone: nothing more can be sent.
+            int err = errno;
+            while (TxItem* item = tx_.pop()) {
+                if (item == &icresp_ || item == &term_) continue;
+                auto* r = static_cast<TcpRequest*>(item);
+                if (r->state == SlotState::Sending) release_slot(*r);
+            }
+            if (!closing_) close(fmt::format("send error: {}", std::strerror(err)));
+            return;
+        }
+        size_t sent = size_t(n);
+        while (sent > 0 && !tx_.empty()) {
+            TxItem* item = tx_.head();
+            size_t left = item->tx_total - item->tx_sent;
+            if (sent >= left) {
+                sent -= left;
+                item->tx_sent = item->tx_total;
+                tx_.pop();
+                item->on_sent();
+            } else {
+                item->tx_sent += sent;
+                sent = 0;
+            }
+        }
+        if (size_t(n) < e.bytes) {
+            set_want_write(true);
+            return;
+        }
+    }
+    set_want_write(false);
+}
+
+void TcpConnection::set_want_write(bool on) {
+    if (on == want_write_ || dead_) return;
+    want_write_ = on;
+    uint32_t events = (closing_ ? 0u : uint32_t(EPOLLIN | EPOLLRDHUP)) | (on ? uint32_t(EPOLLOUT) : 0u);
+    reactor_.modify_fd(fd_, events, *this);
+}
+
+}  // namespace nvmfd::plugins::tcp
