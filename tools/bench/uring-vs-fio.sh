@@ -25,7 +25,8 @@
 #                   table.md) in DIR (default: a temporary directory, removed)
 #     --target-cpu N   CPU for nvmfd (reactor and all its threads) and for fio
 #                      (default 0)
-#     --host-cpu N     CPU for nvmf-perf (default 1)
+#     --host-cpu N     CPU for nvmf-perf (default 1; may equal --target-cpu:
+#                      then nvmfd and its initiator share the one core fio had)
 #     --max-busy PCT   before each pair, wait until the machine (sampled over
 #                      2 s while nothing of ours runs) is at most PCT% busy
 #                      (default 25; 100 disables the wait)
@@ -118,7 +119,6 @@ command -v python3 >/dev/null || die "python3 is needed to read the JSON results
 command -v taskset >/dev/null || die "taskset (util-linux) is needed"
 ncpu=$(nproc)
 ((target_cpu < ncpu && host_cpu < ncpu)) || die "CPUs $target_cpu and $host_cpu: this machine has $ncpu"
-[[ $target_cpu != "$host_cpu" ]] || die "--target-cpu and --host-cpu must differ"
 for f in "$build/nvmfd" "$build/core/libnvmfd-core.so" "$build/plugins/nvmfd-backend-uring.so" \
          "$build/plugins/nvmfd-transport-tcp.so" "$build/tools/nvmf-perf/nvmf-perf"; do
     [[ -e $f ]] || die "$f is missing: build nvmfd first (or give -b BUILD_DIR)"
@@ -135,15 +135,20 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     if [[ -n $child_pid ]] && kill -0 "$child_pid" 2>/dev/null; then kill "$child_pid" 2>/dev/null || true; wait "$child_pid" 2>/dev/null || true; fi
-    if [[ -n $nvmfd_pid ]] && kill -0 "$nvmfd_pid" 2>/dev/null; then
-        kill -TERM "$nvmfd_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$nvmfd_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -0 "$nvmfd_pid" 2>/dev/null && kill -KILL "$nvmfd_pid" 2>/dev/null || true
-        wait "$nvmfd_pid" 2>/dev/null || true
-    fi
+    stop_nvmfd
     if [[ -n $testfile && -e $testfile && $keep_file == 0 ]]; then rm -f "$testfile"; say "removed $testfile"; fi
     rm -rf "$work"
     exit $rc
+}
+stop_nvmfd() {
+    [[ -n $nvmfd_pid ]] || return 0
+    if kill -0 "$nvmfd_pid" 2>/dev/null; then
+        kill -TERM "$nvmfd_pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$nvmfd_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$nvmfd_pid" 2>/dev/null && kill -KILL "$nvmfd_pid" 2>/dev/null || true
+    fi
+    wait "$nvmfd_pid" 2>/dev/null || true
+    nvmfd_pid=
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -164,11 +169,15 @@ perf_bin=$work/bin/nvmf-perf
 
 # ---- the test file ---------------------------------------------------------
 mkdir -p "$dir"
-fstype=$(stat -f -c %T "$dir")
-case $fstype in
-    tmpfs|ramfs|proc|sysfs|devtmpfs) die "$dir is on $fstype, not a disk file system: give -d DIR on a disk" ;;
+# stat -f knows tmpfs and ramfs by their magic; findmnt names ext4 as ext4.
+case $(stat -f -c %T "$dir") in
+    tmpfs|ramfs|proc|sysfs|devtmpfs) die "$dir is on $(stat -f -c %T "$dir"), not a disk file system: give -d DIR on a disk" ;;
 esac
-source_dev=$(df --output=source "$dir" | tail -1)
+read -r fstype source_dev < <(findmnt -n -o FSTYPE,SOURCE --target "$dir") ||
+    { fstype=$(stat -f -c %T "$dir"); source_dev=$(df --output=source "$dir" | tail -1); }
+case $fstype in
+    tmpfs|ramfs|devtmpfs) die "$dir is on $fstype, not a disk file system: give -d DIR on a disk" ;;
+esac
 size_bytes=$(numfmt --from=iec "${size%B}" 2>/dev/null) || die "bad size $size"
 ((size_bytes % 1048576 == 0)) || die "size must be a multiple of 1 MiB"
 avail=$(df --output=avail -B1 "$dir" | tail -1)
@@ -184,32 +193,47 @@ allocated=$(($(stat -c '%b * %B' "$testfile")))
 ((allocated >= size_bytes)) || die "$testfile has only $allocated of $size_bytes bytes allocated after the fill"
 
 # ---- nvmfd on the file -----------------------------------------------------
+# nvmfd runs only for its half of each pair (started after fio, stopped before
+# the next fio), so that an idle or --busy-poll reactor never shares fio's CPU.
 nqn=nqn.2026-11.io.nvmfd:bench
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$work/state.json" <<EOF
+write_state() {
+    cat >"$work/state.json" <<EOF
 {"version":1,
  "subsystems":[{"nqn":"$nqn","allow_any_host":true,
    "namespaces":[{"nsid":1,"backend":"uring","params":{"path":"$testfile"}}]}],
  "ports":[{"id":1,"address":"127.0.0.1","service":"$port","subsystems":["$nqn"]}]}
 EOF
+}
+write_state
 nvmfd_log=$outdir/nvmfd.log
-say "starting nvmfd on 127.0.0.1:$port, pinned to CPU $target_cpu"
+: >"$nvmfd_log"
 nvmfd_cmd=(taskset -c "$target_cpu" "$nvmfd_bin" --state-file "$work/state.json" --bus none --listen "127.0.0.1:$port"
     --plugin-dir "$work/bin/plugins" --cpus "$target_cpu" --reactors 1 ${nvmfd_opts[@]+"${nvmfd_opts[@]}"})
 printf '%q ' "${nvmfd_cmd[@]}" >>"$outdir/commands.txt"; echo "  # state file:" >>"$outdir/commands.txt"
 cat "$work/state.json" >>"$outdir/commands.txt"
-"${nvmfd_cmd[@]}" >"$nvmfd_log" 2>&1 &
-nvmfd_pid=$!
-for _ in $(seq 100); do
-    grep -q ' ready ' "$nvmfd_log" && break
-    kill -0 "$nvmfd_pid" 2>/dev/null || { cat "$nvmfd_log" >&2; die "nvmfd exited"; }
-    sleep 0.1
-done
-grep -q ' ready ' "$nvmfd_log" || { cat "$nvmfd_log" >&2; die "nvmfd did not become ready"; }
-ns_line=$(grep -m1 "namespace 1 of $nqn" "$nvmfd_log" | sed -E 's/^[0-9.]+ +[a-z]+ //' || true)
-[[ -n $ns_line ]] || { cat "$nvmfd_log" >&2; die "nvmfd did not open the namespace"; }
+ns_line=
+start_nvmfd() {
+    write_state  # nvmfd rewrites its state file; start from the same one each time
+    local mark log_now=
+    mark=$(wc -l <"$nvmfd_log")
+    "${nvmfd_cmd[@]}" >>"$nvmfd_log" 2>&1 &
+    nvmfd_pid=$!
+    for _ in $(seq 100); do
+        log_now=$(tail -n +"$((mark + 1))" "$nvmfd_log")
+        [[ $log_now == *" ready "* ]] && break
+        kill -0 "$nvmfd_pid" 2>/dev/null || { echo "$log_now" >&2; die "nvmfd exited"; }
+        sleep 0.1
+    done
+    [[ $log_now == *" ready "* ]] || { echo "$log_now" >&2; die "nvmfd did not become ready"; }
+    ns_line=$(grep -m1 "namespace 1 of $nqn" <<<"$log_now" | sed -E 's/^[0-9.]+ +[a-z]+ //' || true)
+    [[ -n $ns_line ]] || { echo "$log_now" >&2; die "nvmfd did not open the namespace"; }
+    [[ $ns_line == *O_DIRECT* ]] || die "nvmfd does not use O_DIRECT on $testfile: $ns_line"
+}
+say "checking that nvmfd serves $testfile with O_DIRECT (127.0.0.1:$port, CPU $target_cpu)"
+start_nvmfd
 say "nvmfd: $ns_line"
-[[ $ns_line == *O_DIRECT* ]] || die "nvmfd does not use O_DIRECT on $testfile: ${ns_line}"
+stop_nvmfd
 
 # ---- measuring -----------------------------------------------------------
 # CPU busy percent of the whole machine over 2 s (nothing of ours is busy then).
@@ -223,50 +247,66 @@ t0, i0 = snap(); time.sleep(2); t1, i1 = snap()
 print(round(100 * (1 - (i1 - i0) / max(1, t1 - t0))))
 EOF
 }
+# Sets $busy (with a trailing ! when the machine never got quiet enough). Runs
+# in this shell, not in $(...), so that a signal stops the wait at once.
 wait_quiet() {
-    local waited=0 b
+    local waited=0
     while :; do
-        b=$(busy_pct)
-        if ((b <= max_busy)); then echo "$b"; return 0; fi
-        if ((waited >= max_wait)); then say "machine still ${b}% busy after ${waited}s: running anyway"; echo "$b!"; return 0; fi
-        say "machine ${b}% busy (others' work; limit ${max_busy}%): waiting"
-        sleep 20; waited=$((waited + 22))
+        busy=$(busy_pct)
+        ((busy <= max_busy)) && return 0
+        if ((waited >= max_wait)); then
+            say "machine still ${busy}% busy after ${waited}s: running anyway"
+            busy="$busy!"
+            return 0
+        fi
+        ((waited % 60 == 0)) && say "machine ${busy}% busy (others' work; limit ${max_busy}%): waiting"
+        sleep 3
+        waited=$((waited + 5))
     done
 }
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
+# Requests and sectors the block device completed (reads+writes): the average
+# request size shows whether the block layer merged our I/O.
+blk_stat=/sys/class/block/$(basename "$(readlink -f "$source_dev" 2>/dev/null || echo none)")/stat
+dev_io() { if [[ -r $blk_stat ]]; then awk '{print $1 + $5, $3 + $7}' "$blk_stat"; else echo "0 0"; fi; }
 proc_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 clk_tck=$(getconf CLK_TCK)
+kib_per_req() { echo "$1 $2" | awk '{ if ($3 > $1) printf "%.0f", ($4 - $2) / 2 / ($3 - $1); else printf "-" }'; }
 
 meta=$outdir/runs.tsv
 : >"$meta"
 for ((rep = 1; rep <= repeats; rep++)); do
     for w in "${workloads[@]}"; do
         read -r name fio_rw perf_w bs qd <<<"$w"
-        busy=$(wait_quiet)
+        wait_quiet
         load0=$(loadavg)
         say "rep $rep/$repeats $name: fio (busy before ${busy}%, load $load0)"
         fio_json=$outdir/$name.rep$rep.fio.json
+        d0=$(dev_io)
         run taskset -c "$target_cpu" fio --name="$name" --filename="$testfile" --size="$size_bytes" \
             --rw="$fio_rw" --bs="$bs" --iodepth="$qd" --direct=1 --ioengine=io_uring --numjobs=1 \
             --time_based --runtime="$runtime" --ramp_time="$ramp" --norandommap --randrepeat=0 \
             --lat_percentiles=1 --output-format=json --output="$fio_json" >/dev/null
+        d1=$(dev_io)
         say "rep $rep/$repeats $name: nvmfd + nvmf-perf"
         perf_json=$outdir/$name.rep$rep.nvmfd.json
-        kill -0 "$nvmfd_pid" 2>/dev/null || { tail -20 "$nvmfd_log" >&2; die "nvmfd died"; }
+        start_nvmfd
         if ((perf_stat)); then
             perf stat -p "$nvmfd_pid" -e task-clock,context-switches,cpu-migrations -o "$outdir/$name.rep$rep.perfstat" \
                 -- sleep "$((ramp + runtime))" &
             perfstat_pid=$!
         fi
-        c0=$(proc_cpu_ticks "$nvmfd_pid"); t0=$(date +%s.%N)
+        c0=$(proc_cpu_ticks "$nvmfd_pid"); t0=$(date +%s.%N); d2=$(dev_io)
         run taskset -c "$host_cpu" "$perf_bin" -a 127.0.0.1 -p "$port" -n "$nqn" -w "$perf_w" --bs "$bs" --qd "$qd" \
             --time "$runtime" --ramp "$ramp" --json ${perf_opts[@]+"${perf_opts[@]}"} >"$perf_json" || die "nvmf-perf failed (see $perf_json)"
-        c1=$(proc_cpu_ticks "$nvmfd_pid"); t1=$(date +%s.%N)
+        c1=$(proc_cpu_ticks "$nvmfd_pid"); t1=$(date +%s.%N); d3=$(dev_io)
         ((perf_stat)) && { wait "$perfstat_pid" 2>/dev/null || true; }
+        kill -0 "$nvmfd_pid" 2>/dev/null || { tail -20 "$nvmfd_log" >&2; die "nvmfd died"; }
+        stop_nvmfd
         load1=$(loadavg)
         nvmfd_cpu=$(python3 -c "print(round(100*($c1-$c0)/$clk_tck/($t1-$t0),1))")
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rep" "$fio_json" "$perf_json" "$load0" "$load1" "$busy" \
-            "$nvmfd_cpu" >>"$meta"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rep" "$fio_json" "$perf_json" "$load0" "$load1" "$busy" \
+            "$nvmfd_cpu" "$(kib_per_req "$d0" "$d1")" "$(kib_per_req "$d2" "$d3")" >>"$meta"
     done
 done
 
@@ -277,16 +317,16 @@ meta, runtime, ramp, repeats = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.ar
 rows = {}
 order = []
 for line in open(meta):
-    name, rep, fj, pj, l0, l1, busy, ncpu = line.rstrip('\n').split('\t')
+    name, rep, fj, pj, l0, l1, busy, ncpu, fkib, nkib = line.rstrip('\n').split('\t')
     job = json.load(open(fj))['jobs'][0]
     side = job['write'] if 'write' in name else job['read']
     pct = side['lat_ns']['percentile']
     fio = dict(iops=side['iops'], mib=side['bw_bytes'] / 2**20, p50=pct['50.000000'] / 1e3,
-               p99=pct['99.000000'] / 1e3, cpu=job['usr_cpu'] + job['sys_cpu'])
+               p99=pct['99.000000'] / 1e3, cpu=job['usr_cpu'] + job['sys_cpu'], kib=fkib)
     p = json.load(open(pj))
     t = p['total']
     nv = dict(iops=t['iops'], mib=t['mib_per_s'], p50=t['latency_us']['p50'], p99=t['latency_us']['p99'],
-              cpu=float(ncpu), hostcpu=p['cpu_percent'])
+              cpu=float(ncpu), hostcpu=p['cpu_percent'], kib=nkib)
     ratio = nv['iops'] / fio['iops'] if fio['iops'] else 0.0
     if name not in rows:
         rows[name] = []
@@ -319,15 +359,16 @@ for name in order:
     print(f"| {name} | {n(f['iops'])} | {f['mib']:.1f} | {lat(f)} | {n(v['iops'])} | {v['mib']:.1f} | {lat(v)} | "
           f"**{r['ratio']:.2f}** |{allr} {r['load']}{flag} |")
 print()
-print("CPU cost of the same rows (100% = one core; µs of CPU per I/O):")
+print("CPU cost of the same rows (100% = one core; µs of CPU per I/O) and the average size of the requests")
+print("the block device completed meanwhile (KiB; larger than the I/O size when the block layer merged):")
 print()
-print("| workload | fio CPU | fio µs/IO | nvmfd CPU | nvmfd µs/IO | nvmf-perf CPU |")
-print("|---|---:|---:|---:|---:|---:|")
+print("| workload | fio CPU | fio µs/IO | nvmfd CPU | nvmfd µs/IO | nvmf-perf CPU | device KiB/req fio | nvmfd |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for name in order:
     r = picked[name]
     f, v = r['fio'], r['nv']
     print(f"| {name} | {f['cpu']:.0f}% | {us_per_io(f['cpu'], f['iops'])} | {v['cpu']:.0f}% | "
-          f"{us_per_io(v['cpu'], v['iops'])} | {v['hostcpu']:.0f}% |")
+          f"{us_per_io(v['cpu'], v['iops'])} | {v['hostcpu']:.0f}% | {f['kib']} | {v['kib']} |")
 EOF
 {
     echo

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The target's own benchmark (issue 2): nvmfd with one reactor on one CPU
+# serving a malloc namespace over loopback, nvmf-perf on the other CPU, the
+# matrix of 4 KiB random read at QD 1/32/128 and 128 KiB sequential read
+# at QD 32, printed as a markdown table (IOPS, MiB/s, p50, p99).
+#
+#   tools/bench/target-matrix.sh [--time SEC] [--busy-poll] [--build DIR]
+#
+# The namespace is written end to end first, so that reads measure the
+# target, not first-touch page faults in a fresh namespace.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$root/build time=10 busy=()
+while (($#)); do
+    case $1 in
+    --time) time=$2; shift 2 ;;
+    --busy-poll) busy=(--busy-poll); shift ;;
+    --build) build=$(realpath "$2"); shift 2 ;;
+    *) echo "usage: $0 [--time SEC] [--busy-poll] [--build DIR]" >&2; exit 2 ;;
+    esac
+done
+nvmfd=$build/nvmfd perf=$build/tools/nvmf-perf/nvmf-perf
+[[ -x $nvmfd && -x $perf ]] || { echo "build first (tools/bootstrap.sh)" >&2; exit 2; }
+(($(nproc) >= 2)) || { echo "needs two CPUs: one for nvmfd, one for nvmf-perf" >&2; exit 2; }
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+log=$(mktemp /tmp/nvmfd-bench-XXXXXX.log)
+"$nvmfd" --no-state --bus none --listen "127.0.0.1:$port" --default-size 1G --reactors 1 --cpus 0 \
+    ${busy[@]+"${busy[@]}"} --log-level warn >"$log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+
+echo "# $(date -u +%F) $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)," \
+     "nvmfd 1 reactor on CPU 0${busy:+ (busy polling)}, nvmf-perf on CPU 1, ${time}s per row" >&2
+taskset -c 1 "$perf" -a 127.0.0.1 -p "$port" -w write --bs 1m --qd 8 --time 3 ${busy[@]+"${busy[@]}"} >/dev/null
+taskset -c 1 "$perf" -a 127.0.0.1 -p "$port" --table --time "$time" --ramp 1 ${busy[@]+"${busy[@]}"}
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
