@@ -75,6 +75,7 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
         ("reactors", po::value<unsigned>()->default_value(1), "number of reactor (data path) threads")
         ("cpus", po::value<std::string>(), "pin reactor i to the i-th CPU of this comma separated list")
         ("busy-poll", po::bool_switch(), "reactors spin instead of sleeping: lowest latency, one full core each")
+        ("poll-window", po::value<unsigned>()->default_value(50), "microseconds a reactor keeps polling after doing work before it sleeps (0: sleep at once; an idle reactor always sleeps)")
         ("buffer-pool", po::value<std::string>()->default_value("64M"), "data buffer memory per reactor")
         ("log-level", po::value<std::string>()->default_value("info"), "error, warn, notice, info, debug or trace")
         ("max-queue-size", po::value<unsigned>()->default_value(1024), "largest queue a host may create (entries)")
@@ -134,6 +135,9 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
         o.cpus = *cpus;
     }
     o.reactor.busy_poll = vm["busy-poll"].as<bool>();
+    unsigned window = vm["poll-window"].as<unsigned>();
+    if (window > 1000000) return make_error(ErrorCode::InvalidArgument, "at most 1000000 (1 s)", "poll-window");
+    o.reactor.poll_window = std::chrono::microseconds(window);
     auto pool = plugin::parse_size(vm["buffer-pool"].as<std::string>(), "buffer-pool");
     if (!pool) return std::unexpected(pool.error());
     if (*pool < (4u << 20)) return make_error(ErrorCode::InvalidArgument, "must be at least 4M", "buffer-pool");

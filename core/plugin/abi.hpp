@@ -9,17 +9,21 @@
 
 #include "core/plugin/backend.hpp"
 #include "core/plugin/transport.hpp"
+#include "nvmfd/abi_hash.hpp"  // generated: a hash of every header a plugin sees
 
 namespace nvmfd::plugin {
 
-// Bump whenever anything under core/plugin or core/runtime changes layout.
+// The tag names the interface generation, the compiler's C++ ABI and a hash
+// of the plugin-visible headers (core/plugin, core/runtime, core/proto), so
+// any change to a struct a plugin sees makes old plugins refuse to load.
+// Bump kAbiVersion for changes of meaning that leave the headers alike.
 inline constexpr int kAbiVersion = 1;
 
 #define NVMFD_STRINGIFY2(x) #x
 #define NVMFD_STRINGIFY(x) NVMFD_STRINGIFY2(x)
 #define NVMFD_PLUGIN_ABI_TAG                                                                    \
     "nvmfd-plugin-abi-" NVMFD_STRINGIFY(1) "/gcc-" NVMFD_STRINGIFY(__GNUC__) "/cxx11abi-"        \
-    NVMFD_STRINGIFY(_GLIBCXX_USE_CXX11_ABI)
+    NVMFD_STRINGIFY(_GLIBCXX_USE_CXX11_ABI) "/headers-" NVMFD_PLUGIN_HEADERS_HASH
 static_assert(kAbiVersion == 1, "update the number in NVMFD_PLUGIN_ABI_TAG too");
 
 enum class PluginKind : uint32_t { Transport = 1, Backend = 2 };

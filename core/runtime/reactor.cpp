@@ -177,9 +177,14 @@ void Reactor::run() {
     constexpr int kMaxEvents = 128;
     epoll_event events[kMaxEvents];
     bool pollers_busy = false;
+    Clock::time_point last_work = Clock::now();
+    const bool windowed = options_.poll_window.count() > 0;
     while (!stopping_.load(std::memory_order_relaxed)) {
-        int timeout = (options_.busy_poll || pollers_busy) ? 0 : next_timeout_ms();
+        bool spin = options_.busy_poll || pollers_busy ||
+                    (windowed && Clock::now() - last_work < options_.poll_window);
+        int timeout = spin ? 0 : next_timeout_ms();
         int n = ::epoll_wait(epfd_, events, kMaxEvents, timeout);
+        if (windowed && n > 0) last_work = Clock::now();
         if (n < 0 && errno != EINTR) {
             log::error("reactor {}: epoll_wait: {}", id_, std::strerror(errno));
             break;
@@ -198,6 +203,7 @@ void Reactor::run() {
         if (have_messages) run_messages();
         if (!timers_.empty()) run_timers();
         pollers_busy = run_pollers();
+        if (windowed && pollers_busy) last_work = Clock::now();
         run_deferred();
     }
     // Drain messages so that senders waiting on a reply are not left hanging.

@@ -27,7 +27,7 @@ nvmfd=$build/nvmfd perf=$build/tools/nvmf-perf/nvmf-perf
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 log=$(mktemp /tmp/nvmfd-bench-XXXXXX.log)
 "$nvmfd" --no-state --bus none --listen "127.0.0.1:$port" --default-size 1G --reactors 1 --cpus 0 \
-    ${busy[@]+"${busy[@]}"} --log-level warn >"$log" 2>&1 &
+    ${busy[@]+"${busy[@]}"} ${NVMFD_BENCH_OPTS:-} --log-level warn >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
