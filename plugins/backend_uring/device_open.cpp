@@ -290,6 +290,16 @@ Result<UringOptions> parse_options(const plugin::Params& params) {
     return o;
 }
 
+// nvmfd.service runs with ProtectSystem=strict: everything but its state
+// directory is read-only to it, whatever the file's permissions say. An
+// admin who sees EROFS there needs the drop-in, not a permissions hunt.
+static std::string sandbox_hint(int error, const std::string& path) {
+    if (error != EROFS || !std::getenv("INVOCATION_ID")) return {};
+    return fmt::format(" (under systemd, nvmfd.service may write only to the paths its unit allows: add "
+                       "ReadWritePaths={} with `systemctl edit nvmfd`, then restart it)",
+                       std::filesystem::path(path).parent_path().string());
+}
+
 Result<std::unique_ptr<DeviceState>> open_device(const UringOptions& o) {
     auto dev = std::make_unique<DeviceState>();
     dev->path = o.path;
@@ -312,9 +322,12 @@ Result<std::unique_ptr<DeviceState>> open_device(const UringOptions& o) {
                                      : fmt::format("{} does not exist", o.path),
                               "path");
         fd = UniqueFd(::open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-        if (!fd)
-            return make_error(errno == EACCES ? ErrorCode::PermissionDenied : ErrorCode::Io,
-                              fmt::format("cannot create {}: {}", o.path, errno_text(errno)), "path");
+        if (!fd) {
+            int ce = errno;
+            return make_error(ce == EACCES || ce == EROFS ? ErrorCode::PermissionDenied : ErrorCode::Io,
+                              fmt::format("cannot create {}: {}{}", o.path, errno_text(ce), sandbox_hint(ce, o.path)),
+                              "path");
+        }
         created = true;
         log::notice("{}: created", o.path);
     } else {
@@ -333,8 +346,8 @@ Result<std::unique_ptr<DeviceState>> open_device(const UringOptions& o) {
             int e = errno;
             bool denied = e == EACCES || e == EROFS || e == EPERM;
             return make_error(denied ? ErrorCode::PermissionDenied : ErrorCode::Io,
-                              fmt::format("cannot open {}{}: {}{}", o.path, o.read_only ? "" : " for writing",
-                                          errno_text(e),
+                              fmt::format("cannot open {}{}: {}{}{}", o.path, o.read_only ? "" : " for writing",
+                                          errno_text(e), sandbox_hint(e, o.path),
                                           denied && !o.read_only ? " (set read_only=true to export it read-only)" : ""),
                               "path");
         }

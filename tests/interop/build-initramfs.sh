@@ -40,6 +40,7 @@ modules=(
     tls                                                   # NVMe/TCP TLS (kTLS)
     nvme vfio-pci vfio_iommu_type1                        # emulated PCIe NVMe via VFIO
     ext4 loop null_blk ublk_drv                           # filesystems and test block devices
+    9p 9pnet_virtio overlay                               # --systemd: the host's root as the guest's
 )
 # shellcheck disable=SC2206 # word splitting is the point here
 modules+=(${NVMFD_GUEST_EXTRA_MODULES:-})

@@ -24,6 +24,12 @@
 #   --append ARGS      extra kernel command line
 #   --qemu-arg ARG     extra QEMU argument (repeatable)
 #   --log FILE         keep the whole console output in FILE
+#   --systemd          boot the host's own root file system (read-only over
+#                      virtio-9p, under a throw-away tmpfs overlay) with
+#                      systemd as PID 1; the script runs as a service once
+#                      the system bus is up (see init-systemd.sh). For
+#                      testing installed units; the guest has no network
+#                      but loopback.
 #   -v, --verbose      stream the whole console to stderr (otherwise only
 #                      lines starting with "## " are shown, and the whole
 #                      console only when the script fails)
@@ -34,7 +40,7 @@
 set -euo pipefail
 source "$(dirname "$0")/host-lib.sh"
 
-timeout=300 mem=1024 smp=2 verbose=0 logfile='' append=''
+timeout=300 mem=1024 smp=2 verbose=0 logfile='' append='' systemd=0
 boot_modules="virtio_net configfs nvme-tcp"
 hostfwds=() envs=() qemu_extra=()
 declare -A hooks=()
@@ -56,6 +62,7 @@ while (($#)); do
     --append) append=$2; shift 2 ;;
     --qemu-arg) qemu_extra+=("$2"); shift 2 ;;
     --log) logfile=$2; shift 2 ;;
+    --systemd) systemd=1; shift ;;
     -v | --verbose) verbose=1; shift ;;
     -h | --help) usage ;;
     --) shift; break ;;
@@ -94,9 +101,14 @@ trap '' PIPE # a write to a dead QEMU must fail, not kill us
 # the same rootfs, so nothing of the cached base image is rebuilt per run.
 overlay=$work/overlay
 mkdir -p "$overlay/scenario"
-cp "$INTEROP_DIR/init.sh" "$overlay/init"
+if ((systemd)); then
+    cp "$INTEROP_DIR/init-systemd.sh" "$overlay/init"
+else
+    cp "$INTEROP_DIR/init.sh" "$overlay/init"
+fi
 chmod 755 "$overlay/init"
 cp "$INTEROP_DIR"/guest/* "$overlay/scenario/"
+((systemd)) && cp "$INTEROP_DIR/systemd-scenario.sh" "$overlay/scenario/"
 name=$(basename "$script")
 cp "$script" "$overlay/scenario/$name"
 # A tag the scenario cannot print by accident: only init's marker counts.
@@ -126,6 +138,18 @@ head -c "$pad" /dev/zero >>"$initrd"
 cat "$work/overlay.cpio" >>"$initrd"
 
 netdev=user,id=n0
+if ((systemd)); then
+    # The host's / for init-systemd.sh. multidevs=remap: / spans several
+    # host file systems, whose inode numbers would otherwise collide.
+    qemu_extra+=(
+        -fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap"
+        -device "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot"
+    )
+    # Boot only what the scenario needs: not the host's default target
+    # (its services, getty), not its fstab, not its timers (apt-daily's
+    # Persistent= timers would fire at once).
+    append="systemd.unit=nvmfd-interop.target fstab=no systemd.mask=timers.target systemd.show_status=0 $append"
+fi
 for f in ${hostfwds[@]+"${hostfwds[@]}"}; do netdev+=",hostfwd=$f"; done
 
 # shellcheck disable=SC2054 # commas inside QEMU's option values

@@ -10,14 +10,14 @@ import re
 import sys
 import threading
 
-from harness import (Daemon, busctl, canonical, check, ctl_ok, environment, export_config, free_port, log,
+from harness import (Daemon, busctl, canonical, check, ctl_ok, environment, export_config, free_ports, log,
                      manager_call, nvmfctl, read_state_file, run_test)
 
 SHARED = "nqn.2026-11.io.nvmfd:shared"
 ROUNDS = 12
 
 
-def client_nvmfctl(bus, acked, errors):
+def client_nvmfctl(bus, ports, acked, errors):
     for i in range(ROUNDS):
         nqn = f"nqn.2026-11.io.nvmfd:a{i}"
         steps = [
@@ -26,14 +26,14 @@ def client_nvmfctl(bus, acked, errors):
             ("host", "allow", nqn, f"nqn.2014-08.io.nvmfd.test:a{i}"),
             ("--json", "namespace", "add", SHARED, "--backend", "malloc", "--size", "1M"),
             ("subsystem", "add", f"nqn.2026-11.io.nvmfd:race{i}", "--serial", "A"),
-            ("--json", "port", "add", "--address", "127.0.0.1", "--port", str(free_port())),
+            ("--json", "port", "add", "--address", "127.0.0.1", "--port", str(ports[i])),
         ]
         for s in steps:
             r = nvmfctl(bus, *s)
             (acked if r.rc == 0 else errors).append(("nvmfctl", s, r))
 
 
-def client_busctl(bus, acked, errors):
+def client_busctl(bus, ports, acked, errors):
     for i in range(ROUNDS):
         nqn = f"nqn.2026-11.io.nvmfd:b{i}"
         steps = [
@@ -42,7 +42,7 @@ def client_busctl(bus, acked, errors):
             ("AllowHost", "ss", nqn, f"nqn.2014-08.io.nvmfd.test:b{i}"),
             ("AddNamespace", "ssa{ss}a{sv}", SHARED, "malloc", 1, "size", "1M", 0),
             ("AddSubsystem", "sa{sv}", f"nqn.2026-11.io.nvmfd:race{i}", 1, "serial", "s", "B"),
-            ("AddPort", "sssa{sv}", "tcp", "127.0.0.1", str(free_port()), 0),
+            ("AddPort", "sssa{sv}", "tcp", "127.0.0.1", str(ports[i]), 0),
         ]
         for s in steps:
             r = manager_call(bus, *s)
@@ -54,8 +54,9 @@ def main():
         d = Daemon(bus, work).start()
         ctl_ok(bus, "subsystem", "add", SHARED, "--allow-any-host")
         acked, errors = [], []
-        threads = [threading.Thread(target=client_nvmfctl, args=(bus, acked, errors)),
-                   threading.Thread(target=client_busctl, args=(bus, acked, errors))]
+        ports = free_ports(2 * ROUNDS)
+        threads = [threading.Thread(target=client_nvmfctl, args=(bus, ports[:ROUNDS], acked, errors)),
+                   threading.Thread(target=client_busctl, args=(bus, ports[ROUNDS:], acked, errors))]
         for t in threads:
             t.start()
         for t in threads:
