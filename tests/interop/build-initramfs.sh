@@ -41,6 +41,7 @@ modules=(
     nvme vfio-pci vfio_iommu_type1                        # emulated PCIe NVMe via VFIO
     ext4 loop null_blk ublk_drv                           # filesystems and test block devices
     9p 9pnet_virtio overlay                               # --systemd: the host's root as the guest's
+    dm_mod                                                # failing devices (dm error target)
 )
 # shellcheck disable=SC2206 # word splitting is the point here
 modules+=(${NVMFD_GUEST_EXTRA_MODULES:-})

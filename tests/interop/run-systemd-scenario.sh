@@ -1,20 +1,24 @@
 #!/bin/bash
-# The systemd-unit interop scenario: nvmfd installed from BUILD_DIR (cmake
-# --install into a staging directory) and run under a real systemd and
-# system bus in a QEMU guest that boots this machine's own root file system
-# (run-guest.sh --systemd). The guest talks to its own nvmfd over loopback.
+# The interop scenarios that need a whole Debian system in the guest
+# (run-guest.sh --systemd: a QEMU guest booting this machine's own root file
+# system with systemd as PID 1); the guest talks to its own nvmfd over
+# loopback:
+#   systemd-unit     nvmfd installed from BUILD_DIR (cmake --install into a
+#                    staging directory) and run under systemd and the system bus
+#   uring-dm-errors  the uring backend on a device-mapper device that fails
 #
-#   run-systemd-scenario.sh [-v] [--timeout SEC] BUILD_DIR
+#   run-systemd-scenario.sh [-v] [--timeout SEC] [--only NAME[,NAME]] BUILD_DIR
 #
 # Exit status: 0 passed, 1 failed, 77 (ctest's SKIP_RETURN_CODE) when QEMU or
-# the guest image is missing (run deps.sh). Prints the scenario's time.
+# the guest image is missing (run deps.sh). Prints each scenario's time.
 set -euo pipefail
 source "$(dirname "$0")/host-lib.sh"
 
-timeout=420 verbose=()
+timeout=420 verbose=() only=''
 while (($#)); do
     case $1 in
     --timeout) timeout=$2; shift 2 ;;
+    --only) only=",$2,"; shift 2 ;;
     -v | --verbose) verbose=(-v); shift ;;
     -*) die "unknown option $1" ;;
     *) break ;;
@@ -40,15 +44,26 @@ DESTDIR=$work/stage cmake --install "$build" >"$work/install.log" 2>&1 || {
 }
 note "staged the install in $(elapsed_since "$t") s"
 
+# scenario NAME SCRIPT ARGS...: one systemd guest boot.
+failed=0
+scenario() {
+    local name=$1 t rc=0
+    shift
+    [[ -z $only || $only == *",$name,"* ]] || return 0
+    t=$(now)
+    "$INTEROP_DIR/run-guest.sh" ${verbose[@]+"${verbose[@]}"} --systemd --mem 2048 --timeout "$timeout" "$@" || rc=$?
+    if ((rc == 0)); then
+        echo "=== $name: PASS in $(elapsed_since "$t") s"
+    else
+        echo "=== $name: FAIL in $(elapsed_since "$t") s (rc=$rc)"
+        failed=$((failed + 1))
+    fi
+}
+
 # What examples/nvmfd.conf (installed as /etc/nvmfd/nvmfd.conf) serves.
-t=$(now)
-rc=0
-"$INTEROP_DIR/run-guest.sh" ${verbose[@]+"${verbose[@]}"} --systemd --mem 2048 --timeout "$timeout" \
-    systemd-unit.sh 127.0.0.1 4420 nqn.2026-11.io.nvmfd:default - \
-    INSTALL_TREE="$work/stage" NVMF_PERF="$perf" || rc=$?
-if ((rc == 0)); then
-    echo "=== systemd-unit: PASS in $(elapsed_since "$t") s"
-else
-    echo "=== systemd-unit: FAIL in $(elapsed_since "$t") s (rc=$rc)"
-fi
-exit $((rc == 0 ? 0 : 1))
+scenario systemd-unit systemd-unit.sh 127.0.0.1 4420 nqn.2026-11.io.nvmfd:default - \
+    INSTALL_TREE="$work/stage" NVMF_PERF="$perf"
+# nvmfd from the build tree on a device-mapper device that fails.
+scenario uring-dm-errors uring-dm-errors.sh 127.0.0.1 4420 nqn.2026-11.io.nvmfd:failing - \
+    NVMFD="$build/nvmfd" PLUGINS="$build/plugins"
+((failed == 0))
