@@ -14,7 +14,8 @@
 # notify: it returns once READY=1 came); nvmfctl on the system bus; verified
 # I/O through nvmf-perf and through the kernel's own initiator; a backing
 # file outside the unit's ReadWritePaths is refused with the drop-in hint,
-# then accepted with the drop-in; the D-Bus policy lets other users read but
+# then accepted with the drop-in; a loop device is served, and refused while
+# mounted; the D-Bus policy lets other users read but
 # not change, until they join the admin group; a crash is restarted with the
 # exports restored; the watchdog kills a stopped daemon and systemd restarts
 # it; stop is clean; a D-Bus call starts the stopped service (activation).
@@ -122,6 +123,28 @@ file_inside_dropin() {
     [[ $(stat -c %s /srv/nvmfd/a.img) == 67108864 ]] || fail "/srv/nvmfd/a.img has the wrong size"
 }
 
+block_device() {
+    # Block devices need no drop-in: the unit keeps /dev (PrivateDevices=no).
+    truncate -s 64M /tmp/blk.img
+    local loop
+    loop=$(losetup -f --show /tmp/blk.img)
+    nvmfctl namespace add "$SUBNQN" --backend uring --path "$loop" --nsid 3
+    perf 3
+    # Mounted elsewhere is refused, whatever the unit's mount namespace.
+    nvmfctl namespace remove "$SUBNQN" 3
+    mkfs.ext4 -q "$loop"
+    mkdir -p /mnt/blk
+    mount "$loop" /mnt/blk
+    local out
+    if out=$(nvmfctl namespace add "$SUBNQN" --backend uring --path "$loop" --nsid 3 2>&1); then
+        fail "a mounted block device was exported: $out"
+    fi
+    echo "refused as expected: $out"
+    [[ $out == *"is mounted on /mnt/blk"* ]] || fail "the refusal does not say where it is mounted"
+    umount /mnt/blk
+    losetup -d "$loop"
+}
+
 policy_for_users() {
     id alice >/dev/null 2>&1 || useradd --no-create-home --shell /usr/sbin/nologin alice
     runuser -u alice -- nvmfctl subsystem list >/dev/null || fail "a user cannot read the exports"
@@ -187,6 +210,7 @@ step perf-io perf 1
 step kernel-io kernel_io
 step sandbox-refuses file_outside_sandbox_refused
 step sandbox-dropin file_inside_dropin
+step block-device block_device
 step dbus-policy policy_for_users
 step crash-restart crash_restarts
 step watchdog watchdog_kills_hung
