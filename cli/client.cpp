@@ -1,5 +1,7 @@
 #include "cli/client.hpp"
 
+#include <regex>
+
 #include <fmt/format.h>
 
 #include "dbus/names.hpp"
@@ -38,18 +40,14 @@ ManagerProxy& Client::manager() {
     return *manager_;
 }
 
-CommandError Client::translate(const sdbus::Error& e) const {
+CommandError Client::translate(const sdbus::Error& e) {
     const std::string& name = e.getName();
     if (name.starts_with(dbus::kErrorPrefix)) return CommandError(name, e.getMessage());
     if (name == "org.freedesktop.DBus.Error.ServiceUnknown" || name == "org.freedesktop.DBus.Error.NameHasNoOwner")
         return CommandError(name, fmt::format("nvmfd is not running on the {} bus (nobody owns {}){}", bus_name(),
                                               service_, bus_ == BusKind::System ? "; try: systemctl start nvmfd" : ""),
                             true);
-    if (name == "org.freedesktop.DBus.Error.AccessDenied")
-        return CommandError(name, fmt::format("the D-Bus policy refused the call ({}); changes need root or the "
-                                              "nvmfd admin group",
-                                              e.getMessage()),
-                            true);
+    if (name == "org.freedesktop.DBus.Error.AccessDenied") return access_denied(e);
     if (name == "org.freedesktop.DBus.Error.NoReply" || name == "org.freedesktop.DBus.Error.Timeout" ||
         name == "org.freedesktop.DBus.Error.TimedOut")
         return CommandError(name, fmt::format("nvmfd did not answer within {} s ({}); raise --timeout or look at "
@@ -57,6 +55,24 @@ CommandError Client::translate(const sdbus::Error& e) const {
                                               timeout_.count(), e.getMessage()),
                             true);
     return CommandError(name, e.getMessage());
+}
+
+// dbus-daemon's own text lists the rules it matched; what the user needs is
+// which call was refused and who may make it. Reading is open to everyone,
+// so the admin group comes from nvmfd itself.
+CommandError Client::access_denied(const sdbus::Error& e) {
+    static const std::regex kMember(R"re(member="([^"]+)")re");
+    std::smatch m;
+    const std::string& text = e.getMessage();
+    std::string call = std::regex_search(text, m, kMember) ? m[1].str() : "the call";
+    std::string group;
+    try {
+        group = manager().AdminGroup();
+    } catch (const sdbus::Error&) {
+    }
+    std::string who = group.empty() ? "root or nvmfd's admin group"
+                                    : fmt::format("root or membership in group {} (usermod -aG {} USER)", group, group);
+    return CommandError(e.getName(), fmt::format("the D-Bus policy refused {}: changes need {}", call, who), true);
 }
 
 State Client::read_state() {

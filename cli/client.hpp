@@ -64,7 +64,8 @@ public:
 private:
     ManagerProxy& manager();
     sdbus::IConnection& connection();
-    CommandError translate(const sdbus::Error& e) const;
+    CommandError translate(const sdbus::Error& e);
+    CommandError access_denied(const sdbus::Error& e);
 
     BusKind bus_;
     std::string service_;

@@ -137,7 +137,8 @@ def check_policy(work):
         r = ctl("config", "show", as_user=NOBODY)
         check(r.rc == 0, f"nobody cannot ExportConfig: {r}")
         r = ctl("subsystem", "add", "nqn.2026-11.io.nvmfd:nobody", as_user=NOBODY)
-        check(r.rc == 1 and "D-Bus policy refused" in r.err, f"the bus let nobody change things: {r}")
+        check(r.rc == 1 and "D-Bus policy refused AddSubsystem" in r.err, f"the bus let nobody change things: {r}")
+        check(f"membership in group {group or 'nvmfd-admin'}" in r.err, f"the refusal does not name the group: {r}")
         log(f"policy: nobody reads, cannot change: {r.err.strip()[:110]}")
         if group:
             r = ctl("subsystem", "add", "nqn.2026-11.io.nvmfd:admin", as_user=["--reuid=65534", "--regid=65534",

@@ -152,6 +152,7 @@ policy_for_users() {
     out=$(runuser -u alice -- nvmfctl subsystem add nqn.2026-11.io.nvmfd:alice 2>&1) || rc=$?
     echo "alice, not in $ADMIN_GROUP: rc=$rc: $out"
     ((rc == 1)) || fail "a user outside $ADMIN_GROUP changed the exports (rc=$rc)"
+    [[ $out == *"refused AddSubsystem"*"group $ADMIN_GROUP"* ]] || fail "the refusal does not say what to do"
     usermod -a -G "$ADMIN_GROUP" alice
     runuser -u alice -- nvmfctl subsystem add nqn.2026-11.io.nvmfd:alice ||
         fail "a member of $ADMIN_GROUP was refused"
