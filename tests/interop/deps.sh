@@ -24,6 +24,12 @@ packages=(
     cpio              # build the initramfs
     zstd              # unpack the zstd-compressed vmlinuz
     xz-utils          # unpack the .ko.xz modules
+    # run-guest.sh --systemd boots this machine's own root file system, so
+    # what its scenarios run must be installed here:
+    systemd           # PID 1, systemctl, busctl, systemd-sysusers
+    dbus              # the system bus
+    dmsetup           # uring-dm-errors: the failing device
+    passwd            # systemd-unit: useradd/usermod for the policy check
 )
 
 if [[ ${1:-} == --print ]]; then
