@@ -8,8 +8,8 @@
 
 namespace nvmfd::dbus {
 
-AsioBusLoop::AsioBusLoop(boost::asio::io_context& io, sdbus::IConnection& connection)
-    : io_(io), connection_(connection), socket_(io), timer_(io) {}
+AsioBusLoop::AsioBusLoop(boost::asio::io_context& io, sdbus::IConnection& connection, LostHandler on_lost)
+    : io_(io), connection_(connection), socket_(io), timer_(io), on_lost_(std::move(on_lost)) {}
 
 AsioBusLoop::~AsioBusLoop() {
     boost::system::error_code ec;
@@ -27,9 +27,11 @@ void AsioBusLoop::start() {
 void AsioBusLoop::kick() {
     if (kick_pending_ || broken_) return;
     kick_pending_ = true;
-    boost::asio::post(io_, [this] {
-        kick_pending_ = false;
-        process();
+    boost::asio::post(io_, [self = std::weak_ptr<AsioBusLoop*>(self_)] {
+        auto loop = self.lock();
+        if (!loop) return;
+        (*loop)->kick_pending_ = false;
+        (*loop)->process();
     });
 }
 
@@ -39,15 +41,22 @@ void AsioBusLoop::process() {
         // One message per call; drain what is queued before sleeping again.
         while (connection_.processPendingRequest()) {
         }
+        arm();  // asks sd-bus for its fd and events: throws on a dead bus too
     } catch (const sdbus::Error& e) {
         // The bus went away (dbus-daemon restarted or died). The data path
-        // keeps serving; management over D-Bus needs a daemon restart.
-        log::error("D-Bus connection lost ({}: {}); nvmfd keeps serving but cannot be managed until restarted",
-                   e.getName(), e.getMessage());
+        // keeps serving; the owner reconnects.
         broken_ = true;
-        return;
+        boost::system::error_code ignored;
+        socket_.cancel(ignored);
+        timer_.cancel();
+        std::string why = fmt::format("{}: {}", e.getName(), e.getMessage());
+        if (on_lost_)
+            boost::asio::post(io_, [self = std::weak_ptr<AsioBusLoop*>(self_), why] {
+                if (auto loop = self.lock()) (*loop)->on_lost_(why);
+            });
+        else
+            log::error("D-Bus connection lost ({}); nvmfd keeps serving but cannot be managed until restarted", why);
     }
-    arm();
 }
 
 void AsioBusLoop::arm() {
@@ -56,9 +65,10 @@ void AsioBusLoop::arm() {
     boost::system::error_code ignored;
     socket_.cancel(ignored);
     timer_.cancel();
-    auto on_ready = [this, epoch](const boost::system::error_code& ec) {
-        if (ec == boost::asio::error::operation_aborted || epoch != epoch_) return;
-        process();
+    auto on_ready = [self = std::weak_ptr<AsioBusLoop*>(self_), epoch](const boost::system::error_code& ec) {
+        auto loop = self.lock();
+        if (!loop || ec == boost::asio::error::operation_aborted || epoch != (*loop)->epoch_) return;
+        (*loop)->process();
     };
     if (poll.events & POLLIN) socket_.async_wait(boost::asio::posix::stream_descriptor::wait_read, on_ready);
     if (poll.events & POLLOUT) socket_.async_wait(boost::asio::posix::stream_descriptor::wait_write, on_ready);

@@ -5,6 +5,10 @@
 // process everything that is pending.
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <string>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -14,7 +18,11 @@ namespace nvmfd::dbus {
 
 class AsioBusLoop {
 public:
-    AsioBusLoop(boost::asio::io_context& io, sdbus::IConnection& connection);
+    // on_lost runs (posted to io, never inside a dispatch) once the bus
+    // connection is gone, with why; the owner may destroy the loop then.
+    using LostHandler = std::function<void(const std::string& why)>;
+
+    AsioBusLoop(boost::asio::io_context& io, sdbus::IConnection& connection, LostHandler on_lost = {});
     ~AsioBusLoop();
     AsioBusLoop(const AsioBusLoop&) = delete;
     AsioBusLoop& operator=(const AsioBusLoop&) = delete;
@@ -35,6 +43,9 @@ private:
     uint64_t epoch_ = 0;  // waits from an older arm() are stale
     bool kick_pending_ = false;
     bool broken_ = false;
+    LostHandler on_lost_;
+    // Posted work holds a weak copy: it must not touch a destroyed loop.
+    std::shared_ptr<AsioBusLoop*> self_ = std::make_shared<AsioBusLoop*>(this);
 };
 
 }  // namespace nvmfd::dbus

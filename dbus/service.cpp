@@ -23,7 +23,7 @@ struct Service::Impl {
           manager(*connection, control, access,
                   ManagerInfo{o.version, o.state_file ? o.state_file->string() : std::string()}, [this] { sync(); }),
           tree(*connection, control, manager),
-          loop(io, *connection) {}
+          loop(io, *connection, o.on_connection_lost) {}
 
     // Follow the control state. Never throws: the change it follows has
     // been made and acknowledged already.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +24,10 @@ struct ServiceOptions {
     std::string admin_group;
     std::string version;
     std::optional<std::filesystem::path> state_file;
+    // Called on the io_context (never inside a D-Bus dispatch) when the bus
+    // connection is lost; the owner may destroy the service then. Unset:
+    // the loss is only logged.
+    std::function<void(const std::string& why)> on_connection_lost;
 };
 
 class Service {

@@ -11,10 +11,10 @@
 #include <systemd/sd-daemon.h>
 
 #include "core/control/control.hpp"
+#include "core/daemon/management_bus.hpp"
 #include "core/daemon/options.hpp"
 #include "core/plugin/loader.hpp"
 #include "core/runtime/log.hpp"
-#include "dbus/service.hpp"
 
 using namespace nvmfd;
 
@@ -65,29 +65,6 @@ void arm_watchdog(boost::asio::steady_timer& timer, std::chrono::microseconds pe
         sd_notify(0, "WATCHDOG=1");
         arm_watchdog(timer, period);
     });
-}
-
-// The D-Bus management service, or nullptr when there is none. Failing to
-// serve on a bus the admin asked for is fatal; on the default bus it is a
-// warning, so that a quick run where no system bus exists still serves.
-Result<std::unique_ptr<dbus::Service>> start_management_bus(boost::asio::io_context& io, control::Control& control,
-                                                           const daemon::Options& opt) {
-    if (opt.bus == "none") return std::unique_ptr<dbus::Service>();
-    dbus::ServiceOptions so;
-    so.bus = opt.bus == "session" ? dbus::Bus::Session : dbus::Bus::System;
-    so.name = opt.dbus_name;
-    so.admin_group = opt.admin_group;
-    so.version = NVMFD_VERSION;
-    so.state_file = opt.state_file;
-    auto started = dbus::Service::start(io, control, so);
-    if (started) return started;
-    if (opt.bus_explicit) {
-        log::error("{}", started.error().describe());
-        sd_notifyf(0, "STATUS=cannot start: %s", started.error().message.c_str());
-        return std::unexpected(started.error());
-    }
-    log::warn("{}; serving without the D-Bus management API (--bus none silences this)", started.error().describe());
-    return std::unique_ptr<dbus::Service>();
 }
 
 }  // namespace
@@ -150,12 +127,8 @@ int main(int argc, char** argv) {
 
         // After the exports are restored: a client that sees the bus name
         // sees the restored state.
-        std::unique_ptr<dbus::Service> bus;
-        if (rc == 0) {
-            auto started = start_management_bus(io, control, opt);
-            if (!started) rc = 1;
-            else bus = std::move(*started);
-        }
+        daemon::ManagementBus bus(io, control, opt);
+        if (rc == 0 && !bus.start()) rc = 1;
 
         if (rc == 0) {
             boost::asio::signal_set signals(io, SIGTERM, SIGINT);
@@ -169,14 +142,15 @@ int main(int argc, char** argv) {
             if (sd_watchdog_enabled(0, &watchdog_usec) > 0)
                 arm_watchdog(watchdog, std::chrono::microseconds(watchdog_usec / 2));
             sd_notifyf(0, "READY=1\nSTATUS=serving %zu subsystem(s)%s", control.export_spec().subsystems.size(),
-                       bus ? fmt::format("; managed as {} on the {} bus", opt.dbus_name, opt.bus).c_str() : "");
+                       bus.serving() ? fmt::format("; managed as {} on the {} bus", opt.dbus_name, opt.bus).c_str()
+                                     : "");
             log::notice("nvmfd {} ready ({} reactor{})", NVMFD_VERSION, opt.reactors, opt.reactors == 1 ? "" : "s");
             io.run();
             sd_notify(0, "STOPPING=1\nSTATUS=draining");
         }
         // No more management calls: release the bus name first, so that a
         // new nvmfd can take it while this one drains.
-        bus.reset();
+        bus.stop();
         // Stop accepting, close connections after their in-flight commands finish.
         control.shutdown();
     }

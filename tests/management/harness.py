@@ -110,13 +110,17 @@ class PrivateBus:
 
     def __init__(self, work):
         self.work = work
+        self._start(f"unix:dir={work.path}")
+
+    def _start(self, listen):
+        work = self.work
         conf = work.file("bus.conf")
         with open(conf, "w") as f:
             f.write(f"""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>session</type>
-  <listen>unix:dir={work.path}</listen>
+  <listen>{listen}</listen>
   <auth>EXTERNAL</auth>
   <policy context="default">
     <allow user="*"/>
@@ -129,7 +133,9 @@ class PrivateBus:
         self.proc = subprocess.Popen(
             ["dbus-daemon", f"--config-file={conf}", "--nofork", "--print-address=1"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.address = self.proc.stdout.readline().strip()
+        # Without the server's guid: clients check it, and a restarted bus
+        # (restart()) has another one at the same path.
+        self.address = re.sub(r",guid=[0-9a-f]+", "", self.proc.stdout.readline().strip())
         check(self.address.startswith("unix:"), "dbus-daemon did not start")
         # The socket is created by root; let other users connect.
         for name in os.listdir(work.path):
@@ -147,8 +153,20 @@ class PrivateBus:
         return e
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=5)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=5)
+
+    def restart(self, down_seconds=0.0):
+        """Another dbus-daemon at the same address, as after a restart of
+        the system's bus: every connection to the old one is gone."""
+        m = re.match(r"unix:path=([^,]+)", self.address)
+        check(m is not None, f"cannot restart a bus at {self.address}")
+        self.stop()
+        time.sleep(down_seconds)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(m.group(1))
+        self._start(f"unix:path={m.group(1)}")
 
 
 class NotifySocket:
