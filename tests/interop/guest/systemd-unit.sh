@@ -80,6 +80,13 @@ start_enabled() {
     echo "StatusText: $status"
     [[ -n $status ]] || fail "no STATUS= from nvmfd"
     [[ $(prop NRestarts) == 0 ]] || fail "restarted during start"
+    # nvmfd's "<N>" prefixes give journald each line's priority.
+    wait_until 10 "the journal to have nvmfd's notice" journal_has notice "ready"
+    wait_until 10 "the journal to have nvmfd's info" journal_has info "tcp: listening on"
+}
+
+journal_has() { # PRIORITY TEXT: a line of exactly that priority
+    journalctl -b -u "$UNIT" -p "$1..$1" -o cat --no-pager | grep -q -- "$2"
 }
 
 nvmfctl_reads() {
