@@ -63,7 +63,7 @@ scenario() {
 # What examples/nvmfd.conf (installed as /etc/nvmfd/nvmfd.conf) serves.
 scenario systemd-unit systemd-unit.sh 127.0.0.1 4420 nqn.2026-11.io.nvmfd:default - \
     INSTALL_TREE="$work/stage" NVMF_PERF="$perf"
-# nvmfd from the build tree on a device-mapper device that fails.
+# nvmfd, run by hand, on a device-mapper device that fails.
 scenario uring-dm-errors uring-dm-errors.sh 127.0.0.1 4420 nqn.2026-11.io.nvmfd:failing - \
-    NVMFD="$build/nvmfd" PLUGINS="$build/plugins"
+    INSTALL_TREE="$work/stage"
 ((failed == 0))

@@ -320,3 +320,20 @@ knvmet_teardown() {
     done
     rm -f "/tmp/knvmet-$port.img"
 }
+
+# --- the systemd guest (run-guest.sh --systemd) ------------------------------
+# The host's root file system is read-only at /run/hostroot; the guest's
+# own /tmp hides the host's, so host paths are reached through it.
+HOSTROOT=/run/hostroot
+
+# install_staged HOST_DIR: unpack a `DESTDIR=HOST_DIR cmake --install` tree
+# into the guest's / (what `cmake --install` does on a real machine), and
+# put cmake's default prefix on PATH. The build tree itself cannot run
+# here: its binaries find their libraries by absolute build paths.
+install_staged() {
+    local tree=$HOSTROOT$1
+    [[ -d $tree/usr/local/sbin ]] || fail "no install tree at $tree"
+    # --keep-directory-symlink: Debian's /lib is a link to /usr/lib.
+    tar -C "$tree" -cf - . | tar -C / -xf - --keep-directory-symlink --no-same-owner
+    export PATH=/usr/local/sbin:/usr/local/bin:$PATH
+}

@@ -22,10 +22,7 @@
 source "$(dirname "$0")/lib.sh"
 
 parse_scenario_args "INSTALL_TREE NVMF_PERF" "$@"
-# cmake's default prefix, as an admin's PATH has it.
-export PATH=/usr/local/sbin:/usr/local/bin:$PATH
 : "${INSTALL_TREE:?}" "${NVMF_PERF:?}"
-HOSTROOT=/run/hostroot
 PERF=$HOSTROOT$NVMF_PERF
 ADMIN_GROUP=nvmfd-admin
 UNIT=nvmfd.service
@@ -58,11 +55,9 @@ perf() {
 }
 
 install_files() {
-    [[ -d $HOSTROOT$INSTALL_TREE ]] || fail "no install tree at $HOSTROOT$INSTALL_TREE"
     # A fresh machine: no exports saved by an nvmfd the host itself ran.
     rm -rf /var/lib/nvmfd /etc/nvmfd
-    # --keep-directory-symlink: Debian's /lib is a link to /usr/lib.
-    tar -C "$HOSTROOT$INSTALL_TREE" -cf - . | tar -C / -xf - --keep-directory-symlink --no-same-owner
+    install_staged "$INSTALL_TREE"
     systemd-sysusers
     getent group "$ADMIN_GROUP" >/dev/null || fail "systemd-sysusers did not create $ADMIN_GROUP"
     systemctl daemon-reload

@@ -2,10 +2,10 @@
 # The uring backend on a block device that really fails: device-mapper's
 # error target (EIO for every read and write) behind the second half of a
 # loop device, exported by nvmfd and used through the guest kernel's own
-# NVMe/TCP host. Needs run-guest.sh --systemd (nvmfd runs from the host's
-# build tree, at /run/hostroot).
+# NVMe/TCP host. Needs run-guest.sh --systemd: nvmfd is installed from a
+# staged `cmake --install` (INSTALL_TREE, a host path) and run by hand.
 #
-#   uring-dm-errors.sh 127.0.0.1 PORT SUBNQN - NVMFD=PATH PLUGINS=DIR
+#   uring-dm-errors.sh 127.0.0.1 PORT SUBNQN - INSTALL_TREE=DIR
 #
 # Checks: I/O to the good half round-trips; a write into the failing half
 # completes with Write Fault (SCT 2, SC 0x80) and a read with Unrecovered
@@ -14,8 +14,8 @@
 # afterwards, on the same connection; nvmfd exits 0 on SIGTERM.
 source "$(dirname "$0")/lib.sh"
 
-parse_scenario_args "NVMFD PLUGINS" "$@"
-HOSTROOT=/run/hostroot
+parse_scenario_args "INSTALL_TREE" "$@"
+: "${INSTALL_TREE:?}"
 DM_NAME=nvmfd-failing
 SECTORS=131072      # 64 MiB
 GOOD_SECTORS=65536  # the first 32 MiB work; the rest is dm's error target
@@ -50,7 +50,7 @@ make_failing_device() {
     dmsetup table "$DM_NAME"
 }
 
-listening() { [[ -n $(ss -Hltn "sport = :$PORT") ]]; }
+listening_or_gone() { [[ -n $(ss -Hltn "sport = :$PORT") ]] || ! kill -0 "$nvmfd_pid" 2>/dev/null; }
 
 start_nvmfd() {
     cat >/tmp/state.json <<JSON
@@ -66,10 +66,11 @@ start_nvmfd() {
   ]
 }
 JSON
-    "$HOSTROOT$NVMFD" --bus none --state-file /tmp/state.json --plugin-dir "$HOSTROOT$PLUGINS" \
-        --log-level info >/tmp/nvmfd.log 2>&1 &
+    install_staged "$INSTALL_TREE"
+    nvmfd --bus none --state-file /tmp/state.json --log-level info >/tmp/nvmfd.log 2>&1 &
     nvmfd_pid=$!
-    wait_until 30 "nvmfd to listen on $PORT" listening
+    wait_until 30 "nvmfd to listen on $PORT" listening_or_gone
+    kill -0 "$nvmfd_pid" 2>/dev/null || fail "nvmfd exited at start"
 }
 
 connect() {
