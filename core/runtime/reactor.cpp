@@ -1,5 +1,6 @@
 #include "core/runtime/reactor.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <future>
@@ -108,10 +109,22 @@ void Reactor::cancel_timer(TimerId id) {
     timer_index_.erase(it);
 }
 
+Deferred::~Deferred() {
+    if (queued_on_) queued_on_->unqueue_deferred(*this);
+}
+
 void Reactor::defer(Deferred& work) {
-    if (work.queued_) return;
-    work.queued_ = true;
+    if (work.queued_on_) return;
+    work.queued_on_ = this;
     deferred_.push_back(&work);
+}
+
+// Owning thread only, like defer(). The slot is blanked rather than erased:
+// run_deferred may be iterating over deferred_running_ right now.
+void Reactor::unqueue_deferred(Deferred& work) {
+    std::replace(deferred_.begin(), deferred_.end(), &work, static_cast<Deferred*>(nullptr));
+    std::replace(deferred_running_.begin(), deferred_running_.end(), &work, static_cast<Deferred*>(nullptr));
+    work.queued_on_ = nullptr;
 }
 
 void Reactor::add_poller(Poller& p) { pollers_.push_back(&p); }
@@ -164,8 +177,11 @@ void Reactor::run_deferred() {
     // Work deferred while running deferred work runs in the same turn.
     while (!deferred_.empty()) {
         deferred_running_.swap(deferred_);
-        for (Deferred* d : deferred_running_) {
-            d->queued_ = false;
+        // Index loop: work may destroy other queued work (unqueue_deferred).
+        for (size_t i = 0; i < deferred_running_.size(); ++i) {
+            Deferred* d = deferred_running_[i];
+            if (!d) continue;
+            d->queued_on_ = nullptr;
             d->run_deferred();
         }
         deferred_running_.clear();

@@ -33,18 +33,21 @@ protected:
     ~FdHandler() = default;
 };
 
+class Reactor;
+
 // Work that runs once at the end of the current loop turn. Re-arming while
 // queued is a no-op, so a connection can ask to be flushed once per turn no
-// matter how many responses it queued.
+// matter how many responses it queued. Destroying queued work unqueues it:
+// a connection deleted in the turn it asked to be flushed is not run.
 class Deferred {
 public:
     virtual void run_deferred() = 0;
-    bool deferred_queued() const { return queued_; }
+    bool deferred_queued() const { return queued_on_ != nullptr; }
 protected:
-    ~Deferred() = default;
+    ~Deferred();
 private:
     friend class Reactor;
-    bool queued_ = false;
+    Reactor* queued_on_ = nullptr;
 };
 
 // Called every loop turn; returns true if it did work (the reactor then
@@ -116,6 +119,8 @@ private:
     void run_timers();
     bool run_pollers();
     void run_deferred();
+    friend class Deferred;  // its destructor unqueues it
+    void unqueue_deferred(Deferred& work);
     int next_timeout_ms() const;
 
     const unsigned id_;

@@ -216,7 +216,9 @@ void TcpTransport::adopt(runtime::Reactor& reactor, int fd, uint16_t port_id, st
 void TcpTransport::forget(TcpConnection& conn) {
     runtime::Reactor& r = conn.reactor();
     TcpConnection* raw = &conn;
-    // Deleted at the start of the next loop turn, after this turn's deferred work.
+    // Deleted when the reactor next runs its messages: usually the next loop
+    // turn, but it may be this one, before its deferred work (a flush the
+    // connection queued is then dropped with it; see Deferred).
     r.post([&r, raw] { connections_of(r).live.erase(raw); });
 }
 

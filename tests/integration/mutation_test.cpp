@@ -6,6 +6,7 @@
 // the well-behaved host next to it. Under ASan in CI this is a small fuzzer.
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -111,7 +112,17 @@ TEST_CASE("mutated sessions never take nvmfd down") {
             bytes[std::min(at, bytes.size() - 1)] ^= std::byte(1u << (rng() % 8));
         }
         if (rng() % 5 == 0) bytes.resize(rng() % bytes.size());  // cut short, too
-        RawConnection r = RawConnection::open({"127.0.0.1", d.port()});
+        std::optional<RawConnection> opened;
+        try {
+            opened.emplace(RawConnection::open({"127.0.0.1", d.port()}));
+        } catch (const host::Error& e) {
+            bool alive = d.running();
+            std::string log = d.log();
+            FAIL("session " << i << ": " << e.what() << "; nvmfd " << (alive ? "still runs" : "is gone")
+                            << "; the end of its log:\n"
+                            << log.substr(log.size() > 16000 ? log.size() - 16000 : 0));
+        }
+        RawConnection& r = *opened;
         try {
             r.send(bytes, 2000ms);
             // Read whatever comes back until the target closes or goes quiet.
