@@ -76,6 +76,8 @@ private:
     // send
     void enqueue(TxItem& item);
     void send_r2t(TcpRequest& r);
+    // Pool buffers for r's payload; false (and a wait registered) when the pool is empty.
+    bool take_pool_buffers(TcpRequest& r);
     void flush();
     void set_want_write(bool on);
 

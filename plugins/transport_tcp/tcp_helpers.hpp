@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <sys/uio.h>
 
+#include "core/proto/crc32c.hpp"
 #include "core/proto/tcp_pdu.hpp"
 #include "plugins/transport_tcp/tcp_options.hpp"
 
@@ -22,6 +24,18 @@ inline bool host_to_controller_type(proto::tcp::PduType t) {
 }
 
 inline uint32_t round_up(uint32_t v, uint32_t align) { return (v + align - 1) / align * align; }
+
+// Writes a PDU header to out, followed by its header digest when hdgst is
+// on; returns how many bytes that took.
+template <typename Pdu>
+uint8_t put_header(uint8_t* out, const Pdu& pdu, bool hdgst) {
+    static_assert(sizeof pdu + proto::tcp::kDigestSize <= 255);
+    std::memcpy(out, &pdu, sizeof pdu);
+    if (!hdgst) return sizeof pdu;
+    uint32_t crc = proto::crc32c(&pdu, sizeof pdu);
+    std::memcpy(out + sizeof pdu, &crc, sizeof crc);
+    return static_cast<uint8_t>(sizeof pdu + proto::tcp::kDigestSize);
+}
 
 inline size_t iov_slots_for(const TcpOptions& o) {
     // Data buffers are 4 KiB pages; Compare needs room for a second buffer.

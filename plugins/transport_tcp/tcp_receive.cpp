@@ -272,11 +272,10 @@ bool TcpConnection::handle_capsule(const CommonHeader& ch, const uint8_t* h, siz
     return true;
 }
 
-bool TcpConnection::start_write_data(TcpRequest& r) {
+bool TcpConnection::take_pool_buffers(TcpRequest& r) {
     size_t n = reactor_.buffers().allocate(r.transfer_length, r.iov_storage);
     if (n == 0) {
-        reactor_.buffers().wait(*this);
-        if (r.sqe.sgl.type != proto::sgl::kInCapsule) waiting_for_r2t_buffer_.push_back(&r);
+        reactor_.buffers().wait(*this);  // on_buffers_available() tries again
         return false;
     }
     r.iov_count = static_cast<uint32_t>(n);
@@ -284,30 +283,23 @@ bool TcpConnection::start_write_data(TcpRequest& r) {
     return true;
 }
 
+bool TcpConnection::start_write_data(TcpRequest& r) {
+    if (take_pool_buffers(r)) return true;
+    if (r.sqe.sgl.type != proto::sgl::kInCapsule) waiting_for_r2t_buffer_.push_back(&r);
+    return false;
+}
+
 void TcpConnection::on_buffers_available() {
     if (closing_) return;
     if (waiting_for_rx_buffer_) {
-        TcpRequest& r = *waiting_for_rx_buffer_;
-        size_t n = reactor_.buffers().allocate(r.transfer_length, r.iov_storage);
-        if (n == 0) {
-            reactor_.buffers().wait(*this);
-            return;
-        }
-        r.iov_count = static_cast<uint32_t>(n);
-        r.buffer_owner = plugin::BufferOwner::Pool;
+        if (!take_pool_buffers(*waiting_for_rx_buffer_)) return;
         waiting_for_rx_buffer_ = nullptr;
         in_payload_ = true;
         process_rx();
     }
     while (!waiting_for_r2t_buffer_.empty()) {
         TcpRequest& r = *waiting_for_r2t_buffer_.front();
-        size_t n = reactor_.buffers().allocate(r.transfer_length, r.iov_storage);
-        if (n == 0) {
-            reactor_.buffers().wait(*this);
-            return;
-        }
-        r.iov_count = static_cast<uint32_t>(n);
-        r.buffer_owner = plugin::BufferOwner::Pool;
+        if (!take_pool_buffers(r)) return;
         waiting_for_r2t_buffer_.erase(waiting_for_r2t_buffer_.begin());
         send_r2t(r);
     }

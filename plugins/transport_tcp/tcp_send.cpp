@@ -38,13 +38,7 @@ void TcpConnection::send_r2t(TcpRequest& r) {
     pdu.ttag = r.ttag;
     pdu.r2to = 0;
     pdu.r2tl = r.transfer_length;
-    std::memcpy(r.hdr, &pdu, sizeof pdu);
-    r.hdr_len = sizeof pdu;
-    if (hdgst_) {
-        uint32_t crc = proto::crc32c(&pdu, sizeof pdu);
-        std::memcpy(r.hdr + sizeof pdu, &crc, sizeof crc);
-        r.hdr_len += kDigestSize;
-    }
+    r.hdr_len = put_header(r.hdr, pdu, hdgst_);
     r.pad_len = 0;
     r.data_len = 0;
     r.resp_len = 0;
@@ -88,13 +82,7 @@ void TcpConnection::queue_response(plugin::Request& req) {
         pdu.cccid = r.sqe.cid;
         pdu.datao = 0;
         pdu.datal = r.transfer_length;
-        std::memcpy(r.hdr, &pdu, sizeof pdu);
-        r.hdr_len = sizeof pdu;
-        if (hdgst_) {
-            uint32_t crc = proto::crc32c(&pdu, sizeof pdu);
-            std::memcpy(r.hdr + sizeof pdu, &crc, sizeof crc);
-            r.hdr_len += kDigestSize;
-        }
+        r.hdr_len = put_header(r.hdr, pdu, hdgst_);
         r.pad_len = static_cast<uint8_t>(pdo - header);
         r.data_len = r.transfer_length;
         if (ddgst_) {
@@ -109,13 +97,7 @@ void TcpConnection::queue_response(plugin::Request& req) {
         resp.ch.hlen = sizeof resp;
         resp.ch.plen = sizeof resp + (hdgst_ ? kDigestSize : 0);
         resp.cqe = r.cqe;
-        std::memcpy(r.resp, &resp, sizeof resp);
-        r.resp_len = sizeof resp;
-        if (hdgst_) {
-            uint32_t crc = proto::crc32c(&resp, sizeof resp);
-            std::memcpy(r.resp + sizeof resp, &crc, sizeof crc);
-            r.resp_len += kDigestSize;
-        }
+        r.resp_len = put_header(r.resp, resp, hdgst_);
     }
     r.tx_kind = TxKind::Response;
     r.tx_total = size_t(r.hdr_len) + r.pad_len + r.data_len + (r.send_ddgst ? kDigestSize : 0) + r.resp_len;
