@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/runtime/untrusted_text.hpp"
 #include "core/target/ana.hpp"
 #include "core/target/identifiers.hpp"
 #include "dbus/names.hpp"
@@ -104,8 +105,12 @@ void ObjectTree::sync() {
     std::map<CtrlKey, ControllerState> ctrls;
     for (const auto& c : controllers) {
         const auto& id = c.identity;
+        // Hosts chose these strings; Connect only admits printable UTF-8,
+        // and escaping again keeps one bad string from failing the export of
+        // every controller (D-Bus refuses invalid UTF-8).
         ctrls.emplace(CtrlKey{id.subnqn, id.cntlid},
-                      ControllerState{id.subnqn, id.cntlid, id.hostnqn, target::format_uuid(id.hostid),
+                      ControllerState{runtime::escape_untrusted(id.subnqn), id.cntlid,
+                                      runtime::escape_untrusted(id.hostnqn), target::format_uuid(id.hostid),
                                       c.host_address, id.port_id, id.discovery});
     }
     // A controller ID reused by a new association between two syncs is a

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this):
-#   1. dependencies and a RelWithDebInfo build (tools/bootstrap.sh --tests)
+#   1. dependencies and a Release build with -Werror (tools/bootstrap.sh
+#      --tests): what packagers ship, and GCC's -O3 warnings stay fatal here
 #   2. every test: unit, integration (loopback, hostile input), capture
 #      (tshark), management (D-Bus, nvmfctl, restarts), uring, interop
 #      (Debian's kernel in QEMU as the host)
@@ -13,7 +14,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 start=$(date +%s)
 
-bash tools/bootstrap.sh --tests
+# A plain Release build (no -Werror) is what users and packagers run; CI
+# builds the same optimisation level with -Werror so that new warnings fail
+# here first.
+NVMFD_CMAKE_ARGS="-DCMAKE_BUILD_TYPE=Release -DNVMFD_WERROR=ON ${NVMFD_CMAKE_ARGS:-}" bash tools/bootstrap.sh --tests
 
 exclude=()
 [[ ${NVMFD_SKIP_INTEROP:-0} == 1 ]] && exclude=(-LE interop)
@@ -28,7 +32,7 @@ fi
 
 if [[ ${NVMFD_SKIP_ASAN:-0} != 1 ]]; then
     echo "=== ASan+UBSan build (build-asan/)"
-    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNVMFD_SANITIZE=ON >/dev/null
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNVMFD_SANITIZE=ON -DNVMFD_WERROR=ON >/dev/null
     cmake --build build-asan -j "$(nproc)"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         ctest --test-dir build-asan --output-on-failure -L "unit|integration"

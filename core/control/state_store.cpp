@@ -55,7 +55,13 @@ Result<void> StateStore::write_atomically(const std::filesystem::path& path, con
                                           const std::filesystem::path* keep_previous_as) {
     auto dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
     auto tmp = std::filesystem::path(path.string() + ".tmp");
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    // The temp file must be one we just created: a leftover from a crash is
+    // removed (unlink removes a symlink itself, never what it points to),
+    // and O_EXCL | O_NOFOLLOW refuses anything that appears there meanwhile,
+    // so a planted symlink can neither redirect the write nor become the
+    // state file.
+    if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) return io_error("cannot remove stale", tmp, errno);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return io_error("cannot create", tmp, errno);
     size_t off = 0;
     while (off < contents.size()) {

@@ -80,6 +80,9 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
         ("log-level", po::value<std::string>()->default_value("info"), "error, warn, notice, info, debug or trace")
         ("max-queue-size", po::value<unsigned>()->default_value(1024), "largest queue a host may create (entries)")
         ("max-io-queues", po::value<unsigned>()->default_value(64), "I/O queues per controller")
+        ("max-controllers", po::value<unsigned>()->default_value(4096), "controllers (host associations, discovery included) the target accepts in all")
+        ("max-controllers-per-host", po::value<unsigned>()->default_value(512), "controllers one host NQN may have at once")
+        ("max-discovery-queue-size", po::value<unsigned>()->default_value(128), "largest queue a host may create on a discovery controller (entries)")
         ("default-export", po::value<bool>()->default_value(true), "with no state file yet, serve a malloc namespace (see --listen)")
         ("listen", po::value<std::string>()->default_value("127.0.0.1:4420"), "address of the default export's port, ADDR:PORT or [ADDR]:PORT")
         ("default-nqn", po::value<std::string>()->default_value("nqn.2026-11.io.nvmfd:default"), "NQN of the default export")
@@ -151,6 +154,18 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
     unsigned ioq = vm["max-io-queues"].as<unsigned>();
     if (ioq < 1 || ioq > 1024) return make_error(ErrorCode::InvalidArgument, "must be 1 to 1024", "max-io-queues");
     o.target.max_io_queues = static_cast<uint16_t>(ioq);
+    unsigned max_ctrls = vm["max-controllers"].as<unsigned>();
+    if (max_ctrls < 1 || max_ctrls > 1000000)
+        return make_error(ErrorCode::InvalidArgument, "must be 1 to 1000000", "max-controllers");
+    o.target.controller_limits.max_controllers = max_ctrls;
+    unsigned per_host = vm["max-controllers-per-host"].as<unsigned>();
+    if (per_host < 1 || per_host > max_ctrls)
+        return make_error(ErrorCode::InvalidArgument, "must be 1 to max-controllers", "max-controllers-per-host");
+    o.target.controller_limits.max_controllers_per_host = per_host;
+    unsigned disc_q = vm["max-discovery-queue-size"].as<unsigned>();
+    if (disc_q < 2 || disc_q > o.target.max_queue_size)
+        return make_error(ErrorCode::InvalidArgument, "must be 2 to max-queue-size", "max-discovery-queue-size");
+    o.target.max_discovery_queue_size = disc_q;
     o.target.firmware_revision = NVMFD_VERSION;
     o.default_export = vm["default-export"].as<bool>();
     auto listen = parse_listen_address(vm["listen"].as<std::string>());

@@ -52,8 +52,26 @@ size_t BufferPool::allocate(size_t len, std::span<iovec> out) {
     return used;
 }
 
+namespace {
+alignas(BufferPool::kPageSize) const std::byte kZeroPage[BufferPool::kPageSize] = {};
+}
+
+void* BufferPool::zero_page() { return const_cast<std::byte*>(kZeroPage); }
+
+size_t BufferPool::zero_iovecs(size_t len, std::span<iovec> out) {
+    size_t used = 0;
+    while (len > 0) {
+        if (used == out.size()) return 0;
+        size_t n = len < kPageSize ? len : kPageSize;
+        out[used++] = iovec{zero_page(), n};
+        len -= n;
+    }
+    return used;
+}
+
 void BufferPool::release(std::span<const iovec> iov) {
     for (const iovec& v : iov) {
+        if (v.iov_base == zero_page()) continue;
         auto start = static_cast<std::byte*>(v.iov_base);
         size_t first = size_t(start - base_) / kPageSize;
         size_t count = pages_for(v.iov_len);

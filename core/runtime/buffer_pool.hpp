@@ -37,7 +37,16 @@ public:
     // into one iovec. Returns the number of iovecs used, or 0 when the pool
     // cannot satisfy the request right now (nothing is taken in that case).
     size_t allocate(size_t len, std::span<iovec> out);
+    // Return pages; iovecs that point at the zero page are skipped.
     void release(std::span<const iovec> iov);
+
+    // A shared, read-only page of zeroes for data that is known to be zero
+    // (the tail of a log page a host reads past its end): such data costs
+    // no pool pages, whatever length a host asks for. Writing to it faults.
+    static void* zero_page();
+    // Fill `out` with iovecs of the zero page covering `len` bytes; returns
+    // how many were used, or 0 if `out` is too short.
+    static size_t zero_iovecs(size_t len, std::span<iovec> out);
 
     // Ask to be called back once pages are returned.
     void wait(Waiter& w);

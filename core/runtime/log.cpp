@@ -6,6 +6,8 @@
 #include <optional>
 #include <unistd.h>
 
+#include "core/runtime/untrusted_text.hpp"
+
 namespace nvmfd::log {
 namespace {
 
@@ -54,7 +56,14 @@ void write(Level l, std::string_view message) {
         auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
         fmt::format_to(std::back_inserter(line), "{}.{:06} {:>6} ", us / 1000000, us % 1000000, tag(l));
     }
-    line.append(message);
+    // Messages quote host-supplied text (NQNs, addresses): one message is
+    // one line, whatever a host put in it.
+    if (runtime::is_printable_utf8(message)) {
+        line.append(message);
+    } else {
+        std::string safe = runtime::escape_untrusted(message);
+        line.append(safe);
+    }
     line.push_back('\n');
     // One write per line keeps concurrent lines whole; a failed log write is not worth dying for.
     [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());

@@ -1,9 +1,18 @@
 #include "core/target/controller_registry.hpp"
 
+#include <fmt/format.h>
+
 namespace nvmfd::target {
 
-uint16_t ControllerRegistry::reserve_id(const std::string& subnqn) {
+std::expected<uint16_t, std::string> ControllerRegistry::reserve_id(const std::string& subnqn,
+                                                                    const std::string& hostnqn) {
     std::lock_guard lock(mutex_);
+    if (live_ >= limits_.max_controllers)
+        return std::unexpected(fmt::format("the target already has {} controllers (max-controllers)", live_));
+    size_t& of_host = per_host_[hostnqn];
+    if (of_host >= limits_.max_controllers_per_host)
+        return std::unexpected(
+            fmt::format("the host already has {} controllers (max-controllers-per-host)", of_host));
     PerSubsystem& s = subsystems_[subnqn];
     // IDs are handed out round-robin so that a host reconnecting does not get
     // the ID of its previous, maybe still dying, controller.
@@ -11,17 +20,27 @@ uint16_t ControllerRegistry::reserve_id(const std::string& subnqn) {
         uint16_t id = s.next_id;
         s.next_id = id >= kMaxCntlid ? 1 : static_cast<uint16_t>(id + 1);
         auto it = s.controllers.find(id);
-        if (it == s.controllers.end() || it->second.expired()) {
-            s.controllers[id] = std::weak_ptr<Controller>();  // placeholder until add()
-            return id;
+        if (it != s.controllers.end() && it->second.live()) continue;
+        if (it != s.controllers.end()) {
+            // A controller that died without remove(): its counts go now.
+            --live_;
+            --per_host_[it->second.hostnqn];
         }
+        s.controllers[id] = Entry{{}, hostnqn, true};
+        ++live_;
+        ++of_host;
+        return id;
     }
-    return 0;
+    return std::unexpected(std::string("every controller ID of the subsystem is in use"));
 }
 
 void ControllerRegistry::add(const std::shared_ptr<Controller>& ctrl) {
     std::lock_guard lock(mutex_);
-    subsystems_[ctrl->identity().subnqn].controllers[ctrl->cntlid()] = ctrl;
+    auto& s = subsystems_[ctrl->identity().subnqn];
+    auto it = s.controllers.find(ctrl->cntlid());
+    if (it == s.controllers.end()) return;  // not reserved: reserve_id() is the only way in
+    it->second.controller = ctrl;
+    it->second.reserved = false;
 }
 
 void ControllerRegistry::remove(const Controller& ctrl) {
@@ -29,9 +48,15 @@ void ControllerRegistry::remove(const Controller& ctrl) {
     auto it = subsystems_.find(ctrl.identity().subnqn);
     if (it == subsystems_.end()) return;
     auto c = it->second.controllers.find(ctrl.cntlid());
-    // Only erase our own entry: expired() is true for us while we are being destroyed.
-    if (c != it->second.controllers.end() && (c->second.expired() || c->second.lock().get() == &ctrl))
-        it->second.controllers.erase(c);
+    if (c == it->second.controllers.end()) return;
+    // Only erase our own entry: expired() is true for us while we are being
+    // destroyed, and a reserved entry is a newer controller's.
+    if (c->second.reserved || (!c->second.controller.expired() && c->second.controller.lock().get() != &ctrl))
+        return;
+    auto host = per_host_.find(c->second.hostnqn);
+    if (host != per_host_.end() && --host->second == 0) per_host_.erase(host);
+    --live_;
+    it->second.controllers.erase(c);
 }
 
 std::shared_ptr<Controller> ControllerRegistry::find(const std::string& subnqn, uint16_t cntlid) const {
@@ -39,15 +64,15 @@ std::shared_ptr<Controller> ControllerRegistry::find(const std::string& subnqn, 
     auto it = subsystems_.find(subnqn);
     if (it == subsystems_.end()) return nullptr;
     auto c = it->second.controllers.find(cntlid);
-    return c == it->second.controllers.end() ? nullptr : c->second.lock();
+    return c == it->second.controllers.end() ? nullptr : c->second.controller.lock();
 }
 
 std::vector<std::shared_ptr<Controller>> ControllerRegistry::all() const {
     std::lock_guard lock(mutex_);
     std::vector<std::shared_ptr<Controller>> out;
     for (auto& [nqn, s] : subsystems_)
-        for (auto& [id, w] : s.controllers)
-            if (auto c = w.lock()) out.push_back(std::move(c));
+        for (auto& [id, e] : s.controllers)
+            if (auto c = e.controller.lock()) out.push_back(std::move(c));
     return out;
 }
 
@@ -56,8 +81,8 @@ std::vector<std::shared_ptr<Controller>> ControllerRegistry::of_subsystem(const 
     std::vector<std::shared_ptr<Controller>> out;
     auto it = subsystems_.find(subnqn);
     if (it == subsystems_.end()) return out;
-    for (auto& [id, w] : it->second.controllers)
-        if (auto c = w.lock()) out.push_back(std::move(c));
+    for (auto& [id, e] : it->second.controllers)
+        if (auto c = e.controller.lock()) out.push_back(std::move(c));
     return out;
 }
 

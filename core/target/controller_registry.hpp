@@ -1,7 +1,10 @@
 // All live controllers, by subsystem and controller ID. Touched on Connect,
-// teardown and management queries; never on the I/O path.
+// teardown and management queries; never on the I/O path. It also enforces
+// how many controllers the target and each host may have, which bounds the
+// memory their queues can hold.
 #pragma once
 
+#include <expected>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -12,11 +15,19 @@
 
 namespace nvmfd::target {
 
+struct ControllerLimits {
+    size_t max_controllers = 4096;           // in the whole target, discovery controllers included
+    size_t max_controllers_per_host = 512;   // per host NQN
+};
+
 class ControllerRegistry {
 public:
-    // Reserve a controller ID for a new controller of `subnqn` (1..0xFFEF),
-    // or 0 when all are in use.
-    uint16_t reserve_id(const std::string& subnqn);
+    explicit ControllerRegistry(ControllerLimits limits = {}) : limits_(limits) {}
+
+    // Reserve a controller ID (1..0xFFEF) for a new controller of `hostnqn`
+    // in `subnqn`, or say why not (a limit, or every ID in use). The
+    // reservation counts against the limits until remove().
+    std::expected<uint16_t, std::string> reserve_id(const std::string& subnqn, const std::string& hostnqn);
     void add(const std::shared_ptr<Controller>& ctrl);
     void remove(const Controller& ctrl);
     std::shared_ptr<Controller> find(const std::string& subnqn, uint16_t cntlid) const;
@@ -27,12 +38,21 @@ public:
     static constexpr uint16_t kMaxCntlid = 0xffef;
 
 private:
+    struct Entry {
+        std::weak_ptr<Controller> controller;  // empty while only reserved
+        std::string hostnqn;
+        bool reserved = true;                  // until add(): a reserved ID is taken
+        bool live() const { return reserved || !controller.expired(); }
+    };
     struct PerSubsystem {
-        std::map<uint16_t, std::weak_ptr<Controller>> controllers;
+        std::map<uint16_t, Entry> controllers;
         uint16_t next_id = 1;
     };
+    const ControllerLimits limits_;
     mutable std::mutex mutex_;
     std::map<std::string, PerSubsystem> subsystems_;
+    size_t live_ = 0;                         // entries, reserved or added, not yet removed
+    std::map<std::string, size_t> per_host_;  // the same, by host NQN
 };
 
 }  // namespace nvmfd::target

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/plugin/request.hpp"
+#include "core/proto/log_pages.hpp"
 #include "core/proto/status.hpp"
 
 namespace nvmfd::target {
@@ -54,5 +55,7 @@ proto::Status parse_features(QueuePair& qp, plugin::Request& req);
 // Log page builders (log_pages.cpp / exec_discovery.cpp) write the whole
 // page into `out` (the caller slices by offset and length).
 void build_discovery_log(QueuePair& qp, std::vector<uint8_t>& out);
+// The most bytes a log page can have right now (its content never exceeds it).
+uint64_t largest_log_page(QueuePair& qp, proto::LogPageId id);
 
 }  // namespace nvmfd::target

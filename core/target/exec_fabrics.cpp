@@ -2,6 +2,8 @@
 // Disconnect. Connect failures carry the offset of the bad field in DW0 so
 // that the host's log names it.
 #include <cstring>
+#include <optional>
+#include <string_view>
 
 #include "core/proto/fabrics.hpp"
 #include "core/runtime/log.hpp"
@@ -20,109 +22,165 @@ namespace status = proto::status;
 
 namespace {
 
-void connect_failed(Request& req, Status st, uint32_t dw0, uint16_t error_location) {
-    req.cqe.dw0 = dw0;
-    QueuePair::of(req).complete_error(req, st, error_location);
+// A Connect field a refusal can name: where it is (SQE or Connect data), and
+// the name the specification gives it, for the admin's log line.
+struct ConnectField {
+    const char* name;
+    bool in_data;
+    uint16_t offset;
+};
+constexpr ConnectField kRecfmt{"RECFMT", false, offsetof(ConnectCommand, recfmt)};
+constexpr ConnectField kQid{"QID", false, offsetof(ConnectCommand, qid)};
+constexpr ConnectField kSqsize{"SQSIZE", false, offsetof(ConnectCommand, sqsize)};
+constexpr ConnectField kCntlid{"CNTLID", true, offsetof(ConnectData, cntlid)};
+constexpr ConnectField kSubnqn{"SUBNQN", true, offsetof(ConnectData, subnqn)};
+constexpr ConnectField kHostnqn{"HOSTNQN", true, offsetof(ConnectData, hostnqn)};
+
+// One Connect being handled: what it asked for, for the log lines.
+struct ConnectAttempt {
+    QueuePair& qp;
+    Request& req;
+    const ConnectCommand& cmd;
+    const ConnectData& data;
+    const std::string& subnqn;
+    const std::string& hostnqn;
+};
+
+// Every refused Connect goes through here: the host gets the status and,
+// for Invalid Parameters and Invalid Host, the offset of the bad field
+// (IATTR/IPO in DW0); the admin gets a notice naming the host, its address,
+// the subsystem, the status and the field.
+void refuse(const ConnectAttempt& a, Status st, const ConnectField* field, std::string_view reason) {
+    log::notice("connect refused: host '{}' ({}) to '{}' queue {} on port {}: {} ({}{}{})", a.hostnqn,
+                a.qp.peer_address(), a.subnqn, a.cmd.qid, a.qp.port_id(), reason, proto::status_name(st),
+                field ? ", field " : "", field ? field->name : "");
+    bool has_ipo = st == status::kConnectInvalidParameters || st == status::kConnectInvalidHost;
+    uint32_t dw0 = 0;
+    uint16_t location = 0xffff;
+    if (field) {
+        if (has_ipo)
+            dw0 = field->in_data ? proto::connect_invalid_data_field(field->offset)
+                                 : proto::connect_invalid_sqe_field(field->offset);
+        location = field->in_data ? uint16_t(offsetof(proto::Sqe, sgl)) : field->offset;
+    }
+    a.req.cqe.dw0 = dw0;
+    a.qp.complete_error(a.req, st, location);
 }
 
-void reject_sqe_field(Request& req, size_t offset) {
-    connect_failed(req, status::kConnectInvalidParameters, proto::connect_invalid_sqe_field(offset),
-                   static_cast<uint16_t>(offset));
-}
-
-void reject_data_field(Request& req, Status st, size_t offset) {
-    connect_failed(req, st, proto::connect_invalid_data_field(offset), offsetof(proto::Sqe, sgl));
-}
-
-void connect_admin_queue(QueuePair& qp, Request& req, const ConnectCommand& c, const ConnectData& d,
-                         const std::string& subnqn, const std::string& hostnqn) {
+void connect_admin_queue(const ConnectAttempt& a) {
+    QueuePair& qp = a.qp;
     Target& target = qp.target();
-    if (d.cntlid != proto::kDynamicControllerId) {
-        // Only the dynamic controller model is offered.
-        reject_data_field(req, status::kConnectInvalidParameters, offsetof(ConnectData, cntlid));
+    if (a.data.cntlid != proto::kDynamicControllerId) {
+        refuse(a, status::kConnectInvalidParameters, &kCntlid, "only dynamic controllers (CNTLID 0xFFFF) are offered");
         return;
     }
-    bool discovery = subnqn == proto::kDiscoveryNqn;
+    bool discovery = a.subnqn == proto::kDiscoveryNqn;
     const TargetSnapshot& snap = qp.snapshot();
     const Port* port = snap.find_port(qp.port_id());
     if (!discovery) {
-        const Subsystem* sub = snap.find_subsystem(subnqn);
-        if (!sub || !port || !port->exposes(subnqn)) {
-            log::notice("connect from {} ({}) to unknown subsystem '{}' on port {} refused", hostnqn,
-                        qp.peer_address(), subnqn, qp.port_id());
-            reject_data_field(req, status::kConnectInvalidParameters, offsetof(ConnectData, subnqn));
+        const Subsystem* sub = snap.find_subsystem(a.subnqn);
+        if (!sub || !port || !port->exposes(a.subnqn)) {
+            refuse(a, status::kConnectInvalidParameters, &kSubnqn,
+                   sub ? "the subsystem is not exported through this port" : "no such subsystem");
             return;
         }
-        if (!sub->host_allowed(hostnqn)) {
-            log::notice("connect from host {} ({}) to {} refused: host not allowed", hostnqn, qp.peer_address(),
-                        subnqn);
-            reject_data_field(req, status::kConnectInvalidHost, offsetof(ConnectData, hostnqn));
+        if (!sub->host_allowed(a.hostnqn)) {
+            refuse(a, status::kConnectInvalidHost, &kHostnqn,
+                   a.hostnqn.empty() ? "an empty host NQN is allowed only on subsystems open to any host"
+                                     : "the host is not allowed on the subsystem");
             return;
         }
     }
-    uint32_t kato = c.kato;
+    uint32_t depth = uint32_t(a.cmd.sqsize) + 1;
+    if (discovery && depth > target.options().max_discovery_queue_size) {
+        refuse(a, status::kConnectInvalidParameters, &kSqsize,
+               fmt::format("a discovery queue holds at most {} entries (max-discovery-queue-size)",
+                           target.options().max_discovery_queue_size));
+        return;
+    }
+    uint32_t kato = a.cmd.kato;
     if (discovery && kato == 0) kato = target.options().discovery_kato_ms;
     if (kato > target.options().max_kato_ms) kato = target.options().max_kato_ms;
 
-    uint16_t cntlid = target.controllers().reserve_id(subnqn);
-    if (cntlid == 0) {
-        connect_failed(req, status::kConnectControllerBusy, 0, 0xffff);
+    auto reserved = target.controllers().reserve_id(a.subnqn, a.hostnqn);
+    if (!reserved) {
+        refuse(a, status::kConnectControllerBusy, nullptr, reserved.error());
         return;
     }
+    uint16_t cntlid = *reserved;
     ControllerIdentity id;
     id.cntlid = cntlid;
-    id.subnqn = subnqn;
-    id.hostnqn = hostnqn;
-    std::memcpy(id.hostid.data(), d.hostid, sizeof d.hostid);
+    id.subnqn = a.subnqn;
+    id.hostnqn = a.hostnqn;
+    std::memcpy(id.hostid.data(), a.data.hostid, sizeof a.data.hostid);
     id.port_id = qp.port_id();
     id.discovery = discovery;
     auto ctrl = std::make_shared<Controller>(target, std::move(id), qp, kato);
     target.controllers().add(ctrl);
-    uint32_t depth = uint32_t(c.sqsize) + 1;
     if (!qp.transport().install_queue(0, depth)) {
-        connect_failed(req, status::kInternalError, 0, 0xffff);
+        refuse(a, status::kInternalError, nullptr, "the transport could not set up the queue");
         return;
     }
     qp.bind(ctrl, 0, depth);
-    qp.transport().set_sq_flow_control_disabled(c.cattr & proto::kConnectAttrDisableSqFlowControl);
+    qp.transport().set_sq_flow_control_disabled(a.cmd.cattr & proto::kConnectAttrDisableSqFlowControl);
     ctrl->start_keep_alive();
-    log::info("host {} ({}) connected to {} as controller {} (kato {} ms)", hostnqn, qp.peer_address(), subnqn,
+    if (a.hostnqn.empty())
+        log::warn("host at {} connected to {} with an empty host NQN (SPDK's tools do without hostnqn:); "
+                  "it can only use subsystems open to any host",
+                  qp.peer_address(), a.subnqn);
+    log::info("host {} ({}) connected to {} as controller {} (kato {} ms)", a.hostnqn, qp.peer_address(), a.subnqn,
               cntlid, kato);
-    req.cqe.dw0 = cntlid;
-    qp.complete(req, status::kSuccess);
+    a.req.cqe.dw0 = cntlid;
+    qp.complete(a.req, status::kSuccess);
     target.controller_changed(ctrl->info(), true);
 }
 
-void connect_io_queue(QueuePair& qp, Request& req, const ConnectCommand& c, const ConnectData& d,
-                      const std::string& subnqn, const std::string& hostnqn) {
-    auto ctrl = qp.target().controllers().find(subnqn, d.cntlid);
-    if (!ctrl || ctrl->is_discovery()) {
-        reject_data_field(req, status::kConnectInvalidParameters, offsetof(ConnectData, cntlid));
+void connect_io_queue(const ConnectAttempt& a) {
+    QueuePair& qp = a.qp;
+    const TargetSnapshot& snap = qp.snapshot();
+    // As in the kernel's nvmet, a queue reaches a controller only through a
+    // port that exports its subsystem, and only for a host still allowed.
+    const Port* port = snap.find_port(qp.port_id());
+    const Subsystem* sub = snap.find_subsystem(a.subnqn);
+    if (!sub || !port || !port->exposes(a.subnqn)) {
+        refuse(a, status::kConnectInvalidParameters, &kSubnqn,
+               sub ? "the subsystem is not exported through this port" : "no such subsystem");
         return;
     }
-    if (ctrl->identity().hostnqn != hostnqn) {
-        reject_data_field(req, status::kConnectInvalidParameters, offsetof(ConnectData, hostnqn));
+    auto ctrl = qp.target().controllers().find(a.subnqn, a.data.cntlid);
+    if (!ctrl || ctrl->is_discovery()) {
+        refuse(a, status::kConnectInvalidParameters, &kCntlid, "no such controller in the subsystem");
+        return;
+    }
+    if (ctrl->identity().hostnqn != a.hostnqn) {
+        refuse(a, status::kConnectInvalidParameters, &kHostnqn, "the controller belongs to another host");
+        return;
+    }
+    if (!sub->host_allowed(a.hostnqn)) {
+        refuse(a, status::kConnectInvalidHost, &kHostnqn, "the host is no longer allowed on the subsystem");
         return;
     }
     if (!ctrl->ready()) {
-        qp.complete_error(req, status::kCommandSequenceError, offsetof(ConnectCommand, qid));
+        refuse(a, status::kCommandSequenceError, &kQid, "the controller is not enabled yet (CC.EN)");
         return;
     }
-    if (c.qid > ctrl->granted_io_queues() || !ctrl->attach_io_queue(c.qid, qp)) {
-        reject_sqe_field(req, offsetof(ConnectCommand, qid));
+    if (a.cmd.qid > ctrl->granted_io_queues() || !ctrl->attach_io_queue(a.cmd.qid, qp)) {
+        refuse(a, status::kConnectInvalidParameters, &kQid,
+               fmt::format("queue {} was not granted (Number of Queues: {}) or is connected already", a.cmd.qid,
+                           ctrl->granted_io_queues()));
         return;
     }
-    uint32_t depth = uint32_t(c.sqsize) + 1;
-    if (!qp.transport().install_queue(c.qid, depth)) {
-        ctrl->detach_io_queue(c.qid, qp);
-        connect_failed(req, status::kInternalError, 0, 0xffff);
+    uint32_t depth = uint32_t(a.cmd.sqsize) + 1;
+    if (!qp.transport().install_queue(a.cmd.qid, depth)) {
+        ctrl->detach_io_queue(a.cmd.qid, qp);
+        refuse(a, status::kInternalError, nullptr, "the transport could not set up the queue");
         return;
     }
-    qp.bind(ctrl, c.qid, depth);
-    qp.transport().set_sq_flow_control_disabled(c.cattr & proto::kConnectAttrDisableSqFlowControl);
-    log::debug("controller {} of {}: I/O queue {} connected (depth {})", ctrl->cntlid(), subnqn, c.qid, depth);
-    req.cqe.dw0 = ctrl->cntlid();
-    qp.complete(req, status::kSuccess);
+    qp.bind(ctrl, a.cmd.qid, depth);
+    qp.transport().set_sq_flow_control_disabled(a.cmd.cattr & proto::kConnectAttrDisableSqFlowControl);
+    log::debug("controller {} of {}: I/O queue {} connected (depth {})", ctrl->cntlid(), a.subnqn, a.cmd.qid, depth);
+    a.req.cqe.dw0 = ctrl->cntlid();
+    qp.complete(a.req, status::kSuccess);
 }
 
 void execute_connect(Request& req) {
@@ -131,30 +189,39 @@ void execute_connect(Request& req) {
     std::memcpy(&c, &req.sqe, sizeof c);
     ConnectData d;
     copy_from_request(req, &d, sizeof d);
+    std::string subnqn = field_to_string(d.subnqn, sizeof d.subnqn);
+    std::string hostnqn = field_to_string(d.hostnqn, sizeof d.hostnqn);
+    ConnectAttempt a{qp, req, c, d, subnqn, hostnqn};
 
     if (c.recfmt != 0) {
-        connect_failed(req, status::kConnectIncompatibleFormat, 0, offsetof(ConnectCommand, recfmt));
+        refuse(a, status::kConnectIncompatibleFormat, &kRecfmt, fmt::format("record format {} is not 0", c.recfmt));
         return;
     }
     uint32_t max_size = qp.target().options().max_queue_size;
     if (c.sqsize == 0 || uint32_t(c.sqsize) + 1 > max_size) {
-        reject_sqe_field(req, offsetof(ConnectCommand, sqsize));
+        refuse(a, status::kConnectInvalidParameters, &kSqsize,
+               fmt::format("queue size {} is not between 2 and {} (max-queue-size)", uint32_t(c.sqsize) + 1,
+                           max_size));
         return;
     }
-    std::string subnqn = field_to_string(d.subnqn, sizeof d.subnqn);
-    std::string hostnqn = field_to_string(d.hostnqn, sizeof d.hostnqn);
-    if (hostnqn.empty() || hostnqn.size() > kMaxNqnLength) {
-        reject_data_field(req, status::kConnectInvalidParameters, offsetof(ConnectData, hostnqn));
+    // An empty host NQN is allowed (see Subsystem::host_allowed); anything
+    // else must be printable: it ends up in logs, D-Bus and nvmfctl.
+    if (auto problem = wire_nqn_problem(hostnqn)) {
+        refuse(a, status::kConnectInvalidParameters, &kHostnqn, "the host NQN is invalid: " + *problem);
         return;
     }
-    if (subnqn.empty() || subnqn.size() > kMaxNqnLength) {
-        reject_data_field(req, status::kConnectInvalidParameters, offsetof(ConnectData, subnqn));
+    if (subnqn.empty()) {
+        refuse(a, status::kConnectInvalidParameters, &kSubnqn, "the subsystem NQN is empty");
+        return;
+    }
+    if (auto problem = wire_nqn_problem(subnqn)) {
+        refuse(a, status::kConnectInvalidParameters, &kSubnqn, "the subsystem NQN is invalid: " + *problem);
         return;
     }
     if (c.qid == 0)
-        connect_admin_queue(qp, req, c, d, subnqn, hostnqn);
+        connect_admin_queue(a);
     else
-        connect_io_queue(qp, req, c, d, subnqn, hostnqn);
+        connect_io_queue(a);
 }
 
 void execute_property_get(Request& req) {

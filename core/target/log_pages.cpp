@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/proto/log_pages.hpp"
+#include "core/runtime/log.hpp"
 #include "core/target/ana.hpp"
 #include "core/target/exec.hpp"
 #include "core/target/queue_pair.hpp"
@@ -160,26 +161,61 @@ void execute_log_page(Request& r) {
     uint64_t offset = log_offset(r);
     // Hosts read variable-size pages (ANA) in chunks up to the largest size
     // the page could have; past the current content they get zeroes.
-    uint64_t largest = page.size();
-    if (log_id(r) == LogPageId::AsymmetricNamespaceAccess) {
-        const Subsystem* sub = qp.subsystem();
-        largest = sizeof(proto::AnaLogHeader) + uint64_t(kMaxAnaGroups) * sizeof(proto::AnaGroupDescriptor) +
-                  uint64_t(sub ? sub->max_namespaces : 1024) * 4;
-    }
-    if (offset > std::max<uint64_t>(largest, page.size())) {
+    uint64_t largest = std::max<uint64_t>(largest_log_page(qp, log_id(r)), page.size());
+    if (offset > largest) {
         qp.complete_error(r, status::kInvalidField, kCdw12);
         return;
     }
-    // The part past the end of the page reads as zeroes.
+    uint64_t content = offset < page.size() ? std::min<uint64_t>(page.size() - offset, r.transfer_length) : 0;
+    if (content > r.core_aux) {
+        // The page grew (a change published while this command waited for
+        // pages) past the pool part taken for it: the host may retry.
+        log::warn("log page {:#04x}: {} bytes do not fit the {} taken for them", uint8_t(log_id(r)), content,
+                  r.core_aux);
+        r.error_location = kCdw10;
+        qp.complete(r, status::kInternalError);
+        return;
+    }
+    // The part past the end of the page reads as zeroes (the zero page, or
+    // pool pages cleared here).
     zero_request_data(r);
-    if (offset < page.size())
-        copy_to_request(r, page.data() + offset, std::min<uint64_t>(page.size() - offset, r.transfer_length));
+    if (content) copy_to_request(r, page.data() + offset, content);
     qp.complete(r, status::kSuccess);
 }
 
 }  // namespace
 
-void execute_get_log_page(Request& req) { QueuePair::of(req).with_data_buffer(req, execute_log_page); }
+uint64_t largest_log_page(QueuePair& qp, LogPageId id) {
+    switch (id) {
+    case LogPageId::ErrorInformation: return Controller::kErrorLogEntries * sizeof(proto::ErrorLogEntry);
+    case LogPageId::SmartHealth: return sizeof(proto::SmartHealthLog);
+    case LogPageId::FirmwareSlot: return sizeof(proto::FirmwareSlotLog);
+    case LogPageId::ChangedNamespaceList: return proto::kChangedNamespaceListEntries * 4;
+    case LogPageId::CommandsSupportedAndEffects: return sizeof(proto::CommandEffectsLog);
+    case LogPageId::AsymmetricNamespaceAccess: {
+        const Subsystem* sub = qp.subsystem();
+        return sizeof(proto::AnaLogHeader) + uint64_t(kMaxAnaGroups) * sizeof(proto::AnaGroupDescriptor) +
+               uint64_t(sub ? sub->max_namespaces : 1024) * 4;
+    }
+    case LogPageId::Discovery:
+        // One entry per subsystem and the discovery subsystem itself.
+        return sizeof(proto::DiscoveryLogHeader) +
+               (qp.snapshot().subsystems.size() + 1) * sizeof(proto::DiscoveryLogEntry);
+    default: return 0;
+    }
+}
+
+// Only the part of the transfer that can hold page content takes pool
+// pages; what a host reads past that is the shared zero page, so a host
+// asking for 1 MiB of a 3 KiB discovery log costs 3 KiB of the pool.
+void execute_get_log_page(Request& req) {
+    QueuePair& qp = QueuePair::of(req);
+    uint64_t offset = log_offset(req);
+    uint64_t largest = largest_log_page(qp, log_id(req));
+    uint64_t content = offset < largest ? std::min<uint64_t>(largest - offset, req.transfer_length) : 0;
+    req.core_aux = static_cast<uint32_t>(content);
+    qp.with_data_buffer(req, execute_log_page, req.core_aux);
+}
 
 Status parse_get_log_page(QueuePair& qp, Request& req) {
     LogPageId lid = log_id(req);

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <fmt/format.h>
 
+#include "core/runtime/untrusted_text.hpp"
+
 namespace nvmfd::target {
 namespace {
 
@@ -28,8 +30,7 @@ std::optional<std::string> nqn_problem(std::string_view nqn) {
     if (nqn.empty()) return "the NQN is empty";
     if (nqn.size() > kMaxNqnLength)
         return fmt::format("the NQN is {} bytes long; at most {} are allowed", nqn.size(), kMaxNqnLength);
-    for (unsigned char c : nqn)
-        if (c < 0x20 || c == 0x7f) return "the NQN contains a control character";
+    if (!runtime::is_printable_utf8(nqn)) return "the NQN contains a control character or is not valid UTF-8";
     constexpr std::string_view kUuidPrefix = "nqn.2014-08.org.nvmexpress:uuid:";
     if (nqn.starts_with(kUuidPrefix)) {
         if (!is_uuid(nqn.substr(kUuidPrefix.size())))
@@ -61,6 +62,13 @@ std::optional<std::string> nqn_problem(std::string_view nqn) {
     if (label_len == 0) return "the NQN's domain ends with '.'";
     if (rest.size() > domain.size() && rest.size() == domain.size() + 1)
         return "the NQN ends with ':' but has nothing after it";
+    return std::nullopt;
+}
+
+std::optional<std::string> wire_nqn_problem(std::string_view nqn) {
+    if (nqn.size() > kMaxNqnLength)
+        return fmt::format("it is {} bytes long; at most {} are allowed", nqn.size(), kMaxNqnLength);
+    if (!runtime::is_printable_utf8(nqn)) return "it contains a control character or is not valid UTF-8";
     return std::nullopt;
 }
 

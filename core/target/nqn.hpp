@@ -16,6 +16,12 @@ inline constexpr size_t kMaxNqnLength = 223;
 std::optional<std::string> nqn_problem(std::string_view nqn);
 inline bool is_valid_nqn(std::string_view nqn) { return !nqn_problem(nqn); }
 
+// What a host sends in Connect is held to less: hosts in the field use NQNs
+// that do not follow the naming rules, and the kernel's nvmet and SPDK accept
+// them. It must still fit and be printable UTF-8, because it reaches logs,
+// D-Bus and the state of every controller. Empty is the caller's decision.
+std::optional<std::string> wire_nqn_problem(std::string_view nqn);
+
 // A fixed-size, possibly unterminated wire field to a string.
 std::string field_to_string(const char* field, size_t size);
 // Copy into a fixed-size field, NUL padded (NQNs) or space padded (serial, model).

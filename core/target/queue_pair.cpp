@@ -1,5 +1,6 @@
 #include "core/target/queue_pair.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/runtime/log.hpp"
@@ -68,6 +69,10 @@ bool QueuePair::prepare(plugin::Request& req) {
     Status st;
     if (closing_) {
         st = status::kAbortSqDeleted;
+    } else if (req.sqe.fused()) {
+        // Fused operations (Compare and Write) are not supported: running the
+        // halves as two unrelated commands would break their atomicity.
+        st = fail_at(req, status::kInvalidField, offsetof(proto::Sqe, flags));
     } else if (req.sqe.opcode == uint8_t(proto::AdminOpcode::Fabrics)) {
         st = parse_fabrics_command(*this, req);
     } else if (!controller_) {
@@ -139,35 +144,52 @@ void QueuePair::release(plugin::Request& req) {
     req.iov_count = 0;
 }
 
-void QueuePair::with_data_buffer(plugin::Request& req, void (*then)(plugin::Request&)) {
+bool QueuePair::take_data_buffer(plugin::Request& req, uint32_t pool_bytes) {
+    runtime::BufferPool& pool = reactor_.buffers();
+    size_t from_pool = std::min<size_t>(pool_bytes, req.transfer_length);
+    size_t n = 0;
+    if (from_pool) {
+        n = pool.allocate(from_pool, req.iov_storage);
+        if (n == 0) return false;
+    }
+    size_t zeroes = req.transfer_length - from_pool;
+    if (zeroes) {
+        size_t z = runtime::BufferPool::zero_iovecs(zeroes, req.iov_storage.subspan(n));
+        if (z == 0) {
+            // Too few iovec slots for the zero tail: take it all from the pool.
+            pool.release(req.iov_storage.first(n));
+            n = pool.allocate(req.transfer_length, req.iov_storage);
+            if (n == 0) return false;
+        } else {
+            n += z;
+        }
+    }
+    req.iov_count = static_cast<uint32_t>(n);
+    req.buffer_owner = plugin::BufferOwner::Pool;
+    return true;
+}
+
+void QueuePair::with_data_buffer(plugin::Request& req, void (*then)(plugin::Request&), uint32_t pool_bytes) {
     if (req.transfer_length == 0) {
         then(req);
         return;
     }
-    if (waiting_for_buffers_.empty()) {
-        size_t n = reactor_.buffers().allocate(req.transfer_length, req.iov_storage);
-        if (n) {
-            req.iov_count = static_cast<uint32_t>(n);
-            req.buffer_owner = plugin::BufferOwner::Pool;
-            then(req);
-            return;
-        }
+    if (waiting_for_buffers_.empty() && take_data_buffer(req, pool_bytes)) {
+        then(req);
+        return;
     }
-    waiting_for_buffers_.push_back({&req, then});
+    waiting_for_buffers_.push_back({&req, then, pool_bytes});
     reactor_.buffers().wait(*this);
 }
 
 void QueuePair::on_buffers_available() {
     while (!waiting_for_buffers_.empty()) {
         WaitingForBuffer w = waiting_for_buffers_.front();
-        size_t n = reactor_.buffers().allocate(w.req->transfer_length, w.req->iov_storage);
-        if (!n) {
+        if (!take_data_buffer(*w.req, w.pool_bytes)) {
             reactor_.buffers().wait(*this);
             return;
         }
         waiting_for_buffers_.pop_front();
-        w.req->iov_count = static_cast<uint32_t>(n);
-        w.req->buffer_owner = plugin::BufferOwner::Pool;
         w.then(*w.req);
     }
 }

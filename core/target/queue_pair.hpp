@@ -39,7 +39,9 @@ public:
     void complete_error(plugin::Request& req, proto::Status status, uint16_t error_location);
     // Get a controller-to-host data buffer for req from the reactor's pool; if
     // the pool is exhausted the request waits and `then` runs once it has one.
-    void with_data_buffer(plugin::Request& req, void (*then)(plugin::Request&));
+    // Only the first `pool_bytes` come from the pool; the rest of the transfer
+    // is the shared zero page (for data known to be zero).
+    void with_data_buffer(plugin::Request& req, void (*then)(plugin::Request&), uint32_t pool_bytes = UINT32_MAX);
     Target& target() { return target_; }
     plugin::TransportQueue& transport() { return transport_; }
     runtime::Reactor& reactor() { return reactor_; }
@@ -77,9 +79,12 @@ private:
     const Subsystem* cached_subsystem_ = nullptr;
     const Port* cached_port_ = nullptr;
 
+    bool take_data_buffer(plugin::Request& req, uint32_t pool_bytes);
+
     struct WaitingForBuffer {
         plugin::Request* req;
         void (*then)(plugin::Request&);
+        uint32_t pool_bytes;
     };
     std::deque<WaitingForBuffer> waiting_for_buffers_;
     bool closing_ = false;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/runtime/buffer_pool.hpp"
 #include "core/target/exec.hpp"
 
 namespace nvmfd::target {
@@ -13,6 +14,8 @@ void copy_to_request(plugin::Request& req, const void* src, size_t len) {
     size_t left = std::min<size_t>(len, req.transfer_length);
     for (iovec& v : req.data()) {
         if (left == 0) break;
+        // The zero page is read-only; builders size the pool part to their data.
+        if (v.iov_base == runtime::BufferPool::zero_page()) break;
         size_t n = std::min(left, v.iov_len);
         std::memcpy(v.iov_base, p, n);
         p += n;
@@ -34,7 +37,8 @@ void copy_from_request(plugin::Request& req, void* dst, size_t len) {
 }
 
 void zero_request_data(plugin::Request& req) {
-    for (iovec& v : req.data()) std::memset(v.iov_base, 0, v.iov_len);
+    for (iovec& v : req.data())
+        if (v.iov_base != runtime::BufferPool::zero_page()) std::memset(v.iov_base, 0, v.iov_len);
 }
 
 }  // namespace nvmfd::target

@@ -31,8 +31,11 @@ struct Subsystem {
     uint32_t max_namespaces = 1024;
     std::vector<NamespaceEntry> namespaces;  // sorted by NSID
 
+    // An empty host NQN (SPDK's tools send one unless told otherwise) is
+    // allowed only where any host is: an allow-list never matches it.
     bool host_allowed(const std::string& hostnqn) const {
-        return allow_any_host || std::binary_search(hosts.begin(), hosts.end(), hostnqn);
+        if (allow_any_host) return true;
+        return !hostnqn.empty() && std::binary_search(hosts.begin(), hosts.end(), hostnqn);
     }
     const NamespaceEntry* find_namespace(uint32_t nsid) const {
         auto it = std::lower_bound(namespaces.begin(), namespaces.end(), nsid,

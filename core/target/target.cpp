@@ -9,7 +9,10 @@
 namespace nvmfd::target {
 
 Target::Target(runtime::ReactorGroup& reactors, TargetOptions options)
-    : reactors_(reactors), options_(std::move(options)), slots_(reactors.size()) {
+    : reactors_(reactors),
+      options_(std::move(options)),
+      controllers_(options_.controller_limits),
+      slots_(reactors.size()) {
     master_ = std::make_shared<TargetSnapshot>();
     for (auto& s : slots_) s.snapshot = master_;
 }

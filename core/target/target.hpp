@@ -23,6 +23,9 @@ struct TargetOptions {
     uint16_t max_io_queues = 64;         // per controller
     uint32_t discovery_kato_ms = 120000; // when the host asks for none
     uint32_t max_kato_ms = 3600000;
+    // Bounds on what hosts may make the target hold (docs/limits.md).
+    uint32_t max_discovery_queue_size = 128;  // entries of a discovery controller's queue
+    ControllerLimits controller_limits;
     std::string firmware_revision = "0.1.0";
     std::string default_model = "nvmfd";
 };

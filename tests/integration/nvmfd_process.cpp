@@ -1,5 +1,6 @@
 #include "tests/integration/nvmfd_process.hpp"
 
+#include <cstdlib>
 #include <arpa/inet.h>
 #include <csignal>
 #include <fcntl.h>
@@ -28,8 +29,16 @@ uint16_t free_tcp_port() {
     return ntohs(a.sin_port);
 }
 
-std::string NvmfdProcess::binary() { return NVMFD_TEST_BINARY; }
-std::string NvmfdProcess::plugin_dir() { return NVMFD_TEST_PLUGIN_DIR; }
+// The environment may name another build's daemon, e.g. to see a regression
+// test fail against the code before its fix.
+std::string NvmfdProcess::binary() {
+    const char* other = std::getenv("NVMFD_TEST_BINARY");
+    return other && *other ? other : NVMFD_TEST_BINARY;
+}
+std::string NvmfdProcess::plugin_dir() {
+    const char* other = std::getenv("NVMFD_TEST_PLUGIN_DIR");
+    return other && *other ? other : NVMFD_TEST_PLUGIN_DIR;
+}
 
 NvmfdProcess::NvmfdProcess(DaemonOptions options) : options_(std::move(options)) {
     char tmpl[] = "/tmp/nvmfd-it-XXXXXX";
@@ -50,6 +59,10 @@ void NvmfdProcess::launch() {
     if (!options_.state_json.empty() && !fs::exists(state_file())) {
         std::string s = options_.state_json;
         for (size_t at; (at = s.find("@PORT@")) != std::string::npos;) s.replace(at, 6, std::to_string(port_));
+        for (size_t at; (at = s.find("@PORT2@")) != std::string::npos;) {
+            if (second_port_ == 0) second_port_ = free_tcp_port();
+            s.replace(at, 7, std::to_string(second_port_));
+        }
         std::ofstream(state_file()) << s;
     }
     std::vector<std::string> args = {binary(), "--listen", "127.0.0.1:" + std::to_string(port_), "--plugin-dir",

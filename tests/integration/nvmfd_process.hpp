@@ -13,6 +13,7 @@ namespace nvmfd::testing {
 struct DaemonOptions {
     std::vector<std::string> extra_args;       // appended to the command line
     std::string state_json;                    // written to the state file first; "@PORT@" becomes the port
+                                               // ("@PORT2@" another free one, see second_port())
     bool keep_state = false;                   // --no-state unless a state file is wanted
 };
 
@@ -24,6 +25,7 @@ public:
     NvmfdProcess& operator=(const NvmfdProcess&) = delete;
 
     uint16_t port() const { return port_; }
+    uint16_t second_port() const { return second_port_; }
     pid_t pid() const { return pid_; }
     const std::filesystem::path& dir() const { return dir_; }
     std::filesystem::path state_file() const { return dir_ / "state.json"; }
@@ -46,6 +48,7 @@ private:
     DaemonOptions options_;
     std::filesystem::path dir_;
     uint16_t port_ = 0;
+    uint16_t second_port_ = 0;
     pid_t pid_ = -1;
 };
 

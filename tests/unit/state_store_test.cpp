@@ -71,3 +71,26 @@ TEST_CASE("a write that cannot happen fails with the path in the message") {
     REQUIRE_FALSE(r);
     CHECK(r.error().message.find("file") != std::string::npos);
 }
+
+TEST_CASE("a symlink planted as the temp file neither redirects the write nor becomes the state file") {
+    TempDir d;
+    StateStore store(d.path / "state.json");
+    REQUIRE(store.write("one"));
+    auto victim = d.path / "victim";
+    std::ofstream(victim) << "precious";
+    fs::create_symlink(victim, d.path / "state.json.tmp");
+    REQUIRE(store.write("two"));
+    CHECK(slurp(victim) == "precious");
+    CHECK_FALSE(fs::is_symlink(store.path()));
+    CHECK(fs::is_regular_file(fs::symlink_status(store.path())));
+    CHECK(slurp(store.path()) == "two");
+    CHECK_FALSE(fs::exists(fs::symlink_status(d.path / "state.json.tmp")));
+}
+
+TEST_CASE("a temp file left by a crash is replaced, not appended to or followed") {
+    TempDir d;
+    StateStore store(d.path / "state.json");
+    std::ofstream(d.path / "state.json.tmp") << "half written garbage from a crash, longer than the new state";
+    REQUIRE(store.write("new"));
+    CHECK(slurp(store.path()) == "new");
+}

@@ -43,7 +43,10 @@ std::string describe_connect_failure(const Completion& c) {
 
 Controller Controller::connect(const Endpoint& endpoint, ControllerOptions options) {
     if (options.subnqn.empty()) options.subnqn = proto::kDiscoveryNqn;
-    if (options.host.hostnqn.empty()) options.host = default_host_identity();
+    if (options.empty_hostnqn)
+        options.host.hostnqn.clear();
+    else if (options.host.hostnqn.empty())
+        options.host = default_host_identity();
     Controller c;
     c.endpoint_ = endpoint;
     c.options_ = options;

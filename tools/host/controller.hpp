@@ -33,6 +33,7 @@ namespace nvmfd::host {
 struct ControllerOptions {
     std::string subnqn;  // empty: the well-known discovery NQN
     HostIdentity host;   // empty NQN: default_host_identity()
+    bool empty_hostnqn = false;  // send an empty Host NQN, as spdk_nvme_perf does without hostnqn:
     TransportOptions transport;
     QueueOptions queue;
     uint16_t admin_depth = 31;  // commands in flight; Connect SQSIZE is the same number (0's based)
