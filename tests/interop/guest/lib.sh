@@ -369,9 +369,20 @@ HOSTROOT=/run/hostroot
 # into the guest's / (what `cmake --install` does on a real machine), and
 # put cmake's default prefix on PATH. The build tree itself cannot run
 # here: its binaries find their libraries by absolute build paths.
+#
+# What the host itself may have of nvmfd goes first, so that the guest runs
+# exactly the staged build: nvmfd's own directories (its plugin directory,
+# where a stale plugin from an older install would be loaded too; /etc/nvmfd;
+# the state in /var/lib/nvmfd) and any unit, drop-in or D-Bus policy an
+# admin put under /etc or /run that would override the installed ones.
 install_staged() {
-    local tree=$HOSTROOT$1
+    local tree=$HOSTROOT$1 d
     [[ -d $tree/usr/local/sbin ]] || fail "no install tree at $tree"
+    while IFS= read -r d; do
+        rm -rf "/${d#"$tree"/}"
+    done < <(find "$tree" -mindepth 1 -type d -name '*nvmfd*' -prune)
+    rm -rf /var/lib/nvmfd /etc/systemd/system/nvmfd.service* /etc/systemd/system/dbus-org.nvmfd.service \
+        /run/systemd/system/nvmfd.service* /etc/dbus-1/system.d/org.nvmfd.conf
     # --keep-directory-symlink: Debian's /lib is a link to /usr/lib.
     tar -C "$tree" -cf - . | tar -C / -xf - --keep-directory-symlink --no-same-owner
     export PATH=/usr/local/sbin:/usr/local/bin:$PATH
