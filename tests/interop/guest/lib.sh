@@ -376,10 +376,12 @@ HOSTROOT=/run/hostroot
 # the state in /var/lib/nvmfd) and any unit, drop-in or D-Bus policy an
 # admin put under /etc or /run that would override the installed ones.
 install_staged() {
-    local tree=$HOSTROOT$1 d
+    local tree=$HOSTROOT$1 d rel
     [[ -d $tree/usr/local/sbin ]] || fail "no install tree at $tree"
     while IFS= read -r d; do
-        rm -rf "/${d#"$tree"/}"
+        rel=${d#"$tree"/}
+        [[ $rel != "$d" ]] || fail "install_staged: $d is not under $tree"
+        rm -rf "/${rel:?}"
     done < <(find "$tree" -mindepth 1 -type d -name '*nvmfd*' -prune)
     rm -rf /var/lib/nvmfd /etc/systemd/system/nvmfd.service* /etc/systemd/system/dbus-org.nvmfd.service \
         /run/systemd/system/nvmfd.service* /etc/dbus-1/system.d/org.nvmfd.conf
