@@ -75,6 +75,27 @@ TTYPath=/dev/ttyS0
 TTYReset=no
 TTYVHangup=no
 EOF
+# The guest runs the systemd package's own units, the scenario's and
+# nothing of this host's configuration that the packages installed here
+# happen to bring:
+# - no unit the host enabled (`systemctl enable`, which is what a
+#   package's postinst does: multipathd, lvm2-monitor, dm-event.socket,
+#   mdadm's and udisks2's units ...): their links in /etc/systemd/system/
+#   *.wants would pull them into basic.target. What the scenario enables
+#   itself lands there after this.
+# - no udev: with the udev package installed, systemd-udevd would start
+#   and run every rule under /lib/udev/rules.d and /etc/udev/rules.d,
+#   i.e. whatever the host's packages installed there (blkid probes that
+#   read a new block device's head and tail, and read it again whenever a
+#   writer closes it; multipath, LVM and md autoassembly; nvme-cli's
+#   autoconnect), at times the scenario does not choose. Device nodes come
+#   from devtmpfs; the scenarios need nothing else (without the udev
+#   package, which a minimal Debian lacks, the guest is the same).
+rm -rf "$units"/*.wants "$units"/*.requires
+for u in systemd-udevd.service systemd-udevd-control.socket systemd-udevd-kernel.socket \
+    systemd-udev-trigger.service systemd-udev-settle.service systemd-hwdb-update.service; do
+    ln -sfn /dev/null "$units/$u"
+done
 hostname guest
 echo guest >/newroot/etc/hostname
 # The host's /run says what the host is (a container's /.dockerenv,

@@ -146,9 +146,11 @@ if ((systemd)); then
         -device "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot"
     )
     # Boot only what the scenario needs: not the host's default target
-    # (its services, getty), not its fstab, not its timers (apt-daily's
-    # Persistent= timers would fire at once).
-    append="systemd.unit=nvmfd-interop.target fstab=no systemd.mask=timers.target systemd.show_status=0 $append"
+    # (its services, getty), not its fstab or crypttab (a device that the
+    # guest lacks would hold up the boot for 90 s), not its timers
+    # (apt-daily's Persistent= timers would fire at once). init-systemd.sh
+    # drops the host's enabled units and udev.
+    append="systemd.unit=nvmfd-interop.target fstab=no luks=no systemd.mask=timers.target systemd.show_status=0 $append"
 fi
 for f in ${hostfwds[@]+"${hostfwds[@]}"}; do netdev+=",hostfwd=$f"; done
 

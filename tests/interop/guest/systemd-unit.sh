@@ -104,6 +104,8 @@ kernel_io() {
 }
 
 file_outside_sandbox_refused() {
+    # Empty, whatever the host keeps there.
+    rm -rf /srv/nvmfd
     mkdir -p /srv/nvmfd
     local out
     if out=$(nvmfctl namespace add "$SUBNQN" --backend uring --path /srv/nvmfd/a.img --size 64M \
