@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <sstream>
 #include <stdexcept>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <thread>
@@ -60,6 +61,11 @@ void NvmfdProcess::launch() {
     } else {
         args.push_back("--no-state");
     }
+    if (!options_.config_text.empty()) {
+        std::ofstream(dir_ / "nvmfd.conf") << options_.config_text;
+        args.push_back("--config");
+        args.push_back((dir_ / "nvmfd.conf").string());
+    }
     for (auto& a : options_.extra_args) args.push_back(a);
     std::string log_path = (dir_ / "nvmfd.log").string();
     pid_ = ::fork();
@@ -67,6 +73,10 @@ void NvmfdProcess::launch() {
         int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
         ::dup2(fd, 1);
         ::dup2(fd, 2);
+        if (options_.max_open_files) {
+            rlimit limit{options_.max_open_files, options_.max_open_files};
+            ::setrlimit(RLIMIT_NOFILE, &limit);
+        }
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
