@@ -20,6 +20,7 @@
 #include "tools/host/errors.hpp"
 #include "tools/host/io_queue.hpp"
 #include "tools/host/pdu_build.hpp"
+#include "tools/host/pdu_checks.hpp"
 #include "tools/host/raw_connection.hpp"
 
 using namespace nvmfd;
@@ -69,16 +70,6 @@ void verified_io(const NvmfdProcess& d, uint64_t lba, size_t len, unsigned seed)
     CHECK(back == data);
 }
 
-TransportParams params_from(const tcp::ICResp& r, const TransportOptions& asked) {
-    TransportParams p;
-    p.hpda = asked.hpda;
-    p.cpda = r.cpda;
-    p.header_digest = r.dgst & tcp::kDigestHeader;
-    p.data_digest = r.dgst & tcp::kDigestData;
-    p.maxh2cdata = r.maxh2cdata;
-    return p;
-}
-
 proto::Sqe placed(proto::Sqe sqe, uint8_t sgl_type, size_t len) {
     sqe.sgl = {};
     sqe.sgl.type = sgl_type;
@@ -106,7 +97,7 @@ std::vector<std::byte> connect_capsule(const Controller* admin, uint16_t qid, co
 RawConnection raw_io_queue(const NvmfdProcess& d, const Controller& admin, TransportOptions asked,
                            TransportParams& params) {
     RawConnection r = RawConnection::open(endpoint_of(d));
-    params = params_from(r.handshake(asked), asked);
+    params = pdu::check_icresp(r.handshake(asked), asked);
     r.send(connect_capsule(&admin, 1, NvmfdProcess::default_nqn(), proto::sgl::kInCapsule, params));
     auto pdu = r.receive_pdu(5s);
     REQUIRE(pdu);
@@ -240,7 +231,7 @@ TEST_CASE("H2CData sent before its R2T, for a guessed transfer tag, is refused")
     }
     SUBCASE("a discovery Connect whose data comes by R2T (the bootstrap slot, TTAG 0)") {
         RawConnection r = RawConnection::open(endpoint_of(d));
-        TransportParams params = params_from(r.handshake({}), {});
+        TransportParams params = pdu::check_icresp(r.handshake({}), {});
         auto bytes = connect_capsule(nullptr, 0, proto::kDiscoveryNqn, proto::sgl::kTransport, params);
         auto data = cmd::connect_data({1}, 0xffff, proto::kDiscoveryNqn, "nqn.2014-08.org.nvmexpress:uuid:x");
         auto h2c = pdu::h2c_data_bytes({.cccid = 0, .ttag = 0, .datao = 0, .last = true}, pdu::as_bytes_of(data),
@@ -326,7 +317,7 @@ TEST_CASE("a connection waiting for pool pages does not make the reactor spin") 
     NonReadingHost hog(d, 32);
     std::this_thread::sleep_for(500ms);
     RawConnection r = RawConnection::open(endpoint_of(d));
-    TransportParams params = params_from(r.handshake({}), {});
+    TransportParams params = pdu::check_icresp(r.handshake({}), {});
     auto bytes = connect_capsule(nullptr, 0, NvmfdProcess::default_nqn(), proto::sgl::kInCapsule, params);
     // Keep-alives queued behind the Connect: more than the receive buffer holds.
     auto ka = pdu::capsule_bytes(cmd::keep_alive(), {}, params);
