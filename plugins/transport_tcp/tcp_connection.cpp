@@ -4,11 +4,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
-#include <utility>
 #include <cstring>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <utility>
 
 #include "core/proto/crc32c.hpp"
 #include "core/runtime/log.hpp"
@@ -91,7 +91,8 @@ void TcpConnection::start() {
 bool TcpConnection::install_queue(uint16_t qid, uint32_t depth) {
     if (!slots_.empty() || depth == 0 || depth > 65534) return false;
     slots_.reserve(depth);
-    for (uint32_t i = 0; i < depth; ++i) slots_.push_back(std::make_unique<TcpRequest>(*this, static_cast<uint16_t>(i + 1)));
+    for (uint32_t i = 0; i < depth; ++i)
+        slots_.push_back(std::make_unique<TcpRequest>(*this, static_cast<uint16_t>(i + 1)));
     free_slots_.reserve(depth);
     for (uint32_t i = depth; i-- > 0;) free_slots_.push_back(static_cast<uint16_t>(i));
     log::debug("tcp: {} queue {} installed with depth {}", peer_, qid, depth);
@@ -136,8 +137,7 @@ void TcpConnection::finish_close() {
     // Best effort: a disconnect response or a termination request goes out first.
     if (timeout_timer_) reactor_.cancel_timer(std::exchange(timeout_timer_, 0));
     if (!tx_.empty()) flush();
-    while (tx_.pop()) {
-    }
+    tx_.clear();
     // Nothing executes any more: every slot still busy goes back (pages to
     // the pool, namespace in-flight counts down).
     for_each_slot([&](TcpRequest& r) {
@@ -184,8 +184,8 @@ bool TcpConnection::move_slot(TcpRequest& r, SlotState to) {
         r.state = to;
         return true;
     }
-    internal_error(fmt::format("slot {} (command {}) cannot go from state {} to {}", r.ttag, r.sqe.cid,
-                               int(r.state), int(to)));
+    internal_error(fmt::format("slot {} (command {}) cannot go from {} to {}", r.ttag, r.sqe.cid,
+                               slot_state_name(r.state), slot_state_name(to)));
     return false;
 }
 

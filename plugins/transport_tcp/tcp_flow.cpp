@@ -38,7 +38,8 @@ void TcpConnection::refresh_input() {
 
 void TcpConnection::hold_buffers(TcpRequest& r) {
     if (r.buffer_owner != plugin::BufferOwner::Pool || r.held_bytes) return;
-    r.held_bytes = static_cast<uint32_t>(runtime::BufferPool::pages_for(r.transfer_length) * runtime::BufferPool::kPageSize);
+    using runtime::BufferPool;
+    r.held_bytes = static_cast<uint32_t>(BufferPool::pages_for(r.transfer_length) * BufferPool::kPageSize);
     held_bytes_ += r.held_bytes;
 }
 

@@ -11,7 +11,8 @@ Result<std::chrono::milliseconds> parse_timeout_ms(std::string_view value, std::
     auto ms = plugin::parse_uint(value, key);
     if (!ms) return std::unexpected(ms.error());
     if (*ms < 100 || *ms > 3600 * 1000)
-        return make_error(ErrorCode::InvalidArgument, "must be between 100 and 3600000 (milliseconds)", std::string(key));
+        return make_error(ErrorCode::InvalidArgument, "must be between 100 and 3600000 (milliseconds)",
+                          std::string(key));
     return std::chrono::milliseconds(*ms);
 }
 

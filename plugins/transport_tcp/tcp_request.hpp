@@ -46,6 +46,19 @@ constexpr bool slot_move_allowed(SlotState from, SlotState to) {
     return false;
 }
 
+constexpr const char* slot_state_name(SlotState s) {
+    switch (s) {
+    case SlotState::Free: return "Free";
+    case SlotState::Executing: return "Executing";
+    case SlotState::WaitingBuffers: return "WaitingBuffers";
+    case SlotState::R2TQueued: return "R2TQueued";
+    case SlotState::AwaitingH2CData: return "AwaitingH2CData";
+    case SlotState::ReceivingCapsuleData: return "ReceivingCapsuleData";
+    case SlotState::Sending: return "Sending";
+    }
+    return "?";
+}
+
 // Scatter entries a command of `length` bytes may need: its pool pages (the
 // pool merges adjacent ones), twice for Compare's media copy, plus slack for
 // a backend that lends its own memory.

@@ -139,8 +139,7 @@ void TcpConnection::flush() {
             // The peer is gone: nothing more can be sent; finish_close()
             // releases the slots whose PDUs are dropped here.
             int err = errno;
-            while (tx_.pop()) {
-            }
+            tx_.clear();
             if (!closing_) close(fmt::format("send error: {}", std::strerror(err)));
             return;
         }

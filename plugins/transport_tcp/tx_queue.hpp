@@ -75,6 +75,10 @@ public:
         i->tx_queued = false;
         return i;
     }
+    void clear() {
+        while (pop()) {
+        }
+    }
 
 private:
     TxItem* head_ = nullptr;
