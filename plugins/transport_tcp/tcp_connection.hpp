@@ -78,7 +78,8 @@ private:
     void update_input();
     void refresh_input();  // update_input, and parse what is buffered when input resumes
     uint32_t epoll_events() const;
-    void hold_buffers(TcpRequest& r);
+    void hold_for_transfer(TcpRequest& r);  // after prepare(): count its data against the cap
+    void settle_hold(TcpRequest& r);        // at queue_response(): keep counting only pool pages
 
     // timeouts (tcp_timeouts.cpp)
     void arm_timeout_check();
@@ -148,7 +149,7 @@ private:
     std::vector<std::unique_ptr<TcpRequest>> slots_;
     std::vector<uint16_t> free_slots_;
     uint32_t busy_slots_ = 0;
-    uint64_t held_bytes_ = 0;  // pool bytes held by busy slots (see hold_buffers)
+    uint64_t held_bytes_ = 0;  // pool bytes busy slots hold or may take (tcp_flow.cpp)
 
     // input flow and timeouts
     bool input_on_ = true;

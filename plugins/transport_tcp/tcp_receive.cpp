@@ -251,6 +251,7 @@ bool TcpConnection::handle_capsule(const CommonHeader& ch, const uint8_t* h, siz
     }
     // Before any buffer is taken: the core and backends fill iov_storage.
     r->reserve_iovs(r->transfer_length);
+    hold_for_transfer(*r);
     if (r->direction == DataDirection::HostToController) {
         // Not executing any more: a fatal error below releases the slot.
         if (!move_slot(*r, SlotState::WaitingBuffers)) return false;
@@ -291,7 +292,6 @@ bool TcpConnection::take_pool_buffers(TcpRequest& r) {
     }
     r.iov_count = static_cast<uint32_t>(n);
     r.buffer_owner = plugin::BufferOwner::Pool;
-    hold_buffers(r);
     return true;
 }
 

@@ -91,7 +91,7 @@ struct TcpRequest final : plugin::Request, TxItem {
     alignas(8) uint8_t resp[32];
     uint8_t resp_len = 0;
 
-    // Pool bytes this slot counts against its connection's cap.
+    // Pool bytes this slot counts against its connection's cap (tcp_flow.cpp).
     uint32_t held_bytes = 0;
 
     // Scatter storage, grown to what the largest command seen so far needs

@@ -62,7 +62,7 @@ void TcpConnection::queue_response(plugin::Request& req) {
         return;
     }
     if (!move_slot(r, SlotState::Sending)) return;
-    hold_buffers(r);  // a read's pages stay taken until the host has them
+    settle_hold(r);
     bool ok = r.status().ok();
     bool with_data = ok && r.direction == DataDirection::ControllerToHost && r.transfer_length > 0;
     r.hdr_len = 0;

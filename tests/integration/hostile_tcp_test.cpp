@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -185,34 +186,67 @@ size_t count_of(const std::string& text, const std::string& what) {
     return n;
 }
 
+// `count` commands of 1 MiB each from controller to host on `queue`,
+// whose responses are not read until drain().
+struct UnreadResponses {
+    Queue& queue;
+    std::vector<std::vector<std::byte>> buffers;
+    size_t completed = 0;
+
+    template <typename MakeSqe>
+    UnreadResponses(Queue& q, size_t count, MakeSqe&& sqe_for) : queue(q), buffers(count) {
+        for (size_t i = 0; i < count; ++i) {
+            buffers[i].resize(1u << 20);
+            queue.submit(sqe_for(i), Transfer::from_controller(buffers[i]), [this](const Completion& c) {
+                CHECK(c.status.ok());
+                ++completed;
+            });
+        }
+        queue.flush();
+    }
+    // Starts reading: every command completes, nothing was lost.
+    void drain() { queue.run_until([&] { return completed == buffers.size(); }, 30s, "unread responses"); }
+};
+
 // A discovery host that asks for `count` log pages of 1 MiB and reads nothing.
 struct NonReadingHost {
     Controller discovery;
-    std::vector<std::vector<std::byte>> pages;
-    size_t completed = 0;
+    UnreadResponses unread;
 
     NonReadingHost(const NvmfdProcess& d, size_t count)
-        : discovery(Controller::connect(endpoint_of(d), options(count))), pages(count) {
-        for (auto& page : pages) {
-            page.resize(1u << 20);
-            discovery.admin().submit(cmd::get_log_page(uint8_t(proto::LogPageId::Discovery), uint32_t(page.size())),
-                                     Transfer::from_controller(page), [this](const Completion& c) {
-                                         CHECK(c.status.ok());
-                                         ++completed;
-                                     });
-        }
-        discovery.admin().flush();
-    }
+        : discovery(Controller::connect(endpoint_of(d), options(count))),
+          unread(discovery.admin(), count, [](size_t) {
+              return cmd::get_log_page(uint8_t(proto::LogPageId::Discovery), 1u << 20);
+          }) {}
     static ControllerOptions options(size_t count) {
         ControllerOptions o;  // the discovery NQN
         o.admin_depth = static_cast<uint16_t>(count + 1);
         return o;
     }
-    // Starts reading: every command completes, nothing was lost.
-    void drain() {
-        discovery.admin().run_until([&] { return completed == pages.size(); }, 30s, "log pages");
+    void drain() { unread.drain(); }
+};
+
+// A scratch directory for namespace files, removed at the end.
+struct ScratchDir {
+    std::filesystem::path path;
+    ScratchDir() {
+        char tmpl[] = "/var/tmp/nvmfd-tcp-it-XXXXXX";
+        path = ::mkdtemp(tmpl);
+    }
+    ~ScratchDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
     }
 };
+
+// The default NQN served from a file by the uring backend (reads go into pool pages).
+std::string uring_state(const std::filesystem::path& file) {
+    std::string nqn = NvmfdProcess::default_nqn();
+    return R"({"version": 1, "subsystems": [{"nqn": ")" + nqn +
+           R"(", "allow_any_host": true, "namespaces": [{"nsid": 1, "backend": "uring", "params": {"path": ")" +
+           file.string() + R"(", "size": "64M", "create": "true"}}]}], "ports": [{"id": 1, "address": "127.0.0.1", )" +
+           R"("service": "@PORT@", "subsystems": [")" + nqn + R"("]}]})";
+}
 
 }  // namespace
 
@@ -299,14 +333,29 @@ TEST_CASE("zero-length H2CData with data digests on is refused without losing th
 }
 
 TEST_CASE("a host that does not read its responses cannot starve another host") {
-    // 64 MiB of log pages asked for, from a 32 MiB pool (the socket buffers
-    // take some of it: about 10 MiB on loopback).
-    NvmfdProcess d(with_config("", {"--buffer-pool", "32M"}));
-    NonReadingHost hog(d, 64);
-    std::this_thread::sleep_for(500ms);
-    verified_io(d, 0, 1u << 20, 8);
-    verified_io(d, 4096, 128u << 10, 9);
-    hog.drain();
+    // 64 MiB asked for, from a 32 MiB pool (the socket buffers take some of
+    // it: about 10 MiB on loopback).
+    SUBCASE("discovery log pages") {
+        NvmfdProcess d(with_config("", {"--buffer-pool", "32M"}));
+        NonReadingHost hog(d, 64);
+        std::this_thread::sleep_for(500ms);
+        verified_io(d, 0, 1u << 20, 8);
+        verified_io(d, 4096, 128u << 10, 9);
+        hog.drain();
+    }
+    SUBCASE("reads into pool pages, all sent at once on a deep I/O queue") {
+        ScratchDir scratch;
+        testing::DaemonOptions o = with_config("", {"--buffer-pool", "32M"});
+        o.state_json = uring_state(scratch.path / "ns1.img");
+        NvmfdProcess d(o);
+        Controller admin = Controller::connect(endpoint_of(d), default_subsystem());
+        admin.request_io_queues(2);
+        IoQueue io = admin.connect_io_queue(2, 127);
+        UnreadResponses hog(io.queue(), 64, [](size_t i) { return cmd::read(1, i * 2048, 2048); });
+        std::this_thread::sleep_for(500ms);
+        verified_io(d, 0, 1u << 20, 12);
+        hog.drain();
+    }
 }
 
 TEST_CASE("a connection waiting for pool pages does not make the reactor spin") {
