@@ -83,8 +83,11 @@ void NvmfdProcess::launch() {
         ::execv(argv[0], argv.data());
         ::_exit(127);
     }
-    if (!wait_listening(std::chrono::seconds(15)))
+    if (!wait_listening(std::chrono::seconds(15))) {
+        // The constructor throws, so no destructor will stop it: do it here.
+        kill_hard();
         throw std::runtime_error("nvmfd did not start listening; its log:\n" + log());
+    }
 }
 
 bool NvmfdProcess::wait_listening(std::chrono::milliseconds timeout) {
