@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <utility>
 
 #include "core/proto/crc32c.hpp"
 #include "core/runtime/log.hpp"
@@ -22,7 +23,14 @@ using proto::DataDirection;
 
 // ---------------------------------------------------------------- requests
 
-TcpRequest::TcpRequest(TcpConnection& c, uint16_t tag, size_t iov_slots) : conn(c), ttag(tag), iovs(iov_slots) {
+TcpRequest::TcpRequest(TcpConnection& c, uint16_t tag) : conn(c), ttag(tag) {}
+
+void TcpRequest::reserve_iovs(uint32_t transfer_length) {
+    // Grows once per slot up to what its largest command needs; the core and
+    // the backends write at most this many entries (see iov_slots_for_length).
+    size_t need = iov_slots_for_length(transfer_length);
+    if (iovs.size() >= need) return;
+    iovs.resize(need);
     iov_storage = std::span<iovec>(iovs);
 }
 
@@ -64,6 +72,7 @@ TcpConnection::TcpConnection(TcpTransport& transport, runtime::Reactor& reactor,
 }
 
 TcpConnection::~TcpConnection() {
+    if (timeout_timer_) reactor_.cancel_timer(timeout_timer_);
     if (fd_ >= 0) ::close(fd_);
     reactor_.buffers().cancel_wait(*this);
     reactor_.adjust_load(-1);
@@ -72,17 +81,18 @@ TcpConnection::~TcpConnection() {
 
 void TcpConnection::start() {
     handler_ = transport_.env().create_queue(*this, port_id_, transport_.limits());
-    bootstrap_ = std::make_unique<TcpRequest>(*this, kBootstrapTtag, iov_slots_for(options_));
-    reactor_.add_fd(fd_, EPOLLIN | EPOLLRDHUP, *this);
+    bootstrap_ = std::make_unique<TcpRequest>(*this, kBootstrapTtag);
+    started_ = stall_since_ = runtime::Clock::now();
+    reactor_.add_fd(fd_, epoll_events(), *this);
+    arm_timeout_check();
     log::debug("tcp: connection from {} on port {}", peer_, port_id_);
 }
 
 bool TcpConnection::install_queue(uint16_t qid, uint32_t depth) {
     if (!slots_.empty() || depth == 0 || depth > 65534) return false;
     slots_.reserve(depth);
-    size_t iov_slots = iov_slots_for(options_);
     for (uint32_t i = 0; i < depth; ++i)
-        slots_.push_back(std::make_unique<TcpRequest>(*this, static_cast<uint16_t>(i + 1), iov_slots));
+        slots_.push_back(std::make_unique<TcpRequest>(*this, static_cast<uint16_t>(i + 1)));
     free_slots_.reserve(depth);
     for (uint32_t i = depth; i-- > 0;) free_slots_.push_back(static_cast<uint16_t>(i));
     log::debug("tcp: {} queue {} installed with depth {}", peer_, qid, depth);
@@ -95,25 +105,19 @@ void TcpConnection::close(std::string_view reason) {
     close_reason_ = std::string(reason);
     log::debug("tcp: closing connection from {}: {}", peer_, reason);
     // Stop reading; what is queued for sending may still go out.
-    reactor_.modify_fd(fd_, want_write_ ? uint32_t(EPOLLOUT) : 0u, *this);
+    update_input();
     reactor_.buffers().cancel_wait(*this);
-    // Commands still waiting for write data never reached the core's execute.
-    unsigned abandoned = 0;
-    auto release_receiving = [&](TcpRequest& r) {
-        if (r.state == SlotState::ReceivingData) {
-            handler_->release(r);
-            r.state = SlotState::Free;
-            --busy_slots_;
-            ++abandoned;
-        }
-    };
-    if (bootstrap_) release_receiving(*bootstrap_);
-    for (auto& s : slots_) release_receiving(*s);
-    // A host that stops sending write data it was asked for is worth a line.
-    if (abandoned)
-        log::warn("tcp: {}: closing with {} write command(s) still waiting for their data", peer_, abandoned);
     waiting_for_rx_buffer_ = nullptr;
     waiting_for_r2t_buffer_.clear();
+    // Commands still waiting for write data never reached the core's execute:
+    // their slots are released by finish_close(). A host that stops sending
+    // write data it was asked for is worth a line.
+    unsigned abandoned = 0;
+    for_each_slot([&](TcpRequest& r) {
+        if (r.state != SlotState::Free && r.state != SlotState::Executing && r.state != SlotState::Sending) ++abandoned;
+    });
+    if (abandoned)
+        log::warn("tcp: {}: closing with {} write command(s) still waiting for their data", peer_, abandoned);
     // The core completes what it is holding back (AERs); those responses are dropped.
     handler_->on_close_begin();
     finish_close_if_drained();
@@ -123,22 +127,22 @@ void TcpConnection::finish_close_if_drained() {
     if (!closing_ || dead_) return;
     // Wait for commands the core is still executing: their backend I/O must
     // finish before the host can see the connection gone and retry elsewhere.
-    for (auto* s : {bootstrap_.get()})
-        if (s && s->state == SlotState::Executing) return;
-    for (auto& s : slots_)
-        if (s->state == SlotState::Executing) return;
-    finish_close();
+    bool executing = false;
+    for_each_slot([&](TcpRequest& r) { executing |= r.state == SlotState::Executing; });
+    if (!executing) finish_close();
 }
 
 void TcpConnection::finish_close() {
     dead_ = true;
     // Best effort: a disconnect response or a termination request goes out first.
+    if (timeout_timer_) reactor_.cancel_timer(std::exchange(timeout_timer_, 0));
     if (!tx_.empty()) flush();
-    while (TxItem* item = tx_.pop()) {
-        if (item == &icresp_ || item == &term_) continue;
-        auto* r = static_cast<TcpRequest*>(item);
-        if (r->state == SlotState::Sending) release_slot(*r);
-    }
+    tx_.clear();
+    // Nothing executes any more: every slot still busy goes back (pages to
+    // the pool, namespace in-flight counts down).
+    for_each_slot([&](TcpRequest& r) {
+        if (r.state != SlotState::Free) release_slot(r);
+    });
     reactor_.remove_fd(fd_);
     ::shutdown(fd_, SHUT_RDWR);
     handler_->on_closed();
@@ -157,7 +161,7 @@ TcpRequest* TcpConnection::take_slot() {
         free_slots_.pop_back();
     }
     if (r) {
-        r->state = SlotState::Executing;
+        if (!move_slot(*r, SlotState::Executing)) return nullptr;
         r->data_received = 0;
         r->data_digest_failed = false;
         r->iov_count = 0;
@@ -168,10 +172,28 @@ TcpRequest* TcpConnection::take_slot() {
 }
 
 void TcpConnection::release_slot(TcpRequest& r) {
+    if (!move_slot(r, SlotState::Free)) return;  // never twice: two commands would share it
+    held_bytes_ -= std::exchange(r.held_bytes, 0);
     handler_->release(r);
-    r.state = SlotState::Free;
     --busy_slots_;
     if (&r != bootstrap_.get()) free_slots_.push_back(static_cast<uint16_t>(r.ttag - 1));
+}
+
+bool TcpConnection::move_slot(TcpRequest& r, SlotState to) {
+    if (slot_move_allowed(r.state, to)) {
+        r.state = to;
+        return true;
+    }
+    internal_error(fmt::format("slot {} (command {}) cannot go from {} to {}", r.ttag, r.sqe.cid,
+                               slot_state_name(r.state), slot_state_name(to)));
+    return false;
+}
+
+void TcpConnection::internal_error(std::string_view what) {
+    // A transport bug must cost this host its connection, never corrupt
+    // slots, buffers or another host's commands.
+    log::error("tcp: {}: internal error: {}; closing the connection", peer_, what);
+    close(fmt::format("internal error: {}", what));
 }
 
 TcpRequest* TcpConnection::slot_by_ttag(uint16_t ttag) {

@@ -65,7 +65,6 @@ private:
     bool handle_capsule(const proto::tcp::CommonHeader& ch, const uint8_t* hdr, size_t hsize);
     bool handle_h2c_data(const proto::tcp::CommonHeader& ch, const uint8_t* hdr, size_t hsize);
     bool payload_geometry(const proto::tcp::CommonHeader& ch, size_t hsize, uint32_t& pad, uint32_t& len);
-    bool start_write_data(TcpRequest& r);
     void begin_payload(TcpRequest* r, uint32_t pad, uint32_t len, uint32_t offset, bool in_capsule);
     bool consume_payload();
     void payload_received(size_t n);
@@ -73,8 +72,22 @@ private:
     void data_complete(TcpRequest& r);
     void fatal(proto::tcp::TermFes fes, uint32_t fei, const uint8_t* hdr, size_t hdr_len);
 
+    // input flow (tcp_flow.cpp): EPOLLIN is off while the connection waits
+    // for pool pages or holds more than max_connection_buffer.
+    bool input_paused() const;
+    void update_input();
+    void refresh_input();  // update_input, and parse what is buffered when input resumes
+    uint32_t epoll_events() const;
+    void hold_for_transfer(TcpRequest& r);  // after prepare(): count its data against the cap
+    void settle_hold(TcpRequest& r);        // at queue_response(): keep counting only pool pages
+
+    // timeouts (tcp_timeouts.cpp)
+    void arm_timeout_check();
+    void check_timeouts();
+    void timed_out(std::string_view reason);
+
     // send
-    void enqueue(TxItem& item);
+    bool enqueue(TxItem& item);
     void send_r2t(TcpRequest& r);
     // Pool buffers for r's payload; false (and a wait registered) when the pool is empty.
     bool take_pool_buffers(TcpRequest& r);
@@ -84,6 +97,15 @@ private:
     // slots
     TcpRequest* take_slot();
     void release_slot(TcpRequest& r);
+    // The one place a slot changes state; a change the state table refuses is
+    // an internal error that closes the connection (false is returned).
+    bool move_slot(TcpRequest& r, SlotState to);
+    void internal_error(std::string_view what);
+    template <typename Fn>
+    void for_each_slot(Fn&& fn) {
+        if (bootstrap_) fn(*bootstrap_);
+        for (auto& s : slots_) fn(*s);
+    }
     TcpRequest* slot_by_ttag(uint16_t ttag);
     void finish_close_if_drained();
     void finish_close();
@@ -127,6 +149,15 @@ private:
     std::vector<std::unique_ptr<TcpRequest>> slots_;
     std::vector<uint16_t> free_slots_;
     uint32_t busy_slots_ = 0;
+    uint64_t held_bytes_ = 0;  // pool bytes busy slots hold or may take (tcp_flow.cpp)
+
+    // input flow and timeouts
+    bool input_on_ = true;
+    runtime::Reactor::TimerId timeout_timer_ = 0;
+    runtime::Clock::time_point started_;
+    uint64_t pdus_parsed_ = 0;   // whole PDUs received so far
+    uint64_t stall_mark_ = 0;    // pdus_parsed_ when the current partial PDU was first seen
+    runtime::Clock::time_point stall_since_;
 
     // send
     TxQueue tx_;

@@ -37,11 +37,6 @@ uint8_t put_header(uint8_t* out, const Pdu& pdu, bool hdgst) {
     return static_cast<uint8_t>(sizeof pdu + proto::tcp::kDigestSize);
 }
 
-inline size_t iov_slots_for(const TcpOptions& o) {
-    // Data buffers are 4 KiB pages; Compare needs room for a second buffer.
-    return 2 * (o.max_data_transfer / 4096 + 1);
-}
-
 // Calls fn(pointer, length) for each piece of bytes [offset, offset + len)
 // of a scatter list, in order; stops early when fn returns false.
 template <typename Fn>

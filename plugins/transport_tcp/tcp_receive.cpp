@@ -27,13 +27,19 @@ void TcpConnection::on_fd_event(uint32_t events) {
     if (dead_) return;
     if (events & EPOLLOUT) flush();
     if (closing_) return;
+    if (input_paused() && (events & (EPOLLHUP | EPOLLERR))) {
+        // epoll reports these even with EPOLLIN off: the host is gone, and
+        // waiting for it would spin.
+        close("host closed the connection while its input was paused");
+        return;
+    }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable();
 }
 
 void TcpConnection::on_readable() {
     // A few reads per event keep one busy connection from starving the rest;
     // epoll is level triggered, so leftover bytes bring us back.
-    for (int i = 0; i < 4 && !closing_ && !waiting_for_rx_buffer_; ++i) {
+    for (int i = 0; i < 4 && !closing_ && !input_paused(); ++i) {
         if (!read_some()) break;
         process_rx();
     }
@@ -84,7 +90,7 @@ bool TcpConnection::read_some() {
 }
 
 void TcpConnection::process_rx() {
-    while (!closing_ && !waiting_for_rx_buffer_) {
+    while (!closing_ && !input_paused()) {
         if (in_payload_) {
             if (!consume_payload()) break;
             continue;
@@ -128,9 +134,11 @@ void TcpConnection::process_rx() {
             }
         }
         rx_head_ += hsize;
+        if (ch.plen == hsize) ++pdus_parsed_;  // a PDU with a payload counts when the payload is in
         if (!handle_header(ch, h, hsize)) break;
     }
     if (rx_head_ == rx_tail_) rx_head_ = rx_tail_ = 0;
+    update_input();
 }
 
 bool TcpConnection::handle_header(const CommonHeader& ch, const uint8_t* h, size_t hsize) {
@@ -241,29 +249,33 @@ bool TcpConnection::handle_capsule(const CommonHeader& ch, const uint8_t* h, siz
         if (len) begin_payload(nullptr, pad, len, 0, true);
         return true;
     }
+    // Before any buffer is taken: the core and backends fill iov_storage.
+    r->reserve_iovs(r->transfer_length);
+    hold_for_transfer(*r);
     if (r->direction == DataDirection::HostToController) {
+        // Not executing any more: a fatal error below releases the slot.
+        if (!move_slot(*r, SlotState::WaitingBuffers)) return false;
         if (in_capsule_sgl != (len > 0) || (len && len != r->transfer_length)) {
             // The SGL and the PDU disagree about where the data is.
-            r->state = SlotState::ReceivingData;
             fatal(TermFes::InvalidHeaderField, offsetof(CommonHeader, plen), h, ch.hlen);
             return false;
         }
-        r->state = SlotState::ReceivingData;
         if (!in_capsule_sgl) {
-            if (start_write_data(*r)) send_r2t(*r);
+            if (take_pool_buffers(*r)) send_r2t(*r);
+            else waiting_for_r2t_buffer_.push_back(r);
             return true;
         }
-        if (!start_write_data(*r)) {
+        if (!take_pool_buffers(*r)) {
             // Pool empty: stop parsing until pages come back; the data waits in the rx buffer.
             waiting_for_rx_buffer_ = r;
             pl_ = Payload{r, true, pad, len, 0, len, ddgst_, {}, 0, proto::kCrc32cInit};
             return false;
         }
+        if (!move_slot(*r, SlotState::ReceivingCapsuleData)) return false;
         begin_payload(r, pad, len, 0, true);
         return true;
     }
     if (len) {
-        r->state = SlotState::Executing;
         handler_->fail(*r, proto::status::kSglTypeInvalid);
         begin_payload(nullptr, pad, len, 0, true);
         return true;
@@ -283,19 +295,14 @@ bool TcpConnection::take_pool_buffers(TcpRequest& r) {
     return true;
 }
 
-bool TcpConnection::start_write_data(TcpRequest& r) {
-    if (take_pool_buffers(r)) return true;
-    if (r.sqe.sgl.type != proto::sgl::kInCapsule) waiting_for_r2t_buffer_.push_back(&r);
-    return false;
-}
-
 void TcpConnection::on_buffers_available() {
     if (closing_) return;
     if (waiting_for_rx_buffer_) {
-        if (!take_pool_buffers(*waiting_for_rx_buffer_)) return;
+        TcpRequest& r = *waiting_for_rx_buffer_;
+        if (!take_pool_buffers(r)) return;
         waiting_for_rx_buffer_ = nullptr;
+        if (!move_slot(r, SlotState::ReceivingCapsuleData)) return;
         in_payload_ = true;
-        process_rx();
     }
     while (!waiting_for_r2t_buffer_.empty()) {
         TcpRequest& r = *waiting_for_r2t_buffer_.front();
@@ -303,7 +310,8 @@ void TcpConnection::on_buffers_available() {
         waiting_for_r2t_buffer_.erase(waiting_for_r2t_buffer_.begin());
         send_r2t(r);
     }
-    if (!closing_) process_rx();
+    // Input was paused while waiting; what is already buffered gets no epoll event.
+    refresh_input();
 }
 
 bool TcpConnection::handle_h2c_data(const CommonHeader& ch, const uint8_t* h, size_t hsize) {
@@ -312,8 +320,9 @@ bool TcpConnection::handle_h2c_data(const CommonHeader& ch, const uint8_t* h, si
     uint32_t pad, len;
     if (!payload_geometry(ch, hsize, pad, len)) return false;
     TcpRequest* r = slot_by_ttag(d.ttag);
-    if (!r || r->state != SlotState::ReceivingData || r->sqe.sgl.type == proto::sgl::kInCapsule ||
-        r->iov_count == 0) {
+    // Only a TTAG whose R2T is on the wire: data that arrives before the R2T
+    // was sent (a guessed TTAG) or for a command that never asked is refused.
+    if (!r || r->state != SlotState::AwaitingH2CData) {
         fatal(TermFes::InvalidHeaderField, offsetof(DataPdu, ttag), h, ch.hlen);
         return false;
     }
@@ -321,7 +330,9 @@ bool TcpConnection::handle_h2c_data(const CommonHeader& ch, const uint8_t* h, si
         fatal(TermFes::InvalidHeaderField, offsetof(DataPdu, cccid), h, ch.hlen);
         return false;
     }
-    if (d.datal != len) {
+    // An H2CData PDU carries data (as the kernel's nvmet also requires); one
+    // without any would also have no data digest to read.
+    if (d.datal != len || d.datal == 0) {
         fatal(TermFes::InvalidHeaderField, offsetof(DataPdu, datal), h, ch.hlen);
         return false;
     }
@@ -349,7 +360,7 @@ void TcpConnection::begin_payload(TcpRequest* r, uint32_t pad, uint32_t len, uin
     pl_.remaining = len;
     pl_.offset = offset;
     pl_.length = len;
-    pl_.digest = ddgst_;
+    pl_.digest = ddgst_ && len > 0;  // no data, no data digest
     pl_.crc = proto::kCrc32cInit;
     in_payload_ = true;
 }
@@ -406,6 +417,7 @@ bool TcpConnection::consume_payload() {
 
 void TcpConnection::payload_done() {
     in_payload_ = false;
+    ++pdus_parsed_;
     TcpRequest* r = pl_.req;
     if (!r) return;  // discarded bytes
     if (pl_.digest) {
@@ -421,7 +433,7 @@ void TcpConnection::payload_done() {
 }
 
 void TcpConnection::data_complete(TcpRequest& r) {
-    r.state = SlotState::Executing;
+    if (!move_slot(r, SlotState::Executing)) return;
     // Corrupted write data is never written: the command fails and the host may retry.
     if (r.data_digest_failed)
         handler_->fail(r, proto::status::kTransientTransportError);

@@ -2,6 +2,7 @@
 // transport needs to move its data (R2T progress, the PDU headers it sends).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -13,17 +14,60 @@ namespace nvmfd::plugins::tcp {
 
 class TcpConnection;
 
+// A slot's life. Every change goes through TcpConnection::move_slot(), which
+// refuses a change this table does not allow (an internal error that closes
+// the connection): a slot can never be queued or released twice.
+//
+//   Free -> Executing (prepare) -> Sending -> Free
+//   Executing -> WaitingBuffers -> R2TQueued -> AwaitingH2CData -> Executing
+//   Executing -> WaitingBuffers -> ReceivingCapsuleData -> Executing
+//   any state but Free -> Free when the connection closes
 enum class SlotState : uint8_t {
     Free,
-    ReceivingData,  // prepared; the transport is fetching its write data
-    Executing,      // owned by the core until queue_response()
-    Sending,        // response queued for the socket
+    Executing,             // owned by the core (prepare, execute) until queue_response()
+    WaitingBuffers,        // a write waiting for pool pages for its data
+    R2TQueued,             // its R2T is in the send queue, not yet on the wire
+    AwaitingH2CData,       // its R2T was sent: H2CData for its TTAG is expected
+    ReceivingCapsuleData,  // its in-capsule data is being copied in
+    Sending,               // response queued for the socket
 };
+
+constexpr bool slot_move_allowed(SlotState from, SlotState to) {
+    using S = SlotState;
+    switch (to) {
+    case S::Free: return from != S::Free;
+    case S::Executing: return from == S::Free || from == S::AwaitingH2CData || from == S::ReceivingCapsuleData;
+    case S::WaitingBuffers: return from == S::Executing;
+    case S::R2TQueued: return from == S::WaitingBuffers;
+    case S::AwaitingH2CData: return from == S::R2TQueued;
+    case S::ReceivingCapsuleData: return from == S::WaitingBuffers;
+    case S::Sending: return from == S::Executing;
+    }
+    return false;
+}
+
+constexpr const char* slot_state_name(SlotState s) {
+    switch (s) {
+    case SlotState::Free: return "Free";
+    case SlotState::Executing: return "Executing";
+    case SlotState::WaitingBuffers: return "WaitingBuffers";
+    case SlotState::R2TQueued: return "R2TQueued";
+    case SlotState::AwaitingH2CData: return "AwaitingH2CData";
+    case SlotState::ReceivingCapsuleData: return "ReceivingCapsuleData";
+    case SlotState::Sending: return "Sending";
+    }
+    return "?";
+}
+
+// Scatter entries a command of `length` bytes may need: its pool pages (the
+// pool merges adjacent ones), twice for Compare's media copy, plus slack for
+// a backend that lends its own memory.
+inline size_t iov_slots_for_length(uint32_t length) { return 2 * ((size_t(length) + 4095) / 4096 + 1); }
 
 enum class TxKind : uint8_t { R2T, Response };
 
 struct TcpRequest final : plugin::Request, TxItem {
-    TcpRequest(TcpConnection& conn, uint16_t ttag, size_t iov_slots);
+    TcpRequest(TcpConnection& conn, uint16_t ttag);
 
     void emit(IovEmitter& e) const override;
     void on_sent() override;
@@ -47,6 +91,12 @@ struct TcpRequest final : plugin::Request, TxItem {
     alignas(8) uint8_t resp[32];
     uint8_t resp_len = 0;
 
+    // Pool bytes this slot counts against its connection's cap (tcp_flow.cpp).
+    uint32_t held_bytes = 0;
+
+    // Scatter storage, grown to what the largest command seen so far needs
+    // (an idle slot holds none); iov_storage views it.
+    void reserve_iovs(uint32_t transfer_length);
     std::vector<iovec> iovs;
 };
 

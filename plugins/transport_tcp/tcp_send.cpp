@@ -23,12 +23,18 @@ using proto::DataDirection;
 
 // ---------------------------------------------------------------- send
 
-void TcpConnection::enqueue(TxItem& item) {
-    tx_.push(item);
+bool TcpConnection::enqueue(TxItem& item) {
+    if (!tx_.push(item)) {
+        // Queued twice would make the send list loop on itself.
+        internal_error("a PDU was queued for sending while already queued");
+        return false;
+    }
     if (!want_write_) reactor_.defer(*this);
+    return true;
 }
 
 void TcpConnection::send_r2t(TcpRequest& r) {
+    if (!move_slot(r, SlotState::R2TQueued)) return;
     R2T pdu{};
     pdu.ch.type = PduType::R2T;
     pdu.ch.flags = hdgst_ ? flags::kHeaderDigest : 0;
@@ -51,10 +57,12 @@ void TcpConnection::queue_response(plugin::Request& req) {
     auto& r = static_cast<TcpRequest&>(req);
     if (closing_) {
         // The host will not hear about it; the slot just goes back.
-        if (r.state != SlotState::Free) release_slot(r);
+        release_slot(r);
         finish_close_if_drained();
         return;
     }
+    if (!move_slot(r, SlotState::Sending)) return;
+    settle_hold(r);
     bool ok = r.status().ok();
     bool with_data = ok && r.direction == DataDirection::ControllerToHost && r.transfer_length > 0;
     r.hdr_len = 0;
@@ -101,13 +109,13 @@ void TcpConnection::queue_response(plugin::Request& req) {
     }
     r.tx_kind = TxKind::Response;
     r.tx_total = size_t(r.hdr_len) + r.pad_len + r.data_len + (r.send_ddgst ? kDigestSize : 0) + r.resp_len;
-    r.state = SlotState::Sending;
     enqueue(r);
 }
 
 void TcpConnection::on_request_sent(TcpRequest& r) {
-    if (r.tx_kind == TxKind::R2T) return;  // now waiting for H2CData
-    release_slot(r);
+    // After its R2T is on the wire, a slot accepts H2CData; after its response, it is free.
+    if (r.tx_kind == TxKind::R2T) move_slot(r, SlotState::AwaitingH2CData);
+    else release_slot(r);
 }
 
 void TcpConnection::flush() {
@@ -128,13 +136,10 @@ void TcpConnection::flush() {
                 set_want_write(true);
                 return;
             }
-            // The peer is gone: nothing more can be sent.
+            // The peer is gone: nothing more can be sent; finish_close()
+            // releases the slots whose PDUs are dropped here.
             int err = errno;
-            while (TxItem* item = tx_.pop()) {
-                if (item == &icresp_ || item == &term_) continue;
-                auto* r = static_cast<TcpRequest*>(item);
-                if (r->state == SlotState::Sending) release_slot(*r);
-            }
+            tx_.clear();
             if (!closing_) close(fmt::format("send error: {}", std::strerror(err)));
             return;
         }
@@ -154,17 +159,19 @@ void TcpConnection::flush() {
         }
         if (size_t(n) < e.bytes) {
             set_want_write(true);
+            refresh_input();
             return;
         }
     }
     set_want_write(false);
+    // Sent responses gave their pages back: a connection paused at its cap may read again.
+    refresh_input();
 }
 
 void TcpConnection::set_want_write(bool on) {
     if (on == want_write_ || dead_) return;
     want_write_ = on;
-    uint32_t events = (closing_ ? 0u : uint32_t(EPOLLIN | EPOLLRDHUP)) | (on ? uint32_t(EPOLLOUT) : 0u);
-    reactor_.modify_fd(fd_, events, *this);
+    reactor_.modify_fd(fd_, epoll_events(), *this);
 }
 
 }  // namespace nvmfd::plugins::tcp

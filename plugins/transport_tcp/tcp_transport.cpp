@@ -16,6 +16,7 @@
 #include "core/plugin/abi.hpp"
 #include "core/runtime/log.hpp"
 #include "plugins/transport_tcp/tcp_connection.hpp"
+#include "plugins/transport_tcp/tcp_listener.hpp"
 
 namespace nvmfd::plugins::tcp {
 namespace {
@@ -37,21 +38,6 @@ ReactorConnections& connections_of(runtime::Reactor& r) {
     return *local;
 }
 
-std::string describe_peer(const sockaddr_storage& ss) {
-    char host[INET6_ADDRSTRLEN] = "?";
-    uint16_t port = 0;
-    if (ss.ss_family == AF_INET) {
-        auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
-        ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-        port = ntohs(in->sin_port);
-        return fmt::format("{}:{}", host, port);
-    }
-    auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-    ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-    port = ntohs(in6->sin6_port);
-    return fmt::format("[{}]:{}", host, port);
-}
-
 // Run fn on the reactor and wait for it (control thread only).
 void run_on(runtime::Reactor& r, const std::function<void()>& fn) {
     std::promise<void> done;
@@ -63,45 +49,6 @@ void run_on(runtime::Reactor& r, const std::function<void()>& fn) {
 }
 
 }  // namespace
-
-// A listening socket, served by reactor 0; accepted connections go to the
-// least loaded reactor.
-class Listener final : private runtime::FdHandler {
-public:
-    Listener(TcpTransport& t, runtime::Reactor& r, int fd, uint16_t port_id)
-        : transport_(t), reactor_(r), fd_(fd), port_id_(port_id) {}
-    ~Listener() { ::close(fd_); }
-    void start() { reactor_.add_fd(fd_, EPOLLIN, *this); }
-    void stop() { reactor_.remove_fd(fd_); }
-    runtime::Reactor& reactor() { return reactor_; }
-
-private:
-    void on_fd_event(uint32_t) override {
-        for (int i = 0; i < 64; ++i) {
-            sockaddr_storage ss{};
-            socklen_t len = sizeof ss;
-            int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            if (fd < 0) {
-                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
-                    log::warn("tcp: accept on port {}: {}", port_id_, std::strerror(errno));
-                return;
-            }
-            int one = 1;
-            ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            runtime::Reactor& target = transport_.env().reactors().least_loaded();
-            target.adjust_load(+1);
-            std::string peer = describe_peer(ss);
-            TcpTransport* t = &transport_;
-            uint16_t port = port_id_;
-            target.post([t, &target, fd, port, peer] { t->adopt(target, fd, port, peer); });
-        }
-    }
-
-    TcpTransport& transport_;
-    runtime::Reactor& reactor_;
-    int fd_;
-    uint16_t port_id_;
-};
 
 TcpTransport::TcpTransport(plugin::TransportEnv& env, TcpOptions options) : env_(env), options_(options) {}
 

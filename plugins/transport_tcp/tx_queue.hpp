@@ -40,6 +40,7 @@ struct IovEmitter {
 class TxItem {
 public:
     TxItem* tx_next = nullptr;
+    bool tx_queued = false;  // in a TxQueue: a second push is refused
     size_t tx_total = 0;
     size_t tx_sent = 0;
 
@@ -54,11 +55,16 @@ class TxQueue {
 public:
     bool empty() const { return head_ == nullptr; }
     TxItem* head() const { return head_; }
-    void push(TxItem& item) {
+    // False (and nothing changes) when the item is already queued: pushing
+    // it again would make the list loop on itself.
+    [[nodiscard]] bool push(TxItem& item) {
+        if (item.tx_queued) return false;
+        item.tx_queued = true;
         item.tx_next = nullptr;
         item.tx_sent = 0;
         if (tail_) tail_->tx_next = &item; else head_ = &item;
         tail_ = &item;
+        return true;
     }
     TxItem* pop() {
         TxItem* i = head_;
@@ -66,7 +72,12 @@ public:
         head_ = i->tx_next;
         if (!head_) tail_ = nullptr;
         i->tx_next = nullptr;
+        i->tx_queued = false;
         return i;
+    }
+    void clear() {
+        while (pop()) {
+        }
     }
 
 private:

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <sstream>
 #include <stdexcept>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <thread>
@@ -73,6 +74,11 @@ void NvmfdProcess::launch() {
     } else {
         args.push_back("--no-state");
     }
+    if (!options_.config_text.empty()) {
+        std::ofstream(dir_ / "nvmfd.conf") << options_.config_text;
+        args.push_back("--config");
+        args.push_back((dir_ / "nvmfd.conf").string());
+    }
     for (auto& a : options_.extra_args) args.push_back(a);
     std::string log_path = (dir_ / "nvmfd.log").string();
     pid_ = ::fork();
@@ -80,14 +86,21 @@ void NvmfdProcess::launch() {
         int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
         ::dup2(fd, 1);
         ::dup2(fd, 2);
+        if (options_.max_open_files) {
+            rlimit limit{options_.max_open_files, options_.max_open_files};
+            ::setrlimit(RLIMIT_NOFILE, &limit);
+        }
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
         ::execv(argv[0], argv.data());
         ::_exit(127);
     }
-    if (!wait_listening(std::chrono::seconds(15)))
+    if (!wait_listening(std::chrono::seconds(15))) {
+        // The constructor throws, so no destructor will stop it: do it here.
+        kill_hard();
         throw std::runtime_error("nvmfd did not start listening; its log:\n" + log());
+    }
 }
 
 bool NvmfdProcess::wait_listening(std::chrono::milliseconds timeout) {
