@@ -360,10 +360,18 @@ TEST_CASE("a host that does not read its responses cannot starve another host") 
 
 TEST_CASE("a connection waiting for pool pages does not make the reactor spin") {
     // A pool smaller than what one connection may hold: a host that does not
-    // read takes all of it, and a second one's Connect then waits for pages
-    // while more of its bytes sit in the socket.
-    NvmfdProcess d(with_config("", {"--buffer-pool", "8M"}));
-    NonReadingHost hog(d, 32);
+    // read its uring reads (which execute into pool pages) takes all of it,
+    // and a second one's Connect then waits for pages while more of its
+    // bytes sit in the socket. (Discovery log pages would not do: their
+    // zeroes past the log's end take no pool pages.)
+    ScratchDir scratch;
+    testing::DaemonOptions o = with_config("max_connection_buffer = 16M\n", {"--buffer-pool", "8M"});
+    o.state_json = uring_state(scratch.path / "ns1.img");
+    NvmfdProcess d(o);
+    Controller admin = Controller::connect(endpoint_of(d), default_subsystem());
+    admin.request_io_queues(2);
+    IoQueue io = admin.connect_io_queue(2, 127);
+    UnreadResponses hog(io.queue(), 32, [](size_t i) { return cmd::read(1, i * 2048, 2048); });
     std::this_thread::sleep_for(500ms);
     RawConnection r = RawConnection::open(endpoint_of(d));
     TransportParams params = pdu::check_icresp(r.handshake({}), {});
