@@ -181,6 +181,28 @@ Result<PortSpec> read_port(const Reader& r) {
     return p;
 }
 
+Result<std::map<std::string, std::string>> string_map(const Reader& r, const char* key) {
+    std::map<std::string, std::string> out;
+    if (!r.has(key)) return out;
+    Reader m = r.at(key);
+    if (!m.raw().is_object()) return m.fail("must be an object of strings");
+    for (auto it = m.raw().begin(); it != m.raw().end(); ++it) {
+        if (!it->is_string()) return make_error(ErrorCode::InvalidArgument, "must be a string", m.sub(it.key()));
+        out[it.key()] = it->get<std::string>();
+    }
+    return out;
+}
+
+Result<PolicySpec> read_policy(const Reader& r) {
+    PolicySpec p;
+    TRY(r.only_keys({"name", "source", "file", "params"}));
+    TRY_ASSIGN(p.name, r.string("name"));
+    TRY_ASSIGN(p.source, r.string("source"));
+    TRY_ASSIGN(p.file, r.string("file", false));
+    TRY_ASSIGN(p.params, string_map(r, "params"));
+    return p;
+}
+
 }  // namespace
 
 json to_json(const ExportSpec& spec) {
@@ -216,12 +238,19 @@ json to_json(const ExportSpec& spec) {
                               {"subsystems", p.subsystems},
                               {"ana_states", states}});
     }
+    // Only when there are some: a file without policies stays readable by
+    // an nvmfd that predates them.
+    if (!spec.policies.empty()) {
+        j["policies"] = json::array();
+        for (const auto& p : spec.policies)
+            j["policies"].push_back({{"name", p.name}, {"source", p.source}, {"file", p.file}, {"params", p.params}});
+    }
     return j;
 }
 
 Result<ExportSpec> from_json(const json& j) {
     Reader r(j, "");
-    TRY(r.only_keys({"version", "ana_groups", "subsystems", "ports"}));
+    TRY(r.only_keys({"version", "ana_groups", "subsystems", "ports", "policies"}));
     uint64_t version;
     TRY_ASSIGN(version, r.number("version", true, 0, 1000));
     if (version != kStateFormatVersion)
@@ -257,6 +286,15 @@ Result<ExportSpec> from_json(const json& j) {
             PortSpec p;
             TRY_ASSIGN(p, read_port(list.at(i)));
             spec.ports.push_back(std::move(p));
+        }
+    }
+    if (r.has("policies")) {
+        Reader list = r.at("policies");
+        if (!list.raw().is_array()) return list.fail("must be a list");
+        for (size_t i = 0; i < list.raw().size(); ++i) {
+            PolicySpec p;
+            TRY_ASSIGN(p, read_policy(list.at(i)));
+            spec.policies.push_back(std::move(p));
         }
     }
     return spec;

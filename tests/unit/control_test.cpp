@@ -245,3 +245,67 @@ TEST_CASE("restore replaces the configuration; an invalid one changes nothing") 
     CHECK(now.subsystems[0].nqn == "nqn.2026-11.io.nvmfd:restored");
     CHECK_FALSE(now.subsystems[0].serial.empty());
 }
+
+TEST_CASE("policies are persisted, replaced by name, removed, and survive a restart") {
+    Fixture f;
+    REQUIRE(f.control->put_policy({"b-policy", "return 2", "b.lua", {}}));
+    REQUIRE(f.control->put_policy({"a.policy", "return 1", "a.lua", {{"k", "v"}}}));
+    REQUIRE(f.control->put_policy({"b-policy", "return 3", "b2.lua", {}}));  // replaces
+    auto spec = f.control->export_spec();
+    REQUIRE(spec.policies.size() == 2);
+    CHECK(spec.policies[0].name == "a.policy");  // sorted by name
+    CHECK(spec.policies[1].source == "return 3");
+    CHECK(spec.policies[1].file == "b2.lua");
+
+    std::string before = f.spec_json();
+    std::string file_before = slurp(f.state());
+    auto expect = [&](auto result, ErrorCode code, const std::string& field) {
+        REQUIRE_FALSE(result);
+        CHECK(result.error().code == code);
+        CHECK(result.error().field == field);
+        CHECK(f.spec_json() == before);
+        CHECK(slurp(f.state()) == file_before);
+    };
+    expect(f.control->put_policy({"", "x", "", {}}), ErrorCode::InvalidArgument, "name");
+    expect(f.control->put_policy({std::string(65, 'a'), "x", "", {}}), ErrorCode::InvalidArgument, "name");
+    expect(f.control->put_policy({"has space", "x", "", {}}), ErrorCode::InvalidArgument, "name");
+    expect(f.control->put_policy({"a/b", "x", "", {}}), ErrorCode::InvalidArgument, "name");
+    expect(f.control->remove_policy("nosuch"), ErrorCode::NotFound, "name");
+    CHECK(f.control->put_policy({std::string(64, 'a'), "x", "", {}}));
+    REQUIRE(f.control->remove_policy(std::string(64, 'a')));
+
+    f.open();
+    REQUIRE(*f.control->load_state());
+    CHECK(f.spec_json() == before);
+    REQUIRE(f.control->remove_policy("a.policy"));
+    f.open();
+    REQUIRE(*f.control->load_state());
+    REQUIRE(f.control->export_spec().policies.size() == 1);
+    CHECK(f.control->export_spec().policies[0].name == "b-policy");
+}
+
+TEST_CASE("a state file with a bad or duplicate policy name is refused") {
+    Fixture f;
+    control::ExportSpec spec;
+    spec.policies.push_back({"dup", "x", "", {}});
+    spec.policies.push_back({"dup", "y", "", {}});
+    auto r = f.control->apply(spec);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().field == "policies[1].name");
+    spec.policies.pop_back();
+    spec.policies[0].name = "bad name";
+    r = f.control->apply(spec);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().field == "policies[0].name");
+}
+
+TEST_CASE("config restore keeps the running policies") {
+    Fixture f;
+    REQUIRE(f.control->put_policy({"keep", "return 1", "keep.lua", {}}));
+    control::ExportSpec other;
+    other.policies.push_back({"ignored", "return 2", "", {}});
+    REQUIRE(f.control->restore(other, false));
+    auto now = f.control->export_spec();
+    REQUIRE(now.policies.size() == 1);
+    CHECK(now.policies[0].name == "keep");
+}
