@@ -30,6 +30,13 @@ void PolicyManager::restore() {
         if (!policy) {
             log::error("policy {} was not loaded: {}", spec.name, policy.error().message);
             if (env_.on_error) env_.on_error(PolicyError{spec.name, "load", policy.error().message});
+            control::PolicyInfo info;
+            info.name = spec.name;
+            info.file = spec.file;
+            info.params = spec.params;
+            info.errors = 1;
+            info.last_error = policy.error().message;
+            broken_[spec.name] = std::move(info);
             continue;
         }
         auto& p = policies_[spec.name] = std::move(*policy);
@@ -46,35 +53,34 @@ Result<void> PolicyManager::load(const std::string& name, const std::string& sou
     if (auto saved = env_.control.put_policy(spec); !saved) return std::unexpected(saved.error());
     // Replacing drops the old one here: its timers stop with it.
     auto& p = policies_[name] = std::move(*policy);
+    broken_.erase(name);
     log::notice("policy {} loaded from {} (handlers: {})", name, file, fmt::join(p->info().handlers, ", "));
     p->start();
     return {};
 }
 
 Result<void> PolicyManager::unload(const std::string& name) {
-    auto it = policies_.find(name);
-    bool persisted = false;
-    for (const auto& spec : env_.control.export_spec().policies) persisted |= spec.name == name;
-    if (it == policies_.end() && !persisted)
+    if (!policies_.contains(name) && !broken_.contains(name))
         return make_error(ErrorCode::NotFound, fmt::format("no policy '{}'", name), "name");
-    // A persisted policy that failed to load at start is not running but can still be unloaded.
-    if (persisted)
-        if (auto removed = env_.control.remove_policy(name); !removed) return std::unexpected(removed.error());
-    if (it != policies_.end()) policies_.erase(it);
+    if (auto removed = env_.control.remove_policy(name); !removed) return std::unexpected(removed.error());
+    policies_.erase(name);  // its timers stop with it
+    broken_.erase(name);
     log::notice("policy {} unloaded", name);
     return {};
 }
 
 std::vector<control::PolicyInfo> PolicyManager::list() const {
+    std::map<std::string, control::PolicyInfo> all = broken_;
+    for (const auto& [name, p] : policies_) all[name] = p->info();
     std::vector<control::PolicyInfo> out;
-    for (const auto& [name, p] : policies_) out.push_back(p->info());
+    for (auto& [name, info] : all) out.push_back(std::move(info));
     return out;
 }
 
 Result<control::PolicyInfo> PolicyManager::show(const std::string& name) const {
-    auto it = policies_.find(name);
-    if (it == policies_.end()) return make_error(ErrorCode::NotFound, fmt::format("no policy '{}'", name), "name");
-    return it->second->info();
+    if (auto it = policies_.find(name); it != policies_.end()) return it->second->info();
+    if (auto it = broken_.find(name); it != broken_.end()) return it->second;
+    return make_error(ErrorCode::NotFound, fmt::format("no policy '{}'", name), "name");
 }
 
 void PolicyManager::dispatch(const control::Event& e) {

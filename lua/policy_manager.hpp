@@ -22,8 +22,9 @@ public:
                   ErrorCallback on_error = {});
     ~PolicyManager() override;
 
-    // Start: load every persisted policy. One that fails is logged and
-    // reported (handler "load") and the others load anyway.
+    // Start: load every persisted policy. One that fails is logged,
+    // reported (handler "load") and listed with its error; the others load
+    // anyway.
     void restore();
     // Where runtime errors go besides the log (the D-Bus PolicyError signal).
     void set_error_callback(ErrorCallback cb) { env_.on_error = std::move(cb); }
@@ -39,6 +40,9 @@ private:
 
     PolicyEnvironment env_;
     std::map<std::string, std::unique_ptr<Policy>> policies_;
+    // Persisted but refused at start (e.g. a state file edited by hand):
+    // listed with their error until replaced or unloaded.
+    std::map<std::string, control::PolicyInfo> broken_;
     // Control keeps its listeners for its whole life: this tells the one
     // registered here whether the manager still exists.
     std::shared_ptr<PolicyManager*> alive_ = std::make_shared<PolicyManager*>(this);

@@ -116,7 +116,9 @@ int bounded_pattern_call(lua_State* L) {
     luaL_checklstring(L, 1, &n);
     const char* p = luaL_checklstring(L, 2, &plen);
     bool plain = std::string_view(name) == "string.find" && lua_toboolean(L, 4);
-    if (!plain && pattern_cost(n, std::string_view(p, plen)) > lua_tonumber(L, lua_upvalueindex(3)))
+    double cost = plain ? (static_cast<double>(n) + 1) * (static_cast<double>(plen) + 1)
+                        : pattern_cost(n, std::string_view(p, plen));
+    if (cost > lua_tonumber(L, lua_upvalueindex(3)))
         return luaL_error(L,
                           "%s: pattern too costly for a %d-byte subject (its worst case exceeds the sandbox's "
                           "matching budget: use fewer quantifiers, an anchor '^' or a shorter subject)",
@@ -136,6 +138,18 @@ int bounded_rep(lua_State* L) {
     if (result > cap)
         return luaL_error(L, "string.rep: memory limit exceeded (a result of %f bytes; %I bytes per policy)", result,
                           static_cast<lua_Integer>(cap));
+    return call_original(L);
+}
+
+// table.move copies nils without allocating and without running Lua code:
+// a huge range would loop in C, unseen by the count hook and the
+// allocator. A range larger than the memory cap could hold is refused.
+int bounded_move(lua_State* L) {
+    lua_Integer f = luaL_checkinteger(L, 2);
+    lua_Integer e = luaL_checkinteger(L, 3);
+    lua_Integer most = lua_tointeger(L, lua_upvalueindex(2));
+    if (e >= f && (f <= 0 ? e > most : e - f >= most))
+        return luaL_error(L, "table.move: more than %I elements %s", most, "cannot be moved in nvmfd policies (sandbox)");
     return call_original(L);
 }
 
@@ -188,6 +202,12 @@ int open_all(lua_State* L) {
     lua_pushcclosure(L, bounded_rep, 2);
     lua_setfield(L, s, "rep");
     guard_table(L, s, "string.", std::array{"dump"});
+    lua_getglobal(L, LUA_TABLIBNAME);
+    lua_getfield(L, -1, "move");
+    lua_pushinteger(L, static_cast<lua_Integer>(limits->memory_bytes / sizeof(lua_Integer)));
+    lua_pushcclosure(L, bounded_move, 2);
+    lua_setfield(L, -2, "move");
+    lua_pop(L, 1);
     guard_table(L, g, "", kForbiddenGlobals);
     return 0;
 }
@@ -213,7 +233,9 @@ double pattern_cost(size_t n, std::string_view p) {
             quantifiers += 1;
         }
     }
-    return std::pow(static_cast<double>(n) + 1, quantifiers + (anchored ? 0 : 1));
+    // Each attempt compares up to the whole pattern (plain finds too).
+    return (static_cast<double>(p.size()) + 1) *
+           std::pow(static_cast<double>(n) + 1, quantifiers + (anchored ? 0 : 1));
 }
 
 Result<void> open_sandbox_libraries(lua_State* L, const std::string& policy, const PolicyLimits& limits) {

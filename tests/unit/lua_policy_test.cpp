@@ -233,12 +233,18 @@ TEST_CASE("restore reloads persisted policies after a restart; a broken one does
     CHECK(e.errors[0].handler == "load");
     CHECK(e.errors[0].message.starts_with("broken.lua:1: "));
     auto list = e.policies->list();
-    REQUIRE(list.size() == 2);
-    CHECK(list[0].name == "p");
-    CHECK(list[0].params.at("who") == "restore");
-    CHECK(list[1].name == "q");
-    // The broken one can still be unloaded (it is only persisted).
+    REQUIRE(list.size() == 3);
+    CHECK(list[0].name == "broken");  // listed with its error
+    CHECK(list[0].errors == 1);
+    CHECK(list[0].last_error == e.errors[0].message);
+    CHECK(list[0].handlers.empty());
+    CHECK(list[1].name == "p");
+    CHECK(list[1].params.at("who") == "restore");
+    CHECK(list[1].handlers == std::vector<std::string>{"on_start"});
+    CHECK(list[2].name == "q");
+    // It can be unloaded like any other.
     REQUIRE(e.policies->unload("broken"));
+    CHECK(e.policies->list().size() == 2);
     CHECK(e.f.control->export_spec().policies.size() == 2);
 }
 

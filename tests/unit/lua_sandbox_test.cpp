@@ -136,6 +136,16 @@ TEST_CASE("allocation bombs fail with a memory error and the state stays usable"
     CHECK_FALSE(run(*sb, "local t = {} for i = 1, 1000 do t[i] = tostring(i) end assert(#t == 1000)"));
 }
 
+TEST_CASE("C loops that neither allocate nor run Lua code are bounded") {
+    auto sb = make();
+    auto start = std::chrono::steady_clock::now();
+    auto err = run(*sb, "table.move({}, 1, 1e12, 2)");
+    REQUIRE(err);
+    CHECK(err->find("table.move: more than") != std::string::npos);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+    CHECK_FALSE(run(*sb, "local t = table.move({1, 2, 3}, 1, 3, 2) assert(t[4] == 3)"));
+}
+
 TEST_CASE("deep recursion and huge format widths fail cleanly") {
     auto sb = make();
     auto err = run(*sb, "local function f(n) return f(n + 1) + 1 end f(1)");
@@ -163,8 +173,13 @@ TEST_CASE("pathological patterns are refused before they run") {
     // A plain find is linear: allowed on any subject.
     CHECK_FALSE(run(*sb, "assert(string.find(string.rep('a', 100000) .. 'b', 'a*b', 1, true) == nil)"));
     // The estimate: quantifiers multiply, an anchor saves the scan over start positions.
-    CHECK(pattern_cost(99, "abc") == doctest::Approx(100));
-    CHECK(pattern_cost(99, "^a*b") == doctest::Approx(100));
-    CHECK(pattern_cost(99, "a*b") == doctest::Approx(10000));
-    CHECK(pattern_cost(99, "[a-z]%-x") == doctest::Approx(100));  // '-' in a set and escaped '%-' are not quantifiers
+    // A long plain pattern on a long subject is quadratic too.
+    auto err = run(*sb, "return string.find(string.rep('a', 1 << 20), string.rep('a', 1 << 12) .. 'b', 1, true)");
+    REQUIRE(err);
+    CHECK(err->find("string.find: pattern too costly") != std::string::npos);
+    // The estimate: quantifiers multiply, an anchor saves the scan over start positions.
+    CHECK(pattern_cost(99, "abc") == doctest::Approx(4 * 100));
+    CHECK(pattern_cost(99, "^a*b") == doctest::Approx(5 * 100));
+    CHECK(pattern_cost(99, "a*b") == doctest::Approx(4 * 10000));
+    CHECK(pattern_cost(99, "[a-z]%-x") == doctest::Approx(9 * 100));  // '-' in a set and escaped '%-' are not quantifiers
 }
