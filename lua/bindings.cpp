@@ -179,8 +179,17 @@ constexpr std::array<luaL_Reg, 16> kFunctions{{
     {nullptr, nullptr},
 }};
 
-int install(lua_State* L) {
-    auto& ctx = *static_cast<BindingContext*>(lua_touserdata(L, 1));
+}  // namespace
+
+BindingContext& binding_context(lua_State* L) {
+    BindingContext* ctx;
+    std::memcpy(&ctx, lua_getextraspace(L), sizeof ctx);
+    return *ctx;
+}
+
+void install_bindings(lua_State* L, BindingContext& ctx) {
+    BindingContext* p = &ctx;
+    std::memcpy(lua_getextraspace(L), &p, sizeof p);
     lua_createtable(L, 0, static_cast<int>(kFunctions.size()));
     luaL_setfuncs(L, kFunctions.data(), 0);
     lua_createtable(L, 0, static_cast<int>(ctx.params.size()));
@@ -191,28 +200,6 @@ int install(lua_State* L) {
     lua_setfield(L, -2, "params");
     lua_setglobal(L, "nvmfd");
     install_timer_metatable(L);
-    return 0;
-}
-
-}  // namespace
-
-BindingContext& binding_context(lua_State* L) {
-    BindingContext* ctx;
-    std::memcpy(&ctx, lua_getextraspace(L), sizeof ctx);
-    return *ctx;
-}
-
-Result<void> install_bindings(lua_State* L, BindingContext& ctx) {
-    BindingContext* p = &ctx;
-    std::memcpy(lua_getextraspace(L), &p, sizeof p);
-    lua_pushcfunction(L, install);
-    lua_pushlightuserdata(L, &ctx);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        std::string msg = lua_tostring(L, -1) ? lua_tostring(L, -1) : "out of memory";
-        lua_pop(L, 1);
-        return make_error(ErrorCode::Internal, "cannot install the nvmfd bindings: " + msg);
-    }
-    return {};
 }
 
 }  // namespace nvmfd::lua

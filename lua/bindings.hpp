@@ -28,7 +28,8 @@ struct BindingContext {
 };
 
 BindingContext& binding_context(lua_State* L);
-// Creates the global `nvmfd` table (and points the state at ctx).
-Result<void> install_bindings(lua_State* L, BindingContext& ctx);
+// Creates the global `nvmfd` table (and points the state at ctx). Runs
+// inside a protected call (it may raise out of memory).
+void install_bindings(lua_State* L, BindingContext& ctx);
 
 }  // namespace nvmfd::lua

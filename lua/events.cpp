@@ -15,6 +15,13 @@ void set_integer(lua_State* L, const char* key, lua_Integer value) {
     lua_setfield(L, -2, key);
 }
 
+const char* change_of(const control::Event& e);
+
+void set_change(lua_State* L, const control::Event& e) {
+    lua_pushstring(L, change_of(e));
+    lua_setfield(L, -2, "change");
+}
+
 const char* change_of(const control::Event& e) {
     switch (e.kind) {
     case K::SubsystemAdded:
@@ -62,8 +69,7 @@ void push_event_info(lua_State* L, const control::Event& e) {
     case K::SubsystemRemoved:
     case K::SubsystemChanged:
         set_string(L, "subsystem", e.subsystem);
-        lua_pushstring(L, change_of(e));
-        lua_setfield(L, -2, "change");
+        set_change(L, e);
         if (!e.detail.empty()) set_string(L, "host", e.detail);  // allowed or disallowed
         break;
     case K::NamespaceAdded:
@@ -71,16 +77,14 @@ void push_event_info(lua_State* L, const control::Event& e) {
     case K::NamespaceChanged:
         set_string(L, "subsystem", e.subsystem);
         set_integer(L, "nsid", e.nsid);
-        lua_pushstring(L, change_of(e));
-        lua_setfield(L, -2, "change");
+        set_change(L, e);
         if (e.ana_group) set_integer(L, "ana_group", e.ana_group);
         break;
     case K::PortAdded:
     case K::PortRemoved:
     case K::PortChanged:
         set_integer(L, "port", e.port);
-        lua_pushstring(L, change_of(e));
-        lua_setfield(L, -2, "change");
+        set_change(L, e);
         if (!e.subsystem.empty()) set_string(L, "subsystem", e.subsystem);  // linked or unlinked
         break;
     case K::AnaStateChanged:

@@ -20,7 +20,8 @@ Result<std::unique_ptr<Policy>> Policy::load(const control::PolicySpec& spec, co
     p->timers_ = std::make_unique<Timers>(env.io, L, env.limits,
                                           [raw = p.get()](int ref, const std::string& what) { raw->fire_timer(ref, what); });
     p->context_.timers = p->timers_.get();
-    if (auto r = install_bindings(L, p->context_); !r) return std::unexpected(r.error());
+    if (auto err = p->sandbox_->protect([&](lua_State* L) { install_bindings(L, p->context_); }))
+        return make_error(ErrorCode::Internal, "cannot install the nvmfd bindings: " + *err);
 
     const std::string& file = spec.file.empty() ? spec.name : spec.file;
     auto err = p->sandbox_->call([&](lua_State* L) {

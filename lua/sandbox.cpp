@@ -121,7 +121,8 @@ Result<std::unique_ptr<Sandbox>> Sandbox::create(const std::string& name, const 
     lua_State* L = sb->state();
     sb->budget_.state = L;
     lua_sethook(L, count_hook, LUA_MASKCOUNT, kHookPeriod);
-    if (auto r = open_sandbox_libraries(L, name, limits); !r) return std::unexpected(r.error());
+    if (auto err = sb->protect([&](lua_State* L) { open_sandbox_libraries(L, name, limits); }))
+        return make_error(ErrorCode::Internal, "cannot open the sandbox's libraries: " + *err);
     return sb;
 }
 

@@ -164,9 +164,11 @@ void open(lua_State* L, const char* name, lua_CFunction f) {
     lua_pop(L, 1);
 }
 
-int open_all(lua_State* L) {
-    const auto* limits = static_cast<const PolicyLimits*>(lua_touserdata(L, 1));
-    const char* policy = lua_tostring(L, 2);
+}  // namespace
+
+void open_sandbox_libraries(lua_State* L, const std::string& policy_name, const PolicyLimits& limits_ref) {
+    const PolicyLimits* limits = &limits_ref;
+    const char* policy = policy_name.c_str();
     open(L, LUA_GNAME, luaopen_base);
     open(L, LUA_STRLIBNAME, luaopen_string);
     open(L, LUA_TABLIBNAME, luaopen_table);
@@ -209,10 +211,8 @@ int open_all(lua_State* L) {
     lua_setfield(L, -2, "move");
     lua_pop(L, 1);
     guard_table(L, g, "", kForbiddenGlobals);
-    return 0;
+    lua_settop(L, 0);
 }
-
-}  // namespace
 
 double pattern_cost(size_t n, std::string_view p) {
     bool anchored = !p.empty() && p[0] == '^';
@@ -236,18 +236,6 @@ double pattern_cost(size_t n, std::string_view p) {
     // Each attempt compares up to the whole pattern (plain finds too).
     return (static_cast<double>(p.size()) + 1) *
            std::pow(static_cast<double>(n) + 1, quantifiers + (anchored ? 0 : 1));
-}
-
-Result<void> open_sandbox_libraries(lua_State* L, const std::string& policy, const PolicyLimits& limits) {
-    lua_pushcfunction(L, open_all);
-    lua_pushlightuserdata(L, const_cast<PolicyLimits*>(&limits));
-    lua_pushstring(L, policy.c_str());
-    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-        std::string msg = lua_tostring(L, -1) ? lua_tostring(L, -1) : "out of memory";
-        lua_pop(L, 1);
-        return make_error(ErrorCode::Internal, "cannot open the sandbox's libraries: " + msg);
-    }
-    return {};
 }
 
 }  // namespace nvmfd::lua

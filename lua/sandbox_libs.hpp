@@ -8,12 +8,12 @@
 
 #include <lua.hpp>
 
-#include "core/runtime/error.hpp"
 #include "lua/limits.hpp"
 
 namespace nvmfd::lua {
 
-Result<void> open_sandbox_libraries(lua_State* L, const std::string& policy, const PolicyLimits& limits);
+// Runs inside a protected call (it may raise out of memory).
+void open_sandbox_libraries(lua_State* L, const std::string& policy, const PolicyLimits& limits);
 
 // Worst-case steps of Lua's backtracking matcher for a pattern on a
 // subject of n bytes (an over-estimate: each quantifier may retry every

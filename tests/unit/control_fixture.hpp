@@ -78,4 +78,23 @@ inline control::NamespaceSettings malloc_ns(std::string size = "1M", uint32_t ns
     return s;
 }
 
+// Checks that calls fail with the expected code and field and change
+// nothing, neither in memory nor in the state file.
+struct Unchanged {
+    Fixture& f;
+    std::string spec = f.spec_json();
+    std::string file = slurp(f.state());
+
+    explicit Unchanged(Fixture& fixture) : f(fixture) {}
+    template <typename R>
+    void check(const R& result, ErrorCode code, const std::string& field) const {
+        REQUIRE_FALSE(result);
+        CHECK(result.error().code == code);
+        CHECK(result.error().field == field);
+        CHECK_FALSE(result.error().message.empty());
+        CHECK(f.spec_json() == spec);
+        CHECK(slurp(f.state()) == file);
+    }
+};
+
 }  // namespace nvmfd::test
