@@ -112,6 +112,20 @@ private:
         if (!_r) return std::unexpected(std::move(_r.error())); \
     } while (0)
 
+// An optional list of objects, each read by read_item (absent = empty).
+template <typename T>
+Result<void> read_list(const Reader& r, const char* key, Result<T> (*read_item)(const Reader&), std::vector<T>& out) {
+    if (!r.has(key)) return {};
+    Reader list = r.at(key);
+    if (!list.raw().is_array()) return list.fail("must be a list");
+    for (size_t i = 0; i < list.raw().size(); ++i) {
+        auto item = read_item(list.at(i));
+        if (!item) return std::unexpected(std::move(item.error()));
+        out.push_back(std::move(*item));
+    }
+    return {};
+}
+
 Result<NamespaceSpec> read_namespace(const Reader& r) {
     NamespaceSpec ns;
     TRY(r.only_keys({"nsid", "backend", "params", "uuid", "nguid", "ana_group", "visible_to"}));
@@ -139,15 +153,7 @@ Result<SubsystemSpec> read_subsystem(const Reader& r) {
     uint64_t v;
     TRY_ASSIGN(v, r.number("max_namespaces", false, 1024, 0xfffffffe));
     s.max_namespaces = static_cast<uint32_t>(v);
-    if (r.has("namespaces")) {
-        Reader list = r.at("namespaces");
-        if (!list.raw().is_array()) return list.fail("must be a list");
-        for (size_t i = 0; i < list.raw().size(); ++i) {
-            NamespaceSpec ns;
-            TRY_ASSIGN(ns, read_namespace(list.at(i)));
-            s.namespaces.push_back(std::move(ns));
-        }
-    }
+    TRY(read_list(r, "namespaces", read_namespace, s.namespaces));
     return s;
 }
 
@@ -270,33 +276,9 @@ Result<ExportSpec> from_json(const json& j) {
             spec.ana_groups.push_back(g[i].get<uint32_t>());
         }
     }
-    if (r.has("subsystems")) {
-        Reader list = r.at("subsystems");
-        if (!list.raw().is_array()) return list.fail("must be a list");
-        for (size_t i = 0; i < list.raw().size(); ++i) {
-            SubsystemSpec s;
-            TRY_ASSIGN(s, read_subsystem(list.at(i)));
-            spec.subsystems.push_back(std::move(s));
-        }
-    }
-    if (r.has("ports")) {
-        Reader list = r.at("ports");
-        if (!list.raw().is_array()) return list.fail("must be a list");
-        for (size_t i = 0; i < list.raw().size(); ++i) {
-            PortSpec p;
-            TRY_ASSIGN(p, read_port(list.at(i)));
-            spec.ports.push_back(std::move(p));
-        }
-    }
-    if (r.has("policies")) {
-        Reader list = r.at("policies");
-        if (!list.raw().is_array()) return list.fail("must be a list");
-        for (size_t i = 0; i < list.raw().size(); ++i) {
-            PolicySpec p;
-            TRY_ASSIGN(p, read_policy(list.at(i)));
-            spec.policies.push_back(std::move(p));
-        }
-    }
+    TRY(read_list(r, "subsystems", read_subsystem, spec.subsystems));
+    TRY(read_list(r, "ports", read_port, spec.ports));
+    TRY(read_list(r, "policies", read_policy, spec.policies));
     return spec;
 }
 
