@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "lua/events.hpp"
 #include "lua/policy_manager.hpp"
 
 using namespace nvmfd;
@@ -256,4 +257,27 @@ TEST_CASE("a runaway handler is stopped and the policy keeps serving") {
     CHECK(e.errors[0].message.find("instruction limit exceeded") != std::string::npos);
     REQUIRE(e.f.control->add_subsystem(kNqn, {}));
     CHECK(e.run_until([&] { return e.reported("still here"); }));
+}
+
+TEST_CASE("the documented example policy loads and fails over on the last disconnect") {
+    Engine e;
+    control::PortSettings ps;
+    ps.address = "127.0.0.1";
+    ps.service = free_port();
+    REQUIRE(*e.f.control->add_port(ps) == 1);
+    std::string source = slurp(NVMFD_EXAMPLE_POLICY);
+    REQUIRE_FALSE(source.empty());
+    auto p = lua::Policy::load({"failover", source, NVMFD_EXAMPLE_POLICY, {{"port", "1"}, {"group", "1"}}},
+                               lua::PolicyEnvironment{e.io, *e.f.control, {}, [&](const lua::PolicyError& err) {
+                                                          e.errors.push_back(err);
+                                                      }});
+    REQUIRE(p);
+    CHECK((*p)->info().handlers == std::vector<std::string>{"on_start", "on_controller_disconnect"});
+    (*p)->start();
+    control::Event left{control::EventKind::ControllerDisconnected, kNqn, 0, 1, 0, 7,
+                        "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-000000000001"};
+    (*p)->call("on_controller_disconnect", [&](lua_State* L) { lua::push_event_info(L, left); });
+    CHECK(e.errors.empty());
+    CHECK((*p)->info().calls == 2);
+    CHECK(e.f.control->export_spec().ports[0].ana_states.at(1) == proto::AnaState::NonOptimized);
 }
