@@ -60,7 +60,7 @@ private:
     void fire_timer(int ref, const std::string& what);
 
     control::PolicySpec spec_;
-    const PolicyEnvironment& env_;
+    PolicyEnvironment env_;
     BindingContext context_;             // outlives the state that points at it
     std::unique_ptr<Sandbox> sandbox_;
     std::unique_ptr<Timers> timers_;     // goes first: releases its references in the state

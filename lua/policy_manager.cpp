@@ -10,7 +10,9 @@ namespace nvmfd::lua {
 
 PolicyManager::PolicyManager(boost::asio::io_context& io, control::Control& control, PolicyLimits limits,
                              ErrorCallback on_error)
-    : env_{io, control, limits, std::move(on_error)} {
+    : on_error_(std::move(on_error)), env_{io, control, limits, [this](const PolicyError& e) {
+          if (on_error_) on_error_(e);
+      }} {
     // Events are emitted while Control holds its lock, and a handler may
     // call Control again: handlers run later, from the io_context, never
     // inside the call that caused the event.
@@ -29,7 +31,7 @@ void PolicyManager::restore() {
         auto policy = Policy::load(spec, env_);
         if (!policy) {
             log::error("policy {} was not loaded: {}", spec.name, policy.error().message);
-            if (env_.on_error) env_.on_error(PolicyError{spec.name, "load", policy.error().message});
+            env_.on_error(PolicyError{spec.name, "load", policy.error().message});
             control::PolicyInfo info;
             info.name = spec.name;
             info.file = spec.file;

@@ -27,7 +27,7 @@ public:
     // anyway.
     void restore();
     // Where runtime errors go besides the log (the D-Bus PolicyError signal).
-    void set_error_callback(ErrorCallback cb) { env_.on_error = std::move(cb); }
+    void set_error_callback(ErrorCallback cb) { on_error_ = std::move(cb); }
 
     Result<void> load(const std::string& name, const std::string& source, const std::string& file,
                       const std::map<std::string, std::string>& params) override;
@@ -38,7 +38,8 @@ public:
 private:
     void dispatch(const control::Event& e);
 
-    PolicyEnvironment env_;
+    ErrorCallback on_error_;
+    PolicyEnvironment env_;  // its on_error forwards to on_error_, which may be set later
     std::map<std::string, std::unique_ptr<Policy>> policies_;
     // Persisted but refused at start (e.g. a state file edited by hand):
     // listed with their error until replaced or unloaded.
