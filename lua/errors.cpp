@@ -30,6 +30,10 @@ void push_error(lua_State* L, const Error& e) {
     if (luaL_newmetatable(L, kErrorMeta)) {
         lua_pushcfunction(L, error_tostring);
         lua_setfield(L, -2, "__tostring");
+        // Locked: a script that could reach it could add __gc to it, and
+        // every later error table would carry a finalizer.
+        lua_pushstring(L, kErrorMeta);
+        lua_setfield(L, -2, "__metatable");
     }
     lua_setmetatable(L, -2);
 }

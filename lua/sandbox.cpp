@@ -126,6 +126,21 @@ Result<std::unique_ptr<Sandbox>> Sandbox::create(const std::string& name, const 
     return sb;
 }
 
+// Closing runs pending finalizers; scripts cannot set any (no __gc), but
+// should one slip through, it runs under a call's budget, not forever.
+Sandbox::~Sandbox() {
+    if (!state_) return;
+    arm();
+    state_.reset();
+}
+
+void Sandbox::arm() {
+    budget_.armed = true;
+    budget_.instructions = 0;
+    budget_.stop = Stop::None;
+    budget_.deadline = Clock::now() + budget_.limits.time_budget;
+}
+
 void Sandbox::push_chunk(lua_State* L, std::string_view source, const std::string& file) {
     std::string chunkname = "@" + file;
     if (luaL_loadbufferx(L, source.data(), source.size(), chunkname.c_str(), "t") != LUA_OK) lua_error(L);
@@ -137,10 +152,7 @@ std::optional<std::string> Sandbox::call(const Pusher& push) {
     lua_pushcfunction(L, message_handler);
     lua_pushcfunction(L, run_pushed);
     lua_pushlightuserdata(L, const_cast<Pusher*>(&push));
-    budget_.armed = true;
-    budget_.instructions = 0;
-    budget_.stop = Stop::None;
-    budget_.deadline = Clock::now() + budget_.limits.time_budget;
+    arm();
     int st = lua_pcall(L, 1, 0, base + 1);
     Stop stop = budget_.stop;
     budget_.armed = false;

@@ -28,6 +28,7 @@ class Sandbox {
 public:
     // name: the policy's, for log lines (print) and messages.
     static Result<std::unique_ptr<Sandbox>> create(const std::string& name, const PolicyLimits& limits);
+    ~Sandbox();
     Sandbox(const Sandbox&) = delete;
     Sandbox& operator=(const Sandbox&) = delete;
 
@@ -61,6 +62,7 @@ public:
 private:
     explicit Sandbox(const PolicyLimits& limits) { budget_.limits = limits; }
     std::string stop_message(Stop stop) const;
+    void arm();
 
     Budget budget_;  // the allocator's user data: declared before the state it serves
     StatePtr state_;

@@ -115,6 +115,8 @@ TEST_CASE("control calls from Lua change the state; a bad call raises the typed 
             local ok, err = pcall(nvmfd.add_namespace, nqn, {backend = 'nosuch'})
             assert(not ok and err.name == 'NotFound' and err.field == 'backend', tostring(err))
             assert(tostring(err):match('^NotFound: .* %(backend%)$'), tostring(err))
+            assert(getmetatable(err) == 'nvmfd.error')  -- locked: no __gc can be added to it
+            assert(not pcall(setmetatable, err, {}))
             ok, err = pcall(nvmfd.add_subsystem, 'nqn.2026-11.io.nvmfd:x', {serail = 'typo'})
             assert(not ok and err.name == 'InvalidArgument' and err.field == 'serail', tostring(err))
             ok, err = pcall(nvmfd.set_ana_state, 1, 2, 'sleepy')
@@ -129,7 +131,7 @@ TEST_CASE("control calls from Lua change the state; a bad call raises the typed 
     )", {{"nqn", kNqn}}));
     REQUIRE(e.errors.size() == 1);
     CAPTURE(e.errors[0].message);
-    CHECK(e.errors[0].message.find("p.lua:25: NotFound: no subsystem 'nqn.2026-11.io.nvmfd:nosuch' (nqn)") !=
+    CHECK(e.errors[0].message.find("p.lua:27: NotFound: no subsystem 'nqn.2026-11.io.nvmfd:nosuch' (nqn)") !=
           std::string::npos);
     auto spec = e.f.control->export_spec();
     REQUIRE(spec.subsystems.size() == 1);
