@@ -219,14 +219,14 @@ Result<void> Control::restore(const ExportSpec& spec, bool force) {
     if (!force && !target_.controllers().all().empty())
         return make_error(ErrorCode::Busy,
                           "hosts are connected; restoring replaces every export (use force to disconnect them)");
-    // Check all of it before anything is torn down.
-    if (auto v = normalize(spec); !v) return std::unexpected(v.error());
-    ExportSpec old = spec_;
     // Policies are code the policy engine is running: they change through
     // it (put_policy/remove_policy), not behind its back. A restore keeps
     // the running ones and ignores those in the restored file.
     ExportSpec wanted = spec;
     wanted.policies = spec_.policies;
+    // Check all of it before anything is torn down.
+    if (auto v = normalize(wanted); !v) return std::unexpected(v.error());
+    ExportSpec old = spec_;
     // Tear down what exists.
     for (auto& [name, t] : transports_)
         for (uint16_t id : live_ports_) t->remove_port(id);

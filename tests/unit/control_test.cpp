@@ -219,6 +219,7 @@ TEST_CASE("config restore keeps the running policies") {
     REQUIRE(f.control->put_policy({"keep", "return 1", "keep.lua", {}}));
     control::ExportSpec other;
     other.policies.push_back({"ignored", "return 2", "", {}});
+    other.policies.push_back({"not even a valid name", "return 3", "", {}});
     REQUIRE(f.control->restore(other, false));
     auto now = f.control->export_spec();
     REQUIRE(now.policies.size() == 1);

@@ -283,3 +283,18 @@ TEST_CASE("the documented example policy loads and fails over on the last discon
     CHECK((*p)->info().calls == 2);
     CHECK(e.f.control->export_spec().ports[0].ana_states.at(1) == proto::AnaState::NonOptimized);
 }
+
+TEST_CASE("the error callback can be attached after the manager started") {
+    Fixture f;
+    boost::asio::io_context io;
+    lua::PolicyManager policies(io, *f.control);
+    REQUIRE(policies.load("late", "function on_subsystem_change(i) error('seen ' .. i.subsystem, 0) end", "late.lua", {}));
+    std::vector<lua::PolicyError> seen;
+    policies.set_error_callback([&](const lua::PolicyError& e) { seen.push_back(e); });
+    REQUIRE(f.control->add_subsystem(kNqn, {}));
+    io.run_for(std::chrono::milliseconds(200));
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0].policy == "late");
+    CHECK(seen[0].handler == "on_subsystem_change");
+    CHECK(seen[0].message == "late.lua:1: seen " + kNqn);
+}
