@@ -110,6 +110,11 @@ public:
     Result<void> remove_ana_group(uint32_t group);
     Result<void> set_ana_state(uint16_t port, uint32_t group, proto::AnaState state);
 
+    // Lua policies (only their persisted form: the policy engine compiles
+    // and runs them, and calls these once it accepted one).
+    Result<void> put_policy(const PolicySpec& policy);  // add or replace by name
+    Result<void> remove_policy(const std::string& name);
+
     // Controllers: end a host's association now (the host may reconnect
     // if it is still allowed).
     Result<void> disconnect_controller(const std::string& nqn, uint16_t cntlid);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <fmt/format.h>
 #include <openssl/rand.h>
@@ -33,6 +34,15 @@ inline Result<void> check_printable(const std::string& s, size_t max, const std:
     if (s.size() > max) return invalid(fmt::format("must be at most {} characters", max), field);
     for (unsigned char c : s)
         if (c < 0x20 || c > 0x7e) return invalid("must be printable ASCII", field);
+    return {};
+}
+
+// Policy names become D-Bus object path parts and log prefixes.
+inline Result<void> check_policy_name(const std::string& name, const std::string& field) {
+    if (name.empty() || name.size() > 64) return invalid("must be 1 to 64 characters", field);
+    for (unsigned char c : name)
+        if (!std::isalnum(c) && c != '_' && c != '.' && c != '-')
+            return invalid(fmt::format("'{}': only letters, digits, '_', '.' and '-' are allowed", name), field);
     return {};
 }
 

@@ -161,6 +161,12 @@ Result<ExportSpec> Control::normalize(const ExportSpec& input) const {
                 return make_error(ErrorCode::NotFound, fmt::format("ANA group {} does not exist", g),
                                   where + ".ana_states");
     }
+    std::sort(spec.policies.begin(), spec.policies.end(), [](auto& a, auto& b) { return a.name < b.name; });
+    for (size_t i = 0; i < spec.policies.size(); ++i) {
+        std::string field = fmt::format("policies[{}].name", i);
+        TRY(check_policy_name(spec.policies[i].name, field));
+        if (i > 0 && spec.policies[i - 1].name == spec.policies[i].name) return invalid("duplicate policy", field);
+    }
     return spec;
 }
 
@@ -213,8 +219,13 @@ Result<void> Control::restore(const ExportSpec& spec, bool force) {
     if (!force && !target_.controllers().all().empty())
         return make_error(ErrorCode::Busy,
                           "hosts are connected; restoring replaces every export (use force to disconnect them)");
+    // Policies are code the policy engine is running: they change through
+    // it (put_policy/remove_policy), not behind its back. A restore keeps
+    // the running ones and ignores those in the restored file.
+    ExportSpec wanted = spec;
+    wanted.policies = spec_.policies;
     // Check all of it before anything is torn down.
-    if (auto v = normalize(spec); !v) return std::unexpected(v.error());
+    if (auto v = normalize(wanted); !v) return std::unexpected(v.error());
     ExportSpec old = spec_;
     // Tear down what exists.
     for (auto& [name, t] : transports_)
@@ -228,7 +239,7 @@ Result<void> Control::restore(const ExportSpec& spec, bool force) {
     for (auto& [k, v] : live_) keys.push_back(k);
     for (auto& k : keys) drop_namespace(k);
     offline_.clear();
-    auto applied = apply(spec);
+    auto applied = apply(wanted);
     if (!applied) {
         log::error("restore failed ({}); bringing back the previous configuration", applied.error().describe());
         auto back = apply(old);

@@ -45,10 +45,21 @@ struct PortSpec {
     std::map<uint32_t, proto::AnaState> ana_states;  // group -> state; absent = optimized
 };
 
+// A Lua policy as it is persisted: enough to compile and start it again at
+// the next start (the source itself, not only its path, so that a policy
+// file edited or deleted later does not change what the daemon runs).
+struct PolicySpec {
+    std::string name;    // 1-64 characters of [A-Za-z0-9_.-]
+    std::string source;  // the Lua text
+    std::string file;    // where it was loaded from, for messages ("file:line")
+    std::map<std::string, std::string> params;  // nvmfd.params in the script
+};
+
 struct ExportSpec {
     std::vector<uint32_t> ana_groups{1};
     std::vector<SubsystemSpec> subsystems;  // sorted by NQN
     std::vector<PortSpec> ports;            // sorted by id
+    std::vector<PolicySpec> policies;       // sorted by name
 };
 
 inline constexpr int kStateFormatVersion = 1;

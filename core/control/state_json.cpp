@@ -112,6 +112,20 @@ private:
         if (!_r) return std::unexpected(std::move(_r.error())); \
     } while (0)
 
+// An optional list of objects, each read by read_item (absent = empty).
+template <typename T>
+Result<void> read_list(const Reader& r, const char* key, Result<T> (*read_item)(const Reader&), std::vector<T>& out) {
+    if (!r.has(key)) return {};
+    Reader list = r.at(key);
+    if (!list.raw().is_array()) return list.fail("must be a list");
+    for (size_t i = 0; i < list.raw().size(); ++i) {
+        auto item = read_item(list.at(i));
+        if (!item) return std::unexpected(std::move(item.error()));
+        out.push_back(std::move(*item));
+    }
+    return {};
+}
+
 Result<NamespaceSpec> read_namespace(const Reader& r) {
     NamespaceSpec ns;
     TRY(r.only_keys({"nsid", "backend", "params", "uuid", "nguid", "ana_group", "visible_to"}));
@@ -139,15 +153,7 @@ Result<SubsystemSpec> read_subsystem(const Reader& r) {
     uint64_t v;
     TRY_ASSIGN(v, r.number("max_namespaces", false, 1024, 0xfffffffe));
     s.max_namespaces = static_cast<uint32_t>(v);
-    if (r.has("namespaces")) {
-        Reader list = r.at("namespaces");
-        if (!list.raw().is_array()) return list.fail("must be a list");
-        for (size_t i = 0; i < list.raw().size(); ++i) {
-            NamespaceSpec ns;
-            TRY_ASSIGN(ns, read_namespace(list.at(i)));
-            s.namespaces.push_back(std::move(ns));
-        }
-    }
+    TRY(read_list(r, "namespaces", read_namespace, s.namespaces));
     return s;
 }
 
@@ -178,6 +184,28 @@ Result<PortSpec> read_port(const Reader& r) {
             p.ana_states[static_cast<uint32_t>(*group)] = *state;
         }
     }
+    return p;
+}
+
+Result<std::map<std::string, std::string>> string_map(const Reader& r, const char* key) {
+    std::map<std::string, std::string> out;
+    if (!r.has(key)) return out;
+    Reader m = r.at(key);
+    if (!m.raw().is_object()) return m.fail("must be an object of strings");
+    for (auto it = m.raw().begin(); it != m.raw().end(); ++it) {
+        if (!it->is_string()) return make_error(ErrorCode::InvalidArgument, "must be a string", m.sub(it.key()));
+        out[it.key()] = it->get<std::string>();
+    }
+    return out;
+}
+
+Result<PolicySpec> read_policy(const Reader& r) {
+    PolicySpec p;
+    TRY(r.only_keys({"name", "source", "file", "params"}));
+    TRY_ASSIGN(p.name, r.string("name"));
+    TRY_ASSIGN(p.source, r.string("source"));
+    TRY_ASSIGN(p.file, r.string("file", false));
+    TRY_ASSIGN(p.params, string_map(r, "params"));
     return p;
 }
 
@@ -216,12 +244,19 @@ json to_json(const ExportSpec& spec) {
                               {"subsystems", p.subsystems},
                               {"ana_states", states}});
     }
+    // Only when there are some: a file without policies stays readable by
+    // an nvmfd that predates them.
+    if (!spec.policies.empty()) {
+        j["policies"] = json::array();
+        for (const auto& p : spec.policies)
+            j["policies"].push_back({{"name", p.name}, {"source", p.source}, {"file", p.file}, {"params", p.params}});
+    }
     return j;
 }
 
 Result<ExportSpec> from_json(const json& j) {
     Reader r(j, "");
-    TRY(r.only_keys({"version", "ana_groups", "subsystems", "ports"}));
+    TRY(r.only_keys({"version", "ana_groups", "subsystems", "ports", "policies"}));
     uint64_t version;
     TRY_ASSIGN(version, r.number("version", true, 0, 1000));
     if (version != kStateFormatVersion)
@@ -241,24 +276,9 @@ Result<ExportSpec> from_json(const json& j) {
             spec.ana_groups.push_back(g[i].get<uint32_t>());
         }
     }
-    if (r.has("subsystems")) {
-        Reader list = r.at("subsystems");
-        if (!list.raw().is_array()) return list.fail("must be a list");
-        for (size_t i = 0; i < list.raw().size(); ++i) {
-            SubsystemSpec s;
-            TRY_ASSIGN(s, read_subsystem(list.at(i)));
-            spec.subsystems.push_back(std::move(s));
-        }
-    }
-    if (r.has("ports")) {
-        Reader list = r.at("ports");
-        if (!list.raw().is_array()) return list.fail("must be a list");
-        for (size_t i = 0; i < list.raw().size(); ++i) {
-            PortSpec p;
-            TRY_ASSIGN(p, read_port(list.at(i)));
-            spec.ports.push_back(std::move(p));
-        }
-    }
+    TRY(read_list(r, "subsystems", read_subsystem, spec.subsystems));
+    TRY(read_list(r, "ports", read_port, spec.ports));
+    TRY(read_list(r, "policies", read_policy, spec.policies));
     return spec;
 }
 

@@ -15,6 +15,7 @@
 #include "core/daemon/options.hpp"
 #include "core/plugin/loader.hpp"
 #include "core/runtime/log.hpp"
+#include "lua/policy_manager.hpp"
 
 using namespace nvmfd;
 
@@ -124,6 +125,12 @@ int main(int argc, char** argv) {
             }
         }
         for (auto& o : control.offline()) log::warn("offline: {}: {}", o.what, o.reason);
+
+        // Policies run on this thread, after the exports are up (their
+        // on_start sees the restored state); a broken one is logged and
+        // skipped, never a reason not to serve.
+        lua::PolicyManager policies(io, control);
+        if (rc == 0) policies.restore();
 
         // After the exports are restored: a client that sees the bus name
         // sees the restored state.

@@ -1,20 +1,9 @@
 // The control API in process: validation, named errors that change
 // nothing, persistence and restart through the state file.
-#include <doctest/doctest.h>
-
-#include <arpa/inet.h>
-#include <filesystem>
-#include <fstream>
-#include <netinet/in.h>
-#include <sstream>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include "core/control/control.hpp"
-#include "core/control/state_json.hpp"
-#include "core/runtime/log.hpp"
+#include "tests/unit/control_fixture.hpp"
 
 using namespace nvmfd;
+using namespace nvmfd::test;
 using control::Control;
 namespace fs = std::filesystem;
 
@@ -23,115 +12,49 @@ namespace {
 const std::string kNqn = "nqn.2026-11.io.nvmfd:unit";
 const std::string kHost = "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-000000000001";
 
-std::string free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return std::to_string(ntohs(a.sin_port));
-}
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-// A target with one reactor, the build tree's plugins and a state file.
-struct Fixture {
-    fs::path dir;
-    plugin::PluginLoader loader{NVMFD_TEST_PLUGIN_DIR};  // outlives everything plugins made
-    runtime::ReactorGroup reactors{1, runtime::ReactorOptions{.buffer_pool_bytes = 4u << 20}};
-    target::Target target{reactors, {}};
-    std::unique_ptr<Control> control;
-
-    Fixture() {
-        log::set_level(log::Level::Warning);
-        char tmpl[] = "/tmp/nvmfd-control-XXXXXX";
-        dir = mkdtemp(tmpl);
-        reactors.start();
-        target.set_reactors_running(true);
-        open();
-    }
-    ~Fixture() {
-        control.reset();
-        reactors.stop();
-        fs::remove_all(dir);
-    }
-    fs::path state() const { return dir / "state.json"; }
-    void open() {
-        control.reset();
-        control = std::make_unique<Control>(target, loader, control::ControlOptions{state(), {}});
-    }
-    std::string spec_json() const { return control::to_json(control->export_spec()).dump(); }
-};
-
-control::NamespaceSettings malloc_ns(std::string size = "1M", uint32_t nsid = 0) {
-    control::NamespaceSettings s;
-    s.nsid = nsid;
-    s.backend = "malloc";
-    s.params = {{"size", std::move(size)}};
-    return s;
-}
-
 }  // namespace
 
 TEST_CASE("invalid calls return named errors and change nothing") {
     Fixture f;
     REQUIRE(f.control->add_subsystem(kNqn, {}));
     REQUIRE(f.control->add_namespace(kNqn, malloc_ns()));
-    std::string before = f.spec_json();
-    std::string file_before = slurp(f.state());
-
-    auto expect = [&](auto result, ErrorCode code, const std::string& field) {
-        REQUIRE_FALSE(result);
-        CHECK(result.error().code == code);
-        CHECK(result.error().field == field);
-        CHECK_FALSE(result.error().message.empty());
-        CHECK(f.spec_json() == before);
-        CHECK(slurp(f.state()) == file_before);
-    };
-    expect(f.control->add_subsystem("not-an-nqn", {}), ErrorCode::InvalidArgument, "nqn");
-    expect(f.control->add_subsystem(kNqn, {}), ErrorCode::AlreadyExists, "nqn");
-    expect(f.control->add_subsystem("nqn.2014-08.org.nvmexpress.discovery", {}), ErrorCode::InvalidArgument, "nqn");
+    Unchanged expect(f);
+    expect.check(f.control->add_subsystem("not-an-nqn", {}), ErrorCode::InvalidArgument, "nqn");
+    expect.check(f.control->add_subsystem(kNqn, {}), ErrorCode::AlreadyExists, "nqn");
+    expect.check(f.control->add_subsystem("nqn.2014-08.org.nvmexpress.discovery", {}), ErrorCode::InvalidArgument, "nqn");
     control::SubsystemSettings long_serial;
     long_serial.serial = std::string(21, 'S');
-    expect(f.control->add_subsystem("nqn.2026-11.io.nvmfd:other", long_serial), ErrorCode::InvalidArgument, "serial");
-    expect(f.control->add_namespace(kNqn, malloc_ns("1M", 1)), ErrorCode::AlreadyExists, "nsid");
+    expect.check(f.control->add_subsystem("nqn.2026-11.io.nvmfd:other", long_serial), ErrorCode::InvalidArgument, "serial");
+    expect.check(f.control->add_namespace(kNqn, malloc_ns("1M", 1)), ErrorCode::AlreadyExists, "nsid");
     auto no_backend = malloc_ns();
     no_backend.backend = "nosuch";
-    expect(f.control->add_namespace(kNqn, no_backend), ErrorCode::NotFound, "backend");
+    expect.check(f.control->add_namespace(kNqn, no_backend), ErrorCode::NotFound, "backend");
     auto no_size = malloc_ns();
     no_size.params.clear();
-    expect(f.control->add_namespace(kNqn, no_size), ErrorCode::InvalidArgument, "params.size");
-    expect(f.control->add_namespace(kNqn, malloc_ns("1000")), ErrorCode::InvalidArgument, "params.size");
+    expect.check(f.control->add_namespace(kNqn, no_size), ErrorCode::InvalidArgument, "params.size");
+    expect.check(f.control->add_namespace(kNqn, malloc_ns("1000")), ErrorCode::InvalidArgument, "params.size");
     auto bad_group = malloc_ns();
     bad_group.ana_group = 9;
-    expect(f.control->add_namespace(kNqn, bad_group), ErrorCode::NotFound, "ana_group");
-    expect(f.control->add_namespace("nqn.2026-11.io.nvmfd:nosuch", malloc_ns()), ErrorCode::NotFound, "nqn");
-    expect(f.control->remove_namespace(kNqn, 5), ErrorCode::NotFound, "nsid");
-    expect(f.control->allow_host(kNqn, "bogus"), ErrorCode::InvalidArgument, "host");
-    expect(f.control->disallow_host(kNqn, kHost), ErrorCode::NotFound, "host");
+    expect.check(f.control->add_namespace(kNqn, bad_group), ErrorCode::NotFound, "ana_group");
+    expect.check(f.control->add_namespace("nqn.2026-11.io.nvmfd:nosuch", malloc_ns()), ErrorCode::NotFound, "nqn");
+    expect.check(f.control->remove_namespace(kNqn, 5), ErrorCode::NotFound, "nsid");
+    expect.check(f.control->allow_host(kNqn, "bogus"), ErrorCode::InvalidArgument, "host");
+    expect.check(f.control->disallow_host(kNqn, kHost), ErrorCode::NotFound, "host");
     control::PortSettings bad_port;
     bad_port.address = "127.0.0.1";
     bad_port.service = "99999";
-    expect(f.control->add_port(bad_port), ErrorCode::InvalidArgument, "service");
+    expect.check(f.control->add_port(bad_port), ErrorCode::InvalidArgument, "service");
     bad_port.service = "4420";
     bad_port.address = "not.an.address";
-    expect(f.control->add_port(bad_port), ErrorCode::InvalidArgument, "address");
+    expect.check(f.control->add_port(bad_port), ErrorCode::InvalidArgument, "address");
     bad_port.address = "127.0.0.1";
     bad_port.transport = "carrier-pigeon";
-    expect(f.control->add_port(bad_port), ErrorCode::NotFound, "transport");
-    expect(f.control->link_subsystem(3, kNqn), ErrorCode::NotFound, "port");
-    expect(f.control->set_ana_state(1, 1, proto::AnaState::Inaccessible), ErrorCode::NotFound, "port");
-    expect(f.control->remove_ana_group(1), ErrorCode::InvalidArgument, "group");
-    expect(f.control->add_ana_group(500), ErrorCode::InvalidArgument, "group");
-    expect(f.control->resize_namespace(kNqn, 1, 1000), ErrorCode::InvalidArgument, "size");
+    expect.check(f.control->add_port(bad_port), ErrorCode::NotFound, "transport");
+    expect.check(f.control->link_subsystem(3, kNqn), ErrorCode::NotFound, "port");
+    expect.check(f.control->set_ana_state(1, 1, proto::AnaState::Inaccessible), ErrorCode::NotFound, "port");
+    expect.check(f.control->remove_ana_group(1), ErrorCode::InvalidArgument, "group");
+    expect.check(f.control->add_ana_group(500), ErrorCode::InvalidArgument, "group");
+    expect.check(f.control->resize_namespace(kNqn, 1, 1000), ErrorCode::InvalidArgument, "size");
 }
 
 TEST_CASE("a port whose address is taken is refused as busy") {
@@ -244,4 +167,61 @@ TEST_CASE("restore replaces the configuration; an invalid one changes nothing") 
     REQUIRE(now.subsystems.size() == 1);
     CHECK(now.subsystems[0].nqn == "nqn.2026-11.io.nvmfd:restored");
     CHECK_FALSE(now.subsystems[0].serial.empty());
+}
+
+TEST_CASE("policies are persisted, replaced by name, removed, and survive a restart") {
+    Fixture f;
+    REQUIRE(f.control->put_policy({"b-policy", "return 2", "b.lua", {}}));
+    REQUIRE(f.control->put_policy({"a.policy", "return 1", "a.lua", {{"k", "v"}}}));
+    REQUIRE(f.control->put_policy({"b-policy", "return 3", "b2.lua", {}}));  // replaces
+    auto spec = f.control->export_spec();
+    REQUIRE(spec.policies.size() == 2);
+    CHECK(spec.policies[0].name == "a.policy");  // sorted by name
+    CHECK(spec.policies[1].source == "return 3");
+    CHECK(spec.policies[1].file == "b2.lua");
+
+    Unchanged expect(f);
+    expect.check(f.control->put_policy({"", "x", "", {}}), ErrorCode::InvalidArgument, "name");
+    expect.check(f.control->put_policy({std::string(65, 'a'), "x", "", {}}), ErrorCode::InvalidArgument, "name");
+    expect.check(f.control->put_policy({"has space", "x", "", {}}), ErrorCode::InvalidArgument, "name");
+    expect.check(f.control->put_policy({"a/b", "x", "", {}}), ErrorCode::InvalidArgument, "name");
+    expect.check(f.control->remove_policy("nosuch"), ErrorCode::NotFound, "name");
+    CHECK(f.control->put_policy({std::string(64, 'a'), "x", "", {}}));
+    REQUIRE(f.control->remove_policy(std::string(64, 'a')));
+
+    f.open();
+    REQUIRE(*f.control->load_state());
+    CHECK(f.spec_json() == expect.spec);
+    REQUIRE(f.control->remove_policy("a.policy"));
+    f.open();
+    REQUIRE(*f.control->load_state());
+    REQUIRE(f.control->export_spec().policies.size() == 1);
+    CHECK(f.control->export_spec().policies[0].name == "b-policy");
+}
+
+TEST_CASE("a state file with a bad or duplicate policy name is refused") {
+    Fixture f;
+    control::ExportSpec spec;
+    spec.policies.push_back({"dup", "x", "", {}});
+    spec.policies.push_back({"dup", "y", "", {}});
+    auto r = f.control->apply(spec);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().field == "policies[1].name");
+    spec.policies.pop_back();
+    spec.policies[0].name = "bad name";
+    r = f.control->apply(spec);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().field == "policies[0].name");
+}
+
+TEST_CASE("config restore keeps the running policies") {
+    Fixture f;
+    REQUIRE(f.control->put_policy({"keep", "return 1", "keep.lua", {}}));
+    control::ExportSpec other;
+    other.policies.push_back({"ignored", "return 2", "", {}});
+    other.policies.push_back({"not even a valid name", "return 3", "", {}});
+    REQUIRE(f.control->restore(other, false));
+    auto now = f.control->export_spec();
+    REQUIRE(now.policies.size() == 1);
+    CHECK(now.policies[0].name == "keep");
 }

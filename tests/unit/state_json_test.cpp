@@ -83,3 +83,50 @@ TEST_CASE("strict reading names the offending field") {
         CHECK_FALSE(from_json(json::array()));
     }
 }
+
+TEST_CASE("policies survive a JSON round trip; a file without them still loads") {
+    ExportSpec s = sample();
+    CHECK_FALSE(to_json(s).contains("policies"));  // older readers keep reading files without policies
+    s.policies.push_back(PolicySpec{"failover", "nvmfd.log('info', 'hi')\n", "/etc/nvmfd/failover.lua",
+                                    {{"group", "2"}, {"port", "1"}}});
+    json j = to_json(s);
+    auto back = from_json(json::parse(j.dump()));
+    REQUIRE(back);
+    CHECK(to_json(*back) == j);
+    REQUIRE(back->policies.size() == 1);
+    CHECK(back->policies[0].name == "failover");
+    CHECK(back->policies[0].source == "nvmfd.log('info', 'hi')\n");
+    CHECK(back->policies[0].file == "/etc/nvmfd/failover.lua");
+    CHECK(back->policies[0].params.at("group") == "2");
+
+    j.erase("policies");
+    auto old = from_json(j);
+    REQUIRE(old);
+    CHECK(old->policies.empty());
+}
+
+TEST_CASE("strict reading of policies names the offending field") {
+    ExportSpec s = sample();
+    s.policies.push_back(PolicySpec{"p", "return 1", "p.lua", {{"k", "v"}}});
+    json j = to_json(s);
+    auto field_of = [](const json& bad) {
+        auto r = from_json(bad);
+        REQUIRE_FALSE(r);
+        return r.error().field;
+    };
+    json a = j;
+    a["policies"][0]["sorce"] = "x";
+    CHECK(field_of(a) == "policies[0].sorce");
+    json b = j;
+    b["policies"][0]["source"] = 5;
+    CHECK(field_of(b) == "policies[0].source");
+    json c = j;
+    c["policies"][0]["params"]["k"] = 1;
+    CHECK(field_of(c) == "policies[0].params.k");
+    json d = j;
+    d["policies"][0].erase("name");
+    CHECK(field_of(d) == "policies[0].name");
+    json e = j;
+    e["policies"] = json::object();
+    CHECK(field_of(e) == "policies");
+}

@@ -1,0 +1,51 @@
+#include "lua/errors.hpp"
+
+namespace nvmfd::lua {
+namespace {
+
+constexpr const char* kErrorMeta = "nvmfd.error";
+
+int error_tostring(lua_State* L) {
+    lua_getfield(L, 1, "name");
+    lua_getfield(L, 1, "message");
+    lua_getfield(L, 1, "field");
+    const char* field = lua_tostring(L, -1);
+    if (field && *field)
+        lua_pushfstring(L, "%s: %s (%s)", lua_tostring(L, -3), lua_tostring(L, -2), field);
+    else
+        lua_pushfstring(L, "%s: %s", lua_tostring(L, -3), lua_tostring(L, -2));
+    return 1;
+}
+
+}  // namespace
+
+void push_error(lua_State* L, const Error& e) {
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, error_code_name(e.code));
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, e.message.c_str());
+    lua_setfield(L, -2, "message");
+    lua_pushstring(L, e.field.c_str());
+    lua_setfield(L, -2, "field");
+    if (luaL_newmetatable(L, kErrorMeta)) {
+        lua_pushcfunction(L, error_tostring);
+        lua_setfield(L, -2, "__tostring");
+        // Locked: a script that could reach it could add __gc to it, and
+        // every later error table would carry a finalizer.
+        lua_pushstring(L, kErrorMeta);
+        lua_setfield(L, -2, "__metatable");
+    }
+    lua_setmetatable(L, -2);
+}
+
+void raise_error(lua_State* L, const Error& e) {
+    push_error(L, e);
+    lua_error(L);
+    __builtin_unreachable();
+}
+
+void raise_invalid(lua_State* L, std::string message, std::string field) {
+    raise_error(L, Error{ErrorCode::InvalidArgument, std::move(message), std::move(field)});
+}
+
+}  // namespace nvmfd::lua

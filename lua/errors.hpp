@@ -1,0 +1,26 @@
+// Control-plane errors as Lua error values: a table {name=, message=,
+// field=} whose __tostring reads "NotFound: message (field)". The name is
+// the ErrorCode's (the same as in org.nvmfd.Error.<Name> on D-Bus), so a
+// script can test err.name.
+#pragma once
+
+#include <lua.hpp>
+
+#include "core/runtime/error.hpp"
+
+namespace nvmfd::lua {
+
+void push_error(lua_State* L, const Error& e);
+// Raises it as a Lua error (the C++ build of Lua: an exception that runs
+// the destructors of the frames it leaves).
+[[noreturn]] void raise_error(lua_State* L, const Error& e);
+[[noreturn]] void raise_invalid(lua_State* L, std::string message, std::string field);
+
+// The value of a control call, or the error raised in Lua.
+template <typename T>
+T value_or_raise(lua_State* L, Result<T> r) {
+    if (!r) raise_error(L, r.error());
+    if constexpr (!std::is_void_v<T>) return std::move(*r);
+}
+
+}  // namespace nvmfd::lua

@@ -1,0 +1,28 @@
+// Control events as policy handlers: which global function of a script an
+// event calls, and the table it gets. The names are the documented API
+// (docs/lua-api.md):
+//   on_controller_connect(info)     {subsystem, cntlid, host, port}
+//   on_controller_disconnect(info)  {subsystem, cntlid, host, port}
+//   on_subsystem_change(info)       {subsystem, change = "added"|"removed"|"changed", host?}
+//   on_namespace_change(info)       {subsystem, nsid, change = "added"|"removed"|"resized"|"visibility"|"ana-group", ana_group?}
+//   on_port_change(info)            {port, change = "added"|"removed"|"changed", subsystem? (linked or unlinked)}
+//   on_ana_change(info)             {port, group, state}
+#pragma once
+
+#include <array>
+#include <string_view>
+
+#include <lua.hpp>
+
+#include "core/control/events.hpp"
+
+namespace nvmfd::lua {
+
+inline constexpr std::array<std::string_view, 7> kHandlerNames{
+    "on_start",       "on_controller_connect", "on_controller_disconnect", "on_subsystem_change",
+    "on_namespace_change", "on_port_change",   "on_ana_change"};
+
+const char* handler_for(control::EventKind kind);
+void push_event_info(lua_State* L, const control::Event& e);
+
+}  // namespace nvmfd::lua

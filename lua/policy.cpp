@@ -1,0 +1,111 @@
+#include "lua/policy.hpp"
+
+#include <algorithm>
+#include <fmt/ranges.h>
+
+#include "core/runtime/log.hpp"
+#include "lua/events.hpp"
+
+namespace nvmfd::lua {
+
+Policy::Policy(const control::PolicySpec& spec, const PolicyEnvironment& env)
+    : spec_(spec), env_(env), context_{env.control, spec.name, spec.params} {}
+
+Result<std::unique_ptr<Policy>> Policy::load(const control::PolicySpec& spec, const PolicyEnvironment& env) {
+    std::unique_ptr<Policy> p(new Policy(spec, env));  // private constructor: make_unique cannot reach it
+    auto sandbox = Sandbox::create(spec.name, env.limits);
+    if (!sandbox) return std::unexpected(sandbox.error());
+    p->sandbox_ = std::move(*sandbox);
+    lua_State* L = p->sandbox_->state();
+    p->timers_ = std::make_unique<Timers>(env.io, L, env.limits,
+                                          [raw = p.get()](int ref, const std::string& what) { raw->fire_timer(ref, what); });
+    p->context_.timers = p->timers_.get();
+    if (auto err = p->sandbox_->protect([&](lua_State* L) { install_bindings(L, p->context_); }))
+        return make_error(ErrorCode::Internal, "cannot install the nvmfd bindings: " + *err);
+
+    const std::string& file = spec.file.empty() ? spec.name : spec.file;
+    auto err = p->sandbox_->call([&](lua_State* L) {
+        Sandbox::push_chunk(L, spec.source, file);
+        return 0;
+    });
+    if (err) return make_error(ErrorCode::InvalidArgument, std::move(*err), "source");
+    p->context_.loading = false;
+    if (auto err = p->sandbox_->protect([&](lua_State* L) { p->find_handlers(L); }))
+        return make_error(ErrorCode::InvalidArgument, std::move(*err), "source");
+    return p;
+}
+
+void Policy::find_handlers(lua_State* L) {
+    handlers_.clear();
+    lua_pushglobaltable(L);
+    for (auto name : kHandlerNames) {
+        lua_pushlstring(L, name.data(), name.size());
+        if (lua_rawget(L, -2) == LUA_TFUNCTION) handlers_.emplace_back(name);
+        lua_pop(L, 1);
+    }
+    // A misspelt handler would silently never run: say so.
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TFUNCTION) {
+            std::string_view key = lua_tostring(L, -2);
+            if (key.starts_with("on_") && std::find(kHandlerNames.begin(), kHandlerNames.end(), key) == kHandlerNames.end())
+                log::warn("policy {}: '{}' is not an nvmfd event handler and will never be called (known: {})",
+                          spec_.name, key, fmt::join(kHandlerNames, ", "));
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+void Policy::start() {
+    call("on_start", nullptr);
+}
+
+bool Policy::handles(std::string_view handler) const {
+    return std::find(handlers_.begin(), handlers_.end(), handler) != handlers_.end();
+}
+
+void Policy::call(const std::string& handler, const std::function<void(lua_State*)>& push_arg) {
+    if (!handles(handler)) return;
+    run(handler, [&](lua_State* L) {
+        lua_pushglobaltable(L);
+        lua_pushlstring(L, handler.data(), handler.size());
+        lua_rawget(L, -2);  // not a function any more: the call says so
+        lua_remove(L, -2);
+        if (!push_arg) return 0;
+        push_arg(L);
+        return 1;
+    });
+}
+
+void Policy::fire_timer(int ref, const std::string& what) {
+    run(what, [ref](lua_State* L) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+        return 0;
+    });
+}
+
+void Policy::run(const std::string& what, const Sandbox::Pusher& push) {
+    ++calls_;
+    auto err = sandbox_->call(push);
+    if (!err) return;
+    ++errors_;
+    last_error_ = *err;
+    log::error("policy {}: {} failed: {}", spec_.name, what, *err);
+    if (env_.on_error) env_.on_error(PolicyError{spec_.name, what, *err});
+}
+
+control::PolicyInfo Policy::info() const {
+    control::PolicyInfo i;
+    i.name = spec_.name;
+    i.file = spec_.file;
+    i.params = spec_.params;
+    i.handlers = handlers_;
+    i.calls = calls_;
+    i.errors = errors_;
+    i.last_error = last_error_;
+    i.memory_bytes = sandbox_->memory_bytes();
+    return i;
+}
+
+}  // namespace nvmfd::lua

@@ -1,0 +1,73 @@
+// One loaded policy: its Lua state (sandbox), bindings, timers, handlers
+// and counters. Every call into the script (on_start, an event handler, a
+// timer) runs under the limits; a failure is logged at error level and
+// reported through the error callback, and the policy stays loaded.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "core/control/control.hpp"
+#include "core/control/policy_service.hpp"
+#include "lua/bindings.hpp"
+#include "lua/limits.hpp"
+#include "lua/sandbox.hpp"
+#include "lua/timers.hpp"
+
+namespace nvmfd::lua {
+
+struct PolicyError {
+    std::string policy;
+    std::string handler;  // "on_start", "on_ana_change", "every 5 s timer", "load"
+    std::string message;  // "FILE:LINE: message"
+};
+using ErrorCallback = std::function<void(const PolicyError&)>;
+
+// What every policy of a daemon shares.
+struct PolicyEnvironment {
+    boost::asio::io_context& io;
+    control::Control& control;
+    PolicyLimits limits;
+    ErrorCallback on_error;  // may be empty
+};
+
+class Policy {
+public:
+    // Compiles the source and runs its main chunk. A syntax error or an
+    // error in the main chunk refuses the policy: InvalidArgument, message
+    // "FILE:LINE: ...", field "source".
+    static Result<std::unique_ptr<Policy>> load(const control::PolicySpec& spec, const PolicyEnvironment& env);
+    Policy(const Policy&) = delete;
+    Policy& operator=(const Policy&) = delete;
+
+    const control::PolicySpec& spec() const { return spec_; }
+    void start();  // on_start(), if the script defines it
+    bool handles(std::string_view handler) const;
+    // Calls the global function `handler` with one argument (pushed by
+    // push_arg), if the script defines it.
+    void call(const std::string& handler, const std::function<void(lua_State*)>& push_arg);
+    control::PolicyInfo info() const;
+
+private:
+    Policy(const control::PolicySpec& spec, const PolicyEnvironment& env);
+    void find_handlers(lua_State* L);
+    void run(const std::string& what, const Sandbox::Pusher& push);
+    void fire_timer(int ref, const std::string& what);
+
+    control::PolicySpec spec_;
+    PolicyEnvironment env_;
+    BindingContext context_;             // outlives the state that points at it
+    std::unique_ptr<Sandbox> sandbox_;
+    std::unique_ptr<Timers> timers_;     // goes first: releases its references in the state
+    std::vector<std::string> handlers_;
+    uint64_t calls_ = 0;
+    uint64_t errors_ = 0;
+    std::string last_error_;
+};
+
+}  // namespace nvmfd::lua

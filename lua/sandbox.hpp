@@ -1,0 +1,71 @@
+// One Lua state with the sandbox's limits: a memory cap (a custom
+// allocator), an instruction budget (a count hook) and a wall-time budget
+// per call (checked by the hook and by the allocator, so that C functions
+// that allocate are bounded too). Only the libraries the sandbox allows are
+// opened (see sandbox_libs.hpp).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <lua.hpp>
+
+#include "core/runtime/error.hpp"
+#include "lua/limits.hpp"
+
+namespace nvmfd::lua {
+
+struct StateCloser {
+    void operator()(lua_State* L) const { lua_close(L); }
+};
+using StatePtr = std::unique_ptr<lua_State, StateCloser>;
+
+class Sandbox {
+public:
+    // name: the policy's, for log lines (print) and messages.
+    static Result<std::unique_ptr<Sandbox>> create(const std::string& name, const PolicyLimits& limits);
+    ~Sandbox();
+    Sandbox(const Sandbox&) = delete;
+    Sandbox& operator=(const Sandbox&) = delete;
+
+    lua_State* state() const { return state_.get(); }
+    // Pushes a function and its arguments; returns the number of arguments.
+    using Pusher = std::function<int(lua_State*)>;
+    // Runs push, then the function it pushed, protected and under this
+    // call's budget (pushing allocates too). Returns the error as
+    // "FILE:LINE: message".
+    std::optional<std::string> call(const Pusher& push);
+    // Runs fn protected but outside any call budget (the engine's own
+    // bookkeeping on the state); a Lua error (out of memory) is returned.
+    std::optional<std::string> protect(const std::function<void(lua_State*)>& fn);
+    // A Pusher's helper: compiles text (never a binary chunk) and pushes the
+    // chunk, or raises its syntax error ("FILE:LINE: message").
+    static void push_chunk(lua_State* L, std::string_view source, const std::string& file);
+    size_t memory_bytes() const { return budget_.used; }
+    const PolicyLimits& limits() const { return budget_.limits; }
+
+    enum class Stop { None, Instructions, Time };
+    struct Budget {
+        PolicyLimits limits;
+        lua_State* state = nullptr;
+        size_t used = 0;
+        bool armed = false;  // a call is running: instructions and time count
+        uint64_t instructions = 0;
+        std::chrono::steady_clock::time_point deadline;
+        Stop stop = Stop::None;  // sticky for the rest of the call, so pcall cannot swallow it
+    };
+
+private:
+    explicit Sandbox(const PolicyLimits& limits) { budget_.limits = limits; }
+    std::string stop_message(Stop stop) const;
+    void arm();
+
+    Budget budget_;  // the allocator's user data: declared before the state it serves
+    StatePtr state_;
+};
+
+}  // namespace nvmfd::lua
