@@ -1,62 +1,15 @@
 // nvmfctl config save|restore|show: the whole export state as JSON, like
 // nvmetcli's saveconfig.json (the same format as nvmfd's state file).
-#include <cerrno>
-#include <cstring>
-#include <fcntl.h>
-#include <fstream>
 #include <iostream>
-#include <sstream>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
+#include "cli/files.hpp"
 #include "cli/output.hpp"
 
 namespace nvmfd::cli {
 namespace {
-
-// Write next to the target and rename over it, so a crash or a full disk
-// never leaves half a file where a good one was.
-void write_file_atomically(const std::string& path, const std::string& text) {
-    std::string tmp = path + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw CommandError("", fmt::format("cannot create {}: {}", tmp, std::strerror(errno)));
-    size_t off = 0;
-    while (off < text.size()) {
-        ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            int e = errno;
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            throw CommandError("", fmt::format("cannot write {}: {}", tmp, std::strerror(e)));
-        }
-        off += size_t(n);
-    }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-        int e = errno;
-        ::unlink(tmp.c_str());
-        throw CommandError("", fmt::format("cannot write {}: {}", tmp, std::strerror(e)));
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        int e = errno;
-        ::unlink(tmp.c_str());
-        throw CommandError("", fmt::format("cannot replace {}: {}", path, std::strerror(e)));
-    }
-}
-
-std::string read_file(const std::string& path) {
-    std::ostringstream ss;
-    if (path == "-") {
-        ss << std::cin.rdbuf();
-        return ss.str();
-    }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw CommandError("", fmt::format("cannot read {}: {}", path, std::strerror(errno)));
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 int save(Context& ctx, const ParsedArgs& a) {
     std::string json = ctx.client.call([](ManagerProxy& m) { return m.ExportConfig(); });

@@ -1,32 +1,135 @@
-// nvmfctl policy: Lua policies are not part of this version. The command
-// exists so that scripts and muscle memory get a clear answer.
+// nvmfctl policy load|unload|list|show: Lua policies (docs/lua-api.md). The
+// script is read here and sent as text, so the daemon (sandboxed by
+// systemd) needs no access to the admin's files.
+#include <filesystem>
 #include <iostream>
 
+#include <fmt/format.h>
+
 #include "cli/command.hpp"
+#include "cli/files.hpp"
+#include "cli/output.hpp"
 
 namespace nvmfd::cli {
 namespace {
 
-int not_yet(Context&, const ParsedArgs&) {
-    std::cerr << "nvmfctl: policies arrive with the Lua policy engine; this nvmfd has none yet\n";
-    return 1;
+using Record = sdbus::Struct<std::string, std::string, std::map<std::string, std::string>, std::vector<std::string>,
+                             uint64_t, uint64_t, std::string, uint64_t>;
+
+struct PolicyView {
+    std::string name, file;
+    std::map<std::string, std::string> params;
+    std::vector<std::string> handlers;
+    uint64_t calls = 0, errors = 0;
+    std::string last_error;
+    uint64_t memory = 0;
+};
+
+PolicyView view(const Record& r) {
+    return {std::get<0>(r), std::get<1>(r), std::get<2>(r), std::get<3>(r),
+            std::get<4>(r), std::get<5>(r), std::get<6>(r), std::get<7>(r)};
+}
+
+nlohmann::json to_json(const PolicyView& p) {
+    return {{"name", p.name},     {"file", p.file},         {"params", p.params},
+            {"handlers", p.handlers}, {"calls", p.calls}, {"errors", p.errors},
+            {"last_error", p.last_error}, {"memory_bytes", p.memory}};
+}
+
+std::map<std::string, std::string> params_from(const ParsedArgs& a) {
+    std::map<std::string, std::string> params;
+    for (const auto& kv : a.values("param")) {
+        size_t eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0) throw UsageError(fmt::format("--param takes KEY=VALUE, not '{}'", kv));
+        params[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    return params;
+}
+
+int load(Context& ctx, const ParsedArgs& a) {
+    const std::string& file = a.arg(0);
+    std::string source = read_file(file);
+    std::string name = a.value("name").value_or(std::filesystem::path(file).stem().string());
+    if (name.empty()) throw UsageError("give the policy a name with --name");
+    std::string label = file == "-" ? "<stdin>" : std::filesystem::absolute(file).string();
+    auto params = params_from(a);
+    ctx.client.call([&](ManagerProxy& m) { m.LoadPolicy(name, source, label, params); });
+    done(ctx, fmt::format("policy {} loaded from {}", name, file), {{"name", name}, {"file", label}});
+    return 0;
+}
+
+int unload(Context& ctx, const ParsedArgs& a) {
+    ctx.client.call([&](ManagerProxy& m) { m.UnloadPolicy(a.arg(0)); });
+    done(ctx, fmt::format("policy {} unloaded", a.arg(0)), {{"name", a.arg(0)}});
+    return 0;
+}
+
+int list(Context& ctx, const ParsedArgs&) {
+    auto records = ctx.client.call([](ManagerProxy& m) { return m.ListPolicies(); });
+    if (ctx.json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& r : records) out.push_back(to_json(view(r)));
+        print_json(out);
+        return 0;
+    }
+    if (records.empty()) {
+        print_line("no policies loaded");
+        return 0;
+    }
+    Table t({"NAME", "HANDLERS", "CALLS", "ERRORS", "FILE"});
+    for (const auto& r : records) {
+        PolicyView p = view(r);
+        t.add({p.name, join(p.handlers), std::to_string(p.calls), std::to_string(p.errors), p.file});
+    }
+    print(t);
+    return 0;
+}
+
+int show(Context& ctx, const ParsedArgs& a) {
+    auto [record, source] = ctx.client.call([&](ManagerProxy& m) { return m.ShowPolicy(a.arg(0)); });
+    PolicyView p = view(record);
+    if (ctx.json) {
+        nlohmann::json j = to_json(p);
+        j["source"] = source;
+        print_json(j);
+        return 0;
+    }
+    std::vector<std::string> params;
+    for (const auto& [k, v] : p.params) params.push_back(k + "=" + v);
+    print_line(fmt::format("name:        {}", p.name));
+    print_line(fmt::format("file:        {}", p.file));
+    print_line(fmt::format("params:      {}", params.empty() ? "-" : join(params, " ")));
+    print_line(fmt::format("handlers:    {}", p.handlers.empty() ? "-" : join(p.handlers)));
+    print_line(fmt::format("calls:       {} ({} failed)", p.calls, p.errors));
+    print_line(fmt::format("memory:      {}", format_size(p.memory)));
+    if (!p.last_error.empty()) print_line(fmt::format("last error:  {}", p.last_error));
+    return 0;
 }
 
 }  // namespace
 
 Group policy_commands() {
-    return Group{"policy",
-                 "Lua policies (not available yet: they arrive with the Lua policy engine)",
-                 {
-                     {{"policy", "list", "List loaded policies (not available yet).", {}, {}, ""}, not_yet},
-                     {{"policy", "load", "Load a policy script (not available yet).", {{"file", "a .lua file"}}, {},
-                       ""},
-                      not_yet},
-                     {{"policy", "unload", "Unload a policy (not available yet).", {{"name", "the policy's name"}},
-                       {}, ""},
-                      not_yet},
-                 },
-                 "Every policy command exits 1 until the Lua policy engine is in nvmfd."};
+    const ArgSpec name{"name", "the policy's name"};
+    return Group{
+        "policy",
+        "Lua policies: scripts that react to events by calling the control API",
+        {
+            {{"policy",
+              "load",
+              "Load (or replace) a policy script.",
+              {{"file", "a .lua file ('-' for standard input)"}},
+              {{"name", "NAME", "the policy's name (default: the file name without .lua)"},
+               {"param", "KEY=VALUE", "a setting the script reads as nvmfd.params.KEY", true}},
+              "The script is checked first: a syntax error is refused with its file and line and\n"
+              "nothing changes. A loaded policy is kept in the state file and reloaded at start."},
+             load},
+            {{"policy", "unload", "Stop a policy and forget it (its timers stop).", {name}, {}, ""}, unload},
+            {{"policy", "list", "List the loaded policies.", {}, {}, ""}, list},
+            {{"policy", "show", "Show a policy: parameters, handlers, counters, last error.", {name}, {}, ""},
+             show},
+        },
+        "Runtime errors in a policy are logged and sent as the PolicyError D-Bus signal; nvmfd\n"
+        "keeps serving. See docs/lua-api.md."};
 }
 
 }  // namespace nvmfd::cli

@@ -194,4 +194,42 @@ void ManagerObject::RestoreConfig(const std::string& json, const bool& force) {
     });
 }
 
+control::PolicyService& ManagerObject::policies() {
+    if (!info_.policies)
+        throw to_dbus_error(Error{ErrorCode::NotSupported, "this nvmfd runs without the policy engine", {}});
+    return *info_.policies;
+}
+
+namespace {
+
+ManagerObject::PolicyRecord to_record(const control::PolicyInfo& p) {
+    return {p.name, p.file, p.params, p.handlers, p.calls, p.errors, p.last_error, uint64_t(p.memory_bytes)};
+}
+
+}  // namespace
+
+void ManagerObject::LoadPolicy(const std::string& name, const std::string& source, const std::string& file,
+                               const std::map<std::string, std::string>& params) {
+    mutate([&] { value_or_throw(policies().load(name, source, file, params)); });
+}
+
+void ManagerObject::UnloadPolicy(const std::string& name) {
+    mutate([&] { value_or_throw(policies().unload(name)); });
+}
+
+// Reads: open to everyone, like ExportConfig (which holds the sources too).
+std::vector<ManagerObject::PolicyRecord> ManagerObject::ListPolicies() {
+    std::vector<PolicyRecord> out;
+    for (const auto& p : policies().list()) out.push_back(to_record(p));
+    return out;
+}
+
+std::tuple<ManagerObject::PolicyRecord, std::string> ManagerObject::ShowPolicy(const std::string& name) {
+    auto info = value_or_throw(policies().show(name));
+    std::string source;
+    for (const auto& p : control_.export_spec().policies)
+        if (p.name == name) source = p.source;
+    return {to_record(info), source};
+}
+
 }  // namespace nvmfd::dbus

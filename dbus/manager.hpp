@@ -12,6 +12,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "core/control/control.hpp"
+#include "core/control/policy_service.hpp"
 #include "dbus/access.hpp"
 #include "dbus/generated/Manager1_adaptor.h"
 
@@ -20,6 +21,7 @@ namespace nvmfd::dbus {
 struct ManagerInfo {
     std::string version;
     std::string state_file;  // empty: nothing persisted
+    control::PolicyService* policies = nullptr;  // none: the policy methods say NotSupported
 };
 
 class ManagerObject final
@@ -58,6 +60,15 @@ private:
     void DisconnectController(const std::string& nqn, const uint16_t& cntlid) override;
     std::string ExportConfig() override;
     void RestoreConfig(const std::string& json, const bool& force) override;
+
+    using PolicyRecord = sdbus::Struct<std::string, std::string, std::map<std::string, std::string>,
+                                       std::vector<std::string>, uint64_t, uint64_t, std::string, uint64_t>;
+    void LoadPolicy(const std::string& name, const std::string& source, const std::string& file,
+                    const std::map<std::string, std::string>& params) override;
+    void UnloadPolicy(const std::string& name) override;
+    std::vector<PolicyRecord> ListPolicies() override;
+    std::tuple<PolicyRecord, std::string> ShowPolicy(const std::string& name) override;
+    control::PolicyService& policies();
 
     std::string Version() override { return info_.version; }
     std::string StateFile() override { return info_.state_file; }

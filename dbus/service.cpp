@@ -21,7 +21,7 @@ struct Service::Impl {
           connection(std::move(conn)),
           access(*connection, o.admin_group),
           manager(*connection, control, access,
-                  ManagerInfo{o.version, o.state_file ? o.state_file->string() : std::string()}, [this] { sync(); }),
+                  ManagerInfo{o.version, o.state_file ? o.state_file->string() : std::string(), o.policies}, [this] { sync(); }),
           tree(*connection, control, manager),
           loop(io, *connection, o.on_connection_lost) {}
 

@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "core/control/control.hpp"
+#include "core/control/policy_service.hpp"
 
 namespace nvmfd::dbus {
 
@@ -24,6 +25,7 @@ struct ServiceOptions {
     std::string admin_group;
     std::string version;
     std::optional<std::filesystem::path> state_file;
+    control::PolicyService* policies = nullptr;  // the Lua engine, when the daemon runs one
     // Called on the io_context (never inside a D-Bus dispatch) when the bus
     // connection is lost; the owner may destroy the service then. Unset:
     // the loss is only logged.

@@ -22,7 +22,12 @@ Result<std::unique_ptr<dbus::Service>> ManagementBus::connect() {
     so.version = NVMFD_VERSION;
     so.state_file = options_.state_file;
     so.on_connection_lost = [this](const std::string& why) { on_lost(why); };
+    so.policies = policies_;
     return dbus::Service::start(io_, control_, so);
+}
+
+void ManagementBus::emit_policy_error(const std::string& policy, const std::string& message) {
+    if (service_) service_->emit_policy_error(policy, message);
 }
 
 Result<void> ManagementBus::start() {

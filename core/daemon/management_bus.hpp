@@ -26,6 +26,10 @@ public:
     // Gives the bus name up (a new nvmfd may take it while this one drains).
     void stop();
     bool serving() const { return service_ != nullptr; }
+    // The policy engine the service exposes (set before start()).
+    void set_policies(control::PolicyService* policies) { policies_ = policies; }
+    // A policy failed: the PolicyError signal, when the bus is up.
+    void emit_policy_error(const std::string& policy, const std::string& message);
 
 private:
     Result<std::unique_ptr<dbus::Service>> connect();
@@ -36,6 +40,7 @@ private:
     control::Control& control_;
     const Options& options_;
     std::unique_ptr<dbus::Service> service_;
+    control::PolicyService* policies_ = nullptr;
     boost::asio::steady_timer retry_timer_;
     std::chrono::seconds retry_delay_{1};
     bool stopped_ = false;

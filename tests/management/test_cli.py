@@ -3,7 +3,7 @@
 and every command (exit 0, every declared option shown); exit code 2 for
 wrong usage, 1 for a refused call or no daemon, 0 for success; error text
 taken from the daemon's D-Bus error; --json output is JSON; global options
-work anywhere on the line; the policy stub says why it cannot help."""
+work anywhere on the line; a policy file that cannot be read is named."""
 
 import json
 import re
@@ -19,7 +19,7 @@ GROUPS = {
     "port": ["list", "show", "add", "remove", "link", "unlink"],
     "ana": ["list", "add-group", "remove-group", "set"],
     "controller": ["list", "show", "disconnect"],
-    "policy": ["list", "load", "unload"],
+    "policy": ["list", "load", "unload", "show"],
     "config": ["save", "restore", "show"],
 }
 
@@ -149,9 +149,9 @@ def main():
         ctl_ok(bus, "subsystem", "remove", N)
         log("every changing command: done and undone")
 
-        # The policy stub.
-        r = nvmfctl(bus, "policy", "load", "/etc/nvmfd/policies/failover.lua")
-        check(r.rc == 1 and "Lua" in r.err, f"policy: {r}")
+        # A policy file that is not there: named in the error.
+        r = nvmfctl(bus, "policy", "load", "/nonexistent/failover.lua")
+        check(r.rc == 1 and "/nonexistent/failover.lua" in r.err, f"policy: {r}")
         log(f"policy: {r.err.strip()}")
 
 
