@@ -31,6 +31,11 @@ public:
                   std::function<void()> changed);
     ~ManagerObject();
 
+    // A policy as ListPolicies/ShowPolicy return it: name, file, params,
+    // handlers, calls, errors, last error, memory bytes.
+    using PolicyRecord = sdbus::Struct<std::string, std::string, std::map<std::string, std::string>,
+                                       std::vector<std::string>, uint64_t, uint64_t, std::string, uint64_t>;
+
     void update(std::vector<uint32_t> ana_groups, std::vector<sdbus::Struct<std::string, std::string>> offline);
 
 private:
@@ -61,8 +66,6 @@ private:
     std::string ExportConfig() override;
     void RestoreConfig(const std::string& json, const bool& force) override;
 
-    using PolicyRecord = sdbus::Struct<std::string, std::string, std::map<std::string, std::string>,
-                                       std::vector<std::string>, uint64_t, uint64_t, std::string, uint64_t>;
     void LoadPolicy(const std::string& name, const std::string& source, const std::string& file,
                     const std::map<std::string, std::string>& params) override;
     void UnloadPolicy(const std::string& name) override;

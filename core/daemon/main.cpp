@@ -135,6 +135,10 @@ int main(int argc, char** argv) {
         // After the exports are restored: a client that sees the bus name
         // sees the restored state.
         daemon::ManagementBus bus(io, control, opt);
+        bus.set_policies(&policies);
+        policies.set_error_callback([&bus](const lua::PolicyError& e) {
+            bus.emit_policy_error(e.policy, fmt::format("{}: {}", e.handler, e.message));
+        });
         if (rc == 0 && !bus.start()) rc = 1;
 
         if (rc == 0) {
@@ -158,6 +162,7 @@ int main(int argc, char** argv) {
         // No more management calls: release the bus name first, so that a
         // new nvmfd can take it while this one drains.
         bus.stop();
+        policies.set_error_callback({});
         // Stop accepting, close connections after their in-flight commands finish.
         control.shutdown();
     }

@@ -109,12 +109,15 @@ void TcpConnection::close(std::string_view reason) {
     reactor_.buffers().cancel_wait(*this);
     waiting_for_rx_buffer_ = nullptr;
     waiting_for_r2t_buffer_.clear();
+    waiting_for_budget_.clear();  // never started: finish_close() releases their slots
     // Commands still waiting for write data never reached the core's execute:
     // their slots are released by finish_close(). A host that stops sending
     // write data it was asked for is worth a line.
     unsigned abandoned = 0;
     for_each_slot([&](TcpRequest& r) {
-        if (r.state != SlotState::Free && r.state != SlotState::Executing && r.state != SlotState::Sending) ++abandoned;
+        if (r.state != SlotState::Free && r.state != SlotState::Executing && r.state != SlotState::Sending &&
+            r.state != SlotState::WaitingBudget)
+            ++abandoned;
     });
     if (abandoned)
         log::warn("tcp: {}: closing with {} write command(s) still waiting for their data", peer_, abandoned);

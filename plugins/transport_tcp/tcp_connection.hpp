@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,13 +73,19 @@ private:
     void data_complete(TcpRequest& r);
     void fatal(proto::tcp::TermFes fes, uint32_t fei, const uint8_t* hdr, size_t hdr_len);
 
-    // input flow (tcp_flow.cpp): EPOLLIN is off while the connection waits
-    // for pool pages or holds more than max_connection_buffer.
+    // flow control (tcp_flow.cpp): EPOLLIN is off only while in-capsule
+    // data waits for pool pages (the bytes are in the stream); commands
+    // beyond max_connection_buffer wait for budget without stopping the
+    // stream, which may carry the data that frees it.
     bool input_paused() const;
     void update_input();
     void refresh_input();  // update_input, and parse what is buffered when input resumes
     uint32_t epoll_events() const;
-    void hold_for_transfer(TcpRequest& r);  // after prepare(): count its data against the cap
+    // After prepare(): count its data against the cap if it fits and no
+    // earlier command waits (first_in_line: it is the earliest).
+    bool admit(TcpRequest& r, bool first_in_line = false);
+    void start_admitted(TcpRequest& r);     // fetch its write data (R2T) or execute it
+    void admit_waiting();                   // start what waits for budget, in order, while it fits
     void settle_hold(TcpRequest& r);        // at queue_response(): keep counting only pool pages
 
     // timeouts (tcp_timeouts.cpp)
@@ -143,6 +150,7 @@ private:
     } pl_;
     TcpRequest* waiting_for_rx_buffer_ = nullptr;  // in-capsule command waiting for pool pages
     std::vector<TcpRequest*> waiting_for_r2t_buffer_;
+    std::deque<TcpRequest*> waiting_for_budget_;  // parsed commands not started (WaitingBudget)
 
     // slots
     std::unique_ptr<TcpRequest> bootstrap_;  // carries Connect before the queue is installed

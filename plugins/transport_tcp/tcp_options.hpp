@@ -16,7 +16,7 @@ struct TcpOptions {
     uint32_t rx_buffer_size = 128 * 1024;  // per-connection receive buffer
     int listen_backlog = 128;
     // Pool bytes one connection's busy commands may hold (write data, read
-    // data not yet sent) before it stops reading new PDUs: QD 32 x 256 KiB.
+    // data not yet sent) before new commands wait for budget: QD 32 x 256 KiB.
     uint64_t max_connection_buffer = 8u << 20;
     // ICReq and Connect must be done this long after the TCP accept.
     std::chrono::milliseconds connect_timeout{30000};

@@ -251,37 +251,52 @@ bool TcpConnection::handle_capsule(const CommonHeader& ch, const uint8_t* h, siz
     }
     // Before any buffer is taken: the core and backends fill iov_storage.
     r->reserve_iovs(r->transfer_length);
-    hold_for_transfer(*r);
-    if (r->direction == DataDirection::HostToController) {
-        // Not executing any more: a fatal error below releases the slot.
-        if (!move_slot(*r, SlotState::WaitingBuffers)) return false;
-        if (in_capsule_sgl != (len > 0) || (len && len != r->transfer_length)) {
-            // The SGL and the PDU disagree about where the data is.
-            fatal(TermFes::InvalidHeaderField, offsetof(CommonHeader, plen), h, ch.hlen);
-            return false;
-        }
-        if (!in_capsule_sgl) {
-            if (take_pool_buffers(*r)) send_r2t(*r);
-            else waiting_for_r2t_buffer_.push_back(r);
-            return true;
-        }
-        if (!take_pool_buffers(*r)) {
-            // Pool empty: stop parsing until pages come back; the data waits in the rx buffer.
-            waiting_for_rx_buffer_ = r;
-            pl_ = Payload{r, true, pad, len, 0, len, ddgst_, {}, 0, proto::kCrc32cInit};
-            return false;
-        }
-        if (!move_slot(*r, SlotState::ReceivingCapsuleData)) return false;
-        begin_payload(r, pad, len, 0, true);
-        return true;
+    bool write = r->direction == DataDirection::HostToController;
+    if (write && (in_capsule_sgl != (len > 0) || (len && len != r->transfer_length))) {
+        // The SGL and the PDU disagree about where the data is.
+        if (!move_slot(*r, SlotState::WaitingBuffers)) return false;  // a fatal error releases it
+        fatal(TermFes::InvalidHeaderField, offsetof(CommonHeader, plen), h, ch.hlen);
+        return false;
     }
-    if (len) {
+    if (!write && len) {
         handler_->fail(*r, proto::status::kSglTypeInvalid);
         begin_payload(nullptr, pad, len, 0, true);
         return true;
     }
-    handler_->execute(*r);
+    if (!admit(*r)) {
+        // Over the connection's budget: it starts when earlier commands free
+        // some; the stream goes on (their write data may be next in it).
+        if (!move_slot(*r, SlotState::WaitingBudget)) return false;
+        waiting_for_budget_.push_back(r);
+        return true;
+    }
+    if (!write || !in_capsule_sgl) {
+        start_admitted(*r);
+        return true;
+    }
+    if (!move_slot(*r, SlotState::WaitingBuffers)) return false;
+    if (!take_pool_buffers(*r)) {
+        // Pool empty: stop parsing until pages come back; the data waits in the rx buffer.
+        waiting_for_rx_buffer_ = r;
+        pl_ = Payload{r, true, pad, len, 0, len, ddgst_, {}, 0, proto::kCrc32cInit};
+        return false;
+    }
+    if (!move_slot(*r, SlotState::ReceivingCapsuleData)) return false;
+    begin_payload(r, pad, len, 0, true);
     return true;
+}
+
+// A command within the connection's budget whose data is not in the stream:
+// a write asks for its data (R2T) once it has pages, anything else runs.
+void TcpConnection::start_admitted(TcpRequest& r) {
+    if (r.direction == DataDirection::HostToController) {
+        if (!move_slot(r, SlotState::WaitingBuffers)) return;
+        if (take_pool_buffers(r)) send_r2t(r);
+        else waiting_for_r2t_buffer_.push_back(&r);
+        return;
+    }
+    if (r.state == SlotState::WaitingBudget && !move_slot(r, SlotState::Executing)) return;
+    handler_->execute(r);
 }
 
 bool TcpConnection::take_pool_buffers(TcpRequest& r) {

@@ -21,10 +21,12 @@ class TcpConnection;
 //   Free -> Executing (prepare) -> Sending -> Free
 //   Executing -> WaitingBuffers -> R2TQueued -> AwaitingH2CData -> Executing
 //   Executing -> WaitingBuffers -> ReceivingCapsuleData -> Executing
+//   Executing -> WaitingBudget -> Executing (a read) or WaitingBuffers (a write)
 //   any state but Free -> Free when the connection closes
 enum class SlotState : uint8_t {
     Free,
     Executing,             // owned by the core (prepare, execute) until queue_response()
+    WaitingBudget,         // parsed, not started: the connection holds max_connection_buffer already
     WaitingBuffers,        // a write waiting for pool pages for its data
     R2TQueued,             // its R2T is in the send queue, not yet on the wire
     AwaitingH2CData,       // its R2T was sent: H2CData for its TTAG is expected
@@ -36,8 +38,11 @@ constexpr bool slot_move_allowed(SlotState from, SlotState to) {
     using S = SlotState;
     switch (to) {
     case S::Free: return from != S::Free;
-    case S::Executing: return from == S::Free || from == S::AwaitingH2CData || from == S::ReceivingCapsuleData;
-    case S::WaitingBuffers: return from == S::Executing;
+    case S::Executing:
+        return from == S::Free || from == S::AwaitingH2CData || from == S::ReceivingCapsuleData ||
+               from == S::WaitingBudget;
+    case S::WaitingBudget: return from == S::Executing;
+    case S::WaitingBuffers: return from == S::Executing || from == S::WaitingBudget;
     case S::R2TQueued: return from == S::WaitingBuffers;
     case S::AwaitingH2CData: return from == S::R2TQueued;
     case S::ReceivingCapsuleData: return from == S::WaitingBuffers;
@@ -50,6 +55,7 @@ constexpr const char* slot_state_name(SlotState s) {
     switch (s) {
     case SlotState::Free: return "Free";
     case SlotState::Executing: return "Executing";
+    case SlotState::WaitingBudget: return "WaitingBudget";
     case SlotState::WaitingBuffers: return "WaitingBuffers";
     case SlotState::R2TQueued: return "R2TQueued";
     case SlotState::AwaitingH2CData: return "AwaitingH2CData";

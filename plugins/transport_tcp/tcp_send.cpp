@@ -159,13 +159,13 @@ void TcpConnection::flush() {
         }
         if (size_t(n) < e.bytes) {
             set_want_write(true);
-            refresh_input();
+            admit_waiting();
             return;
         }
     }
     set_want_write(false);
-    // Sent responses gave their pages back: a connection paused at its cap may read again.
-    refresh_input();
+    // Sent responses gave their pages back: commands waiting for budget may start.
+    admit_waiting();
 }
 
 void TcpConnection::set_want_write(bool on) {

@@ -503,3 +503,38 @@ TEST_CASE("deep queues cost little memory until they carry data, and data of eve
         lba += len / 512;
     }
 }
+
+TEST_CASE("commands beyond max_connection_buffer wait without stopping the stream their data is in") {
+    // A 1 MiB budget and 48 writes of 128 KiB fetched by R2T, with reads in
+    // between: the budget fills with writes whose H2CData is still in the
+    // stream behind later commands. Stopping input at the cap deadlocked
+    // here (the kernel host saw I/O timeouts under ext4 writes).
+    NvmfdProcess d(with_config("max_connection_buffer = 1M\n"));
+    Controller c = Controller::connect(endpoint_of(d), default_subsystem());
+    c.request_io_queues(1);
+    IoQueue io = c.connect_io_queue(1, 127);
+    constexpr size_t kWrites = 48, kLen = 128 * 1024;
+    std::vector<std::vector<std::byte>> data(kWrites), reads(kWrites);
+    size_t completed = 0;
+    for (size_t i = 0; i < kWrites; ++i) {
+        data[i] = pattern(kLen, unsigned(100 + i));
+        reads[i].resize(kLen);
+        uint64_t lba = i * (kLen / 512);
+        io.queue().submit(cmd::write(1, lba, kLen / 512), Transfer::to_controller(data[i]), [&](const Completion& r) {
+            CHECK(r.status == status::kSuccess);
+            ++completed;
+        });
+        io.queue().submit(cmd::read(1, 100000 + lba, kLen / 512), Transfer::from_controller(reads[i]),
+                          [&](const Completion& r) {
+                              CHECK(r.status == status::kSuccess);
+                              ++completed;
+                          });
+    }
+    io.queue().flush();
+    io.queue().run_until([&] { return completed == 2 * kWrites; }, 30s, "writes and reads beyond the budget");
+    for (size_t i = 0; i < kWrites; ++i) {
+        std::vector<std::byte> back(kLen);
+        REQUIRE(io.read(1, i * (kLen / 512), kLen / 512, back) == status::kSuccess);
+        CHECK(back == data[i]);
+    }
+}

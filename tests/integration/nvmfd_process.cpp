@@ -53,7 +53,7 @@ NvmfdProcess::~NvmfdProcess() {
         if (stop() != 0) kill_hard();
     }
     std::error_code ec;
-    fs::remove_all(dir_, ec);
+    if (!std::getenv("NVMFD_KEEP_TEST_DIR")) fs::remove_all(dir_, ec);
 }
 
 void NvmfdProcess::launch() {

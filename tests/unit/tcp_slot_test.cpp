@@ -41,7 +41,11 @@ TEST_CASE("slot states allow a command's life and nothing else") {
                       std::vector<S>{S::Free, S::Executing, S::WaitingBuffers, S::R2TQueued, S::AwaitingH2CData,
                                      S::Executing, S::Sending, S::Free},
                       std::vector<S>{S::Free, S::Executing, S::WaitingBuffers, S::ReceivingCapsuleData, S::Executing,
-                                     S::Sending, S::Free}})
+                                     S::Sending, S::Free},
+                      // Over the connection's budget: a read, then a write through R2T.
+                      std::vector<S>{S::Free, S::Executing, S::WaitingBudget, S::Executing, S::Sending, S::Free},
+                      std::vector<S>{S::Free, S::Executing, S::WaitingBudget, S::WaitingBuffers, S::R2TQueued,
+                                     S::AwaitingH2CData, S::Executing, S::Sending, S::Free}})
         for (size_t i = 1; i < path.size(); ++i) {
             CAPTURE(slot_state_name(path[i - 1]));
             CAPTURE(slot_state_name(path[i]));
@@ -53,7 +57,10 @@ TEST_CASE("slot states allow a command's life and nothing else") {
     CHECK_FALSE(slot_move_allowed(S::R2TQueued, S::Sending));    // a completion while its R2T is queued
     CHECK_FALSE(slot_move_allowed(S::Free, S::Sending));         // a completion for a free slot
     CHECK_FALSE(slot_move_allowed(S::AwaitingH2CData, S::Sending));
+    CHECK_FALSE(slot_move_allowed(S::WaitingBudget, S::Sending));    // completed before it started
+    CHECK_FALSE(slot_move_allowed(S::WaitingBudget, S::R2TQueued));  // an R2T without pages
     // A closing connection gives back any busy slot.
-    for (S s : {S::Executing, S::WaitingBuffers, S::R2TQueued, S::AwaitingH2CData, S::ReceivingCapsuleData, S::Sending})
+    for (S s : {S::Executing, S::WaitingBudget, S::WaitingBuffers, S::R2TQueued, S::AwaitingH2CData,
+                S::ReceivingCapsuleData, S::Sending})
         CHECK(slot_move_allowed(s, S::Free));
 }
