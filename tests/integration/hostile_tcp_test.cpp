@@ -248,6 +248,28 @@ std::string uring_state(const std::filesystem::path& file) {
            R"("service": "@PORT@", "subsystems": [")" + nqn + R"("]}]})";
 }
 
+// A daemon serving the default NQN from a uring file, with a small pool.
+testing::DaemonOptions uring_daemon(const ScratchDir& scratch, std::string tcp_settings, const char* pool) {
+    testing::DaemonOptions o = with_config(std::move(tcp_settings), {"--buffer-pool", pool});
+    o.state_json = uring_state(scratch.path / "ns1.img");
+    return o;
+}
+
+// A host that sends `count` 1 MiB uring reads (which execute into pool
+// pages) on a deep I/O queue and reads nothing until drained.
+struct UringReadHog {
+    Controller admin;
+    IoQueue io;
+    UnreadResponses unread;
+
+    UringReadHog(const NvmfdProcess& d, size_t count)
+        : admin(Controller::connect(endpoint_of(d), default_subsystem())),
+          io((admin.request_io_queues(2), admin.connect_io_queue(2, 127))),
+          unread(io.queue(), count, [](size_t i) { return cmd::read(1, i * 2048, 2048); }) {
+        std::this_thread::sleep_for(500ms);
+    }
+};
+
 }  // namespace
 
 TEST_CASE("H2CData sent before its R2T, for a guessed transfer tag, is refused") {
@@ -345,16 +367,10 @@ TEST_CASE("a host that does not read its responses cannot starve another host") 
     }
     SUBCASE("reads into pool pages, all sent at once on a deep I/O queue") {
         ScratchDir scratch;
-        testing::DaemonOptions o = with_config("", {"--buffer-pool", "32M"});
-        o.state_json = uring_state(scratch.path / "ns1.img");
-        NvmfdProcess d(o);
-        Controller admin = Controller::connect(endpoint_of(d), default_subsystem());
-        admin.request_io_queues(2);
-        IoQueue io = admin.connect_io_queue(2, 127);
-        UnreadResponses hog(io.queue(), 64, [](size_t i) { return cmd::read(1, i * 2048, 2048); });
-        std::this_thread::sleep_for(500ms);
+        NvmfdProcess d(uring_daemon(scratch, "", "32M"));
+        UringReadHog hog(d, 64);
         verified_io(d, 0, 1u << 20, 12);
-        hog.drain();
+        hog.unread.drain();
     }
 }
 
@@ -365,14 +381,8 @@ TEST_CASE("a connection waiting for pool pages does not make the reactor spin") 
     // bytes sit in the socket. (Discovery log pages would not do: their
     // zeroes past the log's end take no pool pages.)
     ScratchDir scratch;
-    testing::DaemonOptions o = with_config("max_connection_buffer = 16M\n", {"--buffer-pool", "8M"});
-    o.state_json = uring_state(scratch.path / "ns1.img");
-    NvmfdProcess d(o);
-    Controller admin = Controller::connect(endpoint_of(d), default_subsystem());
-    admin.request_io_queues(2);
-    IoQueue io = admin.connect_io_queue(2, 127);
-    UnreadResponses hog(io.queue(), 32, [](size_t i) { return cmd::read(1, i * 2048, 2048); });
-    std::this_thread::sleep_for(500ms);
+    NvmfdProcess d(uring_daemon(scratch, "max_connection_buffer = 16M\n", "8M"));
+    UringReadHog hog(d, 32);
     RawConnection r = RawConnection::open(endpoint_of(d));
     TransportParams params = pdu::check_icresp(r.handshake({}), {});
     auto bytes = connect_capsule(nullptr, 0, NvmfdProcess::default_nqn(), proto::sgl::kInCapsule, params);
@@ -385,7 +395,7 @@ TEST_CASE("a connection waiting for pool pages does not make the reactor spin") 
     MESSAGE("nvmfd CPU while a connection waits for pages: " << share * 100 << "% of a core");
     CHECK(share < 0.5);
     // Pages come back: the waiting Connect completes.
-    hog.drain();
+    hog.unread.drain();
     auto pdu = r.receive_pdu(10s);
     REQUIRE(pdu);
     REQUIRE(pdu->header.type == tcp::PduType::CapsuleResp);

@@ -1,4 +1,4 @@
--- failover.lua: when the last host of a subsystem leaves port 1, make ANA
+-- ana-on-disconnect.lua: when the last host of a subsystem leaves port 1, make ANA
 -- group 1 non-optimized there; check every 30 s that some port serves
 -- group 1 optimized.
 local port, group = tonumber(nvmfd.params.port or "1"), tonumber(nvmfd.params.group or "1")
