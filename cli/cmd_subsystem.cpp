@@ -20,6 +20,13 @@ std::map<std::string, sdbus::Variant> settings(const ParsedArgs& a, bool for_add
     }
     if (auto v = a.value("max-namespaces"))
         o["max_namespaces"] = uint32_t(parse_number(*v, "--max-namespaces", UINT32_MAX));
+    if (auto v = a.value("cntlid-range")) {
+        auto dash = v->find('-');
+        if (dash == std::string::npos)
+            throw UsageError(fmt::format("--cntlid-range '{}': expected MIN-MAX, e.g. 1-1000", *v));
+        o["min_cntlid"] = uint16_t(parse_number(v->substr(0, dash), "--cntlid-range (MIN)", 0xffef));
+        o["max_cntlid"] = uint16_t(parse_number(v->substr(dash + 1), "--cntlid-range (MAX)", 0xffef));
+    }
     return o;
 }
 
@@ -63,6 +70,7 @@ int show(Context& ctx, const ParsedArgs& a) {
     print_line(fmt::format("allow any host: {}", s->allow_any_host ? "yes" : "no"));
     print_line(fmt::format("hosts:          {}", s->hosts.empty() ? "-" : join(s->hosts)));
     print_line(fmt::format("max namespaces: {}", s->max_namespaces));
+    print_line(fmt::format("cntlid range:   {}-{}", s->min_cntlid, s->max_cntlid));
     print_line(fmt::format("ports:          {}", ports.empty() ? "-" : join(ports)));
     print_line("");
     Table t({"NSID", "BACKEND", "SIZE", "ANA GROUP", "STATE"});
@@ -82,7 +90,7 @@ int add(Context& ctx, const ParsedArgs& a) {
 
 int set(Context& ctx, const ParsedArgs& a) {
     auto o = settings(a, false);
-    if (o.empty()) throw UsageError("nothing to change: give --serial, --model, --allow-any-host or --max-namespaces");
+    if (o.empty()) throw UsageError("nothing to change: give --serial, --model, --allow-any-host, --max-namespaces or --cntlid-range");
     ctx.client.call([&](ManagerProxy& m) { m.SetSubsystem(a.arg(0), o); });
     done(ctx, fmt::format("subsystem {} changed", a.arg(0)));
     return 0;
@@ -100,6 +108,9 @@ Group subsystem_commands() {
     const OptionSpec serial{"serial", "TEXT", "serial number hosts see (up to 20 printable characters; default random)"};
     const OptionSpec model{"model", "TEXT", "model number hosts see (up to 40 printable characters)"};
     const OptionSpec max_ns{"max-namespaces", "N", "highest NSID allowed (1-4096; default 1024)"};
+    const OptionSpec cntlid_range{"cntlid-range", "MIN-MAX",
+                                  "controller IDs this gateway hands out (default 1-65519); gateways exporting "
+                                  "the same subsystem need disjoint ranges"};
     return Group{
         "subsystem",
         "NVM subsystems: the exported targets hosts connect to by NQN",
@@ -107,12 +118,12 @@ Group subsystem_commands() {
             {{"subsystem", "list", "List subsystems.", {}, {}, ""}, list},
             {{"subsystem", "show", "Show a subsystem and its namespaces.", {kNqn}, {}, ""}, show},
             {{"subsystem", "add", "Add a subsystem (no hosts allowed until 'host allow' or --allow-any-host).", {kNqn},
-              {serial, model, {"allow-any-host", "", "let every host connect (no host list)"}, max_ns},
+              {serial, model, {"allow-any-host", "", "let every host connect (no host list)"}, max_ns, cntlid_range},
               "Example:\n  nvmfctl subsystem add nqn.2026-11.io.nvmfd:db1 --serial DB1"},
              add},
             {{"subsystem", "set", "Change a subsystem's settings; only the options given change.", {kNqn},
               {serial, model, {"allow-any-host", "yes|no", "let every host connect, or only the allowed hosts"},
-               max_ns},
+               max_ns, cntlid_range},
               "Turning allow-any-host off disconnects connected hosts that are not on the list."},
              set},
             {{"subsystem", "remove", "Remove a subsystem with its namespaces.", {kNqn},

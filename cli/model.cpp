@@ -45,6 +45,8 @@ SubsystemInfo read_subsystem(const Properties& p) {
     s.allow_any_host = get<bool>(p, "AllowAnyHost");
     s.hosts = get<std::vector<std::string>>(p, "Hosts");
     s.max_namespaces = get<uint32_t>(p, "MaxNamespaces");
+    s.min_cntlid = get<uint16_t>(p, "MinCntlid");
+    s.max_cntlid = get<uint16_t>(p, "MaxCntlid");
     s.ports = get<std::vector<uint16_t>>(p, "Ports");
     return s;
 }
@@ -153,6 +155,8 @@ nlohmann::json to_json(const SubsystemInfo& s) {
             {"allow_any_host", s.allow_any_host},
             {"hosts", s.hosts},
             {"max_namespaces", s.max_namespaces},
+            {"min_cntlid", s.min_cntlid},
+            {"max_cntlid", s.max_cntlid},
             {"ports", s.ports},
             {"namespaces", ns}};
 }

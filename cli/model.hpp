@@ -33,6 +33,8 @@ struct SubsystemInfo {
     bool allow_any_host = false;
     std::vector<std::string> hosts;
     uint32_t max_namespaces = 0;
+    uint16_t min_cntlid = 0;
+    uint16_t max_cntlid = 0;
     std::vector<uint16_t> ports;
     std::vector<NamespaceInfo> namespaces;  // by NSID
 };

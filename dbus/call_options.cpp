@@ -97,7 +97,7 @@ private:
 Result<control::SubsystemSettings> subsystem_settings(const Options& options) {
     Reader r(options);
     control::SubsystemSettings s;
-    if (auto ok = r.only({"serial", "model", "allow_any_host", "max_namespaces"}); !ok)
+    if (auto ok = r.only({"serial", "model", "allow_any_host", "max_namespaces", "min_cntlid", "max_cntlid"}); !ok)
         return std::unexpected(ok.error());
     TRY_ASSIGN(s.serial, r.string("serial"));
     TRY_ASSIGN(s.model, r.string("model"));
@@ -105,6 +105,11 @@ Result<control::SubsystemSettings> subsystem_settings(const Options& options) {
     std::optional<uint64_t> max;
     TRY_ASSIGN(max, r.integer("max_namespaces", UINT32_MAX));
     if (max) s.max_namespaces = uint32_t(*max);
+    // The range itself (1 <= min <= max <= 0xFFEF) is the control API's check.
+    TRY_ASSIGN(max, r.integer("min_cntlid", UINT16_MAX));
+    if (max) s.min_cntlid = uint16_t(*max);
+    TRY_ASSIGN(max, r.integer("max_cntlid", UINT16_MAX));
+    if (max) s.max_cntlid = uint16_t(*max);
     return s;
 }
 

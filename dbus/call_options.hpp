@@ -17,7 +17,7 @@ namespace nvmfd::dbus {
 
 using Options = std::map<std::string, sdbus::Variant>;
 
-// serial s, model s, allow_any_host b, max_namespaces u
+// serial s, model s, allow_any_host b, max_namespaces u, min_cntlid q, max_cntlid q
 Result<control::SubsystemSettings> subsystem_settings(const Options& options);
 // nsid u, ana_group u, visible_to as, uuid s, nguid s (backend and params are arguments)
 Result<void> read_namespace_options(const Options& options, control::NamespaceSettings& into);

@@ -63,7 +63,8 @@ void ObjectTree::sync() {
     std::map<std::string, SubsystemState> subsystems;
     std::map<NsKey, NamespaceState> namespaces;
     for (const auto& s : spec.subsystems) {
-        SubsystemState st{s.nqn, s.serial, s.model, s.allow_any_host, s.hosts, s.max_namespaces, {}, {}};
+        SubsystemState st{s.nqn, s.serial, s.model, s.allow_any_host, s.hosts, s.max_namespaces,
+                           s.min_cntlid, s.max_cntlid, {}, {}};
         for (const auto& p : spec.ports)
             if (std::binary_search(p.subsystems.begin(), p.subsystems.end(), s.nqn)) st.ports.push_back(p.id);
         for (const auto& ns : s.namespaces) {

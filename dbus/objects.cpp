@@ -18,6 +18,8 @@ void SubsystemObject::update(SubsystemState n) {
     note(c, "AllowAnyHost", s_.allow_any_host, n.allow_any_host);
     note(c, "Hosts", s_.hosts, n.hosts);
     note(c, "MaxNamespaces", s_.max_namespaces, n.max_namespaces);
+    note(c, "MinCntlid", s_.min_cntlid, n.min_cntlid);
+    note(c, "MaxCntlid", s_.max_cntlid, n.max_cntlid);
     note(c, "Namespaces", s_.namespaces, n.namespaces);
     note(c, "Ports", s_.ports, n.ports);
     s_ = std::move(n);

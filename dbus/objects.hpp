@@ -26,6 +26,8 @@ struct SubsystemState {
     bool allow_any_host = false;
     std::vector<std::string> hosts;
     uint32_t max_namespaces = 0;
+    uint16_t min_cntlid = 0;
+    uint16_t max_cntlid = 0;
     std::vector<uint32_t> namespaces;
     std::vector<uint16_t> ports;
 };
@@ -102,6 +104,8 @@ private:
     bool AllowAnyHost() override { return s_.allow_any_host; }
     std::vector<std::string> Hosts() override { return s_.hosts; }
     uint32_t MaxNamespaces() override { return s_.max_namespaces; }
+    uint16_t MinCntlid() override { return s_.min_cntlid; }
+    uint16_t MaxCntlid() override { return s_.max_cntlid; }
     std::vector<uint32_t> Namespaces() override { return s_.namespaces; }
     std::vector<uint16_t> Ports() override { return s_.ports; }
 };

@@ -9,6 +9,7 @@
 #include "lua/args.hpp"
 #include "lua/errors.hpp"
 #include "lua/json_to_lua.hpp"
+#include "lua/probes.hpp"
 #include "lua/timers.hpp"
 
 namespace nvmfd::lua {
@@ -72,12 +73,14 @@ int l_controllers(lua_State* L) {
 int l_add_subsystem(lua_State* L) {
     auto& control = changing(L, "add_subsystem");
     std::string nqn = arg_string(L, 1, "nqn");
-    Options o(L, 2, {"serial", "model", "allow_any_host", "max_namespaces"});
+    Options o(L, 2, {"serial", "model", "allow_any_host", "max_namespaces", "min_cntlid", "max_cntlid"});
     control::SubsystemSettings s;
     s.serial = o.string("serial");
     s.model = o.string("model");
     s.allow_any_host = o.boolean("allow_any_host");
     if (auto m = o.uint("max_namespaces", 0xffffffff)) s.max_namespaces = static_cast<uint32_t>(*m);
+    if (auto m = o.uint("min_cntlid", 0xffff)) s.min_cntlid = static_cast<uint16_t>(*m);
+    if (auto m = o.uint("max_cntlid", 0xffff)) s.max_cntlid = static_cast<uint16_t>(*m);
     value_or_raise(L, control.add_subsystem(nqn, s));
     return 0;
 }
@@ -160,7 +163,7 @@ int l_unlink(lua_State* L) {
     return 0;
 }
 
-constexpr std::array<luaL_Reg, 16> kFunctions{{
+constexpr std::array<luaL_Reg, 17> kFunctions{{
     {"log", l_log},
     {"state", l_state},
     {"controllers", l_controllers},
@@ -176,6 +179,7 @@ constexpr std::array<luaL_Reg, 16> kFunctions{{
     {"unlink", l_unlink},
     {"every", l_every},
     {"after", l_after},
+    {"probe", l_probe},
     {nullptr, nullptr},
 }};
 

@@ -14,6 +14,7 @@
 namespace nvmfd::lua {
 
 class Timers;
+class Probes;
 
 // What the bindings of one policy work with; it lives in the Lua state's
 // extra space, so every binding finds it without globals.
@@ -22,6 +23,7 @@ struct BindingContext {
     std::string policy;
     std::map<std::string, std::string> params;
     Timers* timers = nullptr;
+    Probes* probes = nullptr;
     // While the main chunk runs the policy is not accepted yet: calls that
     // change the target are refused then, so a refused load changes nothing.
     bool loading = true;

@@ -20,6 +20,10 @@ Result<std::unique_ptr<Policy>> Policy::load(const control::PolicySpec& spec, co
     p->timers_ = std::make_unique<Timers>(env.io, L, env.limits,
                                           [raw = p.get()](int ref, const std::string& what) { raw->fire_timer(ref, what); });
     p->context_.timers = p->timers_.get();
+    p->probes_ = std::make_unique<Probes>(
+        env.io, L, env.limits.max_probes,
+        [raw = p.get()](int ref, const ProbeResult& r, const std::string& what) { raw->fire_probe(ref, r, what); });
+    p->context_.probes = p->probes_.get();
     if (auto err = p->sandbox_->protect([&](lua_State* L) { install_bindings(L, p->context_); }))
         return make_error(ErrorCode::Internal, "cannot install the nvmfd bindings: " + *err);
 
@@ -82,6 +86,14 @@ void Policy::fire_timer(int ref, const std::string& what) {
     run(what, [ref](lua_State* L) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
         return 0;
+    });
+}
+
+void Policy::fire_probe(int ref, const ProbeResult& result, const std::string& what) {
+    run(what, [ref, &result](lua_State* L) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+        push_probe_result(L, result);
+        return 1;
     });
 }
 

@@ -17,6 +17,7 @@
 #include "lua/bindings.hpp"
 #include "lua/limits.hpp"
 #include "lua/sandbox.hpp"
+#include "lua/probes.hpp"
 #include "lua/timers.hpp"
 
 namespace nvmfd::lua {
@@ -58,12 +59,14 @@ private:
     void find_handlers(lua_State* L);
     void run(const std::string& what, const Sandbox::Pusher& push);
     void fire_timer(int ref, const std::string& what);
+    void fire_probe(int ref, const ProbeResult& result, const std::string& what);
 
     control::PolicySpec spec_;
     PolicyEnvironment env_;
     BindingContext context_;             // outlives the state that points at it
     std::unique_ptr<Sandbox> sandbox_;
     std::unique_ptr<Timers> timers_;     // goes first: releases its references in the state
+    std::unique_ptr<Probes> probes_;     // likewise
     std::vector<std::string> handlers_;
     uint64_t calls_ = 0;
     uint64_t errors_ = 0;

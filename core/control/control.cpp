@@ -126,6 +126,8 @@ std::shared_ptr<const target::TargetSnapshot> Control::build_snapshot(bool disco
         sub->hosts = s.hosts;
         std::sort(sub->hosts.begin(), sub->hosts.end());
         sub->max_namespaces = s.max_namespaces;
+        sub->min_cntlid = s.min_cntlid;
+        sub->max_cntlid = s.max_cntlid;
         for (const auto& ns : s.namespaces) {
             auto it = live_.find({s.nqn, ns.nsid});
             if (it == live_.end()) continue;  // offline

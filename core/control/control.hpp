@@ -31,6 +31,8 @@ struct SubsystemSettings {
     std::optional<std::string> model;
     std::optional<bool> allow_any_host;
     std::optional<uint32_t> max_namespaces;
+    std::optional<uint16_t> min_cntlid;
+    std::optional<uint16_t> max_cntlid;
 };
 
 struct NamespaceSettings {

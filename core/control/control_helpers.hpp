@@ -24,6 +24,16 @@ inline std::unexpected<Error> invalid(std::string msg, std::string field) {
     return make_error(ErrorCode::InvalidArgument, std::move(msg), std::move(field));
 }
 
+// 1 <= min <= max <= 0xFFEF (0xFFF0 and above are reserved, 0xFFFF asks for a dynamic ID).
+inline Result<void> check_cntlid_range(uint32_t min, uint32_t max, const std::string& where) {
+    constexpr uint32_t kLast = 0xffef;
+    if (min < 1 || min > kLast)
+        return invalid(fmt::format("min_cntlid {} is not 1 to {}", min, kLast), where + "min_cntlid");
+    if (max < min || max > kLast)
+        return invalid(fmt::format("max_cntlid {} is not {} (min_cntlid) to {}", max, min, kLast), where + "max_cntlid");
+    return {};
+}
+
 inline Result<void> check_nqn(const std::string& nqn, const std::string& field) {
     if (auto problem = target::nqn_problem(nqn)) return invalid(fmt::format("'{}': {}", nqn, *problem), field);
     return {};

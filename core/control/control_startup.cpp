@@ -127,6 +127,7 @@ Result<ExportSpec> Control::normalize(const ExportSpec& input) const {
         TRY(check_printable(s.model, 40, where + ".model"));
         if (s.max_namespaces == 0 || s.max_namespaces > kMaxNamespacesLimit)
             return invalid(fmt::format("must be 1 to {}", kMaxNamespacesLimit), where + ".max_namespaces");
+        TRY(check_cntlid_range(s.min_cntlid, s.max_cntlid, where + "."));
         for (const auto& h : s.hosts) TRY(check_nqn(h, where + ".hosts"));
         std::sort(s.hosts.begin(), s.hosts.end());
         s.hosts.erase(std::unique(s.hosts.begin(), s.hosts.end()), s.hosts.end());

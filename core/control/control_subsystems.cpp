@@ -29,6 +29,9 @@ Result<void> Control::add_subsystem(const std::string& nqn, const SubsystemSetti
     TRY(check_printable(s.model, 40, "model"));
     if (s.max_namespaces == 0 || s.max_namespaces > kMaxNamespacesLimit)
         return invalid(fmt::format("must be 1 to {}", kMaxNamespacesLimit), "max_namespaces");
+    s.min_cntlid = st.min_cntlid.value_or(s.min_cntlid);
+    s.max_cntlid = st.max_cntlid.value_or(s.max_cntlid);
+    TRY(check_cntlid_range(s.min_cntlid, s.max_cntlid, ""));
     ExportSpec next = spec_;
     insert_sorted(next.subsystems, std::move(s), [](const SubsystemSpec& x) { return x.nqn; });
     TRY(persist(next));
@@ -61,6 +64,12 @@ Result<void> Control::set_subsystem(const std::string& nqn, const SubsystemSetti
                               fmt::format("namespace {} is above the new limit", s.namespaces.back().nsid),
                               "max_namespaces");
         s.max_namespaces = *st.max_namespaces;
+    }
+    // A new range applies to new controllers; live ones keep their IDs.
+    if (st.min_cntlid || st.max_cntlid) {
+        TRY(check_cntlid_range(st.min_cntlid.value_or(s.min_cntlid), st.max_cntlid.value_or(s.max_cntlid), ""));
+        s.min_cntlid = st.min_cntlid.value_or(s.min_cntlid);
+        s.max_cntlid = st.max_cntlid.value_or(s.max_cntlid);
     }
     bool access_narrowed = st.allow_any_host && !*st.allow_any_host;
     SubsystemSpec after = s;

@@ -31,6 +31,11 @@ struct SubsystemSpec {
     bool allow_any_host = false;
     std::vector<std::string> hosts;
     uint32_t max_namespaces = 1024;
+    // Controller IDs this gateway hands out: gateways exporting the same
+    // subsystem need disjoint ranges (a host refuses two controllers with
+    // one CNTLID in a subsystem).
+    uint16_t min_cntlid = 1;
+    uint16_t max_cntlid = 0xffef;
     std::vector<NamespaceSpec> namespaces;  // sorted by NSID
 };
 

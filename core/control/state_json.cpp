@@ -144,7 +144,8 @@ Result<NamespaceSpec> read_namespace(const Reader& r) {
 
 Result<SubsystemSpec> read_subsystem(const Reader& r) {
     SubsystemSpec s;
-    TRY(r.only_keys({"nqn", "serial", "model", "allow_any_host", "hosts", "max_namespaces", "namespaces"}));
+    TRY(r.only_keys({"nqn", "serial", "model", "allow_any_host", "hosts", "max_namespaces", "min_cntlid", "max_cntlid",
+                     "namespaces"}));
     TRY_ASSIGN(s.nqn, r.string("nqn"));
     TRY_ASSIGN(s.serial, r.string("serial", false));
     TRY_ASSIGN(s.model, r.string("model", false));
@@ -153,6 +154,11 @@ Result<SubsystemSpec> read_subsystem(const Reader& r) {
     uint64_t v;
     TRY_ASSIGN(v, r.number("max_namespaces", false, 1024, 0xfffffffe));
     s.max_namespaces = static_cast<uint32_t>(v);
+    // Range-checked here only as far as the type goes; normalize() says which bound is wrong.
+    TRY_ASSIGN(v, r.number("min_cntlid", false, 1, 0xffff));
+    s.min_cntlid = static_cast<uint16_t>(v);
+    TRY_ASSIGN(v, r.number("max_cntlid", false, 0xffef, 0xffff));
+    s.max_cntlid = static_cast<uint16_t>(v);
     TRY(read_list(r, "namespaces", read_namespace, s.namespaces));
     return s;
 }
@@ -218,7 +224,8 @@ json to_json(const ExportSpec& spec) {
     j["subsystems"] = json::array();
     for (const auto& s : spec.subsystems) {
         json js{{"nqn", s.nqn},       {"serial", s.serial}, {"model", s.model},
-                {"allow_any_host", s.allow_any_host}, {"hosts", s.hosts}, {"max_namespaces", s.max_namespaces}};
+                {"allow_any_host", s.allow_any_host}, {"hosts", s.hosts}, {"max_namespaces", s.max_namespaces},
+                {"min_cntlid", s.min_cntlid}, {"max_cntlid", s.max_cntlid}};
         js["namespaces"] = json::array();
         for (const auto& ns : s.namespaces) {
             js["namespaces"].push_back({{"nsid", ns.nsid},

@@ -1,11 +1,17 @@
 #include "core/target/controller_registry.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace nvmfd::target {
 
 std::expected<uint16_t, std::string> ControllerRegistry::reserve_id(const std::string& subnqn,
-                                                                    const std::string& hostnqn) {
+                                                                    const std::string& hostnqn, uint16_t min_id,
+                                                                    uint16_t max_id) {
+    min_id = std::max<uint16_t>(min_id, 1);
+    max_id = std::min(max_id, kMaxCntlid);
+    if (min_id > max_id) return std::unexpected(fmt::format("the controller ID range {}-{} is empty", min_id, max_id));
     std::lock_guard lock(mutex_);
     if (live_ >= limits_.max_controllers)
         return std::unexpected(fmt::format("the target already has {} controllers (max-controllers)", live_));
@@ -16,9 +22,11 @@ std::expected<uint16_t, std::string> ControllerRegistry::reserve_id(const std::s
     PerSubsystem& s = subsystems_[subnqn];
     // IDs are handed out round-robin so that a host reconnecting does not get
     // the ID of its previous, maybe still dying, controller.
-    for (uint32_t tries = 0; tries < kMaxCntlid; ++tries) {
+    // The range may have changed since the last ID: start inside it.
+    if (s.next_id < min_id || s.next_id > max_id) s.next_id = min_id;
+    for (uint32_t tries = 0; tries <= uint32_t(max_id - min_id); ++tries) {
         uint16_t id = s.next_id;
-        s.next_id = id >= kMaxCntlid ? 1 : static_cast<uint16_t>(id + 1);
+        s.next_id = id >= max_id ? min_id : static_cast<uint16_t>(id + 1);
         auto it = s.controllers.find(id);
         if (it != s.controllers.end() && it->second.live()) continue;
         if (it != s.controllers.end()) {
@@ -31,7 +39,8 @@ std::expected<uint16_t, std::string> ControllerRegistry::reserve_id(const std::s
         ++of_host;
         return id;
     }
-    return std::unexpected(std::string("every controller ID of the subsystem is in use"));
+    return std::unexpected(
+        fmt::format("every controller ID of the subsystem's range {}-{} is in use (cntlid range)", min_id, max_id));
 }
 
 void ControllerRegistry::add(const std::shared_ptr<Controller>& ctrl) {

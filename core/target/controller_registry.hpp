@@ -24,10 +24,12 @@ class ControllerRegistry {
 public:
     explicit ControllerRegistry(ControllerLimits limits = {}) : limits_(limits) {}
 
-    // Reserve a controller ID (1..0xFFEF) for a new controller of `hostnqn`
-    // in `subnqn`, or say why not (a limit, or every ID in use). The
+    // Reserve a controller ID in [min_id, max_id] (the subsystem's range,
+    // at most 1..0xFFEF) for a new controller of `hostnqn` in `subnqn`, or
+    // say why not (a limit, or every ID in the range in use). The
     // reservation counts against the limits until remove().
-    std::expected<uint16_t, std::string> reserve_id(const std::string& subnqn, const std::string& hostnqn);
+    std::expected<uint16_t, std::string> reserve_id(const std::string& subnqn, const std::string& hostnqn,
+                                                    uint16_t min_id = 1, uint16_t max_id = kMaxCntlid);
     void add(const std::shared_ptr<Controller>& ctrl);
     void remove(const Controller& ctrl);
     std::shared_ptr<Controller> find(const std::string& subnqn, uint16_t cntlid) const;

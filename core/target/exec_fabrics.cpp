@@ -77,6 +77,7 @@ void connect_admin_queue(const ConnectAttempt& a) {
     bool discovery = a.subnqn == proto::kDiscoveryNqn;
     const TargetSnapshot& snap = qp.snapshot();
     const Port* port = snap.find_port(qp.port_id());
+    uint16_t min_cntlid = 1, max_cntlid = ControllerRegistry::kMaxCntlid;
     if (!discovery) {
         const Subsystem* sub = snap.find_subsystem(a.subnqn);
         if (!sub || !port || !port->exposes(a.subnqn)) {
@@ -90,6 +91,8 @@ void connect_admin_queue(const ConnectAttempt& a) {
                                      : "the host is not allowed on the subsystem");
             return;
         }
+        min_cntlid = sub->min_cntlid;
+        max_cntlid = sub->max_cntlid;
     }
     uint32_t depth = uint32_t(a.cmd.sqsize) + 1;
     if (discovery && depth > target.options().max_discovery_queue_size) {
@@ -102,7 +105,7 @@ void connect_admin_queue(const ConnectAttempt& a) {
     if (discovery && kato == 0) kato = target.options().discovery_kato_ms;
     if (kato > target.options().max_kato_ms) kato = target.options().max_kato_ms;
 
-    auto reserved = target.controllers().reserve_id(a.subnqn, a.hostnqn);
+    auto reserved = target.controllers().reserve_id(a.subnqn, a.hostnqn, min_cntlid, max_cntlid);
     if (!reserved) {
         refuse(a, status::kConnectControllerBusy, nullptr, reserved.error());
         return;

@@ -29,6 +29,8 @@ struct Subsystem {
     bool allow_any_host = false;
     std::vector<std::string> hosts;  // sorted
     uint32_t max_namespaces = 1024;
+    uint16_t min_cntlid = 1;  // the controller IDs Connect hands out
+    uint16_t max_cntlid = 0xffef;
     std::vector<NamespaceEntry> namespaces;  // sorted by NSID
 
     // An empty host NQN (SPDK's tools send one unless told otherwise) is

@@ -25,6 +25,17 @@ TEST_CASE("invalid calls return named errors and change nothing") {
     control::SubsystemSettings long_serial;
     long_serial.serial = std::string(21, 'S');
     expect.check(f.control->add_subsystem("nqn.2026-11.io.nvmfd:other", long_serial), ErrorCode::InvalidArgument, "serial");
+    control::SubsystemSettings reversed_range;
+    reversed_range.min_cntlid = 20;
+    reversed_range.max_cntlid = 10;
+    expect.check(f.control->add_subsystem("nqn.2026-11.io.nvmfd:other", reversed_range), ErrorCode::InvalidArgument,
+                 "max_cntlid");
+    control::SubsystemSettings reserved_ids;
+    reserved_ids.max_cntlid = 0xfff0;
+    expect.check(f.control->set_subsystem(kNqn, reserved_ids), ErrorCode::InvalidArgument, "max_cntlid");
+    control::SubsystemSettings zero_min;
+    zero_min.min_cntlid = 0;
+    expect.check(f.control->set_subsystem(kNqn, zero_min), ErrorCode::InvalidArgument, "min_cntlid");
     expect.check(f.control->add_namespace(kNqn, malloc_ns("1M", 1)), ErrorCode::AlreadyExists, "nsid");
     auto no_backend = malloc_ns();
     no_backend.backend = "nosuch";
@@ -80,7 +91,7 @@ TEST_CASE("a port whose address is taken is refused as busy") {
 TEST_CASE("every change is persisted and a restart restores it exactly") {
     Fixture f;
     REQUIRE(f.control->add_subsystem(kNqn, {.serial = "UNIT1", .model = "model x", .allow_any_host = false,
-                                            .max_namespaces = 16}));
+                                            .max_namespaces = 16, .min_cntlid = 100, .max_cntlid = 199}));
     REQUIRE(f.control->allow_host(kNqn, kHost));
     REQUIRE(f.control->add_ana_group(2));
     auto ns = malloc_ns("2M");

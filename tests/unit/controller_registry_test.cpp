@@ -1,0 +1,37 @@
+// Controller IDs: handed out round-robin inside the subsystem's range, so
+// that gateways exporting one subsystem never give a host the same CNTLID.
+#include <doctest/doctest.h>
+
+#include <set>
+
+#include "core/target/controller_registry.hpp"
+
+using nvmfd::target::ControllerRegistry;
+
+TEST_CASE("controller IDs stay inside the subsystem's range and run out with a clear reason") {
+    ControllerRegistry reg;
+    std::set<uint16_t> ids;
+    for (int i = 0; i < 3; ++i) {
+        auto id = reg.reserve_id("nqn.a", "nqn.host", 100, 102);
+        REQUIRE(id);
+        CHECK(*id >= 100);
+        CHECK(*id <= 102);
+        ids.insert(*id);
+    }
+    CHECK(ids.size() == 3);
+    auto full = reg.reserve_id("nqn.a", "nqn.host", 100, 102);
+    REQUIRE_FALSE(full);
+    CHECK(full.error().find("100-102") != std::string::npos);
+    // Another subsystem has its own IDs.
+    CHECK(*reg.reserve_id("nqn.b", "nqn.host", 100, 102) == 100);
+}
+
+TEST_CASE("a changed range takes effect for the next controller") {
+    ControllerRegistry reg;
+    CHECK(*reg.reserve_id("nqn.a", "nqn.host") == 1);
+    CHECK(*reg.reserve_id("nqn.a", "nqn.host", 500, 600) == 500);
+    CHECK(*reg.reserve_id("nqn.a", "nqn.host", 500, 600) == 501);
+    CHECK(*reg.reserve_id("nqn.a", "nqn.host", 1, 10) == 2);
+    auto empty = reg.reserve_id("nqn.a", "nqn.host", 10, 9);
+    REQUIRE_FALSE(empty);
+}
