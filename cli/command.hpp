@@ -37,6 +37,7 @@ Group port_commands();
 Group ana_commands();
 Group controller_commands();
 Group policy_commands();
+Group gateway_commands();
 Group status_commands();
 Group config_commands();
 

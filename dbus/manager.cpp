@@ -232,4 +232,14 @@ std::tuple<ManagerObject::PolicyRecord, std::string> ManagerObject::ShowPolicy(c
     return {to_record(info), source};
 }
 
+// Drain and Resume change no state of the control API themselves (the
+// policies do, through it): they are mutations all the same, for admins only.
+std::vector<std::string> ManagerObject::Drain() {
+    return mutate([&] { return value_or_throw(policies().set_draining(true)); });
+}
+
+std::vector<std::string> ManagerObject::Resume() {
+    return mutate([&] { return value_or_throw(policies().set_draining(false)); });
+}
+
 }  // namespace nvmfd::dbus

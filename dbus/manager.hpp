@@ -71,6 +71,8 @@ private:
     void UnloadPolicy(const std::string& name) override;
     std::vector<PolicyRecord> ListPolicies() override;
     std::tuple<PolicyRecord, std::string> ShowPolicy(const std::string& name) override;
+    std::vector<std::string> Drain() override;
+    std::vector<std::string> Resume() override;
     control::PolicyService& policies();
 
     std::string Version() override { return info_.version; }

@@ -43,6 +43,12 @@ int l_state(lua_State* L) {
     return 1;
 }
 
+int l_draining(lua_State* L) {
+    const bool* d = binding_context(L).draining;
+    lua_pushboolean(L, d && *d);
+    return 1;
+}
+
 int l_controllers(lua_State* L) {
     auto list = binding_context(L).control.controllers();
     lua_createtable(L, static_cast<int>(list.size()), 0);
@@ -163,7 +169,7 @@ int l_unlink(lua_State* L) {
     return 0;
 }
 
-constexpr std::array<luaL_Reg, 17> kFunctions{{
+constexpr std::array<luaL_Reg, 18> kFunctions{{
     {"log", l_log},
     {"state", l_state},
     {"controllers", l_controllers},
@@ -180,6 +186,7 @@ constexpr std::array<luaL_Reg, 17> kFunctions{{
     {"every", l_every},
     {"after", l_after},
     {"probe", l_probe},
+    {"draining", l_draining},
     {nullptr, nullptr},
 }};
 

@@ -24,6 +24,7 @@ struct BindingContext {
     std::map<std::string, std::string> params;
     Timers* timers = nullptr;
     Probes* probes = nullptr;
+    const bool* draining = nullptr;  // nvmfd.draining(); none: never
     // While the main chunk runs the policy is not accepted yet: calls that
     // change the target are refused then, so a refused load changes nothing.
     bool loading = true;

@@ -7,6 +7,7 @@
 //   on_namespace_change(info)       {subsystem, nsid, change = "added"|"removed"|"resized"|"visibility"|"ana-group", ana_group?}
 //   on_port_change(info)            {port, change = "added"|"removed"|"changed", subsystem? (linked or unlinked)}
 //   on_ana_change(info)             {port, group, state}
+//   on_drain(info), on_resume(info) {draining} (nvmfctl gateway drain|resume: PolicyManager::set_draining)
 #pragma once
 
 #include <array>
@@ -18,9 +19,10 @@
 
 namespace nvmfd::lua {
 
-inline constexpr std::array<std::string_view, 7> kHandlerNames{
+inline constexpr std::array<std::string_view, 9> kHandlerNames{
     "on_start",       "on_controller_connect", "on_controller_disconnect", "on_subsystem_change",
-    "on_namespace_change", "on_port_change",   "on_ana_change"};
+    "on_namespace_change", "on_port_change",   "on_ana_change",            "on_drain",
+    "on_resume"};
 
 const char* handler_for(control::EventKind kind);
 void push_event_info(lua_State* L, const control::Event& e);

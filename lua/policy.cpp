@@ -9,7 +9,9 @@
 namespace nvmfd::lua {
 
 Policy::Policy(const control::PolicySpec& spec, const PolicyEnvironment& env)
-    : spec_(spec), env_(env), context_{env.control, spec.name, spec.params} {}
+    : spec_(spec), env_(env), context_{env.control, spec.name, spec.params} {
+    context_.draining = env.draining;
+}
 
 Result<std::unique_ptr<Policy>> Policy::load(const control::PolicySpec& spec, const PolicyEnvironment& env) {
     std::unique_ptr<Policy> p(new Policy(spec, env));  // private constructor: make_unique cannot reach it

@@ -35,6 +35,7 @@ struct PolicyEnvironment {
     control::Control& control;
     PolicyLimits limits;
     ErrorCallback on_error;  // may be empty
+    const bool* draining = nullptr;  // the manager's drain flag (nvmfd.draining())
 };
 
 class Policy {

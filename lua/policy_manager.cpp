@@ -10,9 +10,11 @@ namespace nvmfd::lua {
 
 PolicyManager::PolicyManager(boost::asio::io_context& io, control::Control& control, PolicyLimits limits,
                              ErrorCallback on_error)
-    : on_error_(std::move(on_error)), env_{io, control, limits, [this](const PolicyError& e) {
-          if (on_error_) on_error_(e);
-      }} {
+    : on_error_(std::move(on_error)),
+      env_{io, control, limits, [this](const PolicyError& e) {
+               if (on_error_) on_error_(e);
+           },
+           &draining_} {
     // Events are emitted while Control holds its lock, and a handler may
     // call Control again: handlers run later, from the io_context, never
     // inside the call that caused the event.
@@ -83,6 +85,28 @@ Result<control::PolicyInfo> PolicyManager::show(const std::string& name) const {
     if (auto it = policies_.find(name); it != policies_.end()) return it->second->info();
     if (auto it = broken_.find(name); it != broken_.end()) return it->second;
     return make_error(ErrorCode::NotFound, fmt::format("no policy '{}'", name), "name");
+}
+
+Result<std::vector<std::string>> PolicyManager::set_draining(bool draining) {
+    const char* handler = draining ? "on_drain" : "on_resume";
+    std::vector<std::string> handled_by;
+    for (auto& [name, p] : policies_)
+        if (p->handles(handler)) handled_by.push_back(name);
+    if (handled_by.empty())
+        return make_error(ErrorCode::NotSupported,
+                          fmt::format("no loaded policy handles {}: nothing would move this gateway's ANA groups "
+                                      "(load examples/policies/failover.lua)",
+                                      handler),
+                          "");
+    draining_ = draining;
+    log::notice("gateway {}: telling policies {}", draining ? "draining" : "back in service", fmt::join(handled_by, ", "));
+    for (auto& [name, p] : policies_)
+        p->call(handler, [draining](lua_State* L) {
+            lua_createtable(L, 0, 1);
+            lua_pushboolean(L, draining);
+            lua_setfield(L, -2, "draining");
+        });
+    return handled_by;
 }
 
 void PolicyManager::dispatch(const control::Event& e) {

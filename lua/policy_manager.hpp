@@ -34,11 +34,14 @@ public:
     Result<void> unload(const std::string& name) override;
     std::vector<control::PolicyInfo> list() const override;
     Result<control::PolicyInfo> show(const std::string& name) const override;
+    Result<std::vector<std::string>> set_draining(bool draining) override;
+    bool draining() const override { return draining_; }
 
 private:
     void dispatch(const control::Event& e);
 
     ErrorCallback on_error_;
+    bool draining_ = false;  // env_ points at it
     PolicyEnvironment env_;  // its on_error forwards to on_error_, which may be set later
     std::map<std::string, std::unique_ptr<Policy>> policies_;
     // Persisted but refused at start (e.g. a state file edited by hand):

@@ -28,9 +28,9 @@ inline std::unexpected<Error> invalid(std::string msg, std::string field) {
 inline Result<void> check_cntlid_range(uint32_t min, uint32_t max, const std::string& where) {
     constexpr uint32_t kLast = 0xffef;
     if (min < 1 || min > kLast)
-        return invalid(fmt::format("min_cntlid {} is not 1 to {}", min, kLast), where + "min_cntlid");
+        return invalid(fmt::format("must be 1 to {}, not {}", kLast, min), where + "min_cntlid");
     if (max < min || max > kLast)
-        return invalid(fmt::format("max_cntlid {} is not {} (min_cntlid) to {}", max, min, kLast), where + "max_cntlid");
+        return invalid(fmt::format("must be {} (min_cntlid) to {}, not {}", min, kLast, max), where + "max_cntlid");
     return {};
 }
 

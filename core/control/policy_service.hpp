@@ -36,6 +36,14 @@ public:
     virtual Result<void> unload(const std::string& name) = 0;  // NotFound when absent
     virtual std::vector<PolicyInfo> list() const = 0;
     virtual Result<PolicyInfo> show(const std::string& name) const = 0;
+    // Planned maintenance (nvmfctl gateway drain|resume): tells the policies
+    // that handle on_drain (on_resume) that this gateway leaves service (is
+    // back), so that they hand its ANA groups to peers (take them back).
+    // Returns those policies' names; NotSupported, changing nothing, when
+    // no loaded policy handles the event (nothing would move). A restart
+    // ends a drain.
+    virtual Result<std::vector<std::string>> set_draining(bool draining) = 0;
+    virtual bool draining() const = 0;
 };
 
 }  // namespace nvmfd::control
