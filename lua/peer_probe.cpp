@@ -64,10 +64,57 @@ struct ProbeFailure {
     std::string message;
 };
 
+// How long a kept connection may sit unused before the next probe opens a
+// new one: well inside the KATO the probe asked for.
+constexpr auto kSessionMaxIdle = std::chrono::milliseconds(kProbeKatoMs / 2);
+
+std::string session_key(const ProbeTarget& t) {
+    return fmt::format("{} {} {} {} {}", probe_kind_name(t.kind), t.address, t.port, t.subsystem, t.hostnqn);
+}
+
+}  // namespace
+
+struct ProbeSessions::Session {
+    explicit Session(asio::io_context& io) : socket(io) {}
+    tcp::socket socket;
+    uint16_t cid = 0;
+    std::chrono::steady_clock::time_point last_used;
+};
+
+ProbeSessions::ProbeSessions() = default;
+ProbeSessions::~ProbeSessions() { close_all(); }
+
+void ProbeSessions::close_all() {
+    for (auto& [key, s] : idle_) {
+        boost::system::error_code ignored;
+        s->socket.close(ignored);
+    }
+    idle_.clear();
+}
+
+size_t ProbeSessions::idle() const { return idle_.size(); }
+
+std::shared_ptr<ProbeSessions::Session> ProbeSessions::take(const std::string& key) {
+    auto it = idle_.find(key);
+    if (it == idle_.end()) return nullptr;
+    auto s = std::move(it->second);
+    idle_.erase(it);
+    if (std::chrono::steady_clock::now() - s->last_used > kSessionMaxIdle) return nullptr;  // the peer may have dropped it
+    return s;
+}
+
+void ProbeSessions::give_back(const std::string& key, std::shared_ptr<Session> s) {
+    s->last_used = std::chrono::steady_clock::now();
+    idle_[key] = std::move(s);
+}
+
+namespace {
+
 class Probe : public std::enable_shared_from_this<Probe> {
 public:
-    Probe(asio::io_context& io, ProbeTarget target, std::function<void(ProbeResult)> done)
-        : io_(io), target_(std::move(target)), done_(std::move(done)), socket_(io), deadline_(io) {}
+    Probe(asio::io_context& io, ProbeTarget target, std::shared_ptr<ProbeSessions> sessions,
+          std::function<void(ProbeResult)> done)
+        : io_(io), target_(std::move(target)), sessions_(std::move(sessions)), done_(std::move(done)), deadline_(io) {}
 
     void start() {
         started_ = std::chrono::steady_clock::now();
@@ -75,21 +122,49 @@ public:
         deadline_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
             if (ec) return;
             self->timed_out_ = true;
-            boost::system::error_code ignored;
-            self->socket_.close(ignored);  // whatever waits fails now
+            if (self->session_) {
+                boost::system::error_code ignored;
+                self->session_->socket.close(ignored);  // whatever waits fails now
+            }
         });
         asio::co_spawn(io_, run(), [self = shared_from_this()](std::exception_ptr e) { self->finish(e); });
     }
 
 private:
     asio::awaitable<void> run() {
+        bool keep = sessions_ && target_.kind != ProbeKind::Tcp;
+        std::string key = keep ? session_key(target_) : std::string();
+        if (keep) {
+            if (auto s = sessions_->take(key)) {
+                session_ = std::move(s);
+                try {
+                    co_await exchange();
+                    sessions_->give_back(key, std::move(session_));
+                    co_return;
+                } catch (const std::exception&) {
+                    if (timed_out_) throw;
+                    // The kept connection is stale (the peer restarted, or
+                    // dropped it): try a fresh one in the time left.
+                    result_.ana.clear();
+                }
+            }
+        }
+        session_ = std::make_shared<ProbeSessions::Session>(io_);
+        co_await open();
+        if (target_.kind == ProbeKind::Tcp) co_return;
+        co_await exchange();
+        if (keep) sessions_->give_back(key, std::move(session_));
+    }
+
+    // TCP connect, then for NVMe probes ICReq, Connect and CC.EN.
+    asio::awaitable<void> open() {
         step_ = "resolve";
         tcp::resolver resolver(io_);
         auto endpoints = co_await resolver.async_resolve(target_.address, target_.port, asio::use_awaitable);
         if (timed_out_) throw ProbeFailure{"timed out"};
         step_ = "connect";
-        co_await asio::async_connect(socket_, endpoints, asio::use_awaitable);
-        socket_.set_option(tcp::no_delay(true));
+        co_await asio::async_connect(session_->socket, endpoints, asio::use_awaitable);
+        session_->socket.set_option(tcp::no_delay(true));
         if (target_.kind == ProbeKind::Tcp) co_return;
 
         step_ = "ICReq";
@@ -119,7 +194,11 @@ private:
             asio::steady_timer pause(io_, 10ms);
             co_await pause.async_wait(asio::use_awaitable);
         }
-        if (!discovery) {
+    }
+
+    // What each probe asks of an open admin connection.
+    asio::awaitable<void> exchange() {
+        if (target_.kind == ProbeKind::Ana) {
             step_ = "Get Log Page (ANA)";
             std::vector<std::byte> page(kAnaLogBytes);
             co_await command(host::cmd::get_log_page(uint8_t(proto::LogPageId::AsymmetricNamespaceAccess),
@@ -133,18 +212,18 @@ private:
     }
 
     asio::awaitable<void> send(std::span<const std::byte> bytes) {
-        co_await asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), asio::use_awaitable);
+        co_await asio::async_write(session_->socket, asio::buffer(bytes.data(), bytes.size()), asio::use_awaitable);
     }
 
     asio::awaitable<std::vector<std::byte>> receive() {
         std::vector<std::byte> pdu(sizeof(proto::tcp::CommonHeader));
-        co_await asio::async_read(socket_, asio::buffer(pdu), asio::use_awaitable);
+        co_await asio::async_read(session_->socket, asio::buffer(pdu), asio::use_awaitable);
         proto::tcp::CommonHeader ch;
         std::memcpy(&ch, pdu.data(), sizeof ch);
         if (ch.plen < sizeof ch || ch.plen > kMaxPdu)
             throw ProbeFailure{fmt::format("the peer sent a PDU of {} bytes", ch.plen)};
         pdu.resize(ch.plen);
-        co_await asio::async_read(socket_, asio::buffer(pdu.data() + sizeof ch, ch.plen - sizeof ch),
+        co_await asio::async_read(session_->socket, asio::buffer(pdu.data() + sizeof ch, ch.plen - sizeof ch),
                                   asio::use_awaitable);
         if (ch.type == proto::tcp::PduType::C2HTermReq)
             throw ProbeFailure{"the peer ended the connection (C2HTermReq)"};
@@ -160,7 +239,7 @@ private:
     // read into `into`) and waits for its completion; a failed status throws.
     asio::awaitable<proto::Cqe> command(proto::Sqe sqe, std::span<const std::byte> in_capsule, uint32_t read_length,
                                         std::span<std::byte> into = {}) {
-        sqe.cid = ++cid_;
+        sqe.cid = ++session_->cid;
         sqe.flags = static_cast<uint8_t>((sqe.flags & 0x3f) | kPsdtSgl);
         sqe.sgl = proto::SglDescriptor{};
         sqe.sgl.type = read_length ? proto::sgl::kTransport : proto::sgl::kInCapsule;
@@ -174,6 +253,7 @@ private:
                 proto::tcp::DataPdu h;
                 if (pdu.size() < sizeof h) throw ProbeFailure{"short C2HData PDU"};
                 std::memcpy(&h, pdu.data(), sizeof h);
+                if (h.cccid != sqe.cid) throw ProbeFailure{"C2HData for another command"};
                 if (h.ch.pdo < sizeof h || uint64_t(h.ch.pdo) + h.datal > pdu.size() ||
                     uint64_t(h.datao) + h.datal > into.size())
                     throw ProbeFailure{"C2HData outside the command's buffer"};
@@ -186,6 +266,7 @@ private:
             proto::tcp::CapsuleResp resp;
             if (pdu.size() < sizeof resp) throw ProbeFailure{"short CapsuleResp PDU"};
             std::memcpy(&resp, pdu.data(), sizeof resp);
+            if (resp.cqe.cid != sqe.cid) throw ProbeFailure{"a completion for another command"};
             auto status = proto::Status::from_cqe(resp.cqe.status);
             if (!status.ok())
                 throw ProbeFailure{fmt::format("status {:#06x} ({})", status.value, proto::status_name(status))};
@@ -209,8 +290,10 @@ private:
 
     void finish(std::exception_ptr e) {
         deadline_.cancel();
-        boost::system::error_code ignored;
-        socket_.close(ignored);
+        if (session_) {  // not kept: a Tcp probe, or a failure
+            boost::system::error_code ignored;
+            session_->socket.close(ignored);
+        }
         result_.elapsed =
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_);
         result_.ok = !e;
@@ -235,20 +318,21 @@ private:
 
     asio::io_context& io_;
     ProbeTarget target_;
+    std::shared_ptr<ProbeSessions> sessions_;
     std::function<void(ProbeResult)> done_;
-    tcp::socket socket_;
+    std::shared_ptr<ProbeSessions::Session> session_;
     asio::steady_timer deadline_;
     std::chrono::steady_clock::time_point started_;
     bool timed_out_ = false;
     const char* step_ = "start";
-    uint16_t cid_ = 0;
     ProbeResult result_;
 };
 
 }  // namespace
 
-void start_probe(asio::io_context& io, ProbeTarget target, std::function<void(ProbeResult)> done) {
-    std::make_shared<Probe>(io, std::move(target), std::move(done))->start();
+void start_probe(asio::io_context& io, ProbeTarget target, std::shared_ptr<ProbeSessions> sessions,
+                 std::function<void(ProbeResult)> done) {
+    std::make_shared<Probe>(io, std::move(target), std::move(sessions), std::move(done))->start();
 }
 
 }  // namespace nvmfd::lua

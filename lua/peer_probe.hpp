@@ -4,12 +4,21 @@
 // that its peer serves and which ANA groups the peer claims on that port.
 // Probes run on the control thread's io_context and never block it; each
 // is bounded by its timeout.
+//
+// The admin connection of a discovery or ana probe is kept for the next
+// probe of the same target (ProbeSessions), as a host keeps its
+// association: one controller per watched peer instead of one per probe, a
+// Keep Alive per probe, and a probe of a live peer costs one round trip or
+// two. A kept connection that fails is replaced by a fresh one within the
+// same probe, so a peer that restarted between two probes is not reported
+// down.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,8 +51,28 @@ struct ProbeResult {
     std::map<uint32_t, proto::AnaState> ana;  // ProbeKind::Ana: group -> state on the probed port
 };
 
+// Connections kept between probes, by target. Closing them (or destroying
+// the last reference) ends the peers' controllers of these probes.
+class ProbeSessions {
+public:
+    ProbeSessions();
+    ~ProbeSessions();
+    ProbeSessions(const ProbeSessions&) = delete;
+    ProbeSessions& operator=(const ProbeSessions&) = delete;
+    void close_all();
+    size_t idle() const;
+
+    struct Session;
+    std::shared_ptr<Session> take(const std::string& key);
+    void give_back(const std::string& key, std::shared_ptr<Session> s);
+
+private:
+    std::map<std::string, std::shared_ptr<Session>> idle_;
+};
+
 // Starts a probe; `done` runs once on the io_context's thread, unless the
-// io_context is destroyed first.
-void start_probe(boost::asio::io_context& io, ProbeTarget target, std::function<void(ProbeResult)> done);
+// io_context is destroyed first. `sessions` may be null (no reuse).
+void start_probe(boost::asio::io_context& io, ProbeTarget target, std::shared_ptr<ProbeSessions> sessions,
+                 std::function<void(ProbeResult)> done);
 
 }  // namespace nvmfd::lua

@@ -21,6 +21,7 @@ Probes::Probes(boost::asio::io_context& io, lua_State* L, size_t max_in_flight, 
 
 Probes::~Probes() {
     *alive_ = nullptr;
+    sessions_->close_all();  // the peers' controllers of our probes end now
     for (int ref : refs_) luaL_unref(L_, LUA_REGISTRYINDEX, ref);
 }
 
@@ -32,7 +33,7 @@ Result<void> Probes::start(ProbeTarget target, int ref) {
     }
     refs_.insert(ref);
     std::string what = fmt::format("probe of {}:{} ({})", target.address, target.port, probe_kind_name(target.kind));
-    start_probe(io_, std::move(target), [alive = alive_, ref, what](ProbeResult r) {
+    start_probe(io_, std::move(target), sessions_, [alive = alive_, ref, what](ProbeResult r) {
         Probes* self = *alive;
         if (!self) return;  // the policy is gone, and its Lua state with it
         self->refs_.erase(ref);

@@ -36,6 +36,7 @@ private:
     size_t max_in_flight_;
     Fire fire_;
     std::set<int> refs_;
+    std::shared_ptr<ProbeSessions> sessions_ = std::make_shared<ProbeSessions>();
     // Probes outlive an unloaded policy until their socket closes: they
     // check this before touching it.
     std::shared_ptr<Probes*> alive_ = std::make_shared<Probes*>(this);

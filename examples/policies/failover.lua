@@ -110,7 +110,7 @@ for _, name in ipairs(order) do owner_of[gateways[name].group] = name end
 local peers = {}
 for _, name in ipairs(order) do
   if name ~= self_name then
-    peers[name] = {misses = 0, answered = false, ana = {}, up_since = 0, why = "not probed yet"}
+    peers[name] = {misses = 0, answered = false, ana = {}, up_since = 0, results = 0, why = "not probed yet"}
   end
 end
 
@@ -209,7 +209,35 @@ local function local_ports()
   return out
 end
 
+-- After a change of our own (a port appeared, the drain ended) what we
+-- know of the peers may be stale: a peer may have taken a group over since
+-- it last answered. Until every peer answered once more, a port that
+-- appeared serves nothing optimized, and no port becomes optimized.
+local function snapshot()
+  local seen = {}
+  for name, p in pairs(peers) do seen[name] = p.results end
+  return seen
+end
+
+local function answered_since(seen)
+  for name, p in pairs(peers) do
+    if not down(p) and p.results <= seen[name] then return false end
+  end
+  return true
+end
+
+local pending = {}   -- port id -> snapshot() when it appeared
+local hold = nil     -- snapshot() when the drain ended
+
+local function settle_pending()
+  for id, seen in pairs(pending) do
+    if answered_since(seen) then pending[id] = nil end
+  end
+  if hold and answered_since(hold) then hold = nil end
+end
+
 local function apply()
+  settle_pending()
   local ports = local_ports()
   for group, _ in pairs(owner_of) do
     local state, why = decide(group)
@@ -219,9 +247,13 @@ local function apply()
       decided[group], reason[group] = state, why
     end
     for _, port in ipairs(ports) do
+      local want = state
       local current = port.ana_states[tostring(group)] or "optimized"
-      if current ~= state then
-        local ok, err = pcall(nvmfd.set_ana_state, port.id, group, state)
+      if state == "optimized" and (pending[port.id] or (hold and current ~= "optimized")) then
+        want = (owner_of[group] == self_name) and "change" or "inaccessible"
+      end
+      if current ~= want then
+        local ok, err = pcall(nvmfd.set_ana_state, port.id, group, want)
         if not ok then nvmfd.log("error", "cannot set group " .. group .. " on port " .. port.id ..
                                           ": " .. tostring(err)) end
       end
@@ -241,6 +273,7 @@ local function probe(name)
       in_flight[name] = nil
       local p = peers[name]
       local was_down = down(p)
+      p.results = p.results + 1
       if r.ok then
         if was_down or not p.answered then
           nvmfd.log("notice", "peer " .. name .. " is up")
@@ -279,8 +312,12 @@ function on_start()
   for name, _ in pairs(peers) do probe(name) end
 end
 
--- A port added or (re)linked to the subsystem gets the states we decided.
-function on_port_change()
+-- A port added or (re)linked to the subsystem gets the states we decided,
+-- once every peer answered again (pending).
+function on_port_change(info)
+  if info.change == "added" or (info.change == "changed" and info.subsystem == subsystem) then
+    pending[info.port] = snapshot()
+  end
   if running then apply() end
 end
 
@@ -291,5 +328,6 @@ end
 
 function on_resume()
   nvmfd.log("notice", "back in service")
+  hold = snapshot()
   apply()
 end

@@ -59,8 +59,38 @@ TEST_CASE("an ana probe reads the peer's ANA states on the probed port") {
     REQUIRE(e.run_until([&] { return !e.errors.empty(); }));
     CHECK(result(e) == "probe ok=true ana=1=optimized,2=inaccessible error=-");
     CHECK(e.errors[0].handler.find("probe of 127.0.0.1:" + port + " (ana)") == 0);
-    // The probe's controller is gone again.
+    // Its admin connection is kept for the next probe; unloading the policy ends it.
+    CHECK(e.f.control->controllers().size() == 1);
+    REQUIRE(e.policies->unload("p"));
     CHECK(e.run_until([&] { return e.f.control->controllers().empty(); }));
+}
+
+TEST_CASE("probes reuse one admin connection, and replace it when the peer dropped it") {
+    Engine e;
+    std::string port = export_subsystem(e);
+    REQUIRE(e.load(R"(
+        local n = 0
+        local function go()
+          nvmfd.probe({address='127.0.0.1', port=)" + port + R"(, kind='ana', subsystem=')" + kNqn + R"('},
+            function(r)
+              n = n + 1
+              error(string.format('probe %d ok=%s error=%s', n, tostring(r.ok), r.error or '-'), 0)
+            end)
+        end
+        function on_start() nvmfd.every(0.05, go) end
+    )"));
+    REQUIRE(e.run_until([&] { return e.errors.size() >= 5; }));
+    auto controllers = e.f.control->controllers();
+    REQUIRE(controllers.size() == 1);
+    uint16_t first = controllers[0].identity.cntlid;
+    // As if the peer restarted: its end of the kept connection goes away.
+    REQUIRE(e.f.control->disconnect_controller(kNqn, first));
+    size_t before = e.errors.size();
+    REQUIRE(e.run_until([&] { return e.errors.size() >= before + 5; }));
+    for (const auto& err : e.errors) CHECK(err.message.find("ok=true error=-") != std::string::npos);
+    controllers = e.f.control->controllers();
+    REQUIRE(controllers.size() == 1);
+    CHECK(controllers[0].identity.cntlid != first);
 }
 
 TEST_CASE("discovery and tcp probes report a live peer") {
