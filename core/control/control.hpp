@@ -84,6 +84,12 @@ public:
     // Replace the whole configuration (config restore): validated first;
     // on failure nothing changes.
     Result<void> restore(const ExportSpec& spec, bool force);
+    // Startup order: ports that apply() brings up are published but do not
+    // listen until release_listeners(), so that policies can set ANA states
+    // (on_start) before any host connects. A port that cannot listen then
+    // goes offline like at apply().
+    void hold_listeners();
+    void release_listeners();
     // Stop listening and close every connection (daemon shutdown).
     void shutdown();
 
@@ -171,6 +177,8 @@ private:
     ExportSpec spec_;
     std::map<NsKey, LiveNamespace> live_;
     std::set<uint16_t> live_ports_;
+    bool hold_listeners_ = false;
+    std::vector<uint16_t> held_ports_;  // prepared, waiting for release_listeners()
     std::map<std::string, OfflineItem> offline_;
     std::map<std::string, std::unique_ptr<plugin::Transport>> transports_;
     std::map<std::string, std::unique_ptr<plugin::Backend>> backends_;

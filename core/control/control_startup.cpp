@@ -203,6 +203,10 @@ Result<void> Control::apply(const ExportSpec& input) {
     publish(true);
     for (const auto& p : spec.ports) {
         if (!discovery_addresses_.count(p.id)) continue;
+        if (hold_listeners_) {
+            held_ports_.push_back(p.id);
+            continue;
+        }
         auto started = start_port(p);
         if (!started) {
             std::string what = fmt::format("port {}", p.id);
@@ -213,6 +217,27 @@ Result<void> Control::apply(const ExportSpec& input) {
     TRY(persist(spec_));
     publish(true);
     return {};
+}
+
+void Control::hold_listeners() {
+    std::lock_guard lock(mutex_);
+    hold_listeners_ = true;
+}
+
+void Control::release_listeners() {
+    std::lock_guard lock(mutex_);
+    hold_listeners_ = false;
+    for (uint16_t id : std::exchange(held_ports_, {})) {
+        PortSpec* p = find_port(id);
+        if (!p) continue;  // removed meanwhile
+        auto started = start_port(*p);
+        if (!started) {
+            std::string what = fmt::format("port {}", id);
+            log::error("{} ({}:{}) is offline: {}", what, p->address, p->service, started.error().describe());
+            offline_[what] = OfflineItem{what, started.error().describe(), {}, 0, id};
+            publish(true);
+        }
+    }
 }
 
 Result<void> Control::restore(const ExportSpec& spec, bool force) {

@@ -109,6 +109,10 @@ int main(int argc, char** argv) {
     {
         control::Control control(target, loader, control::ControlOptions{opt.state_file, opt.transport_params});
         control.set_executor([&io](std::function<void()> f) { boost::asio::post(io, std::move(f)); });
+        // Listen only once the policies ran on_start (below): a gateway of a
+        // group shows hosts the ANA states its failover policy decides, not
+        // the ones it had when it died.
+        control.hold_listeners();
         auto loaded = control.load_state();
         if (!loaded) {
             log::error("{}", loaded.error().describe());
@@ -124,13 +128,13 @@ int main(int argc, char** argv) {
                 rc = 1;
             }
         }
-        for (auto& o : control.offline()) log::warn("offline: {}: {}", o.what, o.reason);
-
         // Policies run on this thread, after the exports are up (their
         // on_start sees the restored state); a broken one is logged and
         // skipped, never a reason not to serve.
         lua::PolicyManager policies(io, control);
         if (rc == 0) policies.restore();
+        control.release_listeners();
+        for (auto& o : control.offline()) log::warn("offline: {}: {}", o.what, o.reason);
 
         // After the exports are restored: a client that sees the bus name
         // sees the restored state.
