@@ -7,6 +7,8 @@
 //   on_namespace_change(info)       {subsystem, nsid, change = "added"|"removed"|"resized"|"visibility"|"ana-group", ana_group?}
 //   on_port_change(info)            {port, change = "added"|"removed"|"changed", subsystem? (linked or unlinked)}
 //   on_ana_change(info)             {port, group, state}
+// and one that is not an event but a question (lua/admission.*):
+//   on_host_connect(info)           {host, hostid, subsystem, port, address} -> allow?
 #pragma once
 
 #include <array>
@@ -18,9 +20,9 @@
 
 namespace nvmfd::lua {
 
-inline constexpr std::array<std::string_view, 7> kHandlerNames{
+inline constexpr std::array<std::string_view, 8> kHandlerNames{
     "on_start",       "on_controller_connect", "on_controller_disconnect", "on_subsystem_change",
-    "on_namespace_change", "on_port_change",   "on_ana_change"};
+    "on_namespace_change", "on_port_change",   "on_ana_change",            "on_host_connect"};
 
 const char* handler_for(control::EventKind kind);
 void push_event_info(lua_State* L, const control::Event& e);

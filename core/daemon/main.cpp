@@ -109,6 +109,10 @@ int main(int argc, char** argv) {
     {
         control::Control control(target, loader, control::ControlOptions{opt.state_file, opt.transport_params});
         control.set_executor([&io](std::function<void()> f) { boost::asio::post(io, std::move(f)); });
+        // The exports go live before the policies are back: until then an
+        // admin Connect waits for them, lest it slip past an on_host_connect.
+        lua::PolicyManager policies(io, control);
+        policies.hold_admissions_until_restored();
         auto loaded = control.load_state();
         if (!loaded) {
             log::error("{}", loaded.error().describe());
@@ -129,7 +133,6 @@ int main(int argc, char** argv) {
         // Policies run on this thread, after the exports are up (their
         // on_start sees the restored state); a broken one is logged and
         // skipped, never a reason not to serve.
-        lua::PolicyManager policies(io, control);
         if (rc == 0) policies.restore();
 
         // After the exports are restored: a client that sees the bus name
