@@ -47,6 +47,22 @@ struct ConnectAttempt {
     const std::string& hostnqn;
 };
 
+// A Connect's command and data, read from its request slot (again when a
+// parked Connect resumes: the slot keeps both until it completes).
+struct ParsedConnect {
+    ConnectCommand cmd;
+    ConnectData data;
+    std::string subnqn;
+    std::string hostnqn;
+};
+
+void parse_connect(Request& req, ParsedConnect& p) {
+    std::memcpy(&p.cmd, &req.sqe, sizeof p.cmd);
+    copy_from_request(req, &p.data, sizeof p.data);
+    p.subnqn = field_to_string(p.data.subnqn, sizeof p.data.subnqn);
+    p.hostnqn = field_to_string(p.data.hostnqn, sizeof p.data.hostnqn);
+}
+
 std::string uuid_text(const uint8_t (&id)[16]) {
     return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
                        id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11], id[12],
@@ -150,7 +166,29 @@ void create_controller(const ConnectAttempt& a, uint16_t cntlid, bool discovery)
     target.controller_changed(ctrl->info(), true);
 }
 
-void resume_admin_connect(const AdmissionWait::Parked& parked, const AdmissionVerdict& verdict, bool timed_out);
+// The admission hook answered (or timed out): check the model again (it may
+// have changed meanwhile), then admit or refuse.
+void resume_admin_connect(const AdmissionWait::Parked& parked, const AdmissionVerdict& verdict, bool timed_out) {
+    Request& req = *parked.req;
+    QueuePair& qp = QueuePair::of(req);
+    ParsedConnect p;
+    parse_connect(req, p);
+    ConnectAttempt a{qp, req, p.cmd, p.data, p.subnqn, p.hostnqn};
+    if (timed_out)
+        log::warn("admission of host '{}' ({}) to '{}': no decision within {} ms; the allow-list's decision stands",
+                  p.hostnqn, qp.peer_address(), p.subnqn, qp.target().options().admission_timeout.count());
+    if (!admin_connect_permitted(a, false)) {
+        qp.target().controllers().release_reservation(parked.subnqn, parked.cntlid);
+        return;
+    }
+    if (!verdict.allow) {
+        qp.target().controllers().release_reservation(parked.subnqn, parked.cntlid);
+        refuse(a, status::kConnectInvalidHost, &kHostnqn,
+               fmt::format("denied by policy {}: {}", verdict.policy, verdict.reason));
+        return;
+    }
+    create_controller(a, parked.cntlid, false);
+}
 
 void connect_admin_queue(const ConnectAttempt& a) {
     QueuePair& qp = a.qp;
@@ -222,46 +260,6 @@ void connect_io_queue(const ConnectAttempt& a) {
     log::debug("controller {} of {}: I/O queue {} connected (depth {})", ctrl->cntlid(), a.subnqn, a.cmd.qid, depth);
     a.req.cqe.dw0 = ctrl->cntlid();
     qp.complete(a.req, status::kSuccess);
-}
-
-// A Connect's command and data, read from its request slot (again when a
-// parked Connect resumes: the slot keeps both until it completes).
-struct ParsedConnect {
-    ConnectCommand cmd;
-    ConnectData data;
-    std::string subnqn;
-    std::string hostnqn;
-};
-
-void parse_connect(Request& req, ParsedConnect& p) {
-    std::memcpy(&p.cmd, &req.sqe, sizeof p.cmd);
-    copy_from_request(req, &p.data, sizeof p.data);
-    p.subnqn = field_to_string(p.data.subnqn, sizeof p.data.subnqn);
-    p.hostnqn = field_to_string(p.data.hostnqn, sizeof p.data.hostnqn);
-}
-
-// The admission hook answered (or timed out): check the model again (it may
-// have changed meanwhile), then admit or refuse.
-void resume_admin_connect(const AdmissionWait::Parked& parked, const AdmissionVerdict& verdict, bool timed_out) {
-    Request& req = *parked.req;
-    QueuePair& qp = QueuePair::of(req);
-    ParsedConnect p;
-    parse_connect(req, p);
-    ConnectAttempt a{qp, req, p.cmd, p.data, p.subnqn, p.hostnqn};
-    if (timed_out)
-        log::warn("admission of host '{}' ({}) to '{}': no decision within {} ms; the allow-list's decision stands",
-                  p.hostnqn, qp.peer_address(), p.subnqn, qp.target().options().admission_timeout.count());
-    if (!admin_connect_permitted(a, false)) {
-        qp.target().controllers().release_reservation(parked.subnqn, parked.cntlid);
-        return;
-    }
-    if (!verdict.allow) {
-        qp.target().controllers().release_reservation(parked.subnqn, parked.cntlid);
-        refuse(a, status::kConnectInvalidHost, &kHostnqn,
-               fmt::format("denied by policy {}: {}", verdict.policy, verdict.reason));
-        return;
-    }
-    create_controller(a, parked.cntlid, false);
 }
 
 void execute_connect(Request& req) {
