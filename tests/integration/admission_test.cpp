@@ -112,6 +112,9 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout = 5s) {
 }  // namespace
 
 TEST_CASE("on_host_connect: an allowed host connects and does I/O, a denied one gets Invalid Host with the reason") {
+    // The policy comes from the state file, and these Connects go out as
+    // soon as the port listens, which is before the daemon has loaded its
+    // policies again: they must wait for them rather than slip past.
     NvmfdProcess d(gated());
     Endpoint ep{"127.0.0.1", d.port()};
 
