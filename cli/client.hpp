@@ -39,6 +39,8 @@ private:
     void onControllerDisconnected(const sdbus::ObjectPath&, const std::string&, const uint16_t&, const std::string&,
                                   const uint16_t&) override {}
     void onAnaStateChanged(const uint16_t&, const uint32_t&, const std::string&) override {}
+    void onHostRefused(const std::string&, const std::string&, const uint16_t&, const std::string&,
+                       const std::string&) override {}
     void onNamespaceChanged(const sdbus::ObjectPath&, const std::string&, const uint32_t&, const std::string&) override {}
     void onPolicyError(const std::string&, const std::string&) override {}
 };

@@ -36,7 +36,8 @@ struct Service::Impl {
     }
 
     void on_event(const control::Event& e) {
-        sync();
+        // A refusal changes no object: no need to compare the tree.
+        if (e.kind != control::EventKind::HostRefused) sync();
         try {
             emit_signal(e);
         } catch (const std::exception& ex) {
@@ -70,6 +71,9 @@ struct Service::Impl {
         case K::ControllerDisconnected:
             manager.emitControllerDisconnected(sdbus::ObjectPath(controller_path(e.subsystem, e.cntlid)),
                                                e.subsystem, e.cntlid, e.detail, e.port);
+            break;
+        case K::HostRefused:
+            manager.emitHostRefused(e.detail, e.subsystem, e.port, e.address, e.reason);
             break;
         default:
             break;  // the object tree's InterfacesAdded/Removed and PropertiesChanged tell these

@@ -51,6 +51,7 @@ const char* handler_for(control::EventKind kind) {
     case K::PortRemoved:
     case K::PortChanged: return "on_port_change";
     case K::AnaStateChanged: return "on_ana_change";
+    case K::HostRefused: return nullptr;  // D-Bus's; policies decide admissions through on_host_connect
     }
     return nullptr;
 }
@@ -91,6 +92,8 @@ void push_event_info(lua_State* L, const control::Event& e) {
         set_integer(L, "port", e.port);
         set_integer(L, "group", e.ana_group);
         set_string(L, "state", e.detail);
+        break;
+    case K::HostRefused:
         break;
     }
 }

@@ -71,9 +71,8 @@ bool Policy::handles(std::string_view handler) const {
     return std::find(handlers_.begin(), handlers_.end(), handler) != handlers_.end();
 }
 
-void Policy::call(const std::string& handler, const std::function<void(lua_State*)>& push_arg) {
-    if (!handles(handler)) return;
-    run(handler, [&](lua_State* L) {
+Sandbox::Pusher Policy::push_handler(const std::string& handler, const std::function<void(lua_State*)>& push_arg) {
+    return [&handler, &push_arg](lua_State* L) {
         lua_pushglobaltable(L);
         lua_pushlstring(L, handler.data(), handler.size());
         lua_rawget(L, -2);  // not a function any more: the call says so
@@ -81,7 +80,18 @@ void Policy::call(const std::string& handler, const std::function<void(lua_State
         if (!push_arg) return 0;
         push_arg(L);
         return 1;
-    });
+    };
+}
+
+void Policy::call(const std::string& handler, const std::function<void(lua_State*)>& push_arg) {
+    if (!handles(handler)) return;
+    run(handler, push_handler(handler, push_arg));
+}
+
+bool Policy::ask(const std::string& handler, const std::function<void(lua_State*)>& push_arg,
+                 const Sandbox::Receiver& receive) {
+    if (!handles(handler)) return false;
+    return run(handler, push_handler(handler, push_arg), receive);
 }
 
 void Policy::fire_timer(int ref, const std::string& what) {
@@ -99,14 +109,15 @@ void Policy::fire_probe(int ref, const ProbeResult& result, const std::string& w
     });
 }
 
-void Policy::run(const std::string& what, const Sandbox::Pusher& push) {
+bool Policy::run(const std::string& what, const Sandbox::Pusher& push, const Sandbox::Receiver& receive) {
     ++calls_;
-    auto err = sandbox_->call(push);
-    if (!err) return;
+    auto err = receive ? sandbox_->call(push, receive) : sandbox_->call(push);
+    if (!err) return true;
     ++errors_;
     last_error_ = *err;
     log::error("policy {}: {} failed: {}", spec_.name, what, *err);
     if (env_.on_error) env_.on_error(PolicyError{spec_.name, what, *err});
+    return false;
 }
 
 control::PolicyInfo Policy::info() const {

@@ -53,12 +53,18 @@ public:
     // Calls the global function `handler` with one argument (pushed by
     // push_arg), if the script defines it.
     void call(const std::string& handler, const std::function<void(lua_State*)>& push_arg);
+    // The same for a handler whose results matter: `receive` reads them
+    // (and may raise a Lua error). False when the handler is not defined or
+    // the call failed (logged, counted and reported as for call()).
+    bool ask(const std::string& handler, const std::function<void(lua_State*)>& push_arg,
+             const Sandbox::Receiver& receive);
     control::PolicyInfo info() const;
 
 private:
     Policy(const control::PolicySpec& spec, const PolicyEnvironment& env);
     void find_handlers(lua_State* L);
-    void run(const std::string& what, const Sandbox::Pusher& push);
+    bool run(const std::string& what, const Sandbox::Pusher& push, const Sandbox::Receiver& receive = {});
+    Sandbox::Pusher push_handler(const std::string& handler, const std::function<void(lua_State*)>& push_arg);
     void fire_timer(int ref, const std::string& what);
     void fire_probe(int ref, const ProbeResult& result, const std::string& what);
 

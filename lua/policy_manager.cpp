@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include "core/runtime/log.hpp"
+#include "lua/admission.hpp"
 #include "lua/events.hpp"
 
 namespace nvmfd::lua {
@@ -26,7 +27,51 @@ PolicyManager::PolicyManager(boost::asio::io_context& io, control::Control& cont
     });
 }
 
-PolicyManager::~PolicyManager() = default;
+PolicyManager::~PolicyManager() {
+    if (admission_installed_) env_.control.set_admission({});
+}
+
+void PolicyManager::install_admission() {
+    env_.control.set_admission([weak = std::weak_ptr<PolicyManager*>(alive_)](const control::AdmissionQuery& q) {
+        if (auto self = weak.lock()) return (*self)->decide(q);
+        return control::AdmissionVerdict{};
+    });
+    admission_installed_ = true;
+}
+
+void PolicyManager::hold_admissions_until_restored() { install_admission(); }
+
+void PolicyManager::update_admission() {
+    bool wanted = false;
+    for (auto& [name, p] : policies_) wanted = wanted || p->handles(kAdmissionHandler);
+    if (wanted == admission_installed_) return;
+    if (!wanted) {
+        env_.control.set_admission({});
+        admission_installed_ = false;
+        log::info("no policy defines {}: hosts are admitted by the allow-lists alone", kAdmissionHandler);
+        return;
+    }
+    install_admission();
+    log::info("admin Connects to I/O subsystems now wait for {} of the policies", kAdmissionHandler);
+}
+
+control::AdmissionVerdict PolicyManager::decide(const control::AdmissionQuery& q) {
+    control::AdmissionVerdict verdict;
+    for (auto& [name, p] : policies_) {
+        if (!p->handles(kAdmissionHandler)) continue;
+        ScriptVerdict said;
+        bool answered = p->ask(kAdmissionHandler, [&q](lua_State* L) { push_admission_info(L, q); },
+                               [&said](lua_State* L, int count) { read_admission_results(L, count, said); });
+        if (!answered) {
+            log::warn("policy {} could not decide on host '{}' for '{}' (its error is logged above); "
+                      "the allow-list's decision stands",
+                      name, q.host, q.subsystem);
+            continue;
+        }
+        if (!said.allow && verdict.allow) verdict = control::AdmissionVerdict{false, name, said.reason};
+    }
+    return verdict;
+}
 
 void PolicyManager::restore() {
     for (const auto& spec : env_.control.export_spec().policies) {
@@ -47,6 +92,7 @@ void PolicyManager::restore() {
         log::info("policy {} restored (handlers: {})", spec.name, fmt::join(p->info().handlers, ", "));
         p->start();
     }
+    update_admission();
 }
 
 Result<void> PolicyManager::load(const std::string& name, const std::string& source, const std::string& file,
@@ -60,6 +106,7 @@ Result<void> PolicyManager::load(const std::string& name, const std::string& sou
     broken_.erase(name);
     log::notice("policy {} loaded from {} (handlers: {})", name, file, fmt::join(p->info().handlers, ", "));
     p->start();
+    update_admission();
     return {};
 }
 
@@ -70,6 +117,7 @@ Result<void> PolicyManager::unload(const std::string& name) {
     policies_.erase(name);  // its timers stop with it
     broken_.erase(name);
     log::notice("policy {} unloaded", name);
+    update_admission();
     return {};
 }
 

@@ -26,6 +26,12 @@ public:
     // reported (handler "load") and listed with its error; the others load
     // anyway.
     void restore();
+    // Call before the exports go live when restore() follows: hosts that
+    // connect before the policies are back wait for them (their questions
+    // are answered once the control thread runs, after restore()) instead
+    // of slipping past an on_host_connect that is about to load. restore()
+    // removes the hook again if no policy defines on_host_connect.
+    void hold_admissions_until_restored();
     // Where runtime errors go besides the log (the D-Bus PolicyError signal).
     void set_error_callback(ErrorCallback cb) { on_error_ = std::move(cb); }
 
@@ -37,8 +43,19 @@ public:
     Result<std::vector<std::string>> set_draining(bool draining) override;
     bool draining() const override { return draining_; }
 
+    // Asks every policy that defines on_host_connect, in name order; the
+    // first denial is the verdict. A policy whose call fails (error, limit)
+    // does not deny: that error is logged and reported, and the host gets
+    // what the allow-list gives it. Control thread.
+    control::AdmissionVerdict decide(const control::AdmissionQuery& q);
+
 private:
     void dispatch(const control::Event& e);
+    // Install the admission hook while some policy defines on_host_connect,
+    // and only then (without one, Connect never waits for the control thread).
+    void update_admission();
+    void install_admission();
+    bool admission_installed_ = false;
 
     ErrorCallback on_error_;
     bool draining_ = false;  // env_ points at it

@@ -96,12 +96,23 @@ int message_handler(lua_State* L) {
     return 1;
 }
 
-// Inside the protected call: the caller's Pusher, then the function it pushed.
+struct PushAndReceive {
+    const Sandbox::Pusher& push;
+    const Sandbox::Receiver* receive;  // null: results are dropped
+};
+
+// Inside the protected call: the caller's Pusher, then the function it
+// pushed, then the caller's Receiver on its results.
 int run_pushed(lua_State* L) {
-    const auto& push = *static_cast<const Sandbox::Pusher*>(lua_touserdata(L, 1));
+    const auto& run = *static_cast<const PushAndReceive*>(lua_touserdata(L, 1));
     lua_settop(L, 0);
-    int nargs = push(L);
-    lua_call(L, nargs, 0);
+    int nargs = run.push(L);
+    if (!run.receive) {
+        lua_call(L, nargs, 0);
+        return 0;
+    }
+    lua_call(L, nargs, LUA_MULTRET);
+    (*run.receive)(L, lua_gettop(L));
     return 0;
 }
 
@@ -146,12 +157,15 @@ void Sandbox::push_chunk(lua_State* L, std::string_view source, const std::strin
     if (luaL_loadbufferx(L, source.data(), source.size(), chunkname.c_str(), "t") != LUA_OK) lua_error(L);
 }
 
-std::optional<std::string> Sandbox::call(const Pusher& push) {
+std::optional<std::string> Sandbox::call(const Pusher& push) { return call(push, nullptr); }
+
+std::optional<std::string> Sandbox::call(const Pusher& push, const Receiver& receive) {
     lua_State* L = state();
     int base = lua_gettop(L);
+    PushAndReceive run{push, receive ? &receive : nullptr};
     lua_pushcfunction(L, message_handler);
     lua_pushcfunction(L, run_pushed);
-    lua_pushlightuserdata(L, const_cast<Pusher*>(&push));
+    lua_pushlightuserdata(L, &run);
     arm();
     int st = lua_pcall(L, 1, 0, base + 1);
     Stop stop = budget_.stop;

@@ -39,6 +39,11 @@ public:
     // call's budget (pushing allocates too). Returns the error as
     // "FILE:LINE: message".
     std::optional<std::string> call(const Pusher& push);
+    // The same, and `receive` reads what the function returned (the values
+    // are on the stack, `count` of them) inside the protected call, under
+    // the same budget: it may raise a Lua error, which is then the call's.
+    using Receiver = std::function<void(lua_State*, int count)>;
+    std::optional<std::string> call(const Pusher& push, const Receiver& receive);
     // Runs fn protected but outside any call budget (the engine's own
     // bookkeeping on the state); a Lua error (out of memory) is returned.
     std::optional<std::string> protect(const std::function<void(lua_State*)>& fn);

@@ -20,26 +20,21 @@ Control::Control(target::Target& target, plugin::PluginLoader& plugins, ControlO
         Event e = make_event(connected ? EventKind::ControllerConnected : EventKind::ControllerDisconnected,
                              info.identity.subnqn, 0, info.identity.port_id, 0, info.identity.hostnqn);
         e.cntlid = info.identity.cntlid;
-        // Never take mutex_ here: the control thread may hold it while it
-        // waits for this reactor (publish, drain).
-        std::function<void(std::function<void()>)> post;
-        {
-            std::lock_guard lock(executor_mutex_);
-            post = executor_;
-        }
-        if (post)
-            post([this, e] {
-                std::lock_guard lock(mutex_);
-                emit(e);
-            });
-        else
-            emit(e);
+        emit_from_reactor(e);
+    });
+    target_.set_refusal_observer([this](const target::ConnectRefusal& r) {
+        Event e = make_event(EventKind::HostRefused, r.subsystem, 0, r.port, 0, r.host);
+        e.address = r.address;
+        e.reason = r.reason;
+        emit_from_reactor(e);
     });
 }
 
 Control::~Control() {
     shutdown();
     target_.set_controller_observer(nullptr);
+    target_.set_refusal_observer(nullptr);
+    target_.set_admission_hook(nullptr);
     // Everything a plugin created goes now, while its code is still loaded:
     // unpublish the namespaces, let in-flight I/O drain, then drop them.
     std::lock_guard lock(mutex_);
@@ -55,6 +50,23 @@ Control::~Control() {
 void Control::set_executor(std::function<void(std::function<void()>)> post) {
     std::lock_guard lock(executor_mutex_);
     executor_ = std::move(post);
+}
+
+void Control::emit_from_reactor(const Event& e) {
+    // Never take mutex_ here: the control thread may hold it while it
+    // waits for this reactor (publish, drain).
+    std::function<void(std::function<void()>)> post;
+    {
+        std::lock_guard lock(executor_mutex_);
+        post = executor_;
+    }
+    if (post)
+        post([this, e] {
+            std::lock_guard lock(mutex_);
+            emit(e);
+        });
+    else
+        emit(e);
 }
 
 void Control::shutdown() {

@@ -65,6 +65,10 @@ struct OfflineItem {
     uint16_t port = 0;      //   a port
 };
 
+// Admission questions and answers (see set_admission), as the core defines them.
+using AdmissionQuery = target::AdmissionQuery;
+using AdmissionVerdict = target::AdmissionVerdict;
+
 struct ControlOptions {
     std::optional<std::filesystem::path> state_file;  // none: nothing is persisted
     std::map<std::string, plugin::Params> transport_params;  // per transport name
@@ -135,6 +139,14 @@ public:
     std::vector<OfflineItem> offline() const;
     std::string state_json() const;
 
+    // Admission: `decide` runs on the control thread (through the executor
+    // set before this call) for every admin Connect to an I/O subsystem that
+    // passed the static checks, and may only refuse what they allowed.
+    // Empty: no hook, Connect stays synchronous on the reactor. See
+    // control_admission.cpp; the wait is bounded by the core.
+    using AdmissionDecider = std::function<AdmissionVerdict(const AdmissionQuery&)>;
+    void set_admission(AdmissionDecider decide);
+
     void add_listener(EventListener l);
     // How events raised on reactor threads (controller connect/disconnect)
     // reach the control thread; without one they are delivered in place.
@@ -149,6 +161,7 @@ private:
     Result<void> persist(const ExportSpec& spec);
     void publish(bool discovery_changed);
     void emit(const Event& e);
+    void emit_from_reactor(const Event& e);  // an event raised on a reactor thread
     std::shared_ptr<const target::TargetSnapshot> build_snapshot(bool discovery_changed);
 
     Result<plugin::Transport*> transport(const std::string& name);

@@ -21,6 +21,7 @@ enum class EventKind {
     AnaStateChanged,
     ControllerConnected,
     ControllerDisconnected,
+    HostRefused,  // an admin-queue Connect was refused (D-Bus only; no Lua handler)
 };
 
 struct Event {
@@ -32,6 +33,10 @@ struct Event {
     uint16_t cntlid = 0;
     std::string detail;     // e.g. the new ANA state, a host NQN; for NamespaceChanged
                             // what changed: "resized", "visibility" or "ana-group"
+    // (Initialized here so that aggregate initializations that stop at
+    // `detail` stay warning-free.)
+    std::string address{};  // HostRefused: the host's transport address
+    std::string reason{};   // HostRefused: why (as in the log line)
 };
 
 using EventListener = std::function<void(const Event&)>;

@@ -109,10 +109,14 @@ int main(int argc, char** argv) {
     {
         control::Control control(target, loader, control::ControlOptions{opt.state_file, opt.transport_params});
         control.set_executor([&io](std::function<void()> f) { boost::asio::post(io, std::move(f)); });
-        // Listen only once the policies ran on_start (below): a gateway of a
-        // group shows hosts the ANA states its failover policy decides, not
-        // the ones it had when it died.
+        // Ports listen only once the policies ran on_start (below): a gateway
+        // of a group shows hosts the ANA states its failover policy decides,
+        // not the ones it had when it died, and no Connect slips past an
+        // on_host_connect. Admissions wait for the policies too (a second
+        // guard: a port added before they are back).
         control.hold_listeners();
+        lua::PolicyManager policies(io, control);
+        policies.hold_admissions_until_restored();
         auto loaded = control.load_state();
         if (!loaded) {
             log::error("{}", loaded.error().describe());
@@ -131,7 +135,6 @@ int main(int argc, char** argv) {
         // Policies run on this thread, after the exports are up (their
         // on_start sees the restored state); a broken one is logged and
         // skipped, never a reason not to serve.
-        lua::PolicyManager policies(io, control);
         if (rc == 0) policies.restore();
         control.release_listeners();
         for (auto& o : control.offline()) log::warn("offline: {}: {}", o.what, o.reason);

@@ -83,6 +83,7 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
         ("max-controllers", po::value<unsigned>()->default_value(4096), "controllers (host associations, discovery included) the target accepts in all")
         ("max-controllers-per-host", po::value<unsigned>()->default_value(512), "controllers one host NQN may have at once")
         ("max-discovery-queue-size", po::value<unsigned>()->default_value(128), "largest queue a host may create on a discovery controller (entries)")
+        ("admission-timeout-ms", po::value<unsigned>()->default_value(5000), "how long a Connect waits for the policies' on_host_connect before the allow-list's decision stands (ms)")
         ("default-export", po::value<bool>()->default_value(true), "with no state file yet, serve a malloc namespace (see --listen)")
         ("listen", po::value<std::string>()->default_value("127.0.0.1:4420"), "address of the default export's port, ADDR:PORT or [ADDR]:PORT")
         ("default-nqn", po::value<std::string>()->default_value("nqn.2026-11.io.nvmfd:default"), "NQN of the default export")
@@ -166,6 +167,10 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
     if (disc_q < 2 || disc_q > o.target.max_queue_size)
         return make_error(ErrorCode::InvalidArgument, "must be 2 to max-queue-size", "max-discovery-queue-size");
     o.target.max_discovery_queue_size = disc_q;
+    unsigned admission_ms = vm["admission-timeout-ms"].as<unsigned>();
+    if (admission_ms < 10 || admission_ms > 60000)
+        return make_error(ErrorCode::InvalidArgument, "must be 10 to 60000", "admission-timeout-ms");
+    o.target.admission_timeout = std::chrono::milliseconds(admission_ms);
     o.target.firmware_revision = NVMFD_VERSION;
     o.default_export = vm["default-export"].as<bool>();
     auto listen = parse_listen_address(vm["listen"].as<std::string>());

@@ -52,6 +52,18 @@ void ControllerRegistry::add(const std::shared_ptr<Controller>& ctrl) {
     it->second.reserved = false;
 }
 
+void ControllerRegistry::release_reservation(const std::string& subnqn, uint16_t cntlid) {
+    std::lock_guard lock(mutex_);
+    auto it = subsystems_.find(subnqn);
+    if (it == subsystems_.end()) return;
+    auto c = it->second.controllers.find(cntlid);
+    if (c == it->second.controllers.end() || !c->second.reserved) return;
+    auto host = per_host_.find(c->second.hostnqn);
+    if (host != per_host_.end() && --host->second == 0) per_host_.erase(host);
+    --live_;
+    it->second.controllers.erase(c);
+}
+
 void ControllerRegistry::remove(const Controller& ctrl) {
     std::lock_guard lock(mutex_);
     auto it = subsystems_.find(ctrl.identity().subnqn);

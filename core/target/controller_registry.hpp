@@ -31,6 +31,9 @@ public:
     std::expected<uint16_t, std::string> reserve_id(const std::string& subnqn, const std::string& hostnqn,
                                                     uint16_t min_id = 1, uint16_t max_id = kMaxCntlid);
     void add(const std::shared_ptr<Controller>& ctrl);
+    // Give back an ID reserved for a controller that was never added (its
+    // Connect was refused or abandoned after the reservation).
+    void release_reservation(const std::string& subnqn, uint16_t cntlid);
     void remove(const Controller& ctrl);
     std::shared_ptr<Controller> find(const std::string& subnqn, uint16_t cntlid) const;
     std::vector<std::shared_ptr<Controller>> all() const;

@@ -7,6 +7,7 @@
 
 #include "core/proto/fabrics.hpp"
 #include "core/runtime/log.hpp"
+#include "core/runtime/untrusted_text.hpp"
 #include "core/target/exec.hpp"
 #include "core/target/nqn.hpp"
 #include "core/target/queue_pair.hpp"
@@ -46,14 +47,41 @@ struct ConnectAttempt {
     const std::string& hostnqn;
 };
 
+// A Connect's command and data, read from its request slot (again when a
+// parked Connect resumes: the slot keeps both until it completes).
+struct ParsedConnect {
+    ConnectCommand cmd;
+    ConnectData data;
+    std::string subnqn;
+    std::string hostnqn;
+};
+
+void parse_connect(Request& req, ParsedConnect& p) {
+    std::memcpy(&p.cmd, &req.sqe, sizeof p.cmd);
+    copy_from_request(req, &p.data, sizeof p.data);
+    p.subnqn = field_to_string(p.data.subnqn, sizeof p.data.subnqn);
+    p.hostnqn = field_to_string(p.data.hostnqn, sizeof p.data.hostnqn);
+}
+
+std::string uuid_text(const uint8_t (&id)[16]) {
+    return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+                       id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11], id[12],
+                       id[13], id[14], id[15]);
+}
+
 // Every refused Connect goes through here: the host gets the status and,
 // for Invalid Parameters and Invalid Host, the offset of the bad field
 // (IATTR/IPO in DW0); the admin gets a notice naming the host, its address,
-// the subsystem, the status and the field.
+// the subsystem, the status and the field, and for an admin queue the
+// management plane hears of it (D-Bus HostRefused).
 void refuse(const ConnectAttempt& a, Status st, const ConnectField* field, std::string_view reason) {
     log::notice("connect refused: host '{}' ({}) to '{}' queue {} on port {}: {} ({}{}{})", a.hostnqn,
                 a.qp.peer_address(), a.subnqn, a.cmd.qid, a.qp.port_id(), reason, proto::status_name(st),
                 field ? ", field " : "", field ? field->name : "");
+    if (a.cmd.qid == 0)
+        a.qp.target().connect_refused(ConnectRefusal{runtime::escape_untrusted(a.hostnqn),
+                                                     runtime::escape_untrusted(a.subnqn), a.qp.port_id(),
+                                                     a.qp.peer_address(), runtime::escape_untrusted(reason)});
     bool has_ipo = st == status::kConnectInvalidParameters || st == status::kConnectInvalidHost;
     uint32_t dw0 = 0;
     uint16_t location = 0xffff;
@@ -67,50 +95,50 @@ void refuse(const ConnectAttempt& a, Status st, const ConnectField* field, std::
     a.qp.complete_error(a.req, st, location);
 }
 
-void connect_admin_queue(const ConnectAttempt& a) {
+// The checks of an admin Connect that need only the model: the subsystem,
+// its port, the allow-list, the queue size. Refuses and returns false on
+// the first that fails.
+bool admin_connect_permitted(const ConnectAttempt& a, bool discovery) {
     QueuePair& qp = a.qp;
-    Target& target = qp.target();
     if (a.data.cntlid != proto::kDynamicControllerId) {
         refuse(a, status::kConnectInvalidParameters, &kCntlid, "only dynamic controllers (CNTLID 0xFFFF) are offered");
-        return;
+        return false;
     }
-    bool discovery = a.subnqn == proto::kDiscoveryNqn;
     const TargetSnapshot& snap = qp.snapshot();
     const Port* port = snap.find_port(qp.port_id());
-    uint16_t min_cntlid = 1, max_cntlid = ControllerRegistry::kMaxCntlid;
     if (!discovery) {
         const Subsystem* sub = snap.find_subsystem(a.subnqn);
         if (!sub || !port || !port->exposes(a.subnqn)) {
             refuse(a, status::kConnectInvalidParameters, &kSubnqn,
                    sub ? "the subsystem is not exported through this port" : "no such subsystem");
-            return;
+            return false;
         }
         if (!sub->host_allowed(a.hostnqn)) {
             refuse(a, status::kConnectInvalidHost, &kHostnqn,
                    a.hostnqn.empty() ? "an empty host NQN is allowed only on subsystems open to any host"
                                      : "the host is not allowed on the subsystem");
-            return;
+            return false;
         }
-        min_cntlid = sub->min_cntlid;
-        max_cntlid = sub->max_cntlid;
     }
     uint32_t depth = uint32_t(a.cmd.sqsize) + 1;
-    if (discovery && depth > target.options().max_discovery_queue_size) {
+    if (discovery && depth > qp.target().options().max_discovery_queue_size) {
         refuse(a, status::kConnectInvalidParameters, &kSqsize,
                fmt::format("a discovery queue holds at most {} entries (max-discovery-queue-size)",
-                           target.options().max_discovery_queue_size));
-        return;
+                           qp.target().options().max_discovery_queue_size));
+        return false;
     }
+    return true;
+}
+
+// The Connect was accepted: make the controller under the reserved ID.
+void create_controller(const ConnectAttempt& a, uint16_t cntlid, bool discovery) {
+    QueuePair& qp = a.qp;
+    Target& target = qp.target();
+    uint32_t depth = uint32_t(a.cmd.sqsize) + 1;
     uint32_t kato = a.cmd.kato;
     if (discovery && kato == 0) kato = target.options().discovery_kato_ms;
     if (kato > target.options().max_kato_ms) kato = target.options().max_kato_ms;
 
-    auto reserved = target.controllers().reserve_id(a.subnqn, a.hostnqn, min_cntlid, max_cntlid);
-    if (!reserved) {
-        refuse(a, status::kConnectControllerBusy, nullptr, reserved.error());
-        return;
-    }
-    uint16_t cntlid = *reserved;
     ControllerIdentity id;
     id.cntlid = cntlid;
     id.subnqn = a.subnqn;
@@ -136,6 +164,60 @@ void connect_admin_queue(const ConnectAttempt& a) {
     a.req.cqe.dw0 = cntlid;
     qp.complete(a.req, status::kSuccess);
     target.controller_changed(ctrl->info(), true);
+}
+
+// The admission hook answered (or timed out): check the model again (it may
+// have changed meanwhile), then admit or refuse.
+void resume_admin_connect(const AdmissionWait::Parked& parked, const AdmissionVerdict& verdict, bool timed_out) {
+    Request& req = *parked.req;
+    QueuePair& qp = QueuePair::of(req);
+    ParsedConnect p;
+    parse_connect(req, p);
+    ConnectAttempt a{qp, req, p.cmd, p.data, p.subnqn, p.hostnqn};
+    if (timed_out)
+        log::warn("admission of host '{}' ({}) to '{}': no decision within {} ms; the allow-list's decision stands",
+                  p.hostnqn, qp.peer_address(), p.subnqn, qp.target().options().admission_timeout.count());
+    if (!admin_connect_permitted(a, false)) {
+        qp.target().controllers().release_reservation(parked.subnqn, parked.cntlid);
+        return;
+    }
+    if (!verdict.allow) {
+        qp.target().controllers().release_reservation(parked.subnqn, parked.cntlid);
+        refuse(a, status::kConnectInvalidHost, &kHostnqn,
+               fmt::format("denied by policy {}: {}", verdict.policy, verdict.reason));
+        return;
+    }
+    create_controller(a, parked.cntlid, false);
+}
+
+void connect_admin_queue(const ConnectAttempt& a) {
+    QueuePair& qp = a.qp;
+    Target& target = qp.target();
+    bool discovery = a.subnqn == proto::kDiscoveryNqn;
+    if (!admin_connect_permitted(a, discovery)) return;
+    // Gateways exporting one subsystem hand out disjoint controller IDs.
+    uint16_t min_cntlid = 1, max_cntlid = ControllerRegistry::kMaxCntlid;
+    if (const Subsystem* sub = discovery ? nullptr : qp.snapshot().find_subsystem(a.subnqn)) {
+        min_cntlid = sub->min_cntlid;
+        max_cntlid = sub->max_cntlid;
+    }
+    auto reserved = target.controllers().reserve_id(a.subnqn, a.hostnqn, min_cntlid, max_cntlid);
+    if (!reserved) {
+        refuse(a, status::kConnectControllerBusy, nullptr, reserved.error());
+        return;
+    }
+    // With an admission hook (a policy defines on_host_connect), an I/O
+    // subsystem's Connect waits for its answer; the reserved ID counts
+    // against the limits meanwhile, which bounds how many can wait.
+    if (!discovery) {
+        if (auto hook = target.admission_hook()) {
+            AdmissionQuery q{a.hostnqn, uuid_text(a.data.hostid), a.subnqn, qp.port_id(), qp.peer_address()};
+            qp.admission().park({&a.req, *reserved, a.subnqn, a.hostnqn}, *hook, std::move(q),
+                                target.options().admission_timeout, resume_admin_connect);
+            return;
+        }
+    }
+    create_controller(a, *reserved, discovery);
 }
 
 void connect_io_queue(const ConnectAttempt& a) {
@@ -188,13 +270,12 @@ void connect_io_queue(const ConnectAttempt& a) {
 
 void execute_connect(Request& req) {
     QueuePair& qp = QueuePair::of(req);
-    ConnectCommand c;
-    std::memcpy(&c, &req.sqe, sizeof c);
-    ConnectData d;
-    copy_from_request(req, &d, sizeof d);
-    std::string subnqn = field_to_string(d.subnqn, sizeof d.subnqn);
-    std::string hostnqn = field_to_string(d.hostnqn, sizeof d.hostnqn);
-    ConnectAttempt a{qp, req, c, d, subnqn, hostnqn};
+    ParsedConnect p;
+    parse_connect(req, p);
+    const ConnectCommand& c = p.cmd;
+    const std::string& subnqn = p.subnqn;
+    const std::string& hostnqn = p.hostnqn;
+    ConnectAttempt a{qp, req, p.cmd, p.data, subnqn, hostnqn};
 
     if (c.recfmt != 0) {
         refuse(a, status::kConnectIncompatibleFormat, &kRecfmt, fmt::format("record format {} is not 0", c.recfmt));
@@ -280,7 +361,10 @@ Status parse_fabrics_command(QueuePair& qp, Request& req) {
     constexpr size_t kFctypeOffset = 4;
     switch (static_cast<proto::FabricsType>(req.sqe.fctype())) {
     case proto::FabricsType::Connect:
-        if (qp.connected()) return fail_at(req, status::kCommandSequenceError, kFctypeOffset);
+        // A second Connect while the first waits for admission is as out of
+        // sequence as one after it succeeded.
+        if (qp.connected() || qp.admission().pending())
+            return fail_at(req, status::kCommandSequenceError, kFctypeOffset);
         set_handler(req, execute_connect, proto::DataDirection::HostToController, sizeof(ConnectData));
         return status::kSuccess;
     case proto::FabricsType::PropertyGet:

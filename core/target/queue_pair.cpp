@@ -20,7 +20,8 @@ QueuePair::QueuePair(Target& target, plugin::TransportQueue& transport, uint16_t
       reactor_(transport.reactor()),
       reactor_id_(transport.reactor().id()),
       port_id_(port_id),
-      limits_(limits) {}
+      limits_(limits),
+      admission_(reactor_) {}
 
 QueuePair::~QueuePair() { reactor_.buffers().cancel_wait(*this); }
 
@@ -201,6 +202,13 @@ void QueuePair::on_close_begin() {
     waiting_for_buffers_.clear();
     for (auto& w : waiting) complete(*w.req, status::kAbortSqDeleted);
     if (controller_ && qid_ == 0) controller_->abort_parked_aers();
+    if (auto parked = admission_.cancel()) {
+        // The host left while its Connect waited for the admission hook.
+        log::info("host '{}' ({}) left while its Connect waited for admission to '{}'", parked->hostnqn,
+                  peer_address(), parked->subnqn);
+        target_.controllers().release_reservation(parked->subnqn, parked->cntlid);
+        complete(*parked->req, status::kAbortSqDeleted);
+    }
 }
 
 void QueuePair::on_closed() {

@@ -11,6 +11,7 @@
 
 #include "core/plugin/transport.hpp"
 #include "core/runtime/buffer_pool.hpp"
+#include "core/target/admission_wait.hpp"
 #include "core/target/controller.hpp"
 #include "core/target/snapshot.hpp"
 
@@ -59,6 +60,8 @@ public:
     const Port* port();
     void bind(std::shared_ptr<Controller> ctrl, uint16_t qid, uint32_t sq_size);
     std::string peer_address() const { return transport_.peer_address(); }
+    // An admin Connect waiting for the admission hook (see exec_fabrics.cpp).
+    AdmissionWait& admission() { return admission_; }
 
 private:
     void refresh_cache();
@@ -87,6 +90,7 @@ private:
         uint32_t pool_bytes;
     };
     std::deque<WaitingForBuffer> waiting_for_buffers_;
+    AdmissionWait admission_;
     bool closing_ = false;
 };
 

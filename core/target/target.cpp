@@ -77,6 +77,18 @@ void Target::disconnect_port(uint16_t port_id, const std::string& reason) {
         if (ctrl->identity().port_id == port_id) ctrl->shut_down(reason);
 }
 
+void Target::set_admission_hook(std::shared_ptr<AdmissionHook> hook) {
+    std::lock_guard lock(admission_mutex_);
+    admission_hook_ = std::move(hook);
+    has_admission_hook_.store(admission_hook_ != nullptr, std::memory_order_release);
+}
+
+std::shared_ptr<AdmissionHook> Target::admission_hook() const {
+    if (!has_admission_hook_.load(std::memory_order_acquire)) return nullptr;
+    std::lock_guard lock(admission_mutex_);
+    return admission_hook_;
+}
+
 std::unique_ptr<plugin::QueueHandler> Target::create_queue(plugin::TransportQueue& queue, uint16_t port_id,
                                                            const plugin::TransportLimits& limits) {
     return std::make_unique<QueuePair>(*this, queue, port_id, limits);

@@ -3,6 +3,7 @@
 // every new connection its core-side queue pair.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -13,6 +14,7 @@
 
 #include "core/plugin/transport.hpp"
 #include "core/runtime/reactor.hpp"
+#include "core/target/admission.hpp"
 #include "core/target/controller_registry.hpp"
 #include "core/target/snapshot.hpp"
 
@@ -26,6 +28,9 @@ struct TargetOptions {
     // Bounds on what hosts may make the target hold (docs/limits.md).
     uint32_t max_discovery_queue_size = 128;  // entries of a discovery controller's queue
     ControllerLimits controller_limits;
+    // How long a parked Connect waits for an admission hook's answer before
+    // the static decision (the allow-list's) stands (docs/limits.md).
+    std::chrono::milliseconds admission_timeout{5000};
     std::string firmware_revision = "0.1.0";
     std::string default_model = "nvmfd";
 };
@@ -73,6 +78,22 @@ public:
         if (controller_observer_) controller_observer_(info, connected);
     }
 
+    // Told of every refused admin-queue Connect; called on reactor threads.
+    using RefusalObserver = std::function<void(const ConnectRefusal&)>;
+    void set_refusal_observer(RefusalObserver o) {
+        std::lock_guard lock(observer_mutex_);
+        refusal_observer_ = std::move(o);
+    }
+    void connect_refused(const ConnectRefusal& r) {
+        std::lock_guard lock(observer_mutex_);
+        if (refusal_observer_) refusal_observer_(r);
+    }
+
+    // The admission hook (any thread). Without one, Connect never waits.
+    void set_admission_hook(std::shared_ptr<AdmissionHook> hook);
+    // Reactor threads: the hook to ask, or null (one atomic load when none).
+    std::shared_ptr<AdmissionHook> admission_hook() const;
+
     // Reactors running? Before start, publish() installs snapshots directly.
     void set_reactors_running(bool running) { reactors_running_ = running; }
 
@@ -88,6 +109,10 @@ private:
     bool reactors_running_ = false;
     std::mutex observer_mutex_;
     ControllerObserver controller_observer_;
+    RefusalObserver refusal_observer_;
+    mutable std::mutex admission_mutex_;
+    std::shared_ptr<AdmissionHook> admission_hook_;
+    std::atomic<bool> has_admission_hook_{false};
 };
 
 }  // namespace nvmfd::target

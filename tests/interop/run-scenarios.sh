@@ -274,6 +274,27 @@ JSON
 JSON
     }
 
+    # A state file serving subsystem $2 to any host, with the example
+    # admission policy loaded and host $3 on its deny list: the allow-list
+    # lets every host in, the policy's on_host_connect refuses $3.
+    write_policy_state() {
+        python3 - "$1.in" "$2" "$3" "$INTEROP_DIR/../../examples/policies/admission.lua" <<'PY'
+import json, sys
+out, nqn, denied, policy = sys.argv[1:]
+state = {
+    "version": 1,
+    "subsystems": [{"nqn": nqn, "allow_any_host": True,
+                    "namespaces": [{"nsid": 1, "backend": "malloc", "params": {"size": "64M"}}]}],
+    "ports": [{"id": 1, "transport": "tcp", "family": "ipv4", "address": "127.0.0.1", "service": "@PORT@",
+               "subsystems": [nqn]}],
+    "policies": [{"name": "admission", "source": open(policy).read(), "file": policy,
+                  "params": {"deny": denied}}],
+}
+with open(out, "w") as f:
+    json.dump(state, f, indent=2)
+PY
+    }
+
     t=$(now)
     launch_nvmfd "$work/state.json" || { record nvmfd-start FAIL "$(elapsed_since "$t")"; exit 1; }
     echo "nvmfd listens on 127.0.0.1:$PORT (guest: $GUEST_ADDR:$PORT), up in $(elapsed_since "$t") s"
@@ -302,6 +323,23 @@ JSON
             scenario access-denied access-denied.sh "$GUEST_ADDR" "$PORT" "$rnqn" "$d" ALLOWED_HOSTNQN="$a"
         else
             record access-denied SKIP 0 "TODO: state file format for host restrictions"
+        fi
+    fi
+
+    # The same refusal by a Lua policy (on_host_connect) instead of the
+    # allow-list. The denied host still discovers the subsystem (the policy
+    # decides at Connect, not in the discovery log).
+    if wanted policy-denied; then
+        pnqn=nqn.2026-11.io.nvmfd:guarded
+        a=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000a110e
+        d=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000de1ed
+        write_policy_state "$work/policy.json" "$pnqn" "$d"
+        stop_nvmfd "$work" || true
+        launch_nvmfd "$work/policy.json" || die "cannot start nvmfd with the admission policy"
+        scenario policy-denied access-denied.sh "$GUEST_ADDR" "$PORT" "$pnqn" "$d" ALLOWED_HOSTNQN="$a" \
+            EXPECT_DISCOVERY_HIDDEN=0
+        if ! grep -Fq "host '$d'" <(grep -F "denied by policy admission: the host is on the deny list" "$work/nvmfd.log"); then
+            record policy-denied:nvmfd-log FAIL 0 "no notice 'denied by policy admission' for $d in nvmfd's log"
         fi
     fi
 
