@@ -66,7 +66,14 @@ struct OfflineItem {
 struct ControlOptions {
     std::optional<std::filesystem::path> state_file;  // none: nothing is persisted
     std::map<std::string, plugin::Params> transport_params;  // per transport name
+    // A dry run (ScratchControl): every call validates and updates the
+    // spec as usual, but namespaces are only checked by their backend
+    // (Backend::check), never opened, and ports never listen; the
+    // namespaces are then absent from the snapshots.
+    bool dry_run = false;
 };
+
+class ScratchControl;
 
 class Control {
 public:
@@ -126,6 +133,10 @@ public:
     Result<uint64_t> namespace_size(const std::string& nqn, uint32_t nsid) const;
     std::vector<OfflineItem> offline() const;
     std::string state_json() const;
+
+    // A scratch copy of this configuration for dry runs (scratch_control.hpp):
+    // the same validation, nothing persisted, opened or listened on.
+    Result<std::unique_ptr<ScratchControl>> dry_run_copy() const;
 
     void add_listener(EventListener l);
     // How events raised on reactor threads (controller connect/disconnect)
