@@ -4,7 +4,9 @@
 #include <fmt/ranges.h>
 
 #include "core/runtime/log.hpp"
+#include "lua/dry_run.hpp"
 #include "lua/events.hpp"
+#include "lua/provisioning.hpp"
 
 namespace nvmfd::lua {
 
@@ -83,6 +85,17 @@ Result<control::PolicyInfo> PolicyManager::show(const std::string& name) const {
     if (auto it = policies_.find(name); it != policies_.end()) return it->second->info();
     if (auto it = broken_.find(name); it != broken_.end()) return it->second;
     return make_error(ErrorCode::NotFound, fmt::format("no policy '{}'", name), "name");
+}
+
+Result<std::map<std::string, std::string>> PolicyManager::provision(const std::string& name,
+                                                                    const std::map<std::string, std::string>& args) {
+    return lua::provision(policies_, env_.control, name, args);
+}
+
+Result<std::string> PolicyManager::test(const control::PolicyTest& test) {
+    auto report = dry_run(test, env_);
+    if (!report) return std::unexpected(report.error());
+    return report->dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void PolicyManager::dispatch(const control::Event& e) {

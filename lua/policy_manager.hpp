@@ -34,6 +34,9 @@ public:
     Result<void> unload(const std::string& name) override;
     std::vector<control::PolicyInfo> list() const override;
     Result<control::PolicyInfo> show(const std::string& name) const override;
+    Result<std::map<std::string, std::string>> provision(const std::string& name,
+                                                         const std::map<std::string, std::string>& args) override;
+    Result<std::string> test(const control::PolicyTest& test) override;
 
 private:
     void dispatch(const control::Event& e);

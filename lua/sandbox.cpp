@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <fmt/format.h>
 
+#include "lua/errors.hpp"
 #include "lua/sandbox_libs.hpp"
 
 namespace nvmfd::lua {
@@ -85,6 +86,7 @@ std::string lua_location(lua_State* L) {
 // tables of the bindings through their __tostring, and errors raised in C
 // functions (which carry no position) get the calling Lua line.
 int message_handler(lua_State* L) {
+    if (auto e = error_from_lua(L, 1)) budget_of(L).typed_error = std::move(*e);
     size_t len = 0;
     const char* msg = luaL_tolstring(L, 1, &len);
     std::string where = lua_location(L);
@@ -99,9 +101,11 @@ int message_handler(lua_State* L) {
 // Inside the protected call: the caller's Pusher, then the function it pushed.
 int run_pushed(lua_State* L) {
     const auto& push = *static_cast<const Sandbox::Pusher*>(lua_touserdata(L, 1));
+    const auto* take = static_cast<const std::function<void(lua_State*)>*>(lua_touserdata(L, 2));
     lua_settop(L, 0);
     int nargs = push(L);
-    lua_call(L, nargs, 0);
+    lua_call(L, nargs, *take ? 1 : 0);
+    if (*take) (*take)(L);
     return 0;
 }
 
@@ -146,14 +150,16 @@ void Sandbox::push_chunk(lua_State* L, std::string_view source, const std::strin
     if (luaL_loadbufferx(L, source.data(), source.size(), chunkname.c_str(), "t") != LUA_OK) lua_error(L);
 }
 
-std::optional<std::string> Sandbox::call(const Pusher& push) {
+std::optional<std::string> Sandbox::call(const Pusher& push, const std::function<void(lua_State*)>& take) {
     lua_State* L = state();
     int base = lua_gettop(L);
+    budget_.typed_error.reset();
     lua_pushcfunction(L, message_handler);
     lua_pushcfunction(L, run_pushed);
     lua_pushlightuserdata(L, const_cast<Pusher*>(&push));
+    lua_pushlightuserdata(L, const_cast<std::function<void(lua_State*)>*>(&take));
     arm();
-    int st = lua_pcall(L, 1, 0, base + 1);
+    int st = lua_pcall(L, 2, 0, base + 1);
     Stop stop = budget_.stop;
     budget_.armed = false;
     budget_.stop = Stop::None;
@@ -164,6 +170,7 @@ std::optional<std::string> Sandbox::call(const Pusher& push) {
         const char* text = lua_tostring(L, -1);
         std::string msg = text ? text : "";
         std::string limit = stop_message(stop);
+        if (stop != Stop::None || st == LUA_ERRMEM) budget_.typed_error.reset();
         if (stop != Stop::None && msg.find(limit) == std::string::npos) msg = limit;
         else if (st == LUA_ERRMEM) msg = stop_message(Stop::None);
         error = std::move(msg);

@@ -38,7 +38,13 @@ public:
     // Runs push, then the function it pushed, protected and under this
     // call's budget (pushing allocates too). Returns the error as
     // "FILE:LINE: message".
-    std::optional<std::string> call(const Pusher& push);
+    // take, when given, runs inside the same protected call with the
+    // function's first result on top of the stack (to read it under the
+    // budget).
+    std::optional<std::string> call(const Pusher& push, const std::function<void(lua_State*)>& take = {});
+    // When the last failed call's error value was a typed error table (a
+    // control call's or nvmfd.error's): that error.
+    const std::optional<Error>& typed_error() const { return budget_.typed_error; }
     // Runs fn protected but outside any call budget (the engine's own
     // bookkeeping on the state); a Lua error (out of memory) is returned.
     std::optional<std::string> protect(const std::function<void(lua_State*)>& fn);
@@ -57,6 +63,10 @@ public:
         uint64_t instructions = 0;
         std::chrono::steady_clock::time_point deadline;
         Stop stop = Stop::None;  // sticky for the rest of the call, so pcall cannot swallow it
+        // The failed call's error as a typed error, when it was one: the
+        // message handler finds it here (through the allocator's user data,
+        // so that it is a plain C function: pushing a closure could fail).
+        std::optional<Error> typed_error;
     };
 
 private:
