@@ -64,6 +64,9 @@ nlohmann::json convert(lua_State* L, int index, int depth) {
         }
         return out;
     }
+    case LUA_TUSERDATA:
+        if (luaL_testudata(L, index, "nvmfd.timer")) return "<timer>";
+        return "<userdata>";
     default: return std::string("<") + luaL_typename(L, index) + ">";
     }
 }
