@@ -47,6 +47,17 @@ std::vector<std::string> ParsedArgs::values(const std::string& name) const {
     return it == options_.end() ? std::vector<std::string>{} : it->second;
 }
 
+std::map<std::string, std::string> ParsedArgs::key_values(const std::string& name) const {
+    std::map<std::string, std::string> out;
+    for (const auto& kv : values(name)) {
+        size_t eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0)
+            throw UsageError("--" + name + " takes KEY=VALUE, not '" + kv + "'");
+        out[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    return out;
+}
+
 ParsedArgs parse_command(const CommandSpec& spec, const std::vector<std::string>& argv) {
     ParsedArgs out;
     bool options_done = false;

@@ -50,6 +50,8 @@ public:
     bool flag(const std::string& name) const { return options_.contains(name); }
     std::optional<std::string> value(const std::string& name) const;
     std::vector<std::string> values(const std::string& name) const;
+    // A repeatable KEY=VALUE option (--param, --arg); UsageError names a bad one.
+    std::map<std::string, std::string> key_values(const std::string& name) const;
 
 private:
     friend ParsedArgs parse_command(const CommandSpec&, const std::vector<std::string>&);

@@ -124,6 +124,20 @@ int set_ana_group(Context& ctx, const ParsedArgs& a) {
     return 0;
 }
 
+int provision(Context& ctx, const ParsedArgs& a) {
+    auto args = a.key_values("arg");
+    auto made = ctx.client.call([&](ManagerProxy& m) { return m.ProvisionNamespace(a.arg(0), args); });
+    if (ctx.json) {
+        print_json(made);
+        return 0;
+    }
+    print_line(fmt::format("provisioned by template {}", a.arg(0)));
+    Table t({"KEY", "VALUE"});
+    for (const auto& [k, v] : made) t.add({k, v});
+    if (!t.empty()) print(t);
+    return 0;
+}
+
 }  // namespace
 
 Group namespace_commands() {
@@ -152,6 +166,17 @@ Group namespace_commands() {
               "  nvmfctl namespace add nqn.2026-11.io.nvmfd:db1 --backend malloc --size 1G\n"
               "  nvmfctl namespace add nqn.2026-11.io.nvmfd:db1 --backend uring --path /srv/db1.img --size 100G"},
              add},
+            {{"namespace",
+              "provision",
+              "Make a namespace with a provisioning template of a loaded policy.",
+              {{"template", "the template's name (templates.NAME in a policy script)"}},
+              {{"arg", "KEY=VALUE", "an argument of the template (see the policy's documentation)", true}},
+              "The template decides backend, size, NSID, masking and ANA group, and answers what\n"
+              "it made. If it fails halfway, what it changed is undone. See docs/lua-api.md.\n"
+              "Example:\n"
+              "  nvmfctl namespace provision volume --arg name=db1 --arg size=1G \\\n"
+              "      --arg host=nqn.2014-08.org.nvmexpress:uuid:..."},
+             provision},
             {{"namespace", "remove", "Remove a namespace (in-flight I/O drains first).", {kNqn, kNsid}, {}, ""},
              remove},
             {{"namespace", "resize", "Change a namespace's size; connected hosts are told.",

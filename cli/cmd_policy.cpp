@@ -36,23 +36,13 @@ nlohmann::json to_json(const PolicyView& p) {
             {"last_error", p.last_error}, {"memory_bytes", p.memory}};
 }
 
-std::map<std::string, std::string> params_from(const ParsedArgs& a) {
-    std::map<std::string, std::string> params;
-    for (const auto& kv : a.values("param")) {
-        size_t eq = kv.find('=');
-        if (eq == std::string::npos || eq == 0) throw UsageError(fmt::format("--param takes KEY=VALUE, not '{}'", kv));
-        params[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-    return params;
-}
-
 int load(Context& ctx, const ParsedArgs& a) {
     const std::string& file = a.arg(0);
     std::string source = read_file(file);
     std::string name = a.value("name").value_or(std::filesystem::path(file).stem().string());
     if (name.empty()) throw UsageError("give the policy a name with --name");
     std::string label = file == "-" ? "<stdin>" : std::filesystem::absolute(file).string();
-    auto params = params_from(a);
+    auto params = a.key_values("param");
     ctx.client.call([&](ManagerProxy& m) { m.LoadPolicy(name, source, label, params); });
     done(ctx, fmt::format("policy {} loaded from {}", name, file), {{"name", name}, {"file", label}});
     return 0;
@@ -106,6 +96,65 @@ int show(Context& ctx, const ParsedArgs& a) {
     return 0;
 }
 
+// One argument of a recorded call as the table shows it: JSON, strings
+// without quotes when they are plain words.
+std::string show_value(const nlohmann::json& v) { return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+std::string show_args(const nlohmann::json& args) {
+    std::vector<std::string> parts;
+    for (const auto& v : args) parts.push_back(show_value(v));
+    return join(parts, ", ");
+}
+
+std::string show_outcome(const nlohmann::json& call) {
+    if (auto e = call.find("error"); e != call.end()) {
+        std::string name = (*e)["name"], message = (*e)["message"], field = (*e)["field"];
+        std::string text = name.empty() ? message : name + ": " + message;
+        return "error: " + (field.empty() ? text : text + " (" + field + ")");
+    }
+    return call["result"].is_null() ? "ok" : show_value(call["result"]);
+}
+
+int test(Context& ctx, const ParsedArgs& a) {
+    const std::string& file = a.arg(0);
+    std::string source = read_file(file);
+    std::string label = file == "-" ? "<stdin>" : std::filesystem::absolute(file).string();
+    auto params = a.key_values("param");
+    std::string event = a.value("event").value_or("on_start");
+    std::string args = a.value("args").value_or("");
+    std::string text = ctx.client.call([&](ManagerProxy& m) { return m.TestPolicy(source, label, params, event, args); });
+    nlohmann::json report = nlohmann::json::parse(text);
+    bool failed = !report["failures"].empty() || report.contains("error");
+    if (ctx.json) {
+        print_json(report);
+        return failed ? 1 : 0;
+    }
+    if (report["calls"].empty()) {
+        print_line("no calls");
+    } else {
+        Table t({"PHASE", "CALL", "ARGUMENTS", "RESULT"});
+        for (const auto& c : report["calls"])
+            t.add({c["phase"].get<std::string>(), c["call"].get<std::string>(), show_args(c["args"]), show_outcome(c)});
+        print(t);
+    }
+    for (const auto& tm : report["timers"])
+        print_line(fmt::format("timer: nvmfd.{}({} s) registered in {} (not run)", tm["call"].get<std::string>(),
+                               show_value(tm["seconds"]), tm["phase"].get<std::string>()));
+    if (report.contains("ran") && !report["ran"].get<bool>())
+        print_line(fmt::format("the policy has no {} handler", event));
+    if (report.contains("result") && event == "on_host_connect")
+        print_line(report["result"]["allow"].get<bool>()
+                       ? std::string("verdict: allow")
+                       : "verdict: deny (" + report["result"]["reason"].get<std::string>() + ")");
+    else if (report.contains("result"))
+        print_line("template result: " + show_value(report["result"]));
+    if (report.contains("error")) print_line("template error: " + show_outcome(report));
+    for (const auto& f : report["failures"])
+        print_line(fmt::format("failed in {}: {}", f["phase"].get<std::string>(), f["message"].get<std::string>()));
+    print_line("dry run: nothing was changed");
+    return failed ? 1 : 0;
+}
+
 }  // namespace
 
 Group policy_commands() {
@@ -123,6 +172,24 @@ Group policy_commands() {
               "The script is checked first: a syntax error is refused with its file and line and\n"
               "nothing changes. A loaded policy is kept in the state file and reloaded at start."},
              load},
+            {{"policy",
+              "test",
+              "Dry run: show the calls a policy would make, changing nothing.",
+              {{"file", "a .lua file ('-' for standard input)"}},
+              {{"event", "EVENT",
+                "on_start (default), a handler (on_ana_change, ...) or templates.NAME (a provisioning template)"},
+               {"args", "JSON", "the handler's info table or the template's args, as a JSON object"},
+               {"param", "KEY=VALUE", "a setting the script reads as nvmfd.params.KEY", true}},
+              "The script runs in the daemon against a scratch copy of its configuration: the main\n"
+              "chunk, on_start, then EVENT. Every call is validated as for real and listed with its\n"
+              "result or error; timers and probes are listed, not run. Nothing is saved, opened or listened on,\n"
+              "and no connected host is seen. Exit code 1 when the script failed somewhere.\n"
+              "Example:\n"
+              "  nvmfctl policy test examples/policies/failover.lua --event on_drain --param self=a \\\n"
+              "      --param gateways=a=10.0.0.1:4420,b=10.0.0.2:4420 --param subsystem=nqn.2026-11.io.nvmfd:db1\n"
+              "  nvmfctl policy test examples/policies/admission.lua --param deny=nqn.2026-11.com.example:old \\\n"
+              "      --event on_host_connect --args '{\"host\": \"nqn.2026-11.com.example:old\", \"subsystem\": \"x\"}'"},
+             test},
             {{"policy", "unload", "Stop a policy and forget it (its timers stop).", {name}, {}, ""}, unload},
             {{"policy", "list", "List the loaded policies.", {}, {}, ""}, list},
             {{"policy", "show", "Show a policy: parameters, handlers, counters, last error.", {name}, {}, ""},

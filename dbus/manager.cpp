@@ -242,4 +242,17 @@ std::vector<std::string> ManagerObject::Resume() {
     return mutate([&] { return value_or_throw(policies().set_draining(false)); });
 }
 
+std::map<std::string, std::string> ManagerObject::ProvisionNamespace(const std::string& template_name,
+                                                                   const std::map<std::string, std::string>& args) {
+    return mutate([&] { return value_or_throw(policies().provision(template_name, args)); });
+}
+
+// Changes nothing, but runs a caller's script in the daemon: admins only,
+// like LoadPolicy.
+std::string ManagerObject::TestPolicy(const std::string& source, const std::string& file,
+                                      const std::map<std::string, std::string>& params, const std::string& event,
+                                      const std::string& args_json) {
+    return mutate([&] { return value_or_throw(policies().test({source, file, params, event, args_json})); });
+}
+
 }  // namespace nvmfd::dbus

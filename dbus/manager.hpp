@@ -73,6 +73,11 @@ private:
     std::tuple<PolicyRecord, std::string> ShowPolicy(const std::string& name) override;
     std::vector<std::string> Drain() override;
     std::vector<std::string> Resume() override;
+    std::map<std::string, std::string> ProvisionNamespace(const std::string& template_name,
+                                                          const std::map<std::string, std::string>& args) override;
+    std::string TestPolicy(const std::string& source, const std::string& file,
+                           const std::map<std::string, std::string>& params, const std::string& event,
+                           const std::string& args_json) override;
     control::PolicyService& policies();
 
     std::string Version() override { return info_.version; }

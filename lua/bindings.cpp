@@ -7,6 +7,7 @@
 #include "core/runtime/log.hpp"
 #include "core/target/ana.hpp"
 #include "lua/args.hpp"
+#include "lua/call_recorder.hpp"
 #include "lua/errors.hpp"
 #include "lua/json_to_lua.hpp"
 #include "lua/probes.hpp"
@@ -34,8 +35,25 @@ int l_log(lua_State* L) {
     auto lvl = log::parse_level(level);
     if (!lvl || *lvl == log::Level::Trace)
         raise_invalid(L, "must be error, warn, notice, info or debug", "level");
+    if (binding_context(L).recorder) return 0;  // a dry run lists it instead
     log::emit(*lvl, "policy {}: {}", binding_context(L).policy, msg);
     return 0;
+}
+
+// nvmfd.error(name, message [, field]): raises a typed error like the
+// control calls' (a template refusing an argument names the field, and the
+// caller sees it as that error, not as a failure of the policy).
+int l_error(lua_State* L) {
+    std::string name = arg_string(L, 1, "name");
+    auto code = error_code_from_name(name);
+    if (!code)
+        raise_invalid(L, fmt::format("'{}' is not an nvmfd error name (InvalidArgument, NotFound, AlreadyExists, Busy, "
+                                     "PermissionDenied, NotSupported, Io, PluginError, Internal)",
+                                     name),
+                      "name");
+    std::string message = arg_string(L, 2, "message");
+    std::string field = lua_isnoneornil(L, 3) ? "" : arg_string(L, 3, "field");
+    raise_error(L, Error{*code, std::move(message), std::move(field)});
 }
 
 int l_state(lua_State* L) {
@@ -169,8 +187,9 @@ int l_unlink(lua_State* L) {
     return 0;
 }
 
-constexpr std::array<luaL_Reg, 18> kFunctions{{
+constexpr std::array<luaL_Reg, 19> kFunctions{{
     {"log", l_log},
+    {"error", l_error},
     {"state", l_state},
     {"controllers", l_controllers},
     {"add_subsystem", l_add_subsystem},
@@ -203,6 +222,10 @@ void install_bindings(lua_State* L, BindingContext& ctx) {
     std::memcpy(lua_getextraspace(L), &p, sizeof p);
     lua_createtable(L, 0, static_cast<int>(kFunctions.size()));
     luaL_setfuncs(L, kFunctions.data(), 0);
+    // What a dry run lists: whatever would change the target, start a timer or log.
+    record_calls_of(L, {"log", "add_subsystem", "remove_subsystem", "allow_host", "disallow_host", "add_namespace",
+                        "remove_namespace", "set_ana_state", "add_ana_group", "link", "unlink", "every", "after",
+                        "probe"});
     lua_createtable(L, 0, static_cast<int>(ctx.params.size()));
     for (const auto& [k, v] : ctx.params) {
         lua_pushlstring(L, v.data(), v.size());

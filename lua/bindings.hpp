@@ -15,6 +15,7 @@ namespace nvmfd::lua {
 
 class Timers;
 class Probes;
+class CallRecorder;
 
 // What the bindings of one policy work with; it lives in the Lua state's
 // extra space, so every binding finds it without globals.
@@ -28,6 +29,9 @@ struct BindingContext {
     // While the main chunk runs the policy is not accepted yet: calls that
     // change the target are refused then, so a refused load changes nothing.
     bool loading = true;
+    // A dry run (`nvmfctl policy test`): every call that changes the target,
+    // starts a timer or logs is recorded here, and log lines are not written.
+    CallRecorder* recorder = nullptr;
 };
 
 BindingContext& binding_context(lua_State* L);

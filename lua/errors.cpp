@@ -44,6 +44,30 @@ void raise_error(lua_State* L, const Error& e) {
     __builtin_unreachable();
 }
 
+std::optional<ErrorCode> error_code_from_name(std::string_view name) {
+    for (auto c : {ErrorCode::InvalidArgument, ErrorCode::NotFound, ErrorCode::AlreadyExists, ErrorCode::Busy,
+                   ErrorCode::PermissionDenied, ErrorCode::NotSupported, ErrorCode::Io, ErrorCode::PluginError,
+                   ErrorCode::Internal})
+        if (name == error_code_name(c)) return c;
+    return std::nullopt;
+}
+
+std::optional<Error> error_from_lua(lua_State* L, int index) {
+    index = lua_absindex(L, index);
+    if (!lua_istable(L, index) || !lua_getmetatable(L, index)) return std::nullopt;
+    luaL_getmetatable(L, kErrorMeta);
+    bool ours = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (!ours) return std::nullopt;
+    auto text = [&](const char* key) {
+        lua_getfield(L, index, key);
+        std::string v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+        lua_pop(L, 1);
+        return v;
+    };
+    return Error{error_code_from_name(text("name")).value_or(ErrorCode::Internal), text("message"), text("field")};
+}
+
 void raise_invalid(lua_State* L, std::string message, std::string field) {
     raise_error(L, Error{ErrorCode::InvalidArgument, std::move(message), std::move(field)});
 }

@@ -4,6 +4,9 @@
 // script can test err.name.
 #pragma once
 
+#include <optional>
+#include <string_view>
+
 #include <lua.hpp>
 
 #include "core/runtime/error.hpp"
@@ -15,6 +18,10 @@ void push_error(lua_State* L, const Error& e);
 // the destructors of the frames it leaves).
 [[noreturn]] void raise_error(lua_State* L, const Error& e);
 [[noreturn]] void raise_invalid(lua_State* L, std::string message, std::string field);
+// The Error behind an error table of push_error (a control call's, or one a
+// script raised with nvmfd.error), or nothing for any other value.
+std::optional<Error> error_from_lua(lua_State* L, int index);
+std::optional<ErrorCode> error_code_from_name(std::string_view name);
 
 // The value of a control call, or the error raised in Lua.
 template <typename T>

@@ -5,6 +5,7 @@
 
 #include "core/runtime/log.hpp"
 #include "lua/events.hpp"
+#include "lua/lua_to_json.hpp"
 
 namespace nvmfd::lua {
 
@@ -13,8 +14,10 @@ Policy::Policy(const control::PolicySpec& spec, const PolicyEnvironment& env)
     context_.draining = env.draining;
 }
 
-Result<std::unique_ptr<Policy>> Policy::load(const control::PolicySpec& spec, const PolicyEnvironment& env) {
+Result<std::unique_ptr<Policy>> Policy::load(const control::PolicySpec& spec, const PolicyEnvironment& env,
+                                              CallRecorder* recorder) {
     std::unique_ptr<Policy> p(new Policy(spec, env));  // private constructor: make_unique cannot reach it
+    p->context_.recorder = recorder;
     auto sandbox = Sandbox::create(spec.name, env.limits);
     if (!sandbox) return std::unexpected(sandbox.error());
     p->sandbox_ = std::move(*sandbox);
@@ -36,7 +39,10 @@ Result<std::unique_ptr<Policy>> Policy::load(const control::PolicySpec& spec, co
     });
     if (err) return make_error(ErrorCode::InvalidArgument, std::move(*err), "source");
     p->context_.loading = false;
-    if (auto err = p->sandbox_->protect([&](lua_State* L) { p->find_handlers(L); }))
+    if (auto err = p->sandbox_->protect([&](lua_State* L) {
+            p->find_handlers(L);
+            p->find_templates(L);
+        }))
         return make_error(ErrorCode::InvalidArgument, std::move(*err), "source");
     return p;
 }
@@ -61,6 +67,23 @@ void Policy::find_handlers(lua_State* L) {
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
+}
+
+void Policy::find_templates(lua_State* L) {
+    templates_.clear();
+    if (lua_getglobal(L, "templates") == LUA_TTABLE) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            if (lua_type(L, -2) == LUA_TSTRING) {
+                std::string name = lua_tostring(L, -2);
+                if (lua_type(L, -1) == LUA_TFUNCTION) templates_.push_back(name);
+                else log::warn("policy {}: templates.{} is not a function and cannot be provisioned", spec_.name, name);
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    std::sort(templates_.begin(), templates_.end());
 }
 
 void Policy::start() {
@@ -113,11 +136,48 @@ bool Policy::run(const std::string& what, const Sandbox::Pusher& push, const San
     ++calls_;
     auto err = receive ? sandbox_->call(push, receive) : sandbox_->call(push);
     if (!err) return true;
+    if (context_.recorder) {
+        context_.recorder->failed(*err);  // a dry run reports, it does not log
+        return false;
+    }
+    // A typed error out of a template is the caller's answer (a refused
+    // argument), not a failure of the policy: run_template returns it.
+    if (what.starts_with("templates.") && sandbox_->typed_error()) return false;
     ++errors_;
     last_error_ = *err;
     log::error("policy {}: {} failed: {}", spec_.name, what, *err);
     if (env_.on_error) env_.on_error(PolicyError{spec_.name, what, *err});
     return false;
+}
+
+Result<nlohmann::json> Policy::run_template(const std::string& name, const std::function<void(lua_State*)>& push_args) {
+    std::string what = "templates." + name;
+    nlohmann::json result;
+    bool ok = run(
+        what,
+        [&](lua_State* L) {
+            lua_getglobal(L, "templates");
+            if (lua_type(L, -1) != LUA_TTABLE) luaL_error(L, "the global 'templates' is not a table any more");
+            lua_getfield(L, -1, name.c_str());
+            lua_remove(L, -2);  // not a function any more: the call says so
+            push_args(L);
+            return 1;
+        },
+        [&](lua_State* L, int count) {
+            if (count == 0) lua_pushnil(L);  // returned nothing: as nil
+            result = to_json(L, lua_absindex(L, count ? -count : -1));
+        });
+    if (ok) return result;
+    if (const auto& typed = sandbox_->typed_error()) {
+        return make_error(typed->code, fmt::format("{} (template {} of policy {})", typed->message, name, spec_.name),
+                          typed->field);
+    }
+    return make_error(ErrorCode::Internal,
+                      fmt::format("template {} of policy {} failed: {}", name, spec_.name,
+                                  context_.recorder && !context_.recorder->failures().empty()
+                                      ? context_.recorder->failures().back().message
+                                      : last_error_),
+                      "template");
 }
 
 control::PolicyInfo Policy::info() const {
@@ -126,6 +186,7 @@ control::PolicyInfo Policy::info() const {
     i.file = spec_.file;
     i.params = spec_.params;
     i.handlers = handlers_;
+    for (const auto& t : templates_) i.handlers.push_back("templates." + t);
     i.calls = calls_;
     i.errors = errors_;
     i.last_error = last_error_;

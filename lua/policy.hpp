@@ -14,7 +14,10 @@
 
 #include "core/control/control.hpp"
 #include "core/control/policy_service.hpp"
+#include <nlohmann/json.hpp>
+
 #include "lua/bindings.hpp"
+#include "lua/call_recorder.hpp"
 #include "lua/limits.hpp"
 #include "lua/sandbox.hpp"
 #include "lua/probes.hpp"
@@ -43,7 +46,11 @@ public:
     // Compiles the source and runs its main chunk. A syntax error or an
     // error in the main chunk refuses the policy: InvalidArgument, message
     // "FILE:LINE: ...", field "source".
-    static Result<std::unique_ptr<Policy>> load(const control::PolicySpec& spec, const PolicyEnvironment& env);
+    // With a recorder the policy is a dry run's: its calls are recorded
+    // there (its control is then a scratch copy), its failures too instead of
+    // being logged and reported.
+    static Result<std::unique_ptr<Policy>> load(const control::PolicySpec& spec, const PolicyEnvironment& env,
+                                                CallRecorder* recorder = nullptr);
     Policy(const Policy&) = delete;
     Policy& operator=(const Policy&) = delete;
 
@@ -60,9 +67,23 @@ public:
              const Sandbox::Receiver& receive);
     control::PolicyInfo info() const;
 
+    // Provisioning templates: the functions of the script's global table
+    // `templates` when its main chunk ended.
+    const std::vector<std::string>& templates() const { return templates_; }
+    // Calls templates[name](args) (push_args pushes the args table) and
+    // returns what it returned, as JSON. A typed error it raises (a
+    // control call's, or nvmfd.error's) comes back as that error (the
+    // caller's mistake: not counted, logged or reported as the policy's);
+    // any other failure is reported like a handler's (log, error callback)
+    // and returned as Internal, field "template".
+    Result<nlohmann::json> run_template(const std::string& name, const std::function<void(lua_State*)>& push_args);
+
 private:
     Policy(const control::PolicySpec& spec, const PolicyEnvironment& env);
     void find_handlers(lua_State* L);
+    void find_templates(lua_State* L);
+    // False when the call failed (reported already, unless a dry run's or a
+    // template's typed error: the caller reports those).
     bool run(const std::string& what, const Sandbox::Pusher& push, const Sandbox::Receiver& receive = {});
     Sandbox::Pusher push_handler(const std::string& handler, const std::function<void(lua_State*)>& push_arg);
     void fire_timer(int ref, const std::string& what);
@@ -75,6 +96,7 @@ private:
     std::unique_ptr<Timers> timers_;     // goes first: releases its references in the state
     std::unique_ptr<Probes> probes_;     // likewise
     std::vector<std::string> handlers_;
+    std::vector<std::string> templates_;
     uint64_t calls_ = 0;
     uint64_t errors_ = 0;
     std::string last_error_;

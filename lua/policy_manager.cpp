@@ -5,7 +5,9 @@
 
 #include "core/runtime/log.hpp"
 #include "lua/admission.hpp"
+#include "lua/dry_run.hpp"
 #include "lua/events.hpp"
+#include "lua/provisioning.hpp"
 
 namespace nvmfd::lua {
 
@@ -155,6 +157,17 @@ Result<std::vector<std::string>> PolicyManager::set_draining(bool draining) {
             lua_setfield(L, -2, "draining");
         });
     return handled_by;
+}
+
+Result<std::map<std::string, std::string>> PolicyManager::provision(const std::string& name,
+                                                                    const std::map<std::string, std::string>& args) {
+    return lua::provision(policies_, env_.control, name, args);
+}
+
+Result<std::string> PolicyManager::test(const control::PolicyTest& test) {
+    auto report = dry_run(test, env_);
+    if (!report) return std::unexpected(report.error());
+    return report->dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void PolicyManager::dispatch(const control::Event& e) {

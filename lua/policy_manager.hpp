@@ -48,6 +48,9 @@ public:
     // does not deny: that error is logged and reported, and the host gets
     // what the allow-list gives it. Control thread.
     control::AdmissionVerdict decide(const control::AdmissionQuery& q);
+    Result<std::map<std::string, std::string>> provision(const std::string& name,
+                                                         const std::map<std::string, std::string>& args) override;
+    Result<std::string> test(const control::PolicyTest& test) override;
 
 private:
     void dispatch(const control::Event& e);

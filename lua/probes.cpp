@@ -103,6 +103,7 @@ int l_probe(lua_State* L) {
         t.timeout = std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
     }
     lua_pop(L, 1);
+    if (ctx.recorder) return 0;  // a dry run lists the probe; it sends nothing to the peer
     lua_settop(L, 2);
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);
     if (auto started = ctx.probes->start(std::move(t), ref); !started) raise_error(L, started.error());

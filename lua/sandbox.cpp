@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <fmt/format.h>
 
+#include "lua/errors.hpp"
 #include "lua/sandbox_libs.hpp"
 
 namespace nvmfd::lua {
@@ -85,6 +86,7 @@ std::string lua_location(lua_State* L) {
 // tables of the bindings through their __tostring, and errors raised in C
 // functions (which carry no position) get the calling Lua line.
 int message_handler(lua_State* L) {
+    if (auto e = error_from_lua(L, 1)) budget_of(L).typed_error = std::move(*e);
     size_t len = 0;
     const char* msg = luaL_tolstring(L, 1, &len);
     std::string where = lua_location(L);
@@ -162,6 +164,7 @@ std::optional<std::string> Sandbox::call(const Pusher& push) { return call(push,
 std::optional<std::string> Sandbox::call(const Pusher& push, const Receiver& receive) {
     lua_State* L = state();
     int base = lua_gettop(L);
+    budget_.typed_error.reset();
     PushAndReceive run{push, receive ? &receive : nullptr};
     lua_pushcfunction(L, message_handler);
     lua_pushcfunction(L, run_pushed);
@@ -178,6 +181,7 @@ std::optional<std::string> Sandbox::call(const Pusher& push, const Receiver& rec
         const char* text = lua_tostring(L, -1);
         std::string msg = text ? text : "";
         std::string limit = stop_message(stop);
+        if (stop != Stop::None || st == LUA_ERRMEM) budget_.typed_error.reset();
         if (stop != Stop::None && msg.find(limit) == std::string::npos) msg = limit;
         else if (st == LUA_ERRMEM) msg = stop_message(Stop::None);
         error = std::move(msg);

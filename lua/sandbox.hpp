@@ -44,6 +44,9 @@ public:
     // the same budget: it may raise a Lua error, which is then the call's.
     using Receiver = std::function<void(lua_State*, int count)>;
     std::optional<std::string> call(const Pusher& push, const Receiver& receive);
+    // When the last failed call's error value was a typed error table (a
+    // control call's or nvmfd.error's): that error.
+    const std::optional<Error>& typed_error() const { return budget_.typed_error; }
     // Runs fn protected but outside any call budget (the engine's own
     // bookkeeping on the state); a Lua error (out of memory) is returned.
     std::optional<std::string> protect(const std::function<void(lua_State*)>& fn);
@@ -62,6 +65,10 @@ public:
         uint64_t instructions = 0;
         std::chrono::steady_clock::time_point deadline;
         Stop stop = Stop::None;  // sticky for the rest of the call, so pcall cannot swallow it
+        // The failed call's error as a typed error, when it was one: the
+        // message handler finds it here (through the allocator's user data,
+        // so that it is a plain C function: pushing a closure could fail).
+        std::optional<Error> typed_error;
     };
 
 private:

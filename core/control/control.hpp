@@ -72,7 +72,14 @@ using AdmissionVerdict = target::AdmissionVerdict;
 struct ControlOptions {
     std::optional<std::filesystem::path> state_file;  // none: nothing is persisted
     std::map<std::string, plugin::Params> transport_params;  // per transport name
+    // A dry run (ScratchControl): every call validates and updates the
+    // spec as usual, but namespaces are only checked by their backend
+    // (Backend::check), never opened, and ports never listen; the
+    // namespaces are then absent from the snapshots.
+    bool dry_run = false;
 };
+
+class ScratchControl;
 
 class Control {
 public:
@@ -146,6 +153,9 @@ public:
     // control_admission.cpp; the wait is bounded by the core.
     using AdmissionDecider = std::function<AdmissionVerdict(const AdmissionQuery&)>;
     void set_admission(AdmissionDecider decide);
+    // A scratch copy of this configuration for dry runs (scratch_control.hpp):
+    // the same validation, nothing persisted, opened or listened on.
+    Result<std::unique_ptr<ScratchControl>> dry_run_copy() const;
 
     void add_listener(EventListener l);
     // How events raised on reactor threads (controller connect/disconnect)

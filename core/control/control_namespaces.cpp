@@ -51,7 +51,7 @@ Result<uint32_t> Control::add_namespace(const std::string& nqn, const NamespaceS
     insert_sorted(s.namespaces, ns, [](const NamespaceSpec& x) { return x.nsid; });
     TRY(persist(next));
     spec_ = std::move(next);
-    live_[{nqn, ns.nsid}] = LiveNamespace{*opened};
+    if (*opened) live_[{nqn, ns.nsid}] = LiveNamespace{*opened};  // none in a dry run
     publish(false);
     target_.notify_namespaces_changed(nqn, {ns.nsid});
     emit(make_event(EventKind::NamespaceAdded, nqn, ns.nsid));

@@ -68,12 +68,19 @@ Result<std::shared_ptr<Namespace>> Control::open_namespace(const std::string& nq
         if (!r) return std::unexpected(r.error());
         b = *r;
     }
-    auto dev = b->open(spec.params);
-    if (!dev) {
-        Error e = dev.error();
+    auto params_error = [](Error e) {
         if (!e.field.empty()) e.field = "params." + e.field;
         return std::unexpected(e);
+    };
+    if (options_.dry_run) {
+        // The backend's own checks, without opening anything: no live namespace.
+        if (auto ok = b->check(spec.params); !ok) return params_error(ok.error());
+        if (spec.uuid.empty()) spec.uuid = target::format_uuid(target::generate_uuid());
+        if (spec.nguid.empty()) spec.nguid = target::format_hex(target::generate_nguid());
+        return std::shared_ptr<Namespace>();
     }
+    auto dev = b->open(spec.params);
+    if (!dev) return params_error(dev.error());
     if (spec.uuid.empty()) spec.uuid = target::format_uuid(target::generate_uuid());
     if (spec.nguid.empty()) spec.nguid = target::format_hex(target::generate_nguid());
     spec.params = (*dev)->persistent_params();
@@ -84,6 +91,12 @@ Result<std::shared_ptr<Namespace>> Control::open_namespace(const std::string& nq
 }
 
 Result<void> Control::prepare_port(const PortSpec& p) {
+    if (options_.dry_run) {
+        // Only that the transport plugin exists: creating one may start its machinery.
+        auto loaded = plugins_.load(plugin::PluginKind::Transport, p.transport);
+        if (!loaded) return std::unexpected(Error{loaded.error().code, loaded.error().message, "transport"});
+        return {};
+    }
     plugin::Transport* t;
     {
         auto r = transport(p.transport);
@@ -98,6 +111,7 @@ Result<void> Control::prepare_port(const PortSpec& p) {
 Result<void> Control::start_port(const PortSpec& p) {
     // The port must already be in the published snapshot: a host may
     // connect the moment the socket listens.
+    if (options_.dry_run) return {};
     plugin::PortConfig cfg{p.id, p.transport, p.family, p.address, p.service, p.params};
     TRY(transports_.at(p.transport)->add_port(cfg));
     live_ports_.insert(p.id);
@@ -188,7 +202,7 @@ Result<void> Control::apply(const ExportSpec& input) {
                 offline_[what] = OfflineItem{what, opened.error().describe(), s.nqn, ns.nsid, 0};
                 continue;
             }
-            live_[{s.nqn, ns.nsid}] = LiveNamespace{*opened};
+            if (*opened) live_[{s.nqn, ns.nsid}] = LiveNamespace{*opened};  // none in a dry run
         }
     }
     spec_ = spec;
@@ -202,7 +216,7 @@ Result<void> Control::apply(const ExportSpec& input) {
     }
     publish(true);
     for (const auto& p : spec.ports) {
-        if (!discovery_addresses_.count(p.id)) continue;
+        if (options_.dry_run || !discovery_addresses_.count(p.id)) continue;
         if (hold_listeners_) {
             held_ports_.push_back(p.id);
             continue;

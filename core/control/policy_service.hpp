@@ -24,6 +24,18 @@ struct PolicyInfo {
     size_t memory_bytes = 0;            // what its Lua state holds now
 };
 
+// A dry run of a policy (`nvmfctl policy test`): the script is not loaded;
+// it runs against a scratch copy of the configuration (ScratchControl).
+struct PolicyTest {
+    std::string source;
+    std::string file;  // for messages
+    std::map<std::string, std::string> params;
+    // "on_start", a handler name ("on_ana_change"), or "templates.NAME"
+    // (a provisioning template)
+    std::string event;
+    std::string args_json;  // the handler's info table or the template's args (a JSON object); empty: {}
+};
+
 class PolicyService {
 public:
     virtual ~PolicyService() = default;
@@ -44,6 +56,17 @@ public:
     // ends a drain.
     virtual Result<std::vector<std::string>> set_draining(bool draining) = 0;
     virtual bool draining() const = 0;
+    // Runs provisioning template `name` (a function in the global table
+    // `templates` of a loaded policy) with args; returns what it says it
+    // made. NotFound (field "template") naming the known templates when no
+    // policy defines it, AlreadyExists when two do; the template's own typed
+    // error as it raised it (field: the bad argument); a template that
+    // failed halfway has what it changed undone, and the error says so.
+    virtual Result<std::map<std::string, std::string>> provision(const std::string& name,
+                                                                 const std::map<std::string, std::string>& args) = 0;
+    // The calls a policy would make, as a JSON document (docs/lua-api.md,
+    // "Dry runs"); nothing of the daemon changes.
+    virtual Result<std::string> test(const PolicyTest& test) = 0;
 };
 
 }  // namespace nvmfd::control

@@ -105,6 +105,11 @@ public:
     virtual ~Backend() = default;
     virtual std::string_view name() const = 0;
     virtual Result<std::unique_ptr<BlockDevice>> open(const Params& params) = 0;
+    // The checks open() makes on params, without opening, creating or
+    // allocating anything: what a dry run (`nvmfctl policy test`) needs so
+    // that it refuses exactly what a real add would. Errors name the
+    // parameter like open()'s.
+    virtual Result<void> check(const Params& params) const = 0;
 };
 
 }  // namespace nvmfd::plugin

@@ -12,6 +12,7 @@ namespace nvmfd::log {
 namespace {
 
 std::atomic<Level> g_level{Level::Info};
+thread_local const char* t_demote_prefix = nullptr;  // set by DemoteScope
 
 // journald reads "<N>" priority prefixes on stderr; a terminal gets a timestamp instead.
 bool to_journal() {
@@ -35,7 +36,13 @@ const char* tag(Level l) {
 
 void set_level(Level level) { g_level.store(level, std::memory_order_relaxed); }
 Level level() { return g_level.load(std::memory_order_relaxed); }
-bool enabled(Level l) { return static_cast<int>(l) <= static_cast<int>(g_level.load(std::memory_order_relaxed)); }
+bool enabled(Level l) {
+    if (t_demote_prefix && l < Level::Debug) l = Level::Debug;
+    return static_cast<int>(l) <= static_cast<int>(g_level.load(std::memory_order_relaxed));
+}
+
+DemoteScope::DemoteScope(const char* prefix) : previous_(t_demote_prefix) { t_demote_prefix = prefix; }
+DemoteScope::~DemoteScope() { t_demote_prefix = previous_; }
 
 std::optional<Level> parse_level(std::string_view name) {
     if (name == "error") return Level::Error;
@@ -48,6 +55,7 @@ std::optional<Level> parse_level(std::string_view name) {
 }
 
 void write(Level l, std::string_view message) {
+    if (t_demote_prefix && l < Level::Debug) l = Level::Debug;
     fmt::memory_buffer line;
     if (to_journal()) {
         fmt::format_to(std::back_inserter(line), "<{}>", std::min(static_cast<int>(l), 7));
@@ -58,6 +66,7 @@ void write(Level l, std::string_view message) {
     }
     // Messages quote host-supplied text (NQNs, addresses): one message is
     // one line, whatever a host put in it.
+    if (t_demote_prefix) line.append(std::string_view(t_demote_prefix));
     if (runtime::is_printable_utf8(message)) {
         line.append(message);
     } else {

@@ -17,6 +17,20 @@ bool enabled(Level level);
 std::optional<Level> parse_level(std::string_view name);
 void write(Level level, std::string_view message);
 
+// While one lives, lines logged on this thread are demoted to debug and
+// prefixed: a dry run (`nvmfctl policy test`) goes through the same code as
+// real changes, but its "subsystem added" must not read like one in the log.
+class DemoteScope {
+public:
+    explicit DemoteScope(const char* prefix);
+    ~DemoteScope();
+    DemoteScope(const DemoteScope&) = delete;
+    DemoteScope& operator=(const DemoteScope&) = delete;
+
+private:
+    const char* previous_;
+};
+
 template <typename... Args>
 void emit(Level lvl, fmt::format_string<Args...> f, Args&&... args) {
     if (enabled(lvl)) write(lvl, fmt::format(f, std::forward<Args>(args)...));

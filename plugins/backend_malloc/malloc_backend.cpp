@@ -151,50 +151,72 @@ void MallocChannel::submit(BlockIo& io) {
     io.complete(IoStatus::Ok);
 }
 
+// What a malloc namespace's parameters say; open() and check() share this
+// reading, so a dry run refuses exactly what open() would.
+struct MallocParams {
+    uint64_t size = 0;
+    uint64_t block_size = 512;
+    uint64_t reserve = 0;  // address space kept for growth, page-rounded
+};
+
+Result<MallocParams> parse_params(const plugin::Params& params) {
+    MallocParams m;
+    auto size_text = plugin::find_param(params, "size");
+    if (!size_text) return make_error(ErrorCode::InvalidArgument, "a malloc namespace needs a size", "size");
+    auto size = plugin::parse_size(*size_text, "size");
+    if (!size) return std::unexpected(size.error());
+    m.size = *size;
+    if (auto bs = plugin::find_param(params, "block_size")) {
+        auto v = plugin::parse_size(*bs, "block_size");
+        if (!v) return std::unexpected(v.error());
+        m.block_size = *v;
+    }
+    if (m.block_size != 512 && m.block_size != 4096)
+        return make_error(ErrorCode::InvalidArgument, "block size must be 512 or 4096", "block_size");
+    if (m.size == 0 || m.size % m.block_size)
+        return make_error(ErrorCode::InvalidArgument,
+                          fmt::format("size must be a non-zero multiple of the block size ({})", m.block_size),
+                          "size");
+    m.reserve = m.size;
+    if (auto max = plugin::find_param(params, "max_size")) {
+        auto v = plugin::parse_size(*max, "max_size");
+        if (!v) return std::unexpected(v.error());
+        m.reserve = std::max(m.reserve, *v);
+    } else {
+        m.reserve = std::max(m.reserve, std::min<uint64_t>(m.size * 4, 1ull << 40));
+    }
+    m.reserve = MallocDevice::round_up(m.reserve);
+    return m;
+}
+
 class MallocBackend final : public plugin::Backend {
 public:
     std::string_view name() const override { return "malloc"; }
 
+    Result<void> check(const plugin::Params& params) const override {
+        auto m = parse_params(params);
+        if (!m) return std::unexpected(m.error());
+        return {};
+    }
+
     Result<std::unique_ptr<plugin::BlockDevice>> open(const plugin::Params& params) override {
-        auto size_text = plugin::find_param(params, "size");
-        if (!size_text) return make_error(ErrorCode::InvalidArgument, "a malloc namespace needs a size", "size");
-        auto size = plugin::parse_size(*size_text, "size");
-        if (!size) return std::unexpected(size.error());
-        uint64_t block_size = 512;
-        if (auto bs = plugin::find_param(params, "block_size")) {
-            auto v = plugin::parse_size(*bs, "block_size");
-            if (!v) return std::unexpected(v.error());
-            block_size = *v;
-        }
-        if (block_size != 512 && block_size != 4096)
-            return make_error(ErrorCode::InvalidArgument, "block size must be 512 or 4096", "block_size");
-        if (*size == 0 || *size % block_size)
-            return make_error(ErrorCode::InvalidArgument,
-                              fmt::format("size must be a non-zero multiple of the block size ({})", block_size),
-                              "size");
-        uint64_t reserve = *size;
-        if (auto max = plugin::find_param(params, "max_size")) {
-            auto v = plugin::parse_size(*max, "max_size");
-            if (!v) return std::unexpected(v.error());
-            reserve = std::max(reserve, *v);
-        } else {
-            reserve = std::max(reserve, std::min<uint64_t>(*size * 4, 1ull << 40));
-        }
-        reserve = MallocDevice::round_up(reserve);
+        auto parsed = parse_params(params);
+        if (!parsed) return std::unexpected(parsed.error());
+        const MallocParams& m = *parsed;
         // Address space is reserved up front so that resize never moves the
         // memory (zero-copy reads may be sending from it); pages are
         // committed only when written.
-        void* p = ::mmap(nullptr, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void* p = ::mmap(nullptr, m.reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED)
-            return make_error(ErrorCode::Io, fmt::format("cannot reserve {} bytes: {}", reserve, std::strerror(errno)),
-                              "size");
-        if (::mprotect(p, MallocDevice::round_up(*size), PROT_READ | PROT_WRITE) != 0) {
+            return make_error(ErrorCode::Io,
+                              fmt::format("cannot reserve {} bytes: {}", m.reserve, std::strerror(errno)), "size");
+        if (::mprotect(p, MallocDevice::round_up(m.size), PROT_READ | PROT_WRITE) != 0) {
             int e = errno;
-            ::munmap(p, reserve);
-            return make_error(ErrorCode::Io, fmt::format("cannot map {} bytes: {}", *size, std::strerror(e)), "size");
+            ::munmap(p, m.reserve);
+            return make_error(ErrorCode::Io, fmt::format("cannot map {} bytes: {}", m.size, std::strerror(e)), "size");
         }
-        return std::make_unique<MallocDevice>(static_cast<uint8_t*>(p), *size, reserve,
-                                              static_cast<uint32_t>(block_size));
+        return std::make_unique<MallocDevice>(static_cast<uint8_t*>(p), m.size, m.reserve,
+                                              static_cast<uint32_t>(m.block_size));
     }
 };
 

@@ -300,6 +300,63 @@ static std::string sandbox_hint(int error, const std::string& path) {
                        std::filesystem::path(path).parent_path().string());
 }
 
+// What is at the path, as open_device needs it: nothing (allowed with
+// create=true only), a regular file, or a block device nobody else uses.
+// Returns whether it exists. Shared with check_device, so a dry run refuses
+// what opening would.
+static Result<bool> inspect_path(const UringOptions& o, struct stat& st) {
+    if (::stat(o.path.c_str(), &st) != 0) {
+        int e = errno;
+        if (e != ENOENT)
+            return make_error(e == EACCES ? ErrorCode::PermissionDenied : ErrorCode::Io,
+                              fmt::format("cannot access {}: {}", o.path, errno_text(e)), "path");
+        if (!o.create)
+            return make_error(ErrorCode::NotFound,
+                              o.size ? fmt::format("{} does not exist (add create=true to create it)", o.path)
+                                     : fmt::format("{} does not exist", o.path),
+                              "path");
+        return false;
+    }
+    if (S_ISDIR(st.st_mode))
+        return make_error(ErrorCode::InvalidArgument,
+                          fmt::format("{} is a directory; give a regular file or a block device", o.path), "path");
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+        return make_error(ErrorCode::InvalidArgument,
+                          fmt::format("{} is neither a regular file nor a block device", o.path), "path");
+    if (S_ISBLK(st.st_mode)) {
+        auto free = check_not_in_use(o.path, st.st_rdev);
+        if (!free) return std::unexpected(free.error());
+    }
+    return true;
+}
+
+static std::unexpected<Error> open_refused(const UringOptions& o, int e) {
+    bool denied = e == EACCES || e == EROFS || e == EPERM;
+    return make_error(denied ? ErrorCode::PermissionDenied : ErrorCode::Io,
+                      fmt::format("cannot open {}{}: {}{}{}", o.path, o.read_only ? "" : " for writing", errno_text(e),
+                                  sandbox_hint(e, o.path),
+                                  denied && !o.read_only ? " (set read_only=true to export it read-only)" : ""),
+                      "path");
+}
+
+Result<void> check_device(const UringOptions& o) {
+    struct stat st{};
+    auto exists = inspect_path(o, st);
+    if (!exists) return std::unexpected(exists.error());
+    if (*exists) {
+        if (::access(o.path.c_str(), o.read_only ? R_OK : R_OK | W_OK) != 0) return open_refused(o, errno);
+        return {};
+    }
+    std::string dir = fs::path(o.path).parent_path().string();
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+        int e = errno;
+        return make_error(e == EACCES || e == EROFS ? ErrorCode::PermissionDenied : ErrorCode::Io,
+                          fmt::format("cannot create {}: {}{}", o.path, errno_text(e), sandbox_hint(e, o.path)),
+                          "path");
+    }
+    return {};
+}
+
 Result<std::unique_ptr<DeviceState>> open_device(const UringOptions& o) {
     auto dev = std::make_unique<DeviceState>();
     dev->path = o.path;
@@ -311,16 +368,9 @@ Result<std::unique_ptr<DeviceState>> open_device(const UringOptions& o) {
     struct stat st{};
     bool created = false;
     UniqueFd fd;
-    if (::stat(path, &st) != 0) {
-        int e = errno;
-        if (e != ENOENT)
-            return make_error(e == EACCES ? ErrorCode::PermissionDenied : ErrorCode::Io,
-                              fmt::format("cannot access {}: {}", o.path, errno_text(e)), "path");
-        if (!o.create)
-            return make_error(ErrorCode::NotFound,
-                              o.size ? fmt::format("{} does not exist (add create=true to create it)", o.path)
-                                     : fmt::format("{} does not exist", o.path),
-                              "path");
+    auto exists = inspect_path(o, st);
+    if (!exists) return std::unexpected(exists.error());
+    if (!*exists) {
         fd = UniqueFd(::open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
         if (!fd) {
             int ce = errno;
@@ -331,26 +381,8 @@ Result<std::unique_ptr<DeviceState>> open_device(const UringOptions& o) {
         created = true;
         log::notice("{}: created", o.path);
     } else {
-        if (S_ISDIR(st.st_mode))
-            return make_error(ErrorCode::InvalidArgument,
-                              fmt::format("{} is a directory; give a regular file or a block device", o.path), "path");
-        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-            return make_error(ErrorCode::InvalidArgument,
-                              fmt::format("{} is neither a regular file nor a block device", o.path), "path");
-        if (S_ISBLK(st.st_mode)) {
-            auto free = check_not_in_use(o.path, st.st_rdev);
-            if (!free) return std::unexpected(free.error());
-        }
         fd = UniqueFd(::open(path, access));
-        if (!fd) {
-            int e = errno;
-            bool denied = e == EACCES || e == EROFS || e == EPERM;
-            return make_error(denied ? ErrorCode::PermissionDenied : ErrorCode::Io,
-                              fmt::format("cannot open {}{}: {}{}{}", o.path, o.read_only ? "" : " for writing",
-                                          errno_text(e), sandbox_hint(e, o.path),
-                                          denied && !o.read_only ? " (set read_only=true to export it read-only)" : ""),
-                              "path");
-        }
+        if (!fd) return open_refused(o, errno);
         if (::fstat(fd.get(), &st) != 0)
             return make_error(ErrorCode::Io, fmt::format("cannot stat {}: {}", o.path, errno_text(errno)), "path");
     }

@@ -25,6 +25,11 @@ struct UringOptions {
 
 Result<UringOptions> parse_options(const plugin::Params& params);
 
+// The checks open_device makes on the path (exists, or may be created; a
+// file or a block device not in use; may be opened as asked), without
+// opening or creating it: the backend's check() for dry runs.
+Result<void> check_device(const UringOptions& options);
+
 // Opens (and when asked creates or extends) the file or block device.
 Result<std::unique_ptr<DeviceState>> open_device(const UringOptions& options);
 

@@ -26,6 +26,12 @@ class UringBackend final : public plugin::Backend {
 public:
     std::string_view name() const override { return "uring"; }
 
+    Result<void> check(const plugin::Params& params) const override {
+        auto options = parse_options(params);
+        if (!options) return std::unexpected(options.error());
+        return check_device(*options);
+    }
+
     Result<std::unique_ptr<plugin::BlockDevice>> open(const plugin::Params& params) override {
         auto options = parse_options(params);
         if (!options) return std::unexpected(options.error());
