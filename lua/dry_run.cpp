@@ -72,7 +72,9 @@ Result<nlohmann::json> dry_run(const control::PolicyTest& test, const PolicyEnvi
     if (!args) return std::unexpected(args.error());
     auto scratch = env.control.dry_run_copy();
     if (!scratch) return std::unexpected(scratch.error());
-    PolicyEnvironment scratch_env{env.io, (*scratch)->control(), env.limits, {}};
+    // nvmfd.draining() in the dry run: false, and true from an on_drain event on.
+    bool draining = false;
+    PolicyEnvironment scratch_env{env.io, (*scratch)->control(), env.limits, {}, &draining};
 
     CallRecorder rec;
     control::PolicySpec spec{"dry-run", test.source, test.file, test.params};
@@ -113,6 +115,7 @@ Result<nlohmann::json> dry_run(const control::PolicyTest& test, const PolicyEnvi
                 verdict = said;
         } else if (event != "on_start") {
             rec.set_phase(event);
+            draining = event == "on_drain";
             policy.call(event, [&](lua_State* L) { push_json(L, *args); });
         }
         out = report(test, *args, rec, policy.info().handlers);
