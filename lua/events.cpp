@@ -65,6 +65,7 @@ void push_event_info(lua_State* L, const control::Event& e) {
         set_integer(L, "cntlid", e.cntlid);
         set_string(L, "host", e.detail);
         set_integer(L, "port", e.port);
+        if (e.kind == K::ControllerDisconnected) set_string(L, "reason", e.reason);
         break;
     case K::SubsystemAdded:
     case K::SubsystemRemoved:

@@ -2,7 +2,7 @@
 // event calls, and the table it gets. The names are the documented API
 // (docs/lua-api.md):
 //   on_controller_connect(info)     {subsystem, cntlid, host, port}
-//   on_controller_disconnect(info)  {subsystem, cntlid, host, port}
+//   on_controller_disconnect(info)  {subsystem, cntlid, host, port, reason}
 //   on_subsystem_change(info)       {subsystem, change = "added"|"removed"|"changed", host?}
 //   on_namespace_change(info)       {subsystem, nsid, change = "added"|"removed"|"resized"|"visibility"|"ana-group", ana_group?}
 //   on_port_change(info)            {port, change = "added"|"removed"|"changed", subsystem? (linked or unlinked)}

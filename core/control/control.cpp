@@ -20,6 +20,7 @@ Control::Control(target::Target& target, plugin::PluginLoader& plugins, ControlO
         Event e = make_event(connected ? EventKind::ControllerConnected : EventKind::ControllerDisconnected,
                              info.identity.subnqn, 0, info.identity.port_id, 0, info.identity.hostnqn);
         e.cntlid = info.identity.cntlid;
+        if (!connected) e.reason = info.end_reason;
         emit_from_reactor(e);
     });
     target_.set_refusal_observer([this](const target::ConnectRefusal& r) {

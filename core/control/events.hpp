@@ -36,7 +36,8 @@ struct Event {
     // (Initialized here so that aggregate initializations that stop at
     // `detail` stay warning-free.)
     std::string address{};  // HostRefused: the host's transport address
-    std::string reason{};   // HostRefused: why (as in the log line)
+    std::string reason{};   // HostRefused: why (as in the log line); ControllerDisconnected:
+                            // why the association ended ("keep-alive timeout", ...)
 };
 
 using EventListener = std::function<void(const Event&)>;

@@ -55,6 +55,7 @@ Controller::~Controller() {
     gone.identity = identity_;
     gone.host_address = host_address_;
     gone.kato_ms = kato_ms_;
+    gone.end_reason = end_reason_.empty() ? "admin queue closed" : end_reason_;
     target_.controller_changed(gone, false);
 }
 
@@ -200,6 +201,7 @@ void Controller::close_io_queues(const std::string& reason) {
 
 void Controller::shut_down(std::string reason) {
     if (shutting_down_.exchange(true)) return;
+    end_reason_ = reason;  // read by the destructor, after the last reference is gone
     ready_.store(false, std::memory_order_release);
     close_io_queues(reason);
     auto self = shared_from_this();

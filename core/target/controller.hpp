@@ -43,6 +43,9 @@ struct ControllerInfo {
     uint32_t kato_ms = 0;
     uint16_t io_queues = 0;
     bool enabled = false;
+    // For a controller that is gone: why ("keep-alive timeout", "admin queue
+    // closed" when the host left, "disconnected by the administrator", ...).
+    std::string end_reason;
 };
 
 class Controller : public std::enable_shared_from_this<Controller> {
@@ -117,6 +120,7 @@ private:
     std::atomic<bool> ready_{false};
     std::atomic<bool> activity_{false};
     std::atomic<bool> shutting_down_{false};
+    std::string end_reason_;  // set once, by the first shut_down()
     std::atomic<uint16_t> granted_io_queues_;
 
     // admin reactor state

@@ -6,6 +6,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/integration/nvmfd_process.hpp"
 #include "tools/host/commands.hpp"
 #include "tools/host/controller.hpp"
@@ -161,4 +163,43 @@ TEST_CASE("a host that goes silent past KATO loses its association; others keep 
     CHECK(busy_io.read(1, 0, 8, buf) == status::kSuccess);
     CHECK(busy.keep_alive() == status::kSuccess);
     CHECK(d.log().find("keep-alive timeout") != std::string::npos);
+}
+
+TEST_CASE("policies hear why an association ended: keep-alive timeout, or the host leaving") {
+    const std::string nqn = "nqn.2026-11.io.nvmfd:health";
+    nlohmann::json state = {
+        {"version", 1},
+        {"subsystems",
+         {{{"nqn", nqn},
+           {"allow_any_host", true},
+           {"namespaces", {{{"nsid", 1}, {"backend", "malloc"}, {"params", {{"size", "8M"}}}}}}}}},
+        {"ports", {{{"id", 1}, {"address", "127.0.0.1"}, {"service", "@PORT@"}, {"subsystems", {nqn}}}}},
+        {"policies",
+         {{{"name", "health"},
+           {"source", "function on_controller_disconnect(i) nvmfd.log('notice', 'gone: ' .. i.host .. ' ' .. "
+                      "i.reason) end"},
+           {"file", "health.lua"},
+           {"params", nlohmann::json::object()}}}}};
+    testing::DaemonOptions o;
+    o.state_json = state.dump();
+    NvmfdProcess d(o);
+    ControllerOptions quiet = opts(1000);
+    quiet.subnqn = nqn;
+    quiet.host.hostnqn = "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-00000000051e";
+    Controller silent = Controller::connect({"127.0.0.1", d.port()}, quiet);
+    ControllerOptions polite = opts();
+    polite.subnqn = nqn;
+    polite.host.hostnqn = "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-00000000b1e5";
+    {
+        Controller leaving = Controller::connect({"127.0.0.1", d.port()}, polite);
+    }  // closes its connection
+    auto seen = [&](const std::string& line) {
+        for (int i = 0; i < 100; ++i) {
+            if (d.log().find(line) != std::string::npos) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        return false;
+    };
+    CHECK(seen("gone: " + polite.host.hostnqn + " admin queue closed"));
+    CHECK(seen("gone: " + quiet.host.hostnqn + " keep-alive timeout"));
 }
