@@ -295,6 +295,24 @@ with open(out, "w") as f:
 PY
     }
 
+    # A state file with a port and examples/policies/provisioning.lua
+    # (malloc volumes, new subsystems linked to port 1).
+    write_provisioning_state() {
+        python3 - "$1.in" "$INTEROP_DIR/../../examples/policies/provisioning.lua" <<'PY'
+import json, sys
+out, policy = sys.argv[1:]
+state = {
+    "version": 1,
+    "ports": [{"id": 1, "transport": "tcp", "family": "ipv4", "address": "127.0.0.1", "service": "@PORT@"}],
+    "policies": [{"name": "provisioning", "source": open(policy).read(), "file": policy, "params": {"port": "1"}}],
+}
+with open(out, "w") as f:
+    json.dump(state, f, indent=2)
+PY
+    }
+
+    ctl() { DBUS_SESSION_BUS_ADDRESS=$bus_address "$nvmfctl" --bus session "$@"; }
+
     t=$(now)
     launch_nvmfd "$work/state.json" || { record nvmfd-start FAIL "$(elapsed_since "$t")"; exit 1; }
     echo "nvmfd listens on 127.0.0.1:$PORT (guest: $GUEST_ADDR:$PORT), up in $(elapsed_since "$t") s"
@@ -340,6 +358,25 @@ PY
             EXPECT_DISCOVERY_HIDDEN=0
         if ! grep -Fq "host '$d'" <(grep -F "denied by policy admission: the host is on the deny list" "$work/nvmfd.log"); then
             record policy-denied:nvmfd-log FAIL 0 "no notice 'denied by policy admission' for $d in nvmfd's log"
+        fi
+    fi
+
+    # Provisioning (issue 9): a policy's template makes the namespaces;
+    # the kernel host sees exactly the one made for it (masking), with the
+    # size the template was asked for.
+    if wanted provisioned && [[ -n ${bus_address:-} ]]; then
+        vnqn=nqn.2026-11.io.nvmfd:guestvol
+        h=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-00000000900d
+        o=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000007e5
+        write_provisioning_state "$work/provisioning.json"
+        stop_nvmfd "$work" || true
+        launch_nvmfd "$work/provisioning.json" || die "cannot start nvmfd with the provisioning policy"
+        if ctl namespace provision volume --arg name=guestvol --arg size=96M --arg "host=$h" >>"$work/nvmfd.log" 2>&1 &&
+            ctl namespace provision volume --arg name=guestvol --arg size=32M --arg "host=$o" >>"$work/nvmfd.log" 2>&1; then
+            scenario provisioned discover-connect.sh "$GUEST_ADDR" "$PORT" "$vnqn" "$h" \
+                EXPECT_NS_BYTES=$((96 << 20)) EXPECT_NSIDS=1
+        else
+            record provisioned FAIL 0 "nvmfctl namespace provision failed (see nvmfd's log)"
         fi
     fi
 

@@ -14,6 +14,9 @@
 #   NSID                         the namespace to check (default 1)
 #   EXPECT_TRSVCID               the port the discovery entry names (default
 #                                PORT; differs only behind a port forward)
+#   EXPECT_NSIDS                 the active NSIDs this host sees, comma-separated
+#                                (nvme list-ns), e.g. "1" when masking hides
+#                                the subsystem's other namespaces from it
 #
 # Steps: `nvme discover` lists SUBNQN (type "nvme subsystem", tcp, PORT);
 # then three connections: plain, --hdr-digest --data-digest, and
@@ -28,8 +31,8 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-EXPECT_SERIAL='' EXPECT_MODEL='' EXPECT_NS_BYTES='' NSID=1 EXPECT_TRSVCID=''
-parse_scenario_args "EXPECT_SERIAL EXPECT_MODEL EXPECT_NS_BYTES NSID EXPECT_TRSVCID" "$@"
+EXPECT_SERIAL='' EXPECT_MODEL='' EXPECT_NS_BYTES='' NSID=1 EXPECT_TRSVCID='' EXPECT_NSIDS=''
+parse_scenario_args "EXPECT_SERIAL EXPECT_MODEL EXPECT_NS_BYTES NSID EXPECT_TRSVCID EXPECT_NSIDS" "$@"
 : "${EXPECT_TRSVCID:=$PORT}"
 host_id_args "$HOSTNQN"
 target=(-t tcp -a "$ADDR" -s "$PORT")
@@ -110,6 +113,16 @@ check_list_subsys() {
     grep -Eq "$CTRL tcp .*trsvcid=${PORT}[, ].* live" <<<"$out" || fail "list-subsys does not show $CTRL live"
 }
 
+# nvme list-ns prints "[   0]:0x1" per active NSID.
+check_active_nsids() {
+    local seen
+    [[ -n $EXPECT_NSIDS ]] || return 0
+    seen=$(nvme list-ns "/dev/$CTRL" | sed -n 's/.*\]:0x\([0-9a-fA-F]*\).*/\1/p' | while read -r h; do echo $((16#$h)); done |
+        paste -sd,)
+    echo "active NSIDs: $seen"
+    [[ $seen == "$EXPECT_NSIDS" ]] || fail "the host sees NSIDs '$seen', expected '$EXPECT_NSIDS'"
+}
+
 check_logs() {
     local c
     for c in ana-log error-log smart-log; do
@@ -177,6 +190,7 @@ variant() {
     step "$name:id-ctrl" check_id_ctrl
     step "$name:id-ns" check_id_ns
     step "$name:list-subsys" check_list_subsys
+    step "$name:active-nsids" check_active_nsids
     step "$name:logs" check_logs
     step "$name:queues" check_queues
     step "$name:io" within 60 check_io
