@@ -17,7 +17,8 @@ PolicyManager::PolicyManager(boost::asio::io_context& io, control::Control& cont
       env_{io, control, limits, [this](const PolicyError& e) {
                if (on_error_) on_error_(e);
            },
-           &draining_} {
+           &draining_},
+      backend_errors_(io, control, [this](const BackendErrors& e) { report_backend_errors(e); }) {
     // Events are emitted while Control holds its lock, and a handler may
     // call Control again: handlers run later, from the io_context, never
     // inside the call that caused the event.
@@ -42,6 +43,31 @@ void PolicyManager::install_admission() {
 }
 
 void PolicyManager::hold_admissions_until_restored() { install_admission(); }
+
+void PolicyManager::update_watches() {
+    update_admission();
+    bool wanted = false;
+    for (auto& [name, p] : policies_) wanted = wanted || p->handles("on_backend_error");
+    backend_errors_.set_enabled(wanted);
+}
+
+void PolicyManager::report_backend_errors(const BackendErrors& e) {
+    log::warn("namespace {} of {}: {} backend I/O error(s) in the last {} ms ({} since it was opened)", e.nsid,
+              e.subsystem, e.errors, BackendErrorWatch::kPeriod.count(), e.total);
+    for (auto& [name, p] : policies_)
+        if (p->handles("on_backend_error"))
+            p->call("on_backend_error", [&e](lua_State* L) {
+                lua_createtable(L, 0, 4);
+                lua_pushlstring(L, e.subsystem.data(), e.subsystem.size());
+                lua_setfield(L, -2, "subsystem");
+                lua_pushinteger(L, e.nsid);
+                lua_setfield(L, -2, "nsid");
+                lua_pushinteger(L, static_cast<lua_Integer>(e.errors));
+                lua_setfield(L, -2, "errors");
+                lua_pushinteger(L, static_cast<lua_Integer>(e.total));
+                lua_setfield(L, -2, "total");
+            });
+}
 
 void PolicyManager::update_admission() {
     bool wanted = false;
@@ -94,7 +120,7 @@ void PolicyManager::restore() {
         log::info("policy {} restored (handlers: {})", spec.name, fmt::join(p->info().handlers, ", "));
         p->start();
     }
-    update_admission();
+    update_watches();
 }
 
 Result<void> PolicyManager::load(const std::string& name, const std::string& source, const std::string& file,
@@ -108,7 +134,7 @@ Result<void> PolicyManager::load(const std::string& name, const std::string& sou
     broken_.erase(name);
     log::notice("policy {} loaded from {} (handlers: {})", name, file, fmt::join(p->info().handlers, ", "));
     p->start();
-    update_admission();
+    update_watches();
     return {};
 }
 
@@ -119,7 +145,7 @@ Result<void> PolicyManager::unload(const std::string& name) {
     policies_.erase(name);  // its timers stop with it
     broken_.erase(name);
     log::notice("policy {} unloaded", name);
-    update_admission();
+    update_watches();
     return {};
 }
 

@@ -12,6 +12,7 @@
 
 #include "core/control/control.hpp"
 #include "core/control/policy_service.hpp"
+#include "lua/backend_error_watch.hpp"
 #include "lua/policy.hpp"
 
 namespace nvmfd::lua {
@@ -59,6 +60,10 @@ private:
     void update_admission();
     void install_admission();
     bool admission_installed_ = false;
+    // Both of the above and the backend error watch: on while some policy
+    // needs them (after every load, unload and restore).
+    void update_watches();
+    void report_backend_errors(const BackendErrors& e);
 
     ErrorCallback on_error_;
     bool draining_ = false;  // env_ points at it
@@ -67,6 +72,7 @@ private:
     // Persisted but refused at start (e.g. a state file edited by hand):
     // listed with their error until replaced or unloaded.
     std::map<std::string, control::PolicyInfo> broken_;
+    BackendErrorWatch backend_errors_;
     // Control keeps its listeners for its whole life: this tells the one
     // registered here whether the manager still exists.
     std::shared_ptr<PolicyManager*> alive_ = std::make_shared<PolicyManager*>(this);

@@ -115,7 +115,11 @@ int main(int argc, char** argv) {
         // on_host_connect. Admissions wait for the policies too (a second
         // guard: a port added before they are back).
         control.hold_listeners();
-        lua::PolicyManager policies(io, control);
+        lua::PolicyLimits limits;
+        limits.memory_bytes = opt.policy.memory_bytes;
+        limits.instructions = opt.policy.instructions;
+        limits.time_budget = opt.policy.time_budget;
+        lua::PolicyManager policies(io, control, limits);
         policies.hold_admissions_until_restored();
         auto loaded = control.load_state();
         if (!loaded) {

@@ -84,6 +84,9 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
         ("max-controllers-per-host", po::value<unsigned>()->default_value(512), "controllers one host NQN may have at once")
         ("max-discovery-queue-size", po::value<unsigned>()->default_value(128), "largest queue a host may create on a discovery controller (entries)")
         ("admission-timeout-ms", po::value<unsigned>()->default_value(5000), "how long a Connect waits for the policies' on_host_connect before the allow-list's decision stands (ms)")
+        ("policy-memory", po::value<std::string>()->default_value("32M"), "Lua memory per policy (1M to 1G)")
+        ("policy-instructions", po::value<uint64_t>()->default_value(10000000), "Lua VM instructions per handler or timer call (10000 to 10000000000)")
+        ("policy-time-budget-ms", po::value<unsigned>()->default_value(500), "wall time per handler or timer call (10 to 60000 ms)")
         ("default-export", po::value<bool>()->default_value(true), "with no state file yet, serve a malloc namespace (see --listen)")
         ("listen", po::value<std::string>()->default_value("127.0.0.1:4420"), "address of the default export's port, ADDR:PORT or [ADDR]:PORT")
         ("default-nqn", po::value<std::string>()->default_value("nqn.2026-11.io.nvmfd:default"), "NQN of the default export")
@@ -171,6 +174,18 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
     if (admission_ms < 10 || admission_ms > 60000)
         return make_error(ErrorCode::InvalidArgument, "must be 10 to 60000", "admission-timeout-ms");
     o.target.admission_timeout = std::chrono::milliseconds(admission_ms);
+    auto policy_memory = plugin::parse_size(vm["policy-memory"].as<std::string>(), "policy-memory");
+    if (!policy_memory) return std::unexpected(policy_memory.error());
+    if (*policy_memory < (1u << 20) || *policy_memory > (1u << 30))
+        return make_error(ErrorCode::InvalidArgument, "must be 1M to 1G", "policy-memory");
+    o.policy.memory_bytes = *policy_memory;
+    o.policy.instructions = vm["policy-instructions"].as<uint64_t>();
+    if (o.policy.instructions < 10000 || o.policy.instructions > 10000000000ull)
+        return make_error(ErrorCode::InvalidArgument, "must be 10000 to 10000000000", "policy-instructions");
+    unsigned budget_ms = vm["policy-time-budget-ms"].as<unsigned>();
+    if (budget_ms < 10 || budget_ms > 60000)
+        return make_error(ErrorCode::InvalidArgument, "must be 10 to 60000", "policy-time-budget-ms");
+    o.policy.time_budget = std::chrono::milliseconds(budget_ms);
     o.target.firmware_revision = NVMFD_VERSION;
     o.default_export = vm["default-export"].as<bool>();
     auto listen = parse_listen_address(vm["listen"].as<std::string>());

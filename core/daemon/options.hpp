@@ -8,6 +8,8 @@
 //   in_capsule_data_size = 8192
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -49,6 +51,12 @@ struct Options {
     bool bus_explicit = false;
     std::string dbus_name = "org.nvmfd";
     std::string admin_group = "nvmfd-admin";  // may make changes besides root
+    // What one Lua policy may use (main.cpp turns it into lua::PolicyLimits).
+    struct PolicyBudget {
+        size_t memory_bytes = 32u << 20;
+        uint64_t instructions = 10'000'000;
+        std::chrono::milliseconds time_budget{500};
+    } policy;
 };
 
 // Parses argv and the config file. On --help/--version prints and returns

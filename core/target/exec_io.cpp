@@ -44,6 +44,16 @@ Status io_status_to_nvme(IoStatus s) {
     return status::kInternalError;
 }
 
+// The NVMe status for a backend's result. The backend's own failures (the
+// medium, space, a device that went away; not a bad range or an operation it
+// lacks) count as the namespace's backend errors, which policies hear of
+// (on_backend_error).
+Status backend_result(Request& r, const BlockIo& io) {
+    if (io.status != IoStatus::Ok && io.status != IoStatus::InvalidRange && io.status != IoStatus::NotSupported)
+        ns_of(r).count_backend_error(QueuePair::of(r).reactor_id());
+    return io_status_to_nvme(io.status);
+}
+
 Status ana_status(proto::AnaState s) {
     // Path errors carry no DNR: the host should retry on another path.
     switch (s) {
@@ -77,7 +87,7 @@ void submit(Request& r) {
 
 void finish(BlockIo& io) {
     Request& r = *static_cast<Request*>(io.owner);
-    QueuePair::of(r).complete(r, io_status_to_nvme(io.status));
+    QueuePair::of(r).complete(r, backend_result(r, io));
 }
 
 // --- Read ---
@@ -93,7 +103,7 @@ void read_done(BlockIo& io) {
         }
         ns_of(r).count_read(qp.reactor_id(), r.transfer_length);
     }
-    qp.complete(r, io_status_to_nvme(io.status));
+    qp.complete(r, backend_result(r, io));
 }
 
 void submit_read(Request& r) {
@@ -115,7 +125,7 @@ void write_done(BlockIo& io) {
     Request& r = *static_cast<Request*>(io.owner);
     QueuePair& qp = QueuePair::of(r);
     if (io.status == IoStatus::Ok) ns_of(r).count_write(qp.reactor_id(), r.transfer_length);
-    qp.complete(r, io_status_to_nvme(io.status));
+    qp.complete(r, backend_result(r, io));
 }
 
 void execute_write(Request& r) {
@@ -197,7 +207,7 @@ void compare_read_done(BlockIo& io) {
     QueuePair& qp = QueuePair::of(r);
     std::span<const iovec> host(r.iov_storage.data(), r.iov_count);
     std::span<const iovec> media(io.iov, io.iov_count);
-    Status st = io_status_to_nvme(io.status);
+    Status st = backend_result(r, io);
     if (st.ok() && !scatter_equal(host, media, r.transfer_length)) st = status::kCompareFailure.with_dnr();
     if (io.iov != &io.backend_iov) qp.reactor().buffers().release(media);
     qp.complete(r, st);

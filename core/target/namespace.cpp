@@ -37,6 +37,7 @@ void Namespace::count_write(unsigned reactor, uint64_t bytes) {
 }
 
 void Namespace::count_error(unsigned reactor) { bump(slots_[reactor].errors, 1); }
+void Namespace::count_backend_error(unsigned reactor) { bump(slots_[reactor].backend_errors, 1); }
 
 NamespaceStats Namespace::stats() const {
     NamespaceStats st;
@@ -46,6 +47,7 @@ NamespaceStats Namespace::stats() const {
         st.read_bytes += s.read_bytes.load(std::memory_order_relaxed);
         st.write_bytes += s.write_bytes.load(std::memory_order_relaxed);
         st.errors += s.errors.load(std::memory_order_relaxed);
+        st.backend_errors += s.backend_errors.load(std::memory_order_relaxed);
     }
     return st;
 }

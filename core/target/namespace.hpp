@@ -23,7 +23,8 @@ struct NamespaceStats {
     uint64_t write_commands = 0;
     uint64_t read_bytes = 0;
     uint64_t write_bytes = 0;
-    uint64_t errors = 0;
+    uint64_t errors = 0;          // every failed command (host mistakes included)
+    uint64_t backend_errors = 0;  // the backend failed the I/O (medium, space, device gone)
 };
 
 class Namespace {
@@ -56,6 +57,7 @@ public:
     void count_read(unsigned reactor, uint64_t bytes);
     void count_write(unsigned reactor, uint64_t bytes);
     void count_error(unsigned reactor);
+    void count_backend_error(unsigned reactor);
 
     // Any thread: a sum of the per-reactor counters (each slot read atomically).
     NamespaceStats stats() const;
@@ -70,6 +72,7 @@ private:
         std::atomic<uint64_t> read_bytes{0};
         std::atomic<uint64_t> write_bytes{0};
         std::atomic<uint64_t> errors{0};
+        std::atomic<uint64_t> backend_errors{0};
     };
     static void bump(std::atomic<uint64_t>& c, uint64_t by) {
         c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);

@@ -1,8 +1,9 @@
 // The uring backend through the whole stack: nvmfd serving files and a
 // loop device, driven over NVMe/TCP by the tools/ host library. Verified
 // I/O, flush, write zeroes, deallocate, an injected ENOSPC that the host
-// sees as Capacity Exceeded while other I/O goes on, and data that was
-// written and flushed surviving a SIGKILL of nvmfd byte for byte.
+// sees as Capacity Exceeded while other I/O goes on, data that was
+// written and flushed surviving a SIGKILL of nvmfd byte for byte, and
+// backend errors reaching a policy (on_backend_error).
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -13,8 +14,11 @@
 #include <random>
 #include <string>
 #include <sys/mount.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "tests/integration/nvmfd_process.hpp"
 #include "tools/host/controller.hpp"
@@ -214,4 +218,39 @@ TEST_CASE("data written and flushed before nvmfd is SIGKILLed is in the file, by
     REQUIRE(::pread(fd, back.data(), back.size(), off_t(4096) * 512) == ssize_t(back.size()));
     ::close(fd);
     CHECK(back == data);
+}
+
+TEST_CASE("backend I/O errors reach policies as on_backend_error; a host's bad range does not count") {
+    Scratch s;
+    auto image = s.dir / "shrinking.img";
+    auto state = nlohmann::json::parse(
+        state_with({R"({"path": ")" + image.string() + R"(", "size": "16M", "create": "true"})"}));
+    state["policies"] = {{{"name", "health"},
+                          {"source", "function on_backend_error(e) nvmfd.log('notice', string.format("
+                                     "'backend errors on %s/%d: %d (total %d)', e.subsystem, e.nsid, e.errors, "
+                                     "e.total)) end"},
+                          {"file", "health.lua"},
+                          {"params", nlohmann::json::object()}}};
+    testing::DaemonOptions o;
+    o.state_json = state.dump();
+    NvmfdProcess d(o);
+    Host h(d.port());
+    std::vector<std::byte> buf(4096);
+    REQUIRE(h.io.read(1, 0, 8, buf) == status::kSuccess);
+    // The file loses its tail behind the namespace's back: reads there are
+    // short, which the backend reports as read errors.
+    fs::resize_file(image, 1u << 20);
+    for (uint32_t i = 0; i < 12; ++i) CHECK_FALSE(h.io.read(1, (8u << 20) / 512 + i * 8, 8, buf).ok());
+    // The host's own mistake is no backend error.
+    CHECK(h.io.read(1, (16u << 20) / 512, 8, buf) == status::kLbaOutOfRange);
+    std::string line = "backend errors on " + kNqn + "/1: ";
+    bool reported = false;
+    for (int i = 0; i < 60 && !reported; ++i) {
+        reported = d.log().find("(total 12)") != std::string::npos;
+        if (!reported) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK(reported);
+    CHECK(d.log().find(line) != std::string::npos);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    CHECK(d.log().find("(total 13)") == std::string::npos);
 }

@@ -36,6 +36,12 @@ end
 FORBIDDEN = """os.execute("touch /tmp/nvmfd-policy-escaped")
 """
 
+SLOW = """-- on_start works for about half a second in C (few VM instructions).
+function on_start()
+  for i = 1, 500 do local s = string.rep("x", 1000000):upper() end
+end
+"""
+
 FAILING = """-- A timer whose callback fails every time.
 nvmfd.every(0.2, function() error("boom from a timer") end)
 """
@@ -120,6 +126,21 @@ def main():
         r = nvmfctl(bus, "policy", "unload", "failing")
         check(r.rc == 1 and "NotFound" in (r.error_name or r.err), f"unloading twice: {r}")
         d.stop()
+
+        # The limits come from nvmfd.conf or the command line: a tighter
+        # time budget stops a slow handler sooner; a bad value is refused
+        # at start with the option's name.
+        d = Daemon(bus, work, state_file="none", extra=["--policy-time-budget-ms", "50"]).start()
+        ctl_ok(bus, "policy", "load", write(work, "slow.lua", SLOW))
+        wait_until(lambda: policies(bus)["slow"]["errors"] >= 1, 10, "the slow on_start to be stopped")
+        check("time budget exceeded (50 ms per call)" in policies(bus)["slow"]["last_error"],
+              f"budget: {policies(bus)['slow']}")
+        d.stop()
+        bad = Daemon(bus, work, state_file="none", extra=["--policy-memory", "64K"]).start(expect_ready=False)
+        rc = bad.wait_exit()
+        check(rc != 0 and "policy-memory" in bad.log() and "1M to 1G" in bad.log(),
+              f"a bad policy-memory: rc {rc}, log:\n{bad.log()}")
+        log("limits: --policy-time-budget-ms 50 stops a slow handler; --policy-memory 64K is refused")
 
 
 if __name__ == "__main__":
