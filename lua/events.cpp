@@ -30,7 +30,8 @@ const char* change_of(const control::Event& e) {
     case K::SubsystemRemoved:
     case K::NamespaceRemoved:
     case K::PortRemoved: return "removed";
-    case K::NamespaceChanged: return e.detail.empty() ? "changed" : e.detail.c_str();
+    case K::NamespaceChanged:
+    case K::PortChanged: return e.detail.empty() ? "changed" : e.detail.c_str();  // "up"/"down" for a port
     default: return "changed";
     }
 }
@@ -88,6 +89,7 @@ void push_event_info(lua_State* L, const control::Event& e) {
         set_integer(L, "port", e.port);
         set_change(L, e);
         if (!e.subsystem.empty()) set_string(L, "subsystem", e.subsystem);  // linked or unlinked
+        if (!e.reason.empty()) set_string(L, "reason", e.reason);           // why it went down
         break;
     case K::AnaStateChanged:
         set_integer(L, "port", e.port);

@@ -5,7 +5,8 @@
 //   on_controller_disconnect(info)  {subsystem, cntlid, host, port, reason}
 //   on_subsystem_change(info)       {subsystem, change = "added"|"removed"|"changed", host?}
 //   on_namespace_change(info)       {subsystem, nsid, change = "added"|"removed"|"resized"|"visibility"|"ana-group", ana_group?}
-//   on_port_change(info)            {port, change = "added"|"removed"|"changed", subsystem? (linked or unlinked)}
+//   on_port_change(info)            {port, change = "added"|"removed"|"changed"|"down"|"up", subsystem? (linked or
+//                                   unlinked), reason? (down: why it takes no new hosts)}
 //   on_ana_change(info)             {port, group, state}
 //   on_drain(info), on_resume(info) {draining} (nvmfctl gateway drain|resume: PolicyManager::set_draining)
 //   on_backend_error(info)          {subsystem, nsid, errors, total} (backend_error_watch.hpp: at most one

@@ -23,6 +23,11 @@ Control::Control(target::Target& target, plugin::PluginLoader& plugins, ControlO
         if (!connected) e.reason = info.end_reason;
         emit_from_reactor(e);
     });
+    target_.set_port_observer([this](uint16_t port, bool accepting, const std::string& reason) {
+        Event e = make_event(EventKind::PortChanged, {}, 0, port, 0, accepting ? "up" : "down");
+        e.reason = reason;
+        emit_from_reactor(e);
+    });
     target_.set_refusal_observer([this](const target::ConnectRefusal& r) {
         Event e = make_event(EventKind::HostRefused, r.subsystem, 0, r.port, 0, r.host);
         e.address = r.address;

@@ -95,6 +95,11 @@ public:
     // Called on the reactor that will own the connection.
     virtual std::unique_ptr<QueueHandler> create_queue(TransportQueue& queue, uint16_t port_id,
                                                        const TransportLimits& limits) = 0;
+    // A listening port stopped taking new hosts (accepting = false: out of
+    // descriptors, the listener failed) or takes them again; any thread.
+    // Hosts already connected are not affected. Policies hear of it
+    // (on_port_change, change "down"/"up").
+    virtual void port_state_changed(uint16_t port_id, bool accepting, std::string_view reason) = 0;
 protected:
     ~TransportEnv() = default;
 };

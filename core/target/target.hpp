@@ -65,6 +65,16 @@ public:
     runtime::ReactorGroup& reactors() override { return reactors_; }
     std::unique_ptr<plugin::QueueHandler> create_queue(plugin::TransportQueue& queue, uint16_t port_id,
                                                        const plugin::TransportLimits& limits) override;
+    void port_state_changed(uint16_t port_id, bool accepting, std::string_view reason) override {
+        std::lock_guard lock(observer_mutex_);
+        if (port_observer_) port_observer_(port_id, accepting, std::string(reason));
+    }
+    // Told when a port stops or resumes taking hosts (reactor threads).
+    using PortObserver = std::function<void(uint16_t port_id, bool accepting, const std::string& reason)>;
+    void set_port_observer(PortObserver o) {
+        std::lock_guard lock(observer_mutex_);
+        port_observer_ = std::move(o);
+    }
 
     // Told when an association starts (connected = true) or ends; called on
     // reactor threads, so the observer must hand the news to its own thread.
@@ -109,6 +119,7 @@ private:
     bool reactors_running_ = false;
     std::mutex observer_mutex_;
     ControllerObserver controller_observer_;
+    PortObserver port_observer_;
     RefusalObserver refusal_observer_;
     mutable std::mutex admission_mutex_;
     std::shared_ptr<AdmissionHook> admission_hook_;

@@ -67,6 +67,11 @@ void Listener::on_fd_event(uint32_t) {
             return;
         }
         backoff_ = kFirstBackoff;
+        if (paused_) {
+            paused_ = false;
+            log::notice("tcp: port {} takes new hosts again", port_id_);
+            transport_.env().port_state_changed(port_id_, true, "");
+        }
         hand_over(fd, ss);
     }
 }
@@ -83,6 +88,10 @@ void Listener::hand_over(int fd, const sockaddr_storage& peer) {
 
 void Listener::back_off(int err) {
     ++refusals_;
+    if (!paused_) {
+        paused_ = true;
+        transport_.env().port_state_changed(port_id_, false, fmt::format("accept: {}", std::strerror(err)));
+    }
     reactor_.modify_fd(fd_, 0, *this);
     auto now = runtime::Clock::now();
     if (now - last_report_ >= kReportInterval) {

@@ -42,6 +42,7 @@ private:
     runtime::Reactor::TimerId retry_timer_ = 0;
     std::chrono::milliseconds backoff_;
     unsigned refusals_ = 0;  // since the last report
+    bool paused_ = false;    // backing off: the core was told the port is down
     runtime::Clock::time_point last_report_{};
 };
 

@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/integration/nvmfd_process.hpp"
 #include "tools/host/commands.hpp"
 #include "tools/host/controller.hpp"
@@ -547,4 +549,49 @@ TEST_CASE("commands beyond max_connection_buffer wait without stopping the strea
         REQUIRE(io.read(1, i * (kLen / 512), kLen / 512, back) == status::kSuccess);
         CHECK(back == data[i]);
     }
+}
+
+TEST_CASE("a port that cannot accept hosts is down for policies, and up again once it can") {
+    const std::string nqn = testing::NvmfdProcess::default_nqn();
+    nlohmann::json state = {
+        {"version", 1},
+        {"subsystems",
+         {{{"nqn", nqn},
+           {"allow_any_host", true},
+           {"namespaces", {{{"nsid", 1}, {"backend", "malloc"}, {"params", {{"size", "8M"}}}}}}}}},
+        {"ports", {{{"id", 1}, {"address", "127.0.0.1"}, {"service", "@PORT@"}, {"subsystems", {nqn}}}}},
+        {"policies",
+         {{{"name", "ports"},
+           {"source", "function on_port_change(i) nvmfd.log('notice', 'port ' .. i.port .. ' ' .. i.change .. "
+                      "' (' .. (i.reason or '-') .. ')') end"},
+           {"file", "ports.lua"},
+           {"params", nlohmann::json::object()}}}}};
+    testing::DaemonOptions o;
+    o.state_json = state.dump();
+    o.max_open_files = 64;
+    NvmfdProcess d(o);
+    verified_io(d, 0, 4096, 11);
+    std::this_thread::sleep_for(200ms);
+    std::vector<RawConnection> flood;
+    for (int i = 0; i < 100; ++i) flood.push_back(RawConnection::open(endpoint_of(d)));
+    auto logged = [&](const std::string& line) {
+        for (int i = 0; i < 100; ++i) {
+            if (d.log().find(line) != std::string::npos) return true;
+            std::this_thread::sleep_for(50ms);
+        }
+        return false;
+    };
+    CHECK(logged("port 1 down (accept: Too many open files)"));
+    flood.clear();
+    auto deadline = Steady::now() + 10s;
+    for (;;) {
+        try {
+            verified_io(d, 0, 4096, 10);
+            break;
+        } catch (const std::exception& e) {
+            if (Steady::now() > deadline) FAIL("no host could connect again: " << std::string(e.what()));
+            std::this_thread::sleep_for(200ms);
+        }
+    }
+    CHECK(logged("port 1 up (-)"));
 }
