@@ -10,6 +10,7 @@
 #include "lua/call_recorder.hpp"
 #include "lua/errors.hpp"
 #include "lua/json_to_lua.hpp"
+#include "lua/peer_watch.hpp"
 #include "lua/probes.hpp"
 #include "lua/timers.hpp"
 
@@ -187,7 +188,7 @@ int l_unlink(lua_State* L) {
     return 0;
 }
 
-constexpr std::array<luaL_Reg, 19> kFunctions{{
+constexpr std::array<luaL_Reg, 20> kFunctions{{
     {"log", l_log},
     {"error", l_error},
     {"state", l_state},
@@ -205,6 +206,7 @@ constexpr std::array<luaL_Reg, 19> kFunctions{{
     {"every", l_every},
     {"after", l_after},
     {"probe", l_probe},
+    {"watch_peer", l_watch_peer},
     {"draining", l_draining},
     {nullptr, nullptr},
 }};
@@ -225,7 +227,7 @@ void install_bindings(lua_State* L, BindingContext& ctx) {
     // What a dry run lists: whatever would change the target, start a timer or log.
     record_calls_of(L, {"log", "add_subsystem", "remove_subsystem", "allow_host", "disallow_host", "add_namespace",
                         "remove_namespace", "set_ana_state", "add_ana_group", "link", "unlink", "every", "after",
-                        "probe"});
+                        "probe", "watch_peer"});
     lua_createtable(L, 0, static_cast<int>(ctx.params.size()));
     for (const auto& [k, v] : ctx.params) {
         lua_pushlstring(L, v.data(), v.size());
@@ -234,6 +236,7 @@ void install_bindings(lua_State* L, BindingContext& ctx) {
     lua_setfield(L, -2, "params");
     lua_setglobal(L, "nvmfd");
     install_timer_metatable(L);
+    install_watch_metatable(L);
 }
 
 }  // namespace nvmfd::lua

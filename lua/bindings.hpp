@@ -15,6 +15,7 @@ namespace nvmfd::lua {
 
 class Timers;
 class Probes;
+class PeerWatches;
 class CallRecorder;
 
 // What the bindings of one policy work with; it lives in the Lua state's
@@ -25,6 +26,7 @@ struct BindingContext {
     std::map<std::string, std::string> params;
     Timers* timers = nullptr;
     Probes* probes = nullptr;
+    PeerWatches* watches = nullptr;
     const bool* draining = nullptr;  // nvmfd.draining(); none: never
     // While the main chunk runs the policy is not accepted yet: calls that
     // change the target are refused then, so a refused load changes nothing.

@@ -11,6 +11,8 @@
 //   on_drain(info), on_resume(info) {draining} (nvmfctl gateway drain|resume: PolicyManager::set_draining)
 //   on_backend_error(info)          {subsystem, nsid, errors, total} (backend_error_watch.hpp: at most one
 //                                   per namespace per second)
+//   on_peer_change(info)            {name, address, port, state = "up"|"down", reason?, missed?}
+//                                   (nvmfd.watch_peer of this policy: peer_watch.hpp)
 // and one that is not an event but a question (lua/admission.*):
 //   on_host_connect(info)           {host, hostid, subsystem, port, address} -> allow?
 #pragma once
@@ -24,10 +26,10 @@
 
 namespace nvmfd::lua {
 
-inline constexpr std::array<std::string_view, 11> kHandlerNames{
+inline constexpr std::array<std::string_view, 12> kHandlerNames{
     "on_start",       "on_controller_connect", "on_controller_disconnect", "on_subsystem_change",
     "on_namespace_change", "on_port_change",   "on_ana_change",            "on_drain",
-    "on_resume",      "on_host_connect",       "on_backend_error"};
+    "on_resume",      "on_host_connect",       "on_backend_error",         "on_peer_change"};
 
 const char* handler_for(control::EventKind kind);
 void push_event_info(lua_State* L, const control::Event& e);

@@ -17,6 +17,7 @@ struct PolicyLimits {
     std::chrono::milliseconds min_timer_period{10};      // nvmfd.every / nvmfd.after
     size_t max_timers = 256;                             // active timers per policy
     size_t max_probes = 64;                              // nvmfd.probe calls in flight per policy
+    size_t max_peer_watches = 64;                        // nvmfd.watch_peer watches per policy
     // Lua's pattern matcher backtracks in C, where no instruction is
     // counted: a pattern call is refused when its worst case (about
     // (subject length + 1) ^ (quantifiers + 1) steps) exceeds this.

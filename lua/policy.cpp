@@ -29,6 +29,9 @@ Result<std::unique_ptr<Policy>> Policy::load(const control::PolicySpec& spec, co
         env.io, L, env.limits.max_probes,
         [raw = p.get()](int ref, const ProbeResult& r, const std::string& what) { raw->fire_probe(ref, r, what); });
     p->context_.probes = p->probes_.get();
+    p->watches_ = std::make_unique<PeerWatches>(env.io, env.limits.max_peer_watches,
+                                                [raw = p.get()](const PeerChange& c) { raw->peer_changed(c); });
+    p->context_.watches = p->watches_.get();
     if (auto err = p->sandbox_->protect([&](lua_State* L) { install_bindings(L, p->context_); }))
         return make_error(ErrorCode::Internal, "cannot install the nvmfd bindings: " + *err);
 
@@ -121,6 +124,26 @@ void Policy::fire_timer(int ref, const std::string& what) {
     run(what, [ref](lua_State* L) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
         return 0;
+    });
+}
+
+void Policy::peer_changed(const PeerChange& c) {
+    call("on_peer_change", [&c](lua_State* L) {
+        lua_createtable(L, 0, 6);
+        lua_pushlstring(L, c.name.data(), c.name.size());
+        lua_setfield(L, -2, "name");
+        lua_pushlstring(L, c.address.data(), c.address.size());
+        lua_setfield(L, -2, "address");
+        lua_pushlstring(L, c.port.data(), c.port.size());
+        lua_setfield(L, -2, "port");
+        lua_pushstring(L, c.up ? "up" : "down");
+        lua_setfield(L, -2, "state");
+        if (!c.up) {
+            lua_pushlstring(L, c.reason.data(), c.reason.size());
+            lua_setfield(L, -2, "reason");
+            lua_pushinteger(L, c.missed);
+            lua_setfield(L, -2, "missed");
+        }
     });
 }
 

@@ -20,6 +20,7 @@
 #include "lua/call_recorder.hpp"
 #include "lua/limits.hpp"
 #include "lua/sandbox.hpp"
+#include "lua/peer_watch.hpp"
 #include "lua/probes.hpp"
 #include "lua/timers.hpp"
 
@@ -88,6 +89,7 @@ private:
     Sandbox::Pusher push_handler(const std::string& handler, const std::function<void(lua_State*)>& push_arg);
     void fire_timer(int ref, const std::string& what);
     void fire_probe(int ref, const ProbeResult& result, const std::string& what);
+    void peer_changed(const PeerChange& c);  // on_peer_change
 
     control::PolicySpec spec_;
     PolicyEnvironment env_;
@@ -95,6 +97,7 @@ private:
     std::unique_ptr<Sandbox> sandbox_;
     std::unique_ptr<Timers> timers_;     // goes first: releases its references in the state
     std::unique_ptr<Probes> probes_;     // likewise
+    std::unique_ptr<PeerWatches> watches_;
     std::vector<std::string> handlers_;
     std::vector<std::string> templates_;
     uint64_t calls_ = 0;

@@ -65,28 +65,36 @@ void push_probe_result(lua_State* L, const ProbeResult& r) {
     }
 }
 
-int l_probe(lua_State* L) {
-    auto& ctx = binding_context(L);
-    if (lua_type(L, 1) != LUA_TTABLE) raise_invalid(L, "nvmfd.probe: the first argument must be a table", "target");
-    if (lua_type(L, 2) != LUA_TFUNCTION) raise_invalid(L, "nvmfd.probe: the second argument must be a function", "fn");
-    ProbeTarget t;
-    {
-        Options o(L, 1, {"address", "port", "kind", "subsystem", "hostnqn", "timeout"});
-        auto address = o.string("address");
-        if (!address || address->empty()) raise_invalid(L, "nvmfd.probe needs an address", "address");
-        t.address = *address;
-        std::string kind = o.string("kind").value_or("discovery");
-        auto k = parse_probe_kind(kind);
-        if (!k) raise_invalid(L, fmt::format("'{}' is not tcp, discovery or ana", kind), "kind");
-        t.kind = *k;
-        t.subsystem = o.string("subsystem").value_or("");
-        if (t.kind == ProbeKind::Ana && t.subsystem.empty())
-            raise_invalid(L, "an ana probe needs the subsystem whose ANA log it reads", "subsystem");
-        t.hostnqn = o.string("hostnqn").value_or(kDefaultProbeHostNqn);
-        if (t.hostnqn.size() > 223) raise_invalid(L, "an NQN has at most 223 bytes", "hostnqn");
-        if (t.subsystem.size() > 223) raise_invalid(L, "an NQN has at most 223 bytes", "subsystem");
+// Seconds from field `key` of the table at `arg` (nil: fallback).
+double seconds_field(lua_State* L, int arg, const char* key, double fallback, double min, double max) {
+    lua_getfield(L, arg, key);
+    double s = fallback;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER) raise_invalid(L, "must be a number of seconds", key);
+        s = lua_tonumber(L, -1);
+        if (!std::isfinite(s) || s < min || s > max)
+            raise_invalid(L, fmt::format("must be from {} to {} seconds", min, max), key);
     }
-    lua_getfield(L, 1, "port");  // a number or a service name
+    lua_pop(L, 1);
+    return s;
+}
+
+ProbeTarget read_probe_target(lua_State* L, int arg, const Options& o, double default_timeout) {
+    ProbeTarget t;
+    auto address = o.string("address");
+    if (!address || address->empty()) raise_invalid(L, "a probe needs an address", "address");
+    t.address = *address;
+    std::string kind = o.string("kind").value_or("discovery");
+    auto k = parse_probe_kind(kind);
+    if (!k) raise_invalid(L, fmt::format("'{}' is not tcp, discovery or ana", kind), "kind");
+    t.kind = *k;
+    t.subsystem = o.string("subsystem").value_or("");
+    if (t.kind == ProbeKind::Ana && t.subsystem.empty())
+        raise_invalid(L, "an ana probe needs the subsystem whose ANA log it reads", "subsystem");
+    t.hostnqn = o.string("hostnqn").value_or(kDefaultProbeHostNqn);
+    if (t.hostnqn.size() > 223) raise_invalid(L, "an NQN has at most 223 bytes", "hostnqn");
+    if (t.subsystem.size() > 223) raise_invalid(L, "an NQN has at most 223 bytes", "subsystem");
+    lua_getfield(L, arg, "port");  // a number or a service name
     if (lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0 && lua_tointeger(L, -1) <= 65535)
         t.port = std::to_string(lua_tointeger(L, -1));
     else if (lua_type(L, -1) == LUA_TSTRING)
@@ -94,15 +102,17 @@ int l_probe(lua_State* L) {
     else if (!lua_isnil(L, -1))
         raise_invalid(L, "must be a port number (1-65535) or a service name", "port");
     lua_pop(L, 1);
-    lua_getfield(L, 1, "timeout");
-    if (!lua_isnil(L, -1)) {
-        if (lua_type(L, -1) != LUA_TNUMBER) raise_invalid(L, "must be a number of seconds", "timeout");
-        double s = lua_tonumber(L, -1);
-        if (!std::isfinite(s) || s < kMinTimeout || s > kMaxTimeout)
-            raise_invalid(L, fmt::format("must be from {} to {} seconds", kMinTimeout, kMaxTimeout), "timeout");
-        t.timeout = std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
-    }
-    lua_pop(L, 1);
+    double s = seconds_field(L, arg, "timeout", default_timeout, kMinTimeout, kMaxTimeout);
+    t.timeout = std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+    return t;
+}
+
+int l_probe(lua_State* L) {
+    auto& ctx = binding_context(L);
+    if (lua_type(L, 1) != LUA_TTABLE) raise_invalid(L, "nvmfd.probe: the first argument must be a table", "target");
+    if (lua_type(L, 2) != LUA_TFUNCTION) raise_invalid(L, "nvmfd.probe: the second argument must be a function", "fn");
+    ProbeTarget t = read_probe_target(L, 1, Options(L, 1, {"address", "port", "kind", "subsystem", "hostnqn", "timeout"}),
+                                      1.0);
     if (ctx.recorder) return 0;  // a dry run lists the probe; it sends nothing to the peer
     lua_settop(L, 2);
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -44,6 +44,13 @@ private:
 
 // The binding: nvmfd.probe({address=, port=, kind=, subsystem=, hostnqn=, timeout=}, fn)
 int l_probe(lua_State* L);
+
+class Options;
+// The probe target described by the table at `arg` (read through `o`, which
+// knows the keys the binding accepts); raises an error naming a bad field.
+ProbeTarget read_probe_target(lua_State* L, int arg, const Options& o, double default_timeout);
+// Seconds in field `key` of the table at `arg`, from min to max (nil: fallback).
+double seconds_field(lua_State* L, int arg, const char* key, double fallback, double min, double max);
 // result -> {ok, error, seconds, change_count, ana = {[group] = "optimized", ...}}
 void push_probe_result(lua_State* L, const ProbeResult& r);
 

@@ -154,3 +154,48 @@ TEST_CASE("bad probe arguments are named; an unloaded policy's probe never calls
     e.run_for(std::chrono::milliseconds(300));
     CHECK(e.errors.empty());
 }
+
+TEST_CASE("watch_peer: on_peer_change says up when the peer answers and down after `missed` failed probes") {
+    Engine e;
+    std::string port = export_subsystem(e);
+    REQUIRE(e.load(R"(
+        function on_start()
+          w = nvmfd.watch_peer({name = 'b', address = '127.0.0.1', port = )" + port +
+                   R"(, kind = 'ana', subsystem = ')" + kNqn + R"(', interval = 0.05, missed = 2})
+        end
+        function on_peer_change(p)
+          error(string.format('peer %s %s:%s %s (%s, %s)', p.name, p.address, p.port, p.state,
+                              p.reason or '-', tostring(p.missed or '-')), 0)
+        end
+    )"));
+    REQUIRE(e.run_until([&] { return !e.errors.empty(); }));
+    CHECK(e.errors[0].message.ends_with("peer b 127.0.0.1:" + port + " up (-, -)"));
+    CHECK(e.errors[0].handler == "on_peer_change");
+    // The peer's listener goes away: down once, after two failed probes.
+    e.errors.clear();
+    REQUIRE(e.f.control->remove_port(1, true));
+    REQUIRE(e.run_until([&] { return !e.errors.empty(); }));
+    CHECK(e.errors[0].message.find("peer b 127.0.0.1:" + port + " down (") != std::string::npos);
+    CHECK(e.errors[0].message.ends_with(", 2)"));
+    e.run_for(std::chrono::milliseconds(300));
+    CHECK(e.errors.size() == 1);  // a transition is told once
+    // Back: up again.
+    e.errors.clear();
+    control::PortSettings ps;
+    ps.address = "127.0.0.1";
+    ps.service = port;
+    REQUIRE(e.f.control->add_port(ps));
+    REQUIRE(e.f.control->link_subsystem(1, kNqn));
+    REQUIRE(e.run_until([&] { return !e.errors.empty(); }));
+    CHECK(e.errors[0].message.ends_with(" up (-, -)"));
+    // A cancelled watch is silent.
+    REQUIRE(e.load(R"(
+        function on_start() local w = nvmfd.watch_peer({address = '127.0.0.1', port = 1, kind = 'tcp',
+                                                         interval = 0.05, missed = 1})
+          assert(w:cancel()) end
+        function on_peer_change(p) error('cancelled watch reported ' .. p.state, 0) end
+    )"));
+    e.errors.clear();
+    e.run_for(std::chrono::milliseconds(300));
+    CHECK(e.errors.empty());
+}
