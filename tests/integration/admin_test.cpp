@@ -6,9 +6,9 @@
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 
 #include "tests/integration/nvmfd_process.hpp"
+#include "tests/integration/policy_state.hpp"
 #include "tools/host/commands.hpp"
 #include "tools/host/controller.hpp"
 #include "tools/host/errors.hpp"
@@ -167,21 +167,10 @@ TEST_CASE("a host that goes silent past KATO loses its association; others keep 
 
 TEST_CASE("policies hear why an association ended: keep-alive timeout, or the host leaving") {
     const std::string nqn = "nqn.2026-11.io.nvmfd:health";
-    nlohmann::json state = {
-        {"version", 1},
-        {"subsystems",
-         {{{"nqn", nqn},
-           {"allow_any_host", true},
-           {"namespaces", {{{"nsid", 1}, {"backend", "malloc"}, {"params", {{"size", "8M"}}}}}}}}},
-        {"ports", {{{"id", 1}, {"address", "127.0.0.1"}, {"service", "@PORT@"}, {"subsystems", {nqn}}}}},
-        {"policies",
-         {{{"name", "health"},
-           {"source", "function on_controller_disconnect(i) nvmfd.log('notice', 'gone: ' .. i.host .. ' ' .. "
-                      "i.reason) end"},
-           {"file", "health.lua"},
-           {"params", nlohmann::json::object()}}}}};
     testing::DaemonOptions o;
-    o.state_json = state.dump();
+    o.state_json = testing::state_with_policy(
+        nqn, "health",
+        "function on_controller_disconnect(i) nvmfd.log('notice', 'gone: ' .. i.host .. ' ' .. i.reason) end");
     NvmfdProcess d(o);
     ControllerOptions quiet = opts(1000);
     quiet.subnqn = nqn;

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "tests/integration/nvmfd_process.hpp"
+#include "tests/integration/policy_state.hpp"
 #include "tests/integration/raw_wire.hpp"
 #include "tools/host/commands.hpp"
 #include "tools/host/controller.hpp"
@@ -56,16 +57,7 @@ end
 )lua";
 
 std::string state_with_gate(int burn = 60) {
-    nlohmann::json j = {
-        {"version", 1},
-        {"subsystems",
-         {{{"nqn", kGuarded},
-           {"allow_any_host", true},
-           {"namespaces", {{{"nsid", 1}, {"backend", "malloc"}, {"params", {{"size", "16M"}}}}}}}}},
-        {"ports", {{{"id", 1}, {"address", "127.0.0.1"}, {"service", "@PORT@"}, {"subsystems", {kGuarded}}}}},
-        {"policies",
-         {{{"name", "gate"}, {"source", kGate}, {"file", "gate.lua"}, {"params", {{"burn", std::to_string(burn)}}}}}}};
-    return j.dump();
+    return testing::state_with_policy(kGuarded, "gate", kGate, {{"burn", std::to_string(burn)}});
 }
 
 testing::DaemonOptions gated(std::vector<std::string> extra = {}) {

@@ -15,9 +15,9 @@
 #include <unistd.h>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 
 #include "tests/integration/nvmfd_process.hpp"
+#include "tests/integration/policy_state.hpp"
 #include "tools/host/commands.hpp"
 #include "tools/host/controller.hpp"
 #include "tools/host/errors.hpp"
@@ -553,21 +553,11 @@ TEST_CASE("commands beyond max_connection_buffer wait without stopping the strea
 
 TEST_CASE("a port that cannot accept hosts is down for policies, and up again once it can") {
     const std::string nqn = testing::NvmfdProcess::default_nqn();
-    nlohmann::json state = {
-        {"version", 1},
-        {"subsystems",
-         {{{"nqn", nqn},
-           {"allow_any_host", true},
-           {"namespaces", {{{"nsid", 1}, {"backend", "malloc"}, {"params", {{"size", "8M"}}}}}}}}},
-        {"ports", {{{"id", 1}, {"address", "127.0.0.1"}, {"service", "@PORT@"}, {"subsystems", {nqn}}}}},
-        {"policies",
-         {{{"name", "ports"},
-           {"source", "function on_port_change(i) nvmfd.log('notice', 'port ' .. i.port .. ' ' .. i.change .. "
-                      "' (' .. (i.reason or '-') .. ')') end"},
-           {"file", "ports.lua"},
-           {"params", nlohmann::json::object()}}}}};
     testing::DaemonOptions o;
-    o.state_json = state.dump();
+    o.state_json = testing::state_with_policy(
+        nqn, "ports",
+        "function on_port_change(i) nvmfd.log('notice', 'port ' .. i.port .. ' ' .. i.change .. ' (' .. "
+        "(i.reason or '-') .. ')') end");
     o.max_open_files = 64;
     NvmfdProcess d(o);
     verified_io(d, 0, 4096, 11);
