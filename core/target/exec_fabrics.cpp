@@ -74,7 +74,12 @@ std::string uuid_text(const uint8_t (&id)[16]) {
 // (IATTR/IPO in DW0); the admin gets a notice naming the host, its address,
 // the subsystem, the status and the field, and for an admin queue the
 // management plane hears of it (D-Bus HostRefused).
-void refuse(const ConnectAttempt& a, Status st, const ConnectField* field, std::string_view reason) {
+// Whether the host may try the same Connect again (no DNR): only where an
+// admin's next step can make it succeed without the host changing anything.
+enum class Retry { No, Later };
+
+void refuse(const ConnectAttempt& a, Status st, const ConnectField* field, std::string_view reason,
+            Retry retry = Retry::No) {
     log::notice("connect refused: host '{}' ({}) to '{}' queue {} on port {}: {} ({}{}{})", a.hostnqn,
                 a.qp.peer_address(), a.subnqn, a.cmd.qid, a.qp.port_id(), reason, proto::status_name(st),
                 field ? ", field " : "", field ? field->name : "");
@@ -92,6 +97,11 @@ void refuse(const ConnectAttempt& a, Status st, const ConnectField* field, std::
         location = field->in_data ? uint16_t(offsetof(proto::Sqe, sgl)) : field->offset;
     }
     a.req.cqe.dw0 = dw0;
+    if (retry == Retry::Later) {
+        a.req.error_location = location;
+        a.qp.complete(a.req, st);
+        return;
+    }
     a.qp.complete_error(a.req, st, location);
 }
 
@@ -108,9 +118,16 @@ bool admin_connect_permitted(const ConnectAttempt& a, bool discovery) {
     const Port* port = snap.find_port(qp.port_id());
     if (!discovery) {
         const Subsystem* sub = snap.find_subsystem(a.subnqn);
-        if (!sub || !port || !port->exposes(a.subnqn)) {
-            refuse(a, status::kConnectInvalidParameters, &kSubnqn,
-                   sub ? "the subsystem is not exported through this port" : "no such subsystem");
+        if (!sub) {
+            refuse(a, status::kConnectInvalidParameters, &kSubnqn, "no such subsystem");
+            return false;
+        }
+        // A port that is being set up (added, then linked: two calls) or a
+        // link removed for a moment: the Linux host drops a path for good on
+        // a Connect error with DNR, so this one leaves the host free to retry.
+        if (!port || !port->exposes(a.subnqn)) {
+            refuse(a, status::kConnectInvalidParameters, &kSubnqn, "the subsystem is not exported through this port",
+                   Retry::Later);
             return false;
         }
         if (!sub->host_allowed(a.hostnqn)) {

@@ -355,3 +355,16 @@ TEST_CASE("reading far past the end of the discovery log takes no buffer pool pa
     verified_io(other, 6);
     CHECK(d.running());
 }
+
+TEST_CASE("a subsystem not exported through the port may be retried (no DNR); an unknown one may not") {
+    NvmfdProcess d(daemon_options());
+    RawConnection r = RawConnection::open({"127.0.0.1", d.second_port()});
+    proto::Cqe c = raw_connect(r, {.subnqn = kDefault, .hostnqn = kAllowed});
+    CHECK(status_of(c) == status::kConnectInvalidParameters);
+    CHECK_FALSE(status_of(c).dnr());  // the admin may be about to link it: the Linux host keeps reconnecting
+    CHECK(c.dw0 == proto::connect_invalid_data_field(offsetof(proto::ConnectData, subnqn)));
+    RawConnection r2 = RawConnection::open({"127.0.0.1", d.port()});
+    c = raw_connect(r2, {.subnqn = "nqn.2026-11.io.nvmfd:nosuch", .hostnqn = kAllowed});
+    CHECK(status_of(c) == status::kConnectInvalidParameters);
+    CHECK(status_of(c).dnr());
+}

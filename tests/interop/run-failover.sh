@@ -120,7 +120,14 @@ hook() {
     drain) ctl "$name" gateway drain ;;
     resume) ctl "$name" gateway resume ;;
     unlisten) ctl "$name" port remove 1 --force ;;
-    listen) add_listener "$name"; echo "gateway $name listens again" ;;
+    listen)
+        # Listening 1.5 s before the link, as an admin typing two commands:
+        # the host, reconnecting every second, meets the port while it does
+        # not export the subsystem yet; that refusal must leave it retrying.
+        ctl "$name" port add --address 127.0.0.1 --port "$(gw_port "$name")" --id 1 >/dev/null
+        sleep 1.5
+        ctl "$name" port link 1 "$NQN" >/dev/null
+        echo "gateway $name listens again" ;;
     *) echo "unknown action $action"; return 2 ;;
     esac
     local g
