@@ -99,7 +99,6 @@ local timeout = number_param("timeout", interval, 0.01, 60)
 local failback_delay = number_param("failback_delay", 2, 0, 3600)
 local probe_hostnqn = P.probe_hostnqn or "nqn.2026-11.io.nvmfd:gateway-probe"
 
-local me = gateways[self_name]
 local owner_of = {}   -- group -> owner name
 for _, name in ipairs(order) do owner_of[gateways[name].group] = name end
 
