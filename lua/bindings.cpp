@@ -213,6 +213,17 @@ constexpr std::array<luaL_Reg, 20> kFunctions{{
 
 }  // namespace
 
+void install_cancel_metatable(lua_State* L, const char* name, lua_CFunction cancel) {
+    luaL_newmetatable(L, name);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, cancel);
+    lua_setfield(L, -2, "cancel");
+    lua_setfield(L, -2, "__index");
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
+}
+
 BindingContext& binding_context(lua_State* L) {
     BindingContext* ctx;
     std::memcpy(&ctx, lua_getextraspace(L), sizeof ctx);

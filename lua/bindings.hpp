@@ -40,5 +40,8 @@ BindingContext& binding_context(lua_State* L);
 // Creates the global `nvmfd` table (and points the state at ctx). Runs
 // inside a protected call (it may raise out of memory).
 void install_bindings(lua_State* L, BindingContext& ctx);
+// The metatable of a handle a binding returns (a timer, a peer watch):
+// named `name`, with one method, handle:cancel().
+void install_cancel_metatable(lua_State* L, const char* name, lua_CFunction cancel);
 
 }  // namespace nvmfd::lua

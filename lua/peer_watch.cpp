@@ -119,15 +119,6 @@ int l_watch_peer(lua_State* L) {
     return 1;
 }
 
-void install_watch_metatable(lua_State* L) {
-    luaL_newmetatable(L, kWatchMeta);
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, l_cancel);
-    lua_setfield(L, -2, "cancel");
-    lua_setfield(L, -2, "__index");
-    lua_pushliteral(L, "nvmfd.peer_watch");
-    lua_setfield(L, -2, "__metatable");
-    lua_pop(L, 1);
-}
+void install_watch_metatable(lua_State* L) { install_cancel_metatable(L, kWatchMeta, l_cancel); }
 
 }  // namespace nvmfd::lua

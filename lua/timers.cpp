@@ -43,16 +43,7 @@ int l_cancel(lua_State* L) {
 int l_every(lua_State* L) { return add_timer(L, true); }
 int l_after(lua_State* L) { return add_timer(L, false); }
 
-void install_timer_metatable(lua_State* L) {
-    luaL_newmetatable(L, kTimerMeta);
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, l_cancel);
-    lua_setfield(L, -2, "cancel");
-    lua_setfield(L, -2, "__index");
-    lua_pushliteral(L, "nvmfd.timer");
-    lua_setfield(L, -2, "__metatable");
-    lua_pop(L, 1);
-}
+void install_timer_metatable(lua_State* L) { install_cancel_metatable(L, kTimerMeta, l_cancel); }
 
 Timers::Timers(boost::asio::io_context& io, lua_State* L, const PolicyLimits& limits, Fire fire)
     : io_(io), L_(L), limits_(limits), fire_(std::move(fire)) {}
