@@ -7,6 +7,7 @@
 #include <vector>
 
 
+#include "tests/integration/log_wait.hpp"
 #include "tests/integration/nvmfd_process.hpp"
 #include "tests/integration/policy_state.hpp"
 #include "tools/host/commands.hpp"
@@ -182,13 +183,6 @@ TEST_CASE("policies hear why an association ended: keep-alive timeout, or the ho
     {
         Controller leaving = Controller::connect({"127.0.0.1", d.port()}, polite);
     }  // closes its connection
-    auto seen = [&](const std::string& line) {
-        for (int i = 0; i < 100; ++i) {
-            if (d.log().find(line) != std::string::npos) return true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        return false;
-    };
-    CHECK(seen("gone: " + polite.host.hostnqn + " admin queue closed"));
-    CHECK(seen("gone: " + quiet.host.hostnqn + " keep-alive timeout"));
+    CHECK(testing::log_shows(d, "gone: " + polite.host.hostnqn + " admin queue closed"));
+    CHECK(testing::log_shows(d, "gone: " + quiet.host.hostnqn + " keep-alive timeout"));
 }

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/integration/log_wait.hpp"
 #include "tests/integration/nvmfd_process.hpp"
 #include "tests/integration/policy_state.hpp"
 #include "tests/integration/raw_wire.hpp"
@@ -26,6 +27,8 @@ using namespace nvmfd;
 using namespace nvmfd::host;
 using namespace std::chrono_literals;
 using testing::NvmfdProcess;
+using testing::eventually;
+using testing::log_line_with;
 using testing::expect_response;
 using testing::in_capsule;
 namespace status = proto::status;
@@ -84,22 +87,7 @@ void send_connect(RawConnection& r, const std::string& subnqn, const std::string
     r.send(pdu::capsule_bytes(sqe, pdu::as_bytes_of(data), TransportParams{}));
 }
 
-std::string line_with(const NvmfdProcess& d, const std::string& level, const std::string& needle) {
-    std::istringstream in(d.log());
-    for (std::string line; std::getline(in, line);)
-        if (line.find(" " + level + " ") != std::string::npos && line.find(needle) != std::string::npos) return line;
-    return "";
-}
 
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 5s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return pred();
-}
 
 }  // namespace
 
@@ -128,7 +116,7 @@ TEST_CASE("on_host_connect: an allowed host connects and does I/O, a denied one 
         CHECK(proto::Status::from_cqe(c.status) == status::kConnectInvalidHost);
         CHECK(c.dw0 == proto::connect_invalid_data_field(offsetof(proto::ConnectData, hostnqn)));
         std::string line;
-        CHECK(eventually([&] { return !(line = line_with(d, "notice", "denied by policy gate")).empty(); }));
+        CHECK(eventually([&] { return !(line = log_line_with(d, "notice", "denied by policy gate")).empty(); }));
         CHECK(line.find("connect refused: host '" + host + "'") != std::string::npos);
         CHECK(line.find("hosts named denied stay out (" + kGuarded + " port 1)") != std::string::npos);
         CHECK(line.find("(connect: invalid host, field HOSTNQN)") != std::string::npos);
@@ -141,13 +129,13 @@ TEST_CASE("on_host_connect: an allowed host connects and does I/O, a denied one 
         } catch (const StatusError& e) {
             CHECK(e.status() == status::kConnectInvalidHost);
         }
-        CHECK(eventually([&] { return !line_with(d, "notice", "denied by policy gate: said the table").empty(); }));
+        CHECK(eventually([&] { return !log_line_with(d, "notice", "denied by policy gate: said the table").empty(); }));
     }
     SUBCASE("a failing hook lets the allow-list's decision stand, and says so") {
         Controller c = Controller::connect(ep, as_host(kHostPrefix + "broken000001"));
         CHECK(c.cntlid() != 0);
-        CHECK(!line_with(d, "error", "policy gate: on_host_connect failed: gate.lua:").empty());
-        CHECK(!line_with(d, "warn", "the allow-list's decision stands").empty());
+        CHECK(!log_line_with(d, "error", "policy gate: on_host_connect failed: gate.lua:").empty());
+        CHECK(!log_line_with(d, "warn", "the allow-list's decision stands").empty());
     }
 }
 
@@ -165,7 +153,7 @@ TEST_CASE("on_host_connect is asked only for admin Connects to I/O subsystems") 
         c.request_io_queues(2);
         IoQueue q1 = c.connect_io_queue(1, 16);
         IoQueue q2 = c.connect_io_queue(2, 16);
-        CHECK(line_with(d, "notice", "asked twice").empty());
+        CHECK(log_line_with(d, "notice", "asked twice").empty());
     }
 }
 
@@ -180,7 +168,7 @@ TEST_CASE("a host that leaves while its Connect waits for the policy leaves noth
         send_connect(r, kGuarded, host);
         std::this_thread::sleep_for(10ms);
     }  // closed before the gate answers
-    CHECK(eventually([&] { return !line_with(d, "info", "left while its Connect waited for admission").empty(); }));
+    CHECK(eventually([&] { return !log_line_with(d, "info", "left while its Connect waited for admission").empty(); }));
     std::this_thread::sleep_for(300ms);  // the late answer arrives and must find nothing
     Controller c = Controller::connect(ep, as_host(host));
     CHECK(c.cntlid() != 0);
@@ -201,10 +189,10 @@ TEST_CASE("no answer within admission-timeout-ms: the allow-list's decision stan
     const std::string host = kHostPrefix + "slowdenied01";  // the gate would deny it, but too late
     Controller c = Controller::connect(ep, as_host(host));
     CHECK(c.cntlid() != 0);
-    CHECK(!line_with(d, "warn", "no decision within 20 ms").empty());
+    CHECK(!log_line_with(d, "warn", "no decision within 20 ms").empty());
     std::this_thread::sleep_for(500ms);  // the gate's late "no" comes back and must change nothing
     proto::IdentifyController id;
     CHECK(c.identify_controller(id) == status::kSuccess);
-    CHECK(line_with(d, "notice", "denied by policy gate").empty());
+    CHECK(log_line_with(d, "notice", "denied by policy gate").empty());
     CHECK(d.running());
 }

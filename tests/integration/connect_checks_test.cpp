@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/log_wait.hpp"
 #include "tests/integration/nvmfd_process.hpp"
 #include "tests/integration/raw_wire.hpp"
 #include "tools/host/commands.hpp"
@@ -24,6 +25,8 @@ using namespace nvmfd;
 using namespace nvmfd::host;
 using namespace std::chrono_literals;
 using testing::NvmfdProcess;
+using testing::eventually;
+using testing::log_line_with;
 using testing::expect_response;
 using testing::in_capsule;
 using testing::via_transport;
@@ -107,12 +110,6 @@ std::vector<std::string> log_lines(const NvmfdProcess& d) {
     return lines;
 }
 
-// The one notice line that mentions `needle`, or "" if none does.
-std::string notice_with(const NvmfdProcess& d, const std::string& needle) {
-    for (const auto& line : log_lines(d))
-        if (line.find(" notice ") != std::string::npos && line.find(needle) != std::string::npos) return line;
-    return "";
-}
 
 std::vector<std::byte> pattern(size_t n, unsigned seed) {
     std::vector<std::byte> v(n);
@@ -131,15 +128,6 @@ void verified_io(Controller& c, unsigned seed) {
     CHECK(back == data);
 }
 
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 5s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return pred();
-}
 
 }  // namespace
 
@@ -169,7 +157,7 @@ TEST_CASE("an empty host NQN gets in where any host may, never through an allow-
         proto::Cqe c = raw_connect(r, {.subnqn = kRestricted, .hostnqn = ""});
         CHECK(status_of(c) == status::kConnectInvalidHost);
         CHECK(c.dw0 == proto::connect_invalid_data_field(offsetof(proto::ConnectData, hostnqn)));
-        CHECK(notice_with(d, "empty host NQN is allowed only") != "");
+        CHECK(log_line_with(d, "notice", "empty host NQN is allowed only") != "");
     }
 }
 
@@ -202,7 +190,7 @@ TEST_CASE("every refused Connect is a notice naming the host, its address, the s
         proto::Cqe c = raw_connect(r, k.connect);
         CHECK(status_of(c) == k.status);
         std::string line;
-        CHECK(eventually([&] { return !(line = notice_with(d, k.needle)).empty(); }));
+        CHECK(eventually([&] { return !(line = log_line_with(d, "notice", k.needle)).empty(); }));
         CHECK(line.find("connect refused") != std::string::npos);
         CHECK(line.find(stranger) != std::string::npos);
         CHECK(line.find("127.0.0.1:") != std::string::npos);
@@ -218,7 +206,7 @@ TEST_CASE("host NQNs that could forge log lines or break D-Bus are refused, and 
         proto::Cqe c = raw_connect(r, {.subnqn = kDefault, .hostnqn = "nqn.2026-11.io.evil:x\n<3>forged error line"});
         CHECK(status_of(c) == status::kConnectInvalidParameters);
         CHECK(c.dw0 == proto::connect_invalid_data_field(offsetof(proto::ConnectData, hostnqn)));
-        CHECK(eventually([&] { return !notice_with(d, "x\\n<3>forged error line").empty(); }));
+        CHECK(eventually([&] { return !log_line_with(d, "notice", "x\\n<3>forged error line").empty(); }));
         for (const auto& line : log_lines(d)) {
             CAPTURE(line);
             CHECK_FALSE(line.starts_with("<3>"));
@@ -230,13 +218,13 @@ TEST_CASE("host NQNs that could forge log lines or break D-Bus are refused, and 
         RawConnection r = RawConnection::open(ep);
         proto::Cqe c = raw_connect(r, {.subnqn = kDefault, .hostnqn = "nqn.2026-11.io.evil:\xff\xfe\x9b[2J"});
         CHECK(status_of(c) == status::kConnectInvalidParameters);
-        CHECK(eventually([&] { return !notice_with(d, "evil:\\xff\\xfe\\x9b[2J").empty(); }));
+        CHECK(eventually([&] { return !log_line_with(d, "notice", "evil:\\xff\\xfe\\x9b[2J").empty(); }));
     }
     SUBCASE("a field with no terminating NUL is too long") {
         RawConnection r = RawConnection::open(ep);
         proto::Cqe c = raw_connect(r, {.subnqn = kDefault, .hostnqn = "nqn.2026-11.io.long:" + std::string(300, 'a')});
         CHECK(status_of(c) == status::kConnectInvalidParameters);
-        CHECK(eventually([&] { return !notice_with(d, "at most 223 are allowed").empty(); }));
+        CHECK(eventually([&] { return !log_line_with(d, "notice", "at most 223 are allowed").empty(); }));
     }
     SUBCASE("printable UTF-8 that does not follow the naming rules still gets in, as with nvmet and SPDK") {
         Controller c = Controller::connect(ep, to(kDefault, "nqn.2026-11.io.example:h\xc3\xb4te 1"));
@@ -253,7 +241,7 @@ TEST_CASE("an I/O queue reaches its controller only through a port that exports 
         proto::Cqe c = raw_connect(r, {.subnqn = kDefault, .hostnqn = kAllowed, .qid = 1, .cntlid = good.cntlid()});
         CHECK(status_of(c) == status::kConnectInvalidParameters);
         CHECK(c.dw0 == proto::connect_invalid_data_field(offsetof(proto::ConnectData, subnqn)));
-        CHECK(eventually([&] { return !notice_with(d, "not exported through this port").empty(); }));
+        CHECK(eventually([&] { return !log_line_with(d, "notice", "not exported through this port").empty(); }));
     }
     SUBCASE("through port 1, which does: accepted") {
         RawConnection r = RawConnection::open({"127.0.0.1", d.port()});
@@ -299,13 +287,13 @@ TEST_CASE("controllers are limited per host and in total; discovery queues are b
     {
         RawConnection r = RawConnection::open(ep);
         CHECK(status_of(raw_connect(r, {.subnqn = kDefault, .hostnqn = a})) == status::kConnectControllerBusy);
-        CHECK(eventually([&] { return !notice_with(d, "max-controllers-per-host").empty(); }));
+        CHECK(eventually([&] { return !log_line_with(d, "notice", "max-controllers-per-host").empty(); }));
     }
     held.push_back(Controller::connect(ep, to(kDefault, b)));
     {
         RawConnection r = RawConnection::open(ep);
         CHECK(status_of(raw_connect(r, {.subnqn = kDefault, .hostnqn = c})) == status::kConnectControllerBusy);
-        CHECK(eventually([&] { return !notice_with(d, "(max-controllers)").empty(); }));
+        CHECK(eventually([&] { return !log_line_with(d, "notice", "(max-controllers)").empty(); }));
     }
     // A controller that goes away frees its place.
     held.front().disconnect();
@@ -325,7 +313,7 @@ TEST_CASE("controllers are limited per host and in total; discovery queues are b
     proto::Cqe cqe = raw_connect(r, {.subnqn = proto::kDiscoveryNqn, .hostnqn = a, .sqsize = 1000});
     CHECK(status_of(cqe) == status::kConnectInvalidParameters);
     CHECK(cqe.dw0 == proto::connect_invalid_sqe_field(offsetof(proto::ConnectCommand, sqsize)));
-    CHECK(eventually([&] { return !notice_with(d, "max-discovery-queue-size").empty(); }));
+    CHECK(eventually([&] { return !log_line_with(d, "notice", "max-discovery-queue-size").empty(); }));
 }
 
 TEST_CASE("reading far past the end of the discovery log takes no buffer pool pages for the zeroes") {

@@ -16,6 +16,7 @@
 #include <vector>
 
 
+#include "tests/integration/log_wait.hpp"
 #include "tests/integration/nvmfd_process.hpp"
 #include "tests/integration/policy_state.hpp"
 #include "tools/host/commands.hpp"
@@ -71,6 +72,23 @@ void verified_io(const NvmfdProcess& d, uint64_t lba, size_t len, unsigned seed)
     std::vector<std::byte> back(len);
     REQUIRE(io.read(1, lba, uint32_t(len / 512), back) == status::kSuccess);
     CHECK(back == data);
+}
+
+// After a flood that used up the daemon's descriptors went away: the
+// descriptors come back as the target sees those hosts go, and a new host
+// gets in (retried for up to 10 s).
+void verified_io_once_descriptors_return(const NvmfdProcess& d) {
+    auto deadline = Steady::now() + 10s;
+    for (;;) {
+        try {
+            verified_io(d, 0, 4096, 10);
+            return;
+        } catch (const std::exception& e) {
+            if (Steady::now() > deadline)
+                FAIL("no host could connect again: " << std::string(e.what()) << "; nvmfd's log:\n" << d.log());
+            std::this_thread::sleep_for(200ms);
+        }
+    }
 }
 
 proto::Sqe placed(proto::Sqe sqe, uint8_t sgl_type, size_t len) {
@@ -471,18 +489,7 @@ TEST_CASE("out of file descriptors, the listener backs off instead of spinning")
     CHECK(lines >= 1);
     CHECK(lines < 20);
     flood.clear();
-    // Descriptors come back as the target sees those hosts go: a new host gets in.
-    auto deadline = Steady::now() + 10s;
-    for (;;) {
-        try {
-            verified_io(d, 0, 4096, 10);
-            break;
-        } catch (const std::exception& e) {
-            if (Steady::now() > deadline)
-                FAIL("no host could connect again: " << std::string(e.what()) << "; nvmfd's log:\n" << d.log());
-            std::this_thread::sleep_for(200ms);
-        }
-    }
+    verified_io_once_descriptors_return(d);
 }
 
 TEST_CASE("deep queues cost little memory until they carry data, and data of every size still moves") {
@@ -564,24 +571,8 @@ TEST_CASE("a port that cannot accept hosts is down for policies, and up again on
     std::this_thread::sleep_for(200ms);
     std::vector<RawConnection> flood;
     for (int i = 0; i < 100; ++i) flood.push_back(RawConnection::open(endpoint_of(d)));
-    auto logged = [&](const std::string& line) {
-        for (int i = 0; i < 100; ++i) {
-            if (d.log().find(line) != std::string::npos) return true;
-            std::this_thread::sleep_for(50ms);
-        }
-        return false;
-    };
-    CHECK(logged("port 1 down (accept: Too many open files)"));
+    CHECK(testing::log_shows(d, "port 1 down (accept: Too many open files)"));
     flood.clear();
-    auto deadline = Steady::now() + 10s;
-    for (;;) {
-        try {
-            verified_io(d, 0, 4096, 10);
-            break;
-        } catch (const std::exception& e) {
-            if (Steady::now() > deadline) FAIL("no host could connect again: " << std::string(e.what()));
-            std::this_thread::sleep_for(200ms);
-        }
-    }
-    CHECK(logged("port 1 up (-)"));
+    verified_io_once_descriptors_return(d);
+    CHECK(testing::log_shows(d, "port 1 up (-)"));
 }

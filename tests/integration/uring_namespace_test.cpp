@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/integration/log_wait.hpp"
 #include "tests/integration/nvmfd_process.hpp"
 #include "tools/host/controller.hpp"
 #include "tools/host/io_queue.hpp"
@@ -244,12 +245,7 @@ TEST_CASE("backend I/O errors reach policies as on_backend_error; a host's bad r
     // The host's own mistake is no backend error.
     CHECK(h.io.read(1, (16u << 20) / 512, 8, buf) == status::kLbaOutOfRange);
     std::string line = "backend errors on " + kNqn + "/1: ";
-    bool reported = false;
-    for (int i = 0; i < 60 && !reported; ++i) {
-        reported = d.log().find("(total 12)") != std::string::npos;
-        if (!reported) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    CHECK(reported);
+    CHECK(testing::log_shows(d, "(total 12)", std::chrono::seconds(6)));
     CHECK(d.log().find(line) != std::string::npos);
     std::this_thread::sleep_for(std::chrono::milliseconds(1200));
     CHECK(d.log().find("(total 13)") == std::string::npos);
