@@ -1,11 +1,7 @@
 // on_host_connect through the policy engine: what its results mean, which
 // policy's denial wins, what a failing hook does, when the core's hook is
 // installed, and the example admission policy's rules.
-#include "tests/unit/control_fixture.hpp"
-
-#include <boost/asio/io_context.hpp>
-
-#include "lua/policy_manager.hpp"
+#include "tests/unit/lua_engine_fixture.hpp"
 
 using namespace nvmfd;
 using namespace nvmfd::test;
@@ -15,26 +11,21 @@ namespace {
 const std::string kSub = "nqn.2026-11.io.nvmfd:lua";
 const std::string kHost = "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-000000000001";
 
-struct Engine {
-    Fixture f;
-    boost::asio::io_context io;
-    std::vector<lua::PolicyError> errors;
-    lua::PolicyManager policies{io, *f.control, lua::PolicyLimits{},
-                                [this](const lua::PolicyError& e) { errors.push_back(e); }};
-
+// The shared engine, with policies loaded by name and the admission question.
+struct AdmissionEngine : test::Engine {
     Result<void> load(const std::string& name, const std::string& source,
                       std::map<std::string, std::string> params = {}) {
-        return policies.load(name, source, name + ".lua", params);
+        return policies->load(name, source, name + ".lua", params);
     }
     control::AdmissionVerdict ask(const std::string& host = kHost, const std::string& sub = kSub) {
-        return policies.decide({host, "00000000-0000-4000-8000-0000000000aa", sub, 1, "127.0.0.1:40000"});
+        return policies->decide({host, "00000000-0000-4000-8000-0000000000aa", sub, 1, "127.0.0.1:40000"});
     }
 };
 
 }  // namespace
 
 TEST_CASE("on_host_connect's results: nothing or true allows; false and a reason, or a table, denies") {
-    Engine e;
+    AdmissionEngine e;
     struct Case {
         std::string body;
         bool allow;
@@ -63,7 +54,7 @@ TEST_CASE("on_host_connect's results: nothing or true allows; false and a reason
 }
 
 TEST_CASE("on_host_connect sees the host, its ID, the subsystem, the port and the address") {
-    Engine e;
+    AdmissionEngine e;
     REQUIRE(e.load("p", "function on_host_connect(i)\n"
                         "  return false, table.concat({i.host, i.hostid, i.subsystem, tostring(i.port), i.address}, '|')\n"
                         "end"));
@@ -72,7 +63,7 @@ TEST_CASE("on_host_connect sees the host, its ID, the subsystem, the port and th
 }
 
 TEST_CASE("a failing or misbehaving hook is reported and lets the allow-list's decision stand") {
-    Engine e;
+    AdmissionEngine e;
     std::string needle;
     SUBCASE("a runtime error") {
         REQUIRE(e.load("p", "function on_host_connect(i) error('gate bug') end"));
@@ -99,13 +90,13 @@ TEST_CASE("a failing or misbehaving hook is reported and lets the allow-list's d
     REQUIRE(e.errors.size() == 1);
     CHECK(e.errors[0].handler == "on_host_connect");
     CHECK(e.errors[0].message.find(needle) != std::string::npos);
-    auto info = e.policies.show("p");
+    auto info = e.policies->show("p");
     REQUIRE(info);
     CHECK(info->errors == 1);
 }
 
 TEST_CASE("every policy that defines on_host_connect is asked; the first denial by name wins") {
-    Engine e;
+    AdmissionEngine e;
     REQUIRE(e.load("a-allows", "n = 0\nfunction on_host_connect(i) n = n + 1; return true end\n"
                                "function on_subsystem_change(i) error('asked ' .. n, 0) end"));
     REQUIRE(e.load("b-denies", "function on_host_connect(i) return false, 'b says no' end"));
@@ -125,7 +116,7 @@ TEST_CASE("every policy that defines on_host_connect is asked; the first denial 
 }
 
 TEST_CASE("the core's admission hook exists only while a policy defines on_host_connect") {
-    Engine e;
+    AdmissionEngine e;
     CHECK(e.f.target.admission_hook() == nullptr);
     REQUIRE(e.load("other", "function on_start() end"));
     CHECK(e.f.target.admission_hook() == nullptr);
@@ -134,12 +125,12 @@ TEST_CASE("the core's admission hook exists only while a policy defines on_host_
     REQUIRE(e.load("gate", "function on_start() end"));  // replaced by one without the hook
     CHECK(e.f.target.admission_hook() == nullptr);
     REQUIRE(e.load("gate", "function on_host_connect(i) return true end"));
-    REQUIRE(e.policies.unload("gate"));
+    REQUIRE(e.policies->unload("gate"));
     CHECK(e.f.target.admission_hook() == nullptr);
 }
 
 TEST_CASE("the example admission policy: deny list, allowed prefixes, subsystems in scope, bad parameters") {
-    Engine e;
+    AdmissionEngine e;
     std::string source = slurp(NVMFD_ADMISSION_POLICY);
     REQUIRE_FALSE(source.empty());
     REQUIRE(e.load("admission", source,
@@ -166,7 +157,7 @@ TEST_CASE("the example admission policy: deny list, allowed prefixes, subsystems
 }
 
 TEST_CASE("the example admission policy's max_hosts counts hosts admitted but not yet listed") {
-    Engine e;
+    AdmissionEngine e;
     REQUIRE(e.load("admission", slurp(NVMFD_ADMISSION_POLICY), {{"max_hosts", "2"}}));
     CHECK(e.ask("nqn.2026-11.com.example:h1").allow);
     CHECK(e.ask("nqn.2026-11.com.example:h2").allow);

@@ -1,12 +1,9 @@
 // Provisioning templates and dry runs against a real control plane: a
 // template's result, its typed errors, the undo of a template that failed
 // halfway, and a dry run's report that leaves the daemon untouched.
-#include "tests/unit/control_fixture.hpp"
+#include "tests/unit/lua_engine_fixture.hpp"
 
-#include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
-
-#include "lua/policy_manager.hpp"
 
 using namespace nvmfd;
 using namespace nvmfd::test;
@@ -28,13 +25,9 @@ end
 )";
 const std::string kHost = "nqn.2014-08.org.nvmexpress:uuid:11111111-2222-4333-8444-555555555555";
 
-struct Engine {
-    Fixture f;
-    boost::asio::io_context io;
-    std::vector<lua::PolicyError> errors;
-    lua::PolicyManager policies{io, *f.control, lua::PolicyLimits{},
-                                [this](const lua::PolicyError& e) { errors.push_back(e); }};
-    Engine() {
+// The shared engine, with a port for templates to link subsystems to.
+struct ProvisionEngine : test::Engine {
+    ProvisionEngine() {
         control::PortSettings port;
         port.address = "127.0.0.1";
         port.service = free_port();
@@ -45,9 +38,9 @@ struct Engine {
 }  // namespace
 
 TEST_CASE("a template makes what it says and answers it; its typed errors name the field") {
-    Engine e;
-    REQUIRE(e.policies.load("t", kTemplates, "t.lua", {}));
-    auto made = e.policies.provision("disk", {{"name", "a"}, {"size", "1M"}, {"host", kHost}});
+    ProvisionEngine e;
+    REQUIRE(e.policies->load("t", kTemplates, "t.lua", {}));
+    auto made = e.policies->provision("disk", {{"name", "a"}, {"size", "1M"}, {"host", kHost}});
     REQUIRE(made);
     CHECK(*made == std::map<std::string, std::string>{
                        {"subsystem", "nqn.2026-11.io.nvmfd:a"}, {"nsid", "1"}, {"hosts", kHost}});
@@ -55,35 +48,35 @@ TEST_CASE("a template makes what it says and answers it; its typed errors name t
     REQUIRE(spec.subsystems.size() == 1);
     CHECK(spec.subsystems[0].namespaces.at(0).visible_to == std::vector<std::string>{kHost});
 
-    auto no_size = e.policies.provision("disk", {{"name", "b"}});
+    auto no_size = e.policies->provision("disk", {{"name", "b"}});
     REQUIRE(!no_size);
     CHECK(no_size.error().code == ErrorCode::InvalidArgument);
     CHECK(no_size.error().field == "size");
     CHECK(e.errors.empty());  // the caller's mistake, not the policy's
 
-    auto unknown = e.policies.provision("volume", {});
+    auto unknown = e.policies->provision("volume", {});
     REQUIRE(!unknown);
     CHECK(unknown.error().code == ErrorCode::NotFound);
     CHECK(unknown.error().message.find("disk (t)") != std::string::npos);
-    REQUIRE(e.policies.load("t2", kTemplates, "t2.lua", {}));
-    auto twice = e.policies.provision("disk", {{"name", "c"}, {"size", "1M"}, {"host", kHost}});
+    REQUIRE(e.policies->load("t2", kTemplates, "t2.lua", {}));
+    auto twice = e.policies->provision("disk", {{"name", "c"}, {"size", "1M"}, {"host", kHost}});
     REQUIRE(!twice);
     CHECK(twice.error().code == ErrorCode::AlreadyExists);
     CHECK(twice.error().message.find("t, t2") != std::string::npos);
 }
 
 TEST_CASE("a template that fails halfway has its changes undone") {
-    Engine e;
-    REQUIRE(e.policies.load("t", kTemplates, "t.lua", {}));
+    ProvisionEngine e;
+    REQUIRE(e.policies->load("t", kTemplates, "t.lua", {}));
     const std::string before = e.f.spec_json();
 
-    auto bad_host = e.policies.provision("disk", {{"name", "a"}, {"size", "1M"}, {"host", "not an nqn"}});
+    auto bad_host = e.policies->provision("disk", {{"name", "a"}, {"size", "1M"}, {"host", "not an nqn"}});
     REQUIRE(!bad_host);
     CHECK(bad_host.error().field == "host");
     CHECK(bad_host.error().message.find("undone: removed subsystem nqn.2026-11.io.nvmfd:a") != std::string::npos);
     CHECK(e.f.spec_json() == before);
 
-    auto crash = e.policies.provision("disk", {{"name", "a"}, {"size", "1M"}, {"host", kHost}, {"crash", "1"}});
+    auto crash = e.policies->provision("disk", {{"name", "a"}, {"size", "1M"}, {"host", kHost}, {"crash", "1"}});
     REQUIRE(!crash);
     CAPTURE(crash.error().message);
     CHECK(crash.error().code == ErrorCode::Internal);
@@ -95,7 +88,7 @@ TEST_CASE("a template that fails halfway has its changes undone") {
 }
 
 TEST_CASE("a dry run reports the calls, lists timers without running them, and changes nothing") {
-    Engine e;
+    ProvisionEngine e;
     const std::string state_before = slurp(e.f.state());
     control::PolicyTest t;
     t.source = kTemplates + R"(
@@ -104,7 +97,7 @@ function on_start() nvmfd.every(5, function() error("must not run") end) end
     t.file = "dry.lua";
     t.event = "templates.disk";
     t.args_json = nlohmann::json{{"name", "d"}, {"size", "1M"}, {"host", kHost}}.dump();
-    auto text = e.policies.test(t);
+    auto text = e.policies->test(t);
     REQUIRE(text);
     auto report = nlohmann::json::parse(*text);
     CAPTURE(report.dump(2));
@@ -119,15 +112,15 @@ function on_start() nvmfd.every(5, function() error("must not run") end) end
     CHECK(e.f.control->export_spec().subsystems.empty());
     CHECK(e.f.control->export_spec().ports.at(0).ana_states.empty());
     CHECK(slurp(e.f.state()) == state_before);
-    CHECK(e.policies.list().empty());
+    CHECK(e.policies->list().empty());
 
     t.args_json = nlohmann::json{{"name", "d"}, {"size", "1M"}, {"host", "bad"}}.dump();
-    report = nlohmann::json::parse(*e.policies.test(t));
+    report = nlohmann::json::parse(*e.policies->test(t));
     CHECK(report["error"]["field"] == "host");
     CHECK(report["calls"][2]["error"]["name"] == "InvalidArgument");
 
     t.event = "on_sunday";
-    auto bad_event = e.policies.test(t);
+    auto bad_event = e.policies->test(t);
     REQUIRE(!bad_event);
     CHECK(bad_event.error().field == "event");
 }
