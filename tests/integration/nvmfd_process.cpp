@@ -18,17 +18,6 @@ namespace nvmfd::testing {
 
 namespace fs = std::filesystem;
 
-uint16_t free_tcp_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
 
 // The environment may name another build's daemon, e.g. to see a regression
 // test fail against the code before its fix.

@@ -8,6 +8,8 @@
 #include <sys/types.h>
 #include <vector>
 
+#include "tests/free_port.hpp"  // free_tcp_port()
+
 namespace nvmfd::testing {
 
 struct DaemonOptions {
@@ -54,6 +56,5 @@ private:
     pid_t pid_ = -1;
 };
 
-uint16_t free_tcp_port();
 
 }  // namespace nvmfd::testing

@@ -5,34 +5,22 @@
 
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
 #include <filesystem>
 #include <fstream>
-#include <netinet/in.h>
 #include <sstream>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/control/control.hpp"
 #include "core/control/state_json.hpp"
 #include "core/runtime/log.hpp"
+#include "tests/free_port.hpp"
 
 namespace nvmfd::test {
 
 using control::Control;
 namespace fs = std::filesystem;
 
-inline std::string free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return std::to_string(ntohs(a.sin_port));
-}
+inline std::string free_port() { return std::to_string(testing::free_tcp_port()); }
 
 inline std::string slurp(const fs::path& p) {
     std::ifstream in(p);
