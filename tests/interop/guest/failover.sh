@@ -132,26 +132,29 @@ gw() { # ACTION NAME
 # Pass p writes pattern p%2 into the chunks of namespace 1, one 64 KiB chunk
 # at a time with O_DIRECT, reads each back and compares it; /tmp/chunks/K
 # holds the pass that last wrote chunk K, /tmp/io.done one line per checked
-# chunk ("TIME K"), /tmp/io.errors what failed.
+# chunk ("STARTED WRITTEN OFFSET": when its write was issued and when it
+# completed, EPOCHREALTIME), /tmp/io.errors what failed.
 writer() {
-    local k p=0 off
+    local k p=0 off started written
     mkdir -p /tmp/chunks
     while [[ ! -e /tmp/writer.stop ]]; do
         for ((k = 0; k < chunks; k++)); do
             [[ -e /tmp/writer.stop ]] && return 0
             off=$((k * chunk))
+            started=$EPOCHREALTIME
             if ! dd if="/tmp/pattern$((p % 2))" of="${DEV[1]}" bs=$chunk skip=$k seek=$k count=1 \
                 oflag=direct conv=notrunc status=none; then
                 echo "pass $p chunk $k: write failed" >>/tmp/io.errors
                 continue
             fi
+            written=$EPOCHREALTIME
             echo "$p" >"/tmp/chunks/$k"
             if ! dd if="${DEV[1]}" of=/tmp/readback bs=$chunk skip=$k count=1 iflag=direct status=none ||
                 ! cmp -s /tmp/readback <(dd if="/tmp/pattern$((p % 2))" bs=$chunk skip=$k count=1 status=none); then
                 echo "pass $p chunk $k: read back wrong or failed" >>/tmp/io.errors
                 continue
             fi
-            echo "$EPOCHREALTIME $off" >>/tmp/io.done
+            echo "$started $written $off" >>/tmp/io.done
         done
         p=$((p + 1))
     done
@@ -169,19 +172,22 @@ start_writer() {
 
 chunks_done() { (($(wc -l </tmp/io.done) >= $1)); }
 
-# writes_after T: the writer checked a chunk after EPOCHREALTIME T.
+# writes_after T: a chunk whose write was issued after EPOCHREALTIME T is done.
 writes_after() { awk -v t="$1" '$1 > t { found = 1 } END { exit !found }' /tmp/io.done; }
 
 # kill_and_measure NAME NSID SURVIVOR: SIGKILL a gateway; the time from the
-# request to the first chunk the writer completes afterwards (necessarily
-# through a surviving path).
+# request to the completion of the first write issued after the gateway was
+# dead (so it went through a surviving path). An upper bound: a write that
+# was in flight at the kill may complete (retried on the survivor) up to one
+# chunk earlier; counting by completion time alone would credit a write that
+# completed on the dying gateway but was checked late.
 kill_and_measure() {
     local t0 t1 first secs
     t0=$EPOCHREALTIME
     gw kill "$1"
     t1=$EPOCHREALTIME
     wait_until 60 "a write to complete after gateway $1 died" writes_after "$t1"
-    first=$(awk -v t="$t1" '$1 > t { print $1; exit }' /tmp/io.done)
+    first=$(awk -v t="$t1" '$1 > t { print $2; exit }' /tmp/io.done)
     secs=$(awk -v a="$t0" -v b="$first" 'BEGIN { printf "%.2f", b - a }')
     say "gateway $1 killed: first write completed on the surviving path after $secs s"
     echo "$secs" >>/tmp/failover.times
