@@ -11,6 +11,7 @@
 #include "core/plugin/transport.hpp"
 #include "core/runtime/reactor.hpp"
 #include "plugins/transport_tcp/tcp_options.hpp"
+#include "plugins/transport_tcp/tls_server.hpp"
 
 namespace nvmfd::plugins::tcp {
 
@@ -33,7 +34,8 @@ public:
     const TcpOptions& options() const { return options_; }
 
     // Reactor threads.
-    void adopt(runtime::Reactor& reactor, int fd, uint16_t port_id, std::string peer);
+    void adopt(runtime::Reactor& reactor, int fd, uint16_t port_id, std::string peer, plugin::SecureChannel secure);
+    const TlsServer& tls() const { return tls_; }
     void forget(TcpConnection& conn);
 
 private:
@@ -41,6 +43,7 @@ private:
 
     plugin::TransportEnv& env_;
     const TcpOptions options_;
+    TlsServer tls_;
     std::mutex listeners_mutex_;
     std::map<uint16_t, std::unique_ptr<Listener>> listeners_;
 };
