@@ -37,26 +37,24 @@ Result<std::vector<uint8_t>> hkdf_label(size_t length, std::string_view label, s
     constexpr std::string_view prefix = "tls13 ";
     if (prefix.size() + label.size() > 255 || context.size() > 255)
         return make_error(ErrorCode::InvalidArgument, "HKDF label or context longer than 255 bytes");
-    std::vector<uint8_t> info;
-    info.push_back(uint8_t(length >> 8));
-    info.push_back(uint8_t(length));
-    info.push_back(uint8_t(prefix.size() + label.size()));
-    info.insert(info.end(), prefix.begin(), prefix.end());
-    info.insert(info.end(), label.begin(), label.end());
-    info.push_back(uint8_t(context.size()));
-    info.insert(info.end(), context.begin(), context.end());
-    return info;
+    std::string info;
+    info += char(length >> 8);
+    info += char(length & 0xff);
+    info += char(prefix.size() + label.size());
+    info.append(prefix).append(label);
+    info += char(context.size());
+    info.append(context);
+    return std::vector<uint8_t>(info.begin(), info.end());
 }
 
 // libnvme before 1.11: the length in host (little-endian) order, no length
 // bytes before label and context.
 std::vector<uint8_t> hkdf_label_compat(size_t length, std::string_view label, std::string_view context) {
-    std::vector<uint8_t> info{uint8_t(length), uint8_t(length >> 8)};
-    constexpr std::string_view prefix = "tls13 ";
-    info.insert(info.end(), prefix.begin(), prefix.end());
-    info.insert(info.end(), label.begin(), label.end());
-    info.insert(info.end(), context.begin(), context.end());
-    return info;
+    std::string info;
+    info += char(length & 0xff);
+    info += char(length >> 8);
+    info.append("tls13 ").append(label).append(context);
+    return std::vector<uint8_t>(info.begin(), info.end());
 }
 
 // HKDF-Expand(HKDF-Extract(salt = 0, ikm), info, out_len).
@@ -274,6 +272,20 @@ Result<Secret> derive_tls_psk(const PskIdentity& id, std::span<const uint8_t> re
 
 Result<Secret> derive_tls_psk_compat(const PskIdentity& id, std::span<const uint8_t> retained) {
     return derive_with(id, retained, true);
+}
+
+Result<HostTlsCredentials> host_tls_credentials(std::string_view configured_text, std::string_view hostnqn,
+                                                std::string_view subnqn, int version) {
+    auto configured = parse_tls_psk(configured_text);
+    if (!configured) return std::unexpected(configured.error());
+    auto retained = retained_psk(*configured, hostnqn);
+    if (!retained) return std::unexpected(retained.error());
+    PskHash hash = configured->key.size() == 48 ? PskHash::Sha384 : PskHash::Sha256;
+    auto id = make_psk_identity(version, hash, retained->bytes(), hostnqn, subnqn);
+    if (!id) return std::unexpected(id.error());
+    auto psk = derive_tls_psk(*id, retained->bytes());
+    if (!psk) return std::unexpected(psk.error());
+    return HostTlsCredentials{format_psk_identity(*id), std::move(*psk)};
 }
 
 Result<Secret> tls_psk_for_identity(const PskIdentity& id, std::string_view configured_text) {

@@ -108,6 +108,16 @@ Result<Secret> derive_tls_psk_compat(const PskIdentity& id, std::span<const uint
 // suite follows from id.hash.
 Result<Secret> tls_psk_for_identity(const PskIdentity& id, std::string_view configured_text);
 
+// What a host presents for its configured key on a subsystem: the PSK
+// identity (version 1 unless asked for 0, its hash from the key's length as
+// libnvme and SPDK choose it) and the TLS PSK.
+struct HostTlsCredentials {
+    std::string identity;
+    Secret psk;
+};
+Result<HostTlsCredentials> host_tls_credentials(std::string_view configured_text, std::string_view hostnqn,
+                                                std::string_view subnqn, int version = 1);
+
 // "TLS_AES_128_GCM_SHA256" / "TLS_AES_256_GCM_SHA384".
 std::string_view cipher_suite_for(PskHash hash);
 
