@@ -57,7 +57,9 @@ TlsServer::TlsServer() {
     // No session tickets (PSK resumption is not part of NVMe/TCP), no early
     // data; the record layer goes to the kernel where it can.
     SSL_CTX_set_num_tickets(ctx_, 0);
-    SSL_CTX_set_options(ctx_, SSL_OP_NO_TICKET | SSL_OP_ENABLE_KTLS);
+    // A host that closes without close_notify is a closed connection (the
+    // PDU framing, not TLS, tells a truncated stream).
+    SSL_CTX_set_options(ctx_, SSL_OP_NO_TICKET | SSL_OP_ENABLE_KTLS | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     // Read ahead: one read() brings several records, not a header then a body.
     SSL_CTX_set_read_ahead(ctx_, 1);
@@ -82,7 +84,9 @@ TlsStream::~TlsStream() {
 
 std::optional<plugin::TlsPsk> TlsStream::on_identity(std::string_view identity) {
     identity_ = std::string(identity);
-    return lookup_(identity);
+    auto psk = lookup_(identity);
+    psk_refused_ = !psk;
+    return psk;
 }
 
 TlsStream::Step TlsStream::failed(int ret, std::string_view what) {
@@ -105,7 +109,12 @@ TlsStream::Step TlsStream::handshake() {
     ERR_clear_error();
     int r = SSL_do_handshake(ssl_);
     if (r == 1) return Step::Done;
-    return failed(r, "TLS handshake");
+    Step s = failed(r, "TLS handshake");
+    // Without a PSK OpenSSL falls back to certificates, which a PSK-only
+    // server has none of: say what really happened.
+    if (s == Step::Failed && psk_refused_) error_ = "no PSK for this identity";
+    else if (s == Step::Failed && identity_.empty()) error_ += " (the client offered no PSK)";
+    return s;
 }
 
 ssize_t TlsStream::read(void* buf, size_t len) {

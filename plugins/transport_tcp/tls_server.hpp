@@ -84,6 +84,7 @@ private:
     std::vector<uint8_t> out_;  // taken from write(), not yet accepted by SSL_write
     size_t out_len_ = 0, out_sent_ = 0;
     bool dead_ = false;
+    bool psk_refused_ = false;  // the core had no PSK for the identity
 };
 
 }  // namespace nvmfd::plugins::tcp
