@@ -115,6 +115,26 @@ Result<control::SubsystemSettings> subsystem_settings(const Options& options) {
     return s;
 }
 
+Result<control::HostKeyUpdate> host_key_update(const Options& options, bool* disconnect) {
+    Reader r(options);
+    control::HostKeyUpdate u;
+    auto ok = disconnect ? r.only({"dhchap-secret", "dhchap-ctrl-secret", "tls-psk", "dhchap-digests", "dhchap-groups",
+                                   "disconnect"})
+                         : r.only({"dhchap-secret", "dhchap-ctrl-secret", "tls-psk", "dhchap-digests", "dhchap-groups"});
+    if (!ok) return std::unexpected(ok.error());
+    TRY_ASSIGN(u.dhchap_secret, r.string("dhchap-secret"));
+    TRY_ASSIGN(u.dhchap_ctrl_secret, r.string("dhchap-ctrl-secret"));
+    TRY_ASSIGN(u.tls_psk, r.string("tls-psk"));
+    TRY_ASSIGN(u.dhchap_digests, r.strings("dhchap-digests"));
+    TRY_ASSIGN(u.dhchap_groups, r.strings("dhchap-groups"));
+    if (disconnect) {
+        std::optional<bool> d;
+        TRY_ASSIGN(d, r.boolean("disconnect"));
+        *disconnect = d.value_or(false);
+    }
+    return u;
+}
+
 Result<void> read_namespace_options(const Options& options, control::NamespaceSettings& into) {
     Reader r(options);
     if (auto ok = r.only({"nsid", "ana_group", "visible_to", "uuid", "nguid"}); !ok) return ok;

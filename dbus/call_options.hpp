@@ -21,6 +21,9 @@ using Options = std::map<std::string, sdbus::Variant>;
 Result<control::SubsystemSettings> subsystem_settings(const Options& options);
 // nsid u, ana_group u, visible_to as, uuid s, nguid s (backend and params are arguments)
 Result<void> read_namespace_options(const Options& options, control::NamespaceSettings& into);
+// dhchap-secret s, dhchap-ctrl-secret s, tls-psk s (empty: remove),
+// dhchap-digests as, dhchap-groups as (empty: all), disconnect b (SetHostKeys only)
+Result<control::HostKeyUpdate> host_key_update(const Options& options, bool* disconnect);
 // id q, family s, params a{ss} (transport, address and service are arguments)
 Result<void> read_port_options(const Options& options, control::PortSettings& into);
 

@@ -63,6 +63,18 @@ auto ManagerObject::mutate(F&& f) -> decltype(f()) {
     }
 }
 
+template <typename F>
+auto ManagerObject::admin_read(F&& f) -> decltype(f()) {
+    try {
+        authorize();
+        return f();
+    } catch (const sdbus::Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw to_dbus_error(Error{ErrorCode::Internal, e.what(), {}});
+    }
+}
+
 sdbus::ObjectPath ManagerObject::AddSubsystem(const std::string& nqn, const Options& options) {
     return mutate([&] {
         auto settings = value_or_throw(subsystem_settings(options));
@@ -84,6 +96,36 @@ void ManagerObject::RemoveSubsystem(const std::string& nqn, const bool& force) {
 
 void ManagerObject::AllowHost(const std::string& nqn, const std::string& host_nqn) {
     mutate([&] { value_or_throw(control_.allow_host(nqn, host_nqn)); });
+}
+
+void ManagerObject::AllowHostWithKeys(const std::string& nqn, const std::string& host_nqn, const Options& keys) {
+    mutate([&] {
+        auto update = value_or_throw(host_key_update(keys, nullptr));
+        value_or_throw(control_.allow_host(nqn, host_nqn, update));
+    });
+}
+
+void ManagerObject::SetHostKeys(const std::string& nqn, const std::string& host_nqn, const Options& keys) {
+    mutate([&] {
+        bool disconnect = false;
+        auto update = value_or_throw(host_key_update(keys, &disconnect));
+        value_or_throw(control_.set_host_keys(nqn, host_nqn, update, disconnect));
+    });
+}
+
+// Admins only: which hosts must authenticate is itself worth hiding.
+Options ManagerObject::GetHostKeys(const std::string& nqn, const std::string& host_nqn) {
+    return admin_read([&] {
+        auto k = value_or_throw(control_.host_keys(nqn, host_nqn));
+        Options out;
+        out["dhchap-secret"] = sdbus::Variant(k.dhchap_secret);
+        out["dhchap-ctrl-secret"] = sdbus::Variant(k.dhchap_ctrl_secret);
+        out["tls-psk"] = sdbus::Variant(k.tls_psk);
+        out["missing"] = sdbus::Variant(k.missing);
+        out["dhchap-digests"] = sdbus::Variant(k.dhchap_digests);
+        out["dhchap-groups"] = sdbus::Variant(k.dhchap_groups);
+        return out;
+    });
 }
 
 void ManagerObject::DisallowHost(const std::string& nqn, const std::string& host_nqn) {
@@ -172,13 +214,10 @@ void ManagerObject::DisconnectController(const std::string& nqn, const uint16_t&
     mutate([&] { value_or_throw(control_.disconnect_controller(nqn, cntlid)); });
 }
 
+// Admins only: the whole configuration names every allowed host, backing
+// file and policy source (never a secret: those are not in it at all).
 std::string ManagerObject::ExportConfig() {
-    // A read: open to everyone, like the properties it summarizes.
-    try {
-        return control_.state_json();
-    } catch (const std::exception& e) {
-        throw to_dbus_error(Error{ErrorCode::Internal, e.what(), {}});
-    }
+    return admin_read([&] { return control_.state_json(); });
 }
 
 void ManagerObject::RestoreConfig(const std::string& json, const bool& force) {

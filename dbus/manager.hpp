@@ -46,6 +46,9 @@ private:
     void RemoveSubsystem(const std::string& nqn, const bool& force) override;
     void AllowHost(const std::string& nqn, const std::string& host_nqn) override;
     void DisallowHost(const std::string& nqn, const std::string& host_nqn) override;
+    void AllowHostWithKeys(const std::string& nqn, const std::string& host_nqn, const Options& keys) override;
+    void SetHostKeys(const std::string& nqn, const std::string& host_nqn, const Options& keys) override;
+    Options GetHostKeys(const std::string& nqn, const std::string& host_nqn) override;
     std::tuple<uint32_t, sdbus::ObjectPath> AddNamespace(const std::string& nqn, const std::string& backend,
                                                          const std::map<std::string, std::string>& params,
                                                          const Options& options) override;
@@ -89,6 +92,9 @@ private:
     // Runs a mutating call: checks the caller, maps errors, follows up.
     template <typename F>
     auto mutate(F&& f) -> decltype(f());
+    // A read only admins may make (authorized like a change, but no PropertiesChanged).
+    template <typename F>
+    auto admin_read(F&& f) -> decltype(f());
     void authorize();
 
     control::Control& control_;

@@ -4,6 +4,8 @@
 #include <algorithm>
 
 #include "core/control/control_helpers.hpp"
+#include "core/control/host_auth_rules.hpp"
+#include "core/control/secrets_file.hpp"
 #include "core/control/state_json.hpp"
 #include "core/runtime/log.hpp"
 
@@ -122,6 +124,17 @@ Result<plugin::Backend*> Control::backend(const std::string& name) {
 
 Result<void> Control::persist(const ExportSpec& spec) {
     if (!store_) return {};
+    // Secrets first: see secrets_file.hpp for why this order.
+    auto secrets = secrets_path_for(store_->path());
+    std::error_code ec;
+    if (has_secrets(spec) || std::filesystem::exists(secrets, ec)) {
+        if (auto dir = secrets.parent_path(); !dir.empty() && !std::filesystem::exists(dir, ec)) {
+            std::filesystem::create_directories(dir, ec);
+            std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+        }
+        auto w = StateStore::write_atomically(secrets, secrets_to_json(spec).dump(2) + "\n");
+        if (!w) return make_error(ErrorCode::Io, fmt::format("the change was not made: {}", w.error().message));
+    }
     auto r = store_->write(to_json(spec).dump(2) + "\n");
     if (!r)
         return make_error(ErrorCode::Io, fmt::format("the change was not made: {}", r.error().message));
@@ -143,6 +156,7 @@ std::shared_ptr<const target::TargetSnapshot> Control::build_snapshot(bool disco
         sub->allow_any_host = s.allow_any_host;
         sub->hosts = s.hosts;
         std::sort(sub->hosts.begin(), sub->hosts.end());
+        for (const auto& [host, a] : s.host_auth) sub->host_auth[host] = detail::data_path_auth(a);
         sub->max_namespaces = s.max_namespaces;
         sub->min_cntlid = s.min_cntlid;
         sub->max_cntlid = s.max_cntlid;

@@ -35,6 +35,30 @@ struct SubsystemSettings {
     std::optional<uint16_t> max_cntlid;
 };
 
+// A change to a host's authentication settings: each field left nullopt is
+// kept; an empty secret removes it, an empty list allows every choice.
+struct HostKeyUpdate {
+    std::optional<std::string> dhchap_secret;
+    std::optional<std::string> dhchap_ctrl_secret;
+    std::optional<std::string> tls_psk;
+    std::optional<std::vector<std::string>> dhchap_digests;
+    std::optional<std::vector<std::string>> dhchap_groups;
+    bool empty() const {
+        return !dhchap_secret && !dhchap_ctrl_secret && !tls_psk && !dhchap_digests && !dhchap_groups;
+    }
+};
+
+// What may be shown of a host's authentication settings: whether each
+// secret is set, never the secret.
+struct HostKeyInfo {
+    bool dhchap_secret = false;
+    bool dhchap_ctrl_secret = false;
+    bool tls_psk = false;
+    bool missing = false;  // named by the state file but absent from the secrets file
+    std::vector<std::string> dhchap_digests;
+    std::vector<std::string> dhchap_groups;
+};
+
 struct NamespaceSettings {
     uint32_t nsid = 0;  // 0: the lowest free NSID
     std::string backend;
@@ -109,8 +133,13 @@ public:
     Result<void> add_subsystem(const std::string& nqn, const SubsystemSettings& settings);
     Result<void> set_subsystem(const std::string& nqn, const SubsystemSettings& settings);
     Result<void> remove_subsystem(const std::string& nqn, bool force);
-    Result<void> allow_host(const std::string& nqn, const std::string& hostnqn);
+    Result<void> allow_host(const std::string& nqn, const std::string& hostnqn, const HostKeyUpdate& keys = {});
     Result<void> disallow_host(const std::string& nqn, const std::string& hostnqn);
+    // Keys apply to the next authentication; connected hosts stay unless
+    // `disconnect` (then the host's controllers end and it reconnects with them).
+    Result<void> set_host_keys(const std::string& nqn, const std::string& hostnqn, const HostKeyUpdate& keys,
+                               bool disconnect = false);
+    Result<HostKeyInfo> host_keys(const std::string& nqn, const std::string& hostnqn) const;
 
     // Namespaces
     Result<uint32_t> add_namespace(const std::string& nqn, const NamespaceSettings& settings);
@@ -170,6 +199,7 @@ private:
     using NsKey = std::pair<std::string, uint32_t>;
 
     Result<void> persist(const ExportSpec& spec);
+    Result<void> load_secrets(ExportSpec& spec);
     void publish(bool discovery_changed);
     void emit(const Event& e);
     void emit_from_reactor(const Event& e);  // an event raised on a reactor thread

@@ -5,6 +5,8 @@
 #include <algorithm>
 
 #include "core/control/control_helpers.hpp"
+#include "core/control/host_auth_rules.hpp"
+#include "core/control/secrets_file.hpp"
 #include "core/control/state_json.hpp"
 #include "core/proto/fabrics.hpp"
 #include "core/runtime/log.hpp"
@@ -40,12 +42,40 @@ Result<bool> Control::load_state() {
                                       "previous version {}",
                                       store_->path().string(), spec.error().describe(),
                                       store_->backup_path().string()));
+    TRY(load_secrets(*spec));
     auto applied = apply(*spec);
     if (!applied)
         return make_error(applied.error().code,
                           fmt::format("state file {}: {}; it was left untouched", store_->path().string(),
                                       applied.error().describe()));
     return true;
+}
+
+// Secrets the state names are filled in from the secrets file; one it
+// lacks leaves its host refused (target::HostAuth::problem), not open.
+Result<void> Control::load_secrets(ExportSpec& spec) {
+    StateStore secrets(secrets_path_for(store_->path()));
+    auto text = secrets.read();
+    if (!text) return std::unexpected(text.error());
+    if (*text) {
+        nlohmann::json j = nlohmann::json::parse(**text, nullptr, false);
+        if (j.is_discarded())
+            return make_error(ErrorCode::InvalidArgument,
+                              fmt::format("secrets file {} is not valid JSON; it was left untouched",
+                                          secrets.path().string()));
+        auto merged = merge_secrets(spec, j);
+        if (!merged)
+            return make_error(ErrorCode::InvalidArgument, fmt::format("secrets file {}: {}; it was left untouched",
+                                                                      secrets.path().string(),
+                                                                      merged.error().describe()));
+    }
+    for (const auto& s : spec.subsystems)
+        for (const auto& [host, a] : s.host_auth)
+            if (a.dhchap_secret.missing() || a.dhchap_ctrl_secret.missing() || a.tls_psk.missing())
+                log::error("host {} on {}: a secret named by the state file is missing from {}; the host will be "
+                           "refused until it is set again (nvmfctl host set-key)",
+                           host, s.nqn, secrets.path().string());
+    return {};
 }
 
 Result<void> Control::validate_namespace(const SubsystemSpec& sub, const NamespaceSpec& ns,
@@ -145,6 +175,12 @@ Result<ExportSpec> Control::normalize(const ExportSpec& input) const {
         for (const auto& h : s.hosts) TRY(check_nqn(h, where + ".hosts"));
         std::sort(s.hosts.begin(), s.hosts.end());
         s.hosts.erase(std::unique(s.hosts.begin(), s.hosts.end()), s.hosts.end());
+        for (const auto& [host, a] : s.host_auth) {
+            std::string at = fmt::format("{}.host_auth[{}]", where, host);
+            if (!std::binary_search(s.hosts.begin(), s.hosts.end(), host))
+                return invalid("keys for a host that is not allowed on the subsystem", at);
+            TRY(check_host_auth(a, at + "."));
+        }
         std::sort(s.namespaces.begin(), s.namespaces.end(), [](auto& a, auto& b) { return a.nsid < b.nsid; });
         for (size_t k = 0; k < s.namespaces.size(); ++k) {
             auto v = validate_namespace(s, s.namespaces[k], spec.ana_groups);

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "core/control/control_helpers.hpp"
+#include "core/control/host_auth_rules.hpp"
 #include "core/proto/fabrics.hpp"
 #include "core/runtime/log.hpp"
 
@@ -116,7 +117,7 @@ Result<void> Control::remove_subsystem(const std::string& nqn, bool force) {
     return {};
 }
 
-Result<void> Control::allow_host(const std::string& nqn, const std::string& hostnqn) {
+Result<void> Control::allow_host(const std::string& nqn, const std::string& hostnqn, const HostKeyUpdate& keys) {
     std::lock_guard lock(mutex_);
     TRY(need_subsystem(nqn));
     TRY(check_nqn(hostnqn, "host"));
@@ -126,6 +127,12 @@ Result<void> Control::allow_host(const std::string& nqn, const std::string& host
         return make_error(ErrorCode::AlreadyExists, fmt::format("host '{}' is already allowed on '{}'", hostnqn, nqn),
                           "host");
     insert_sorted_string(s.hosts, hostnqn);
+    // Allowed with its keys in one change: never for a moment without them.
+    if (!keys.empty()) {
+        HostAuthSpec a;
+        TRY(update_host_auth(a, keys, hostnqn));
+        if (!a.empty()) s.host_auth[hostnqn] = std::move(a);
+    }
     TRY(persist(next));
     spec_ = std::move(next);
     publish(true);
@@ -142,6 +149,7 @@ Result<void> Control::disallow_host(const std::string& nqn, const std::string& h
         return make_error(ErrorCode::NotFound, fmt::format("host '{}' is not on the allowed list of '{}'", hostnqn, nqn),
                           "host");
     std::erase(s.hosts, hostnqn);
+    s.host_auth.erase(hostnqn);
     bool any = s.allow_any_host;
     TRY(persist(next));
     spec_ = std::move(next);

@@ -25,12 +25,35 @@ struct NamespaceSpec {
     std::vector<std::string> visible_to;  // empty: every allowed host
 };
 
+// A host's authentication settings on one subsystem. The secrets live in
+// the secrets file, never in the state file, exports or replies: the state
+// file records only which of them are set (a secret it names but the
+// secrets file lacks refuses the host rather than letting it in without).
+struct SecretSpec {
+    bool set = false;
+    std::string text;  // DHHC-1 / NVMeTLSkey-1 text; empty while set = missing from the secrets file
+    bool missing() const { return set && text.empty(); }
+};
+
+struct HostAuthSpec {
+    SecretSpec dhchap_secret;       // the host's: it must authenticate
+    SecretSpec dhchap_ctrl_secret;  // the controller's: bidirectional
+    SecretSpec tls_psk;             // retained PSK (TLS)
+    std::vector<std::string> dhchap_digests;  // allowed hashes; empty = all
+    std::vector<std::string> dhchap_groups;   // allowed DH groups; empty = all
+    bool empty() const {
+        return !dhchap_secret.set && !dhchap_ctrl_secret.set && !tls_psk.set && dhchap_digests.empty() &&
+               dhchap_groups.empty();
+    }
+};
+
 struct SubsystemSpec {
     std::string nqn;
     std::string serial;
     std::string model;
     bool allow_any_host = false;
     std::vector<std::string> hosts;
+    std::map<std::string, HostAuthSpec> host_auth;  // by host NQN; only allowed hosts
     uint32_t max_namespaces = 1024;
     // Controller IDs this gateway hands out: gateways exporting the same
     // subsystem need disjoint ranges (a host refuses two controllers with

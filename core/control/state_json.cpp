@@ -143,15 +143,46 @@ Result<NamespaceSpec> read_namespace(const Reader& r) {
     return ns;
 }
 
+// Which secrets a host has (their values are in the secrets file) and the
+// choices it is allowed.
+Result<HostAuthSpec> read_host_auth(const Reader& r) {
+    HostAuthSpec a;
+    if (!r.raw().is_object()) return make_error(ErrorCode::InvalidArgument, "must be an object", r.path());
+    TRY(r.only_keys({"keys", "dhchap_digests", "dhchap_groups"}));
+    std::vector<std::string> keys;
+    TRY_ASSIGN(keys, r.strings("keys"));
+    for (const auto& k : keys) {
+        if (k == "dhchap_secret") a.dhchap_secret.set = true;
+        else if (k == "dhchap_ctrl_secret") a.dhchap_ctrl_secret.set = true;
+        else if (k == "tls_psk") a.tls_psk.set = true;
+        else
+            return make_error(ErrorCode::InvalidArgument,
+                              fmt::format("'{}' is not one of dhchap_secret, dhchap_ctrl_secret, tls_psk", k),
+                              r.path() + ".keys");
+    }
+    TRY_ASSIGN(a.dhchap_digests, r.strings("dhchap_digests"));
+    TRY_ASSIGN(a.dhchap_groups, r.strings("dhchap_groups"));
+    return a;
+}
+
 Result<SubsystemSpec> read_subsystem(const Reader& r) {
     SubsystemSpec s;
-    TRY(r.only_keys({"nqn", "serial", "model", "allow_any_host", "hosts", "max_namespaces", "min_cntlid", "max_cntlid",
-                     "namespaces"}));
+    TRY(r.only_keys({"nqn", "serial", "model", "allow_any_host", "hosts", "host_auth", "max_namespaces", "min_cntlid",
+                     "max_cntlid", "namespaces"}));
     TRY_ASSIGN(s.nqn, r.string("nqn"));
     TRY_ASSIGN(s.serial, r.string("serial", false));
     TRY_ASSIGN(s.model, r.string("model", false));
     TRY_ASSIGN(s.allow_any_host, r.boolean("allow_any_host", false));
     TRY_ASSIGN(s.hosts, r.strings("hosts"));
+    if (r.raw().contains("host_auth")) {
+        Reader ha = r.at("host_auth");
+        if (!ha.raw().is_object()) return make_error(ErrorCode::InvalidArgument, "must be an object", ha.path());
+        for (auto it = ha.raw().begin(); it != ha.raw().end(); ++it) {
+            auto a = read_host_auth(Reader(it.value(), fmt::format("{}[{}]", ha.path(), it.key())));
+            if (!a) return std::unexpected(a.error());
+            s.host_auth[it.key()] = std::move(*a);
+        }
+    }
     uint64_t v;
     TRY_ASSIGN(v, r.number("max_namespaces", false, 1024, 0xfffffffe));
     s.max_namespaces = static_cast<uint32_t>(v);
@@ -233,6 +264,16 @@ json to_json(const ExportSpec& spec) {
         json js{{"nqn", s.nqn},       {"serial", s.serial}, {"model", s.model},
                 {"allow_any_host", s.allow_any_host}, {"hosts", s.hosts}, {"max_namespaces", s.max_namespaces},
                 {"min_cntlid", s.min_cntlid}, {"max_cntlid", s.max_cntlid}};
+        if (!s.host_auth.empty()) {
+            json& ha = js["host_auth"] = json::object();
+            for (const auto& [host, a] : s.host_auth) {
+                json keys = json::array();
+                if (a.dhchap_secret.set) keys.push_back("dhchap_secret");
+                if (a.dhchap_ctrl_secret.set) keys.push_back("dhchap_ctrl_secret");
+                if (a.tls_psk.set) keys.push_back("tls_psk");
+                ha[host] = {{"keys", keys}, {"dhchap_digests", a.dhchap_digests}, {"dhchap_groups", a.dhchap_groups}};
+            }
+        }
         js["namespaces"] = json::array();
         for (const auto& ns : s.namespaces) {
             js["namespaces"].push_back({{"nsid", ns.nsid},

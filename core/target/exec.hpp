@@ -19,6 +19,8 @@ proto::Status parse_fabrics_command(QueuePair& qp, plugin::Request& req);
 proto::Status parse_admin_command(QueuePair& qp, plugin::Request& req);
 proto::Status parse_discovery_command(QueuePair& qp, plugin::Request& req);
 proto::Status parse_io_command(QueuePair& qp, plugin::Request& req);
+// Authentication Send (send) or Receive (exec_auth.cpp).
+proto::Status parse_auth_command(QueuePair& qp, plugin::Request& req, bool send);
 
 inline void set_handler(plugin::Request& req, void (*fn)(plugin::Request&), proto::DataDirection dir,
                         uint32_t length) {

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "core/auth/tls_psk.hpp"
+#include "core/proto/auth.hpp"
 #include "core/proto/fabrics.hpp"
 #include "core/runtime/log.hpp"
 #include "core/runtime/untrusted_text.hpp"
@@ -137,6 +138,10 @@ bool admin_connect_permitted(const ConnectAttempt& a, bool discovery) {
                                      : "the host is not allowed on the subsystem");
             return false;
         }
+        if (const HostAuth* ha = sub->auth_for(a.hostnqn); ha && !ha->problem.empty()) {
+            refuse(a, status::kConnectInvalidHost, &kHostnqn, ha->problem);
+            return false;
+        }
     }
     uint32_t depth = uint32_t(a.cmd.sqsize) + 1;
     if (discovery && depth > qp.target().options().max_discovery_queue_size) {
@@ -145,6 +150,17 @@ bool admin_connect_permitted(const ConnectAttempt& a, bool discovery) {
                            qp.target().options().max_discovery_queue_size));
         return false;
     }
+    return true;
+}
+
+// Whether the queue must authenticate before anything else (the host has a
+// DH-HMAC-CHAP secret on the subsystem); sets the queue up for it.
+bool require_authentication(const ConnectAttempt& a, bool discovery) {
+    if (discovery) return false;
+    const Subsystem* sub = a.qp.snapshot().find_subsystem(a.subnqn);
+    const HostAuth* ha = sub ? sub->auth_for(a.hostnqn) : nullptr;
+    if (!ha || !ha->dhchap) return false;
+    a.qp.auth().required = true;
     return true;
 }
 
@@ -177,9 +193,10 @@ void create_controller(const ConnectAttempt& a, uint16_t cntlid, bool discovery)
         log::warn("host at {} connected to {} with an empty host NQN (SPDK's tools do without hostnqn:); "
                   "it can only use subsystems open to any host",
                   qp.peer_address(), a.subnqn);
-    log::info("host {} ({}) connected to {} as controller {} (kato {} ms)", a.hostnqn, qp.peer_address(), a.subnqn,
-              cntlid, kato);
-    a.req.cqe.dw0 = cntlid;
+    bool authenticate = require_authentication(a, discovery);
+    log::info("host {} ({}) connected to {} as controller {} (kato {} ms{})", a.hostnqn, qp.peer_address(), a.subnqn,
+              cntlid, kato, authenticate ? ", authentication required" : "");
+    a.req.cqe.dw0 = cntlid | (authenticate ? proto::auth::kAuthreqAtr : 0);
     qp.complete(a.req, status::kSuccess);
     target.controller_changed(ctrl->info(), true);
 }
@@ -263,6 +280,10 @@ void connect_io_queue(const ConnectAttempt& a) {
         refuse(a, status::kConnectInvalidHost, &kHostnqn, "the host is no longer allowed on the subsystem");
         return;
     }
+    if (const HostAuth* ha = sub->auth_for(a.hostnqn); ha && !ha->problem.empty()) {
+        refuse(a, status::kConnectInvalidHost, &kHostnqn, ha->problem);
+        return;
+    }
     if (!ctrl->ready()) {
         refuse(a, status::kCommandSequenceError, &kQid, "the controller is not enabled yet (CC.EN)");
         return;
@@ -281,8 +302,10 @@ void connect_io_queue(const ConnectAttempt& a) {
     }
     qp.bind(ctrl, a.cmd.qid, depth);
     qp.transport().set_sq_flow_control_disabled(a.cmd.cattr & proto::kConnectAttrDisableSqFlowControl);
-    log::debug("controller {} of {}: I/O queue {} connected (depth {})", ctrl->cntlid(), a.subnqn, a.cmd.qid, depth);
-    a.req.cqe.dw0 = ctrl->cntlid();
+    bool authenticate = require_authentication(a, false);
+    log::debug("controller {} of {}: I/O queue {} connected (depth {}{})", ctrl->cntlid(), a.subnqn, a.cmd.qid, depth,
+               authenticate ? ", authentication required" : "");
+    a.req.cqe.dw0 = ctrl->cntlid() | (authenticate ? proto::auth::kAuthreqAtr : 0);
     qp.complete(a.req, status::kSuccess);
 }
 
@@ -399,9 +422,15 @@ Status parse_fabrics_command(QueuePair& qp, Request& req) {
             return fail_at(req, status::kCommandSequenceError, kFctypeOffset);
         set_handler(req, execute_connect, proto::DataDirection::HostToController, sizeof(ConnectData));
         return status::kSuccess;
+    case proto::FabricsType::AuthenticationSend:
+    case proto::FabricsType::AuthenticationReceive:
+        if (!qp.connected()) return fail_at(req, status::kCommandSequenceError, kFctypeOffset);
+        return parse_auth_command(qp, req, req.sqe.fctype() == uint8_t(proto::FabricsType::AuthenticationSend));
     case proto::FabricsType::PropertyGet:
     case proto::FabricsType::PropertySet:
         if (!qp.connected()) return fail_at(req, status::kCommandSequenceError, kFctypeOffset);
+        // As SPDK: not even the controller's registers before authentication.
+        if (qp.awaiting_authentication()) return status::kConnectAuthRequired.with_dnr();
         if (qp.qid() != 0) return fail_at(req, status::kInvalidOpcode, kFctypeOffset);
         set_handler(req,
                     req.sqe.fctype() == uint8_t(proto::FabricsType::PropertyGet) ? execute_property_get

@@ -79,6 +79,8 @@ bool QueuePair::prepare(plugin::Request& req) {
     } else if (!controller_) {
         // Nothing but Connect may come before Connect.
         st = status::kCommandSequenceError;
+    } else if (awaiting_authentication()) {
+        st = status::kConnectAuthRequired.with_dnr();
     } else if (controller_->is_discovery()) {
         st = parse_discovery_command(*this, req);
     } else if (qid_ == 0) {

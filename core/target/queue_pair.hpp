@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "core/auth/dhchap_transaction.hpp"
 #include "core/plugin/transport.hpp"
 #include "core/runtime/buffer_pool.hpp"
 #include "core/target/admission_wait.hpp"
@@ -63,6 +64,18 @@ public:
     // An admin Connect waiting for the admission hook (see exec_fabrics.cpp).
     AdmissionWait& admission() { return admission_; }
 
+    // In-band authentication of this queue (exec_auth.cpp): required when
+    // the host has a DH-HMAC-CHAP secret; until it succeeds only Connect,
+    // Authentication Send/Receive and Disconnect are accepted.
+    struct Authentication {
+        bool required = false;
+        bool authenticated = false;
+        std::unique_ptr<auth::DhchapTransaction> transaction;
+        std::vector<uint8_t> outgoing;  // the message an Authentication Receive is sending
+    };
+    Authentication& auth() { return auth_; }
+    bool awaiting_authentication() const { return auth_.required && !auth_.authenticated; }
+
 private:
     void refresh_cache();
     void on_buffers_available() override;
@@ -91,6 +104,7 @@ private:
     };
     std::deque<WaitingForBuffer> waiting_for_buffers_;
     AdmissionWait admission_;
+    Authentication auth_;
     bool closing_ = false;
 };
 

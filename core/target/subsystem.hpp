@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/target/host_auth.hpp"
 #include "core/target/namespace.hpp"
 
 namespace nvmfd::target {
@@ -29,6 +30,7 @@ struct Subsystem {
     std::string model;
     bool allow_any_host = false;
     std::vector<std::string> hosts;  // sorted
+    std::map<std::string, std::shared_ptr<const HostAuth>> host_auth;  // by host NQN
     uint32_t max_namespaces = 1024;
     uint16_t min_cntlid = 1;  // the controller IDs Connect hands out
     uint16_t max_cntlid = 0xffef;
@@ -40,6 +42,11 @@ struct Subsystem {
     bool host_allowed(const std::string& hostnqn) const {
         if (allow_any_host) return true;
         return !hostnqn.empty() && std::binary_search(hosts.begin(), hosts.end(), hostnqn);
+    }
+    // The host's authentication settings; null when it has none.
+    const HostAuth* auth_for(const std::string& hostnqn) const {
+        auto it = host_auth.find(hostnqn);
+        return it == host_auth.end() ? nullptr : it->second.get();
     }
     const NamespaceEntry* find_namespace(uint32_t nsid) const {
         auto it = std::lower_bound(namespaces.begin(), namespaces.end(), nsid,

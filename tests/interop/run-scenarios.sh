@@ -92,6 +92,26 @@ if [[ ${1:-} == --restart-hook ]]; then
     exit 0
 fi
 
+# --- the SET-AUTH hook of the dhchap scenario ------------------------------
+# --set-auth-hook WORKDIR SUBNQN HOSTNQN CTRL_KEY NEW_KEY_FILE DIGEST GROUP [bidirectional|rotate]:
+# set the host's allowed hash and DH group with nvmfctl; bidirectional
+# also sets the controller's secret, rotate the host's new secret (from a
+# file, as admins should pass secrets).
+if [[ ${1:-} == --set-auth-hook ]]; then
+    w=$2 sub=$3 host=$4 ckey=$5 newkey=$6 digest=$7 group=$8 mode=${9:-}
+    # shellcheck source=/dev/null
+    source "$w/nvmfd.env"
+    args=(--dhchap-digests "$digest" --dhchap-groups "$group")
+    case $mode in
+    bidirectional) args+=(--dhchap-ctrl-secret "$ckey") ;;
+    rotate) args+=(--dhchap-secret "@$newkey" --dhchap-ctrl-secret '') ;;
+    *) args+=(--dhchap-ctrl-secret '') ;;
+    esac
+    echo "nvmfctl host set-key $sub $host ${args[*]//DHHC-1*/<secret>}"
+    DBUS_SESSION_BUS_ADDRESS=$BUS_ADDRESS "$(dirname "$NVMFD")/nvmfctl" --bus session host set-key "$sub" "$host" "${args[@]}"
+    exit
+fi
+
 # --- options -----------------------------------------------------------------
 only='' timeout=300 kernel_target=0 verbose=()
 while (($#)); do
@@ -377,6 +397,52 @@ PY
                 EXPECT_NS_BYTES=$((96 << 20)) EXPECT_NSIDS=1
         else
             record provisioned FAIL 0 "nvmfctl namespace provision failed (see nvmfd's log)"
+        fi
+    fi
+
+    # DH-HMAC-CHAP (issue 10): the kernel host authenticates with every
+    # hash, the null group and ffdhe2048, bidirectionally, and again after
+    # a key rotation; wrong and missing secrets are refused. The keys are
+    # nvme-cli's own; nvmfd gets them through nvmfctl only.
+    if wanted dhchap && [[ -n ${bus_address:-} ]]; then
+        anqn=nqn.2026-11.io.nvmfd:authenticated
+        h=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-00000000a0a0
+        hk=$(nvme gen-dhchap-key -m 1 -n "$h") ck=$(nvme gen-dhchap-key -m 2 -n "$anqn")
+        wk=$(nvme gen-dhchap-key -m 1 -n "$h") nk=$(nvme gen-dhchap-key -l 64 -m 3 -n "$h")
+        (umask 077 && echo "$nk" >"$work/new-host.key")
+        write_restricted_state "$work/auth.json" "$anqn" "$h"
+        stop_nvmfd "$work" || true
+        launch_nvmfd "$work/auth.json" || die "cannot start nvmfd for the dhchap scenario"
+        ctl host set-key "$anqn" "$h" --dhchap-secret "$hk" >>"$work/nvmfd.log" 2>&1 ||
+            record dhchap:set-key FAIL 0 "nvmfctl host set-key failed"
+        hook=$(printf '%q --set-auth-hook %q %q %q %q %q' "$INTEROP_DIR/run-scenarios.sh" "$work" "$anqn" "$h" \
+            "$ck" "$work/new-host.key")
+        scenario dhchap --hook "SET-AUTH=$hook \"\$@\"" dhchap.sh "$GUEST_ADDR" "$PORT" "$anqn" "$h" \
+            "HOST_KEY=$hk" "CTRL_KEY=$ck" "WRONG_KEY=$wk" "NEW_KEY=$nk"
+        # What nvmfd saw: each choice negotiated as set, the refusals with
+        # their reasons, and never a secret in its log or state file.
+        problems=()
+        for d in sha256 sha384 sha512; do
+            for g in null ffdhe2048; do
+                grep -Fq "host $h authenticated on $anqn queue 0 ($d, $g)" "$work/nvmfd.log" ||
+                    problems+=("no '$d, $g' authentication in nvmfd's log")
+            done
+        done
+        grep -Fq "queue 0 (sha512, ffdhe2048, bidirectional)" "$work/nvmfd.log" || problems+=("no bidirectional authentication")
+        grep -Fq "re-authenticated on $anqn queue 0" "$work/nvmfd.log" || problems+=("no re-authentication")
+        grep -Fq "does not match its secret" "$work/nvmfd.log" || problems+=("no notice for the wrong secret")
+        grep -Fq "rejected the controller's response" "$work/nvmfd.log" || problems+=("no notice for the wrong controller secret")
+        for k in "$hk" "$ck" "$nk"; do
+            key_body=${k#DHHC-1:0?:}
+            if grep -Fq "${key_body:0:20}" "$work/nvmfd.log" "$work/auth.json"; then problems+=("a secret is in nvmfd's log or state file"); fi
+        done
+        secrets="$work/auth.secrets.json"
+        [[ $(stat -c %a "$secrets" 2>/dev/null) == 600 ]] || problems+=("secrets file $secrets is not mode 0600")
+        grep -Fq "${nk#DHHC-1:03:}" "$secrets" || problems+=("the rotated key is not in the secrets file")
+        if ((${#problems[@]})); then
+            record dhchap:nvmfd-side FAIL 0 "$(IFS=';'; echo "${problems[*]}")"
+        else
+            record dhchap:nvmfd-side PASS 0 "hashes, groups, bidirectional, refusals and rotation seen; no secret leaked"
         fi
     fi
 

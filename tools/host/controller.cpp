@@ -75,10 +75,17 @@ void Controller::connect_admin() {
                           fmt::format("Connect to {} as {} failed: {}", options_.subnqn, options_.host.hostnqn,
                                       describe_connect_failure(c)));
     cntlid_ = static_cast<uint16_t>(c.dw0 & 0xffff);
-    if (uint16_t authreq = static_cast<uint16_t>(c.dw0 >> 16); authreq != 0)
-        throw Error(fmt::format("controller {} of {} requires in-band authentication (AUTHREQ {:#x}), which this host "
-                                "does not implement",
+    authenticate_if_asked(*admin_, c.dw0);
+}
+
+void Controller::authenticate_if_asked(Queue& queue, uint32_t connect_dw0) {
+    uint16_t authreq = static_cast<uint16_t>(connect_dw0 >> 16);
+    if (authreq == 0) return;
+    if (!options_.dhchap)
+        throw Error(fmt::format("controller {} of {} requires in-band authentication (AUTHREQ {:#x}) and no "
+                                "DH-HMAC-CHAP secret was given",
                                 cntlid_, options_.subnqn, authreq));
+    last_authentication_ = authenticate(queue, options_.host.hostnqn, options_.subnqn, *options_.dhchap);
 }
 
 bool Controller::is_discovery() const {
@@ -256,6 +263,7 @@ IoQueue Controller::connect_io_queue(uint16_t qid, uint16_t depth, IoQueueOption
         throw StatusError(c.status, c.dw0,
                           fmt::format("Connect of I/O queue {} to controller {} of {} failed: {}", qid, cntlid_,
                                       options_.subnqn, describe_connect_failure(c)));
+    authenticate_if_asked(*queue, c.dw0);
     queue->set_sq_flow_control_disabled(options.disable_sq_flow_control);
     return IoQueue(std::move(queue));
 }

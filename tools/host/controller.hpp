@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "core/proto/nvme.hpp"
 #include "core/proto/status.hpp"
 #include "tools/host/connection.hpp"
+#include "tools/host/dhchap.hpp"
 #include "tools/host/host_identity.hpp"
 #include "tools/host/io_queue.hpp"
 #include "tools/host/parse.hpp"
@@ -41,6 +43,9 @@ struct ControllerOptions {
     bool enable = true;         // CC.EN=1 and wait for CSTS.RDY
     bool identify = true;       // Identify Controller after enabling
     std::chrono::milliseconds ready_timeout{0};  // 0: CAP.TO
+    // DH-HMAC-CHAP on every queue when the controller asks (AUTHREQ.ATR);
+    // without credentials such a controller is refused with an error.
+    std::optional<DhchapCredentials> dhchap;
 };
 
 struct IoQueueOptions {
@@ -103,13 +108,23 @@ public:
     // A new TCP connection, Connect to `qid` of this controller (its CNTLID).
     IoQueue connect_io_queue(uint16_t qid, uint16_t depth, IoQueueOptions options = {});
 
+    // What the last DH-HMAC-CHAP transaction chose (none yet: hash 0).
+    const DhchapResult& last_authentication() const { return last_authentication_; }
+    // A re-authentication the host asks for: a new transaction on the admin queue.
+    DhchapResult reauthenticate() {
+        last_authentication_ = authenticate(*admin_, options_.host.hostnqn, options_.subnqn, options_.dhchap.value());
+        return last_authentication_;
+    }
+
 private:
     Controller() = default;
     void connect_admin();
+    void authenticate_if_asked(Queue& queue, uint32_t connect_dw0);
     void wait_status(uint32_t mask, uint32_t value, std::chrono::milliseconds timeout, const char* what);
 
     Endpoint endpoint_;
     ControllerOptions options_;
+    DhchapResult last_authentication_;
     std::unique_ptr<Queue> admin_;
     std::unique_ptr<proto::IdentifyController> identify_;
     uint16_t cntlid_ = 0;

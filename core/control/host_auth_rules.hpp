@@ -1,0 +1,22 @@
+// The rules of a host's authentication settings, shared by the control
+// API, the state loader and snapshot building: which values are valid
+// (errors name the setting: dhchap-secret, dhchap-digests...), how an update
+// applies, and what the data path gets.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/control/control.hpp"
+#include "core/target/host_auth.hpp"
+
+namespace nvmfd::control::detail {
+
+// Apply `update` to `a` and check the result as a whole.
+Result<void> update_host_auth(HostAuthSpec& a, const HostKeyUpdate& update, const std::string& hostnqn);
+// Check settings read from the state and secrets files; `where` prefixes fields.
+Result<void> check_host_auth(const HostAuthSpec& a, const std::string& where);
+HostKeyInfo host_key_info(const HostAuthSpec& a);
+std::shared_ptr<const target::HostAuth> data_path_auth(const HostAuthSpec& a);
+
+}  // namespace nvmfd::control::detail
