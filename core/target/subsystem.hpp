@@ -35,7 +35,6 @@ struct Subsystem {
     uint16_t min_cntlid = 1;  // the controller IDs Connect hands out
     uint16_t max_cntlid = 0xffef;
     std::vector<NamespaceEntry> namespaces;  // sorted by NSID
-    std::map<std::string, std::string> tls_keys;  // host NQN -> configured TLS PSK (interchange text)
 
     // An empty host NQN (SPDK's tools send one unless told otherwise) is
     // allowed only where any host is: an allow-list never matches it.

@@ -6,9 +6,11 @@
 namespace nvmfd::target {
 
 std::optional<std::string> host_tls_key(const Subsystem& sub, const std::string& hostnqn) {
-    auto it = sub.tls_keys.find(hostnqn);
-    if (it == sub.tls_keys.end()) return std::nullopt;
-    return it->second;
+    // Only a host the subsystem still allows; a key the configuration names
+    // but the secrets file lacks gives no PSK (HostAuth::problem).
+    const HostAuth* a = sub.host_allowed(hostnqn) ? sub.auth_for(hostnqn) : nullptr;
+    if (!a || a->tls_psk.empty()) return std::nullopt;
+    return a->tls_psk;
 }
 
 Result<plugin::TlsPsk> find_tls_psk(const TargetSnapshot& snap, uint16_t port_id, std::string_view identity) {

@@ -15,7 +15,8 @@
 
 namespace nvmfd::target {
 
-// The host's configured TLS PSK (interchange text) on a subsystem, if any.
+// The host's configured TLS PSK (interchange text) on a subsystem, if any
+// (`nvmfctl host allow|set-key ... --tls-psk`, kept in the secrets file).
 std::optional<std::string> host_tls_key(const Subsystem& sub, const std::string& hostnqn);
 
 // The TLS PSK for `identity` on port `port_id`, or why there is none (a

@@ -4,9 +4,12 @@
 #include <cerrno>
 #include <cstring>
 #include <fmt/format.h>
+#include <stdexcept>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+
+#include "core/auth/tls_psk.hpp"
 
 namespace nvmfd::host {
 namespace {
@@ -51,6 +54,16 @@ std::string openssl_errors() {
 }
 
 }  // namespace
+
+std::shared_ptr<const TlsCredentials> tls_credentials(std::string_view key_text, std::string_view hostnqn,
+                                                      std::string_view subnqn, int version) {
+    auto cred = auth::host_tls_credentials(key_text, hostnqn, subnqn, version);
+    if (!cred) throw std::invalid_argument(cred.error().message);
+    auto out = std::make_shared<TlsCredentials>();
+    out->identity = cred->identity;
+    out->psk.assign(cred->psk.bytes().begin(), cred->psk.bytes().end());
+    return out;
+}
 
 TlsClient::TlsClient(int fd, const TlsCredentials& credentials) : cred_(credentials) {
     ctx_ = SSL_CTX_new(TLS_client_method());

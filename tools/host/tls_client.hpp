@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <sys/uio.h>
 #include <vector>
 
@@ -22,6 +23,12 @@ struct TlsCredentials {
     // Cipher suites to offer; empty: the one that matches the PSK's hash.
     std::string ciphersuites;
 };
+
+// The identity and TLS PSK a host presents on `subnqn` for its configured
+// key (NVMeTLSkey-1 interchange text); throws std::invalid_argument for a
+// key that does not parse.
+std::shared_ptr<const TlsCredentials> tls_credentials(std::string_view key_text, std::string_view hostnqn,
+                                                      std::string_view subnqn, int version = 1);
 
 class TlsClient {
 public:

@@ -10,7 +10,6 @@
 #include <thread>
 #include <vector>
 
-#include "core/auth/tls_psk.hpp"
 #include "tools/host/controller.hpp"
 #include "tools/host/discovery.hpp"
 #include "tools/host/errors.hpp"
@@ -58,12 +57,11 @@ private:
             if (!in) throw std::invalid_argument(fmt::format("--tls-psk: cannot read {}", text.substr(1)));
             std::getline(in, text);
         }
-        auto cred = auth::host_tls_credentials(text, hostnqn, subnqn);
-        if (!cred) throw std::invalid_argument(fmt::format("--tls-psk: {}", cred.error().message));
-        auto c = std::make_shared<host::TlsCredentials>();
-        c->identity = cred->identity;
-        c->psk.assign(cred->psk.bytes().begin(), cred->psk.bytes().end());
-        return c;
+        try {
+            return host::tls_credentials(text, hostnqn, subnqn);
+        } catch (const std::invalid_argument& e) {
+            throw std::invalid_argument(fmt::format("--tls-psk: {}", e.what()));
+        }
     }
 
     void connect() {
