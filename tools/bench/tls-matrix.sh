@@ -43,7 +43,7 @@ JSON
 "$nvmfd" --state-file "$dir/state.json" --bus none --listen "127.0.0.1:$mgmt" --reactors 1 --cpus 0 \
     ${NVMFD_BENCH_OPTS:-} --log-level info >"$dir/nvmfd.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; [[ -n ${NVMFD_BENCH_KEEP:-} ]] || rm -rf "$dir"' EXIT
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$tls") 2>/dev/null && break; sleep 0.05; done
 
 run() {  # name port workload bs qd [tls]
@@ -64,7 +64,7 @@ for r in $(seq "$rounds"); do
     run "128k-read-qd8 plain" "$plain" read 128k 8
     run "128k-read-qd8 tls" "$tls" read 128k 8 tls
 done
-mode=$(grep -o 'TLS 1.3 on port 2 with [A-Z0-9_]* ([a-z -]*)' "$dir/nvmfd.log" | head -1 | sed 's/.*with //')
+mode=$(grep -o 'TLS 1.3 on port 2 with [A-Z0-9_]* ([A-Za-z -]*)' "$dir/nvmfd.log" | head -1 | sed 's/.*with //' || true)
 python3 - "$dir/results" "${mode:-?}" <<'PY'
 import statistics, sys
 rows = {}
