@@ -55,6 +55,8 @@ void NvmfdProcess::launch() {
         }
         std::ofstream(state_file()) << s;
     }
+    if (!options_.secrets_json.empty() && !fs::exists(dir_ / "state.secrets.json"))
+        std::ofstream(dir_ / "state.secrets.json") << options_.secrets_json;
     std::vector<std::string> args = {binary(), "--listen", "127.0.0.1:" + std::to_string(port_), "--plugin-dir",
                                      plugin_dir(), "--log-level", "debug", "--default-size", "256M", "--bus", "none"};
     if (options_.keep_state || !options_.state_json.empty()) {

@@ -16,6 +16,7 @@ struct DaemonOptions {
     std::vector<std::string> extra_args;       // appended to the command line
     std::string state_json;                    // written to the state file first; "@PORT@" becomes the port
                                                // ("@PORT2@" another free one, see second_port())
+    std::string secrets_json;                  // written to the secrets file next to the state file first
     bool keep_state = false;                   // --no-state unless a state file is wanted
     std::string config_text;                   // non-empty: written to nvmfd.conf and passed as --config
     unsigned max_open_files = 0;               // non-zero: the daemon's RLIMIT_NOFILE
