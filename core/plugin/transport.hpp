@@ -81,6 +81,10 @@ public:
     virtual void on_close_begin() = 0;
     // The connection is gone; called once, after all requests were released.
     virtual void on_closed() = 0;
+    // Connect done and, where the host must authenticate, authenticated:
+    // until then the transport's connect timeout still applies, so that a
+    // host cannot hold a queue open by never finishing authentication.
+    virtual bool established() const { return true; }
 };
 
 struct TransportLimits {

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 #include <sstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "core/proto/auth.hpp"
@@ -322,4 +323,21 @@ TEST_CASE("a secret the state names but the secrets file lacks keeps the host ou
     // Other hosts are not affected.
     Controller open = Controller::connect({"127.0.0.1", d.port()}, as_host(kOpenHost));
     CHECK(open.cntlid() != 0);
+}
+
+TEST_CASE("a queue that never finishes authenticating is closed after the connect timeout") {
+    auto o = one_way({}, {"null"});
+    o.config_text = "[transport.tcp]\nconnect_timeout_ms = 1000\n";
+    NvmfdProcess d(o);
+    uint32_t dw0 = 0;
+    auto q = raw_admin_queue(d, kHost, dw0);
+    REQUIRE((dw0 & wire::kAuthreqAtr) != 0);
+    // Started, never finished: a NEGOTIATE, then silence.
+    REQUIRE(auth_send(*q, negotiate(3)).status.ok());
+    CHECK(logged(d, "notice", {"no Connect and authentication within 1000 ms"}));
+    CHECK_THROWS(q->execute(cmd::property_get(proto::property::kCc, cmd::PropertySize::Four)));
+    // An authenticated controller on the same daemon stays.
+    Controller ctrl = Controller::connect({"127.0.0.1", d.port()}, as_host(kHost, creds()));
+    std::this_thread::sleep_for(1500ms);
+    CHECK(ctrl.keep_alive() == status::kSuccess);
 }

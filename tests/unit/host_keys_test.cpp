@@ -148,3 +148,18 @@ TEST_CASE("a broken secrets file stops the start and names itself") {
     REQUIRE_FALSE(r);
     CHECK(r.error().message.find("state.secrets.json") != std::string::npos);
 }
+
+TEST_CASE("restoring an exported configuration keeps the secrets nvmfd holds for the same hosts") {
+    Fixture f;
+    REQUIRE(f.control->add_subsystem(kNqn, {}));
+    REQUIRE(f.control->allow_host(kNqn, kHost, keys(kKey, kCtrlKey)));
+    auto exported = control::from_json(nlohmann::json::parse(f.control->state_json()));
+    REQUIRE(exported);
+    REQUIRE(f.control->restore(*exported, false));
+    auto info = f.control->host_keys(kNqn, kHost);
+    CHECK(info->dhchap_secret);
+    CHECK(info->dhchap_ctrl_secret);
+    CHECK_FALSE(info->missing);
+    CHECK(f.target.snapshot()->find_subsystem(kNqn)->auth_for(kHost)->problem.empty());
+    CHECK(slurp(control::secrets_path_for(f.state())).find(kKey) != std::string::npos);
+}
