@@ -15,11 +15,19 @@ std::expected<uint16_t, std::string> ControllerRegistry::reserve_id(const std::s
     std::lock_guard lock(mutex_);
     if (live_ >= limits_.max_controllers)
         return std::unexpected(fmt::format("the target already has {} controllers (max-controllers)", live_));
-    size_t& of_host = per_host_[hostnqn];
-    if (of_host >= limits_.max_controllers_per_host)
+    // Counts are looked up, not inserted: a refused host leaves no entry.
+    auto count_of = [&](const std::map<std::string, size_t>& m) {
+        auto it = m.find(hostnqn);
+        return it == m.end() ? size_t(0) : it->second;
+    };
+    if (size_t of_host = count_of(per_host_); of_host >= limits_.max_controllers_per_host)
         return std::unexpected(
             fmt::format("the host already has {} controllers (max-controllers-per-host)", of_host));
     PerSubsystem& s = subsystems_[subnqn];
+    if (size_t in_sub = count_of(s.per_host); in_sub >= limits_.max_controllers_per_host_subsystem)
+        return std::unexpected(fmt::format("the host already has {} controllers in the subsystem "
+                                           "(max-controllers-per-host-per-subsystem)",
+                                           in_sub));
     // IDs are handed out round-robin so that a host reconnecting does not get
     // the ID of its previous, maybe still dying, controller.
     // The range may have changed since the last ID: start inside it.
@@ -29,14 +37,12 @@ std::expected<uint16_t, std::string> ControllerRegistry::reserve_id(const std::s
         s.next_id = id >= max_id ? min_id : static_cast<uint16_t>(id + 1);
         auto it = s.controllers.find(id);
         if (it != s.controllers.end() && it->second.live()) continue;
-        if (it != s.controllers.end()) {
-            // A controller that died without remove(): its counts go now.
-            --live_;
-            --per_host_[it->second.hostnqn];
-        }
+        // A controller that died without remove(): its counts go now.
+        if (it != s.controllers.end()) uncount(s, it->second.hostnqn);
         s.controllers[id] = Entry{{}, hostnqn, true};
         ++live_;
-        ++of_host;
+        ++per_host_[hostnqn];
+        ++s.per_host[hostnqn];
         return id;
     }
     return std::unexpected(
@@ -58,9 +64,7 @@ void ControllerRegistry::release_reservation(const std::string& subnqn, uint16_t
     if (it == subsystems_.end()) return;
     auto c = it->second.controllers.find(cntlid);
     if (c == it->second.controllers.end() || !c->second.reserved) return;
-    auto host = per_host_.find(c->second.hostnqn);
-    if (host != per_host_.end() && --host->second == 0) per_host_.erase(host);
-    --live_;
+    uncount(it->second, c->second.hostnqn);
     it->second.controllers.erase(c);
 }
 
@@ -74,10 +78,14 @@ void ControllerRegistry::remove(const Controller& ctrl) {
     // destroyed, and a reserved entry is a newer controller's.
     if (c->second.reserved || (!c->second.controller.expired() && c->second.controller.lock().get() != &ctrl))
         return;
-    auto host = per_host_.find(c->second.hostnqn);
-    if (host != per_host_.end() && --host->second == 0) per_host_.erase(host);
-    --live_;
+    uncount(it->second, c->second.hostnqn);
     it->second.controllers.erase(c);
+}
+
+void ControllerRegistry::uncount(PerSubsystem& s, const std::string& hostnqn) {
+    --live_;
+    if (auto host = per_host_.find(hostnqn); host != per_host_.end() && --host->second == 0) per_host_.erase(host);
+    if (auto host = s.per_host.find(hostnqn); host != s.per_host.end() && --host->second == 0) s.per_host.erase(host);
 }
 
 std::shared_ptr<Controller> ControllerRegistry::find(const std::string& subnqn, uint16_t cntlid) const {

@@ -18,6 +18,9 @@ namespace nvmfd::target {
 struct ControllerLimits {
     size_t max_controllers = 4096;           // in the whole target, discovery controllers included
     size_t max_controllers_per_host = 512;   // per host NQN
+    // Per host NQN in one subsystem: one host cannot take a subsystem's
+    // controller IDs (a gateway group's range may be small) from the others.
+    size_t max_controllers_per_host_subsystem = 128;
 };
 
 class ControllerRegistry {
@@ -51,8 +54,11 @@ private:
     };
     struct PerSubsystem {
         std::map<uint16_t, Entry> controllers;
+        std::map<std::string, size_t> per_host;  // live entries by host NQN
         uint16_t next_id = 1;
     };
+    // An entry stops counting (removed, released, or found dead).
+    void uncount(PerSubsystem& s, const std::string& hostnqn);
     const ControllerLimits limits_;
     mutable std::mutex mutex_;
     std::map<std::string, PerSubsystem> subsystems_;
