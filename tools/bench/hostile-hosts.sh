@@ -4,7 +4,9 @@
 # the victim is nvmf-perf from 127.0.0.1 (4 KiB random read/write at QD 16
 # over 64 MiB, every read verified); the attacks are nvmf-attack:
 #   flood      1,000 new connections a second from 127.0.0.2 (reset at once,
-#              after an ICReq, or after part of one) and 200 held half open
+#              after an ICReq, or after part of one) and up to 2,000 held
+#              half open: past the default max-pending-connections-per-address
+#              (1,024), so the target refuses at accept for most of the run
 #   slowloris  200 connections from 127.0.0.3 trickling a byte every 100 ms
 #              and never a PDU's last one (half in ICReq, half connected and
 #              inside a command capsule)
@@ -82,7 +84,7 @@ for round in $(seq "$rounds"); do
     for c in "${conditions[@]}"; do
         case $c in
         baseline) ;;
-        flood) start_attack flood --source 127.0.0.2 --rate 1000 --count 200 ;;
+        flood) start_attack flood --source 127.0.0.2 --rate 1000 --count 2000 ;;
         slowloris) start_attack slowloris --source 127.0.0.3 --count 200 --interval-ms 100 ;;
         idle) start_attack idle --count 1000 -n "$nqn" ;;
         esac
@@ -96,7 +98,7 @@ done
 python3 - "$rounds" "${results[baseline]}" "${results[flood]}" "${results[slowloris]}" "${results[idle]}" <<'PY'
 import statistics, sys
 rounds = sys.argv[1]
-names = ["baseline (no attack)", "connection flood (1,000/s, 200 half open)",
+names = ["baseline (no attack)", "connection flood (1,000/s, up to 2,000 half open)",
          "slow-loris (200 connections, 1 byte/100 ms)", "1,000 idle controllers"]
 rows = [[int(x) for x in a.split()] for a in sys.argv[2:]]
 base = statistics.median(rows[0])
