@@ -153,7 +153,7 @@ TEST_CASE("a connection flood from one address does not stop another host's veri
     MESSAGE("flood: " << end.connections - start.connections << " connections in " << seconds << " s ("
                       << static_cast<long>((end.connections - start.connections) / seconds) << "/s), "
                       << end.closed_by_target << " held ones closed by the target, " << end.failed
-                      << " failed to connect");
+                      << " reset or failed while connecting");
     report("the flood", before, during);
     // Refusals are logged at notice, at most about once a second.
     std::string log = d.log();

@@ -22,7 +22,7 @@ struct FloodOptions {
 
 struct FloodStats {
     uint64_t connections = 0;       // TCP connections made
-    uint64_t failed = 0;            // connect() refused or timed out (backlog full)
+    uint64_t failed = 0;            // connect() failed: reset at once (a refusal), refused, or timed out (backlog full)
     uint64_t closed_by_target = 0;  // held connections the target closed (limit or timeout)
     uint64_t held = 0;              // held open right now
 };

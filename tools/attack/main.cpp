@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
             wait_for_signal();
             FloodStats s = flood.stats();
             flood.stop();
-            fmt::print("flood: {} connections, {} failed, {} held ones closed by the target, {} held at the end\n",
+            fmt::print("flood: {} connections, {} reset or failed while connecting, {} held ones closed by the target, {} held at the end\n",
                        s.connections, s.failed, s.closed_by_target, s.held);
         } else if (mode == "slowloris") {
             SlowLoris loris({target, count(100), std::chrono::milliseconds(vm["interval-ms"].as<unsigned>())});
