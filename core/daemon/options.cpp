@@ -83,6 +83,7 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
         ("max-controllers", po::value<unsigned>()->default_value(4096), "controllers (host associations, discovery included) the target accepts in all")
         ("max-controllers-per-host", po::value<unsigned>()->default_value(512), "controllers one host NQN may have at once")
         ("max-controllers-per-host-per-subsystem", po::value<unsigned>()->default_value(128), "controllers one host NQN may have at once in one subsystem")
+        ("max-io-queues-per-host", po::value<unsigned>()->default_value(4096), "I/O queues one host NQN may be granted over all its controllers (Number of Queues grants fewer past it)")
         ("max-pending-connections-per-address", po::value<unsigned>()->default_value(1024), "connections from one peer address that have not completed a Fabrics Connect; more are closed at accept")
         ("max-discovery-queue-size", po::value<unsigned>()->default_value(128), "largest queue a host may create on a discovery controller (entries)")
         ("admission-timeout-ms", po::value<unsigned>()->default_value(5000), "how long a Connect waits for the policies' on_host_connect before the allow-list's decision stands (ms)")
@@ -172,6 +173,10 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
     if (per_host_sub < 1 || per_host_sub > 65519)
         return make_error(ErrorCode::InvalidArgument, "must be 1 to 65519", "max-controllers-per-host-per-subsystem");
     o.target.controller_limits.max_controllers_per_host_subsystem = per_host_sub;
+    unsigned io_per_host = vm["max-io-queues-per-host"].as<unsigned>();
+    if (io_per_host < 1 || io_per_host > 1000000)
+        return make_error(ErrorCode::InvalidArgument, "must be 1 to 1000000", "max-io-queues-per-host");
+    o.target.controller_limits.max_io_queues_per_host = io_per_host;
     unsigned pending = vm["max-pending-connections-per-address"].as<unsigned>();
     if (pending < 1 || pending > 1000000)
         return make_error(ErrorCode::InvalidArgument, "must be 1 to 1000000", "max-pending-connections-per-address");

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "core/proto/fabrics.hpp"
+
 namespace nvmfd::target {
 
 std::expected<uint16_t, std::string> ControllerRegistry::reserve_id(const std::string& subnqn,
@@ -28,6 +30,10 @@ std::expected<uint16_t, std::string> ControllerRegistry::reserve_id(const std::s
         return std::unexpected(fmt::format("the host already has {} controllers in the subsystem "
                                            "(max-controllers-per-host-per-subsystem)",
                                            in_sub));
+    bool io = subnqn != proto::kDiscoveryNqn;
+    if (size_t queues = io_queues_of(hostnqn); io && queues >= limits_.max_io_queues_per_host)
+        return std::unexpected(
+            fmt::format("the host already has {} I/O queues granted (max-io-queues-per-host)", queues));
     // IDs are handed out round-robin so that a host reconnecting does not get
     // the ID of its previous, maybe still dying, controller.
     // The range may have changed since the last ID: start inside it.
@@ -38,11 +44,12 @@ std::expected<uint16_t, std::string> ControllerRegistry::reserve_id(const std::s
         auto it = s.controllers.find(id);
         if (it != s.controllers.end() && it->second.live()) continue;
         // A controller that died without remove(): its counts go now.
-        if (it != s.controllers.end()) uncount(s, it->second.hostnqn);
-        s.controllers[id] = Entry{{}, hostnqn, true};
+        if (it != s.controllers.end()) uncount(s, it->second);
+        s.controllers[id] = Entry{{}, hostnqn, true, io ? 1u : 0u};
         ++live_;
         ++per_host_[hostnqn];
         ++s.per_host[hostnqn];
+        if (io) ++io_per_host_[hostnqn];
         return id;
     }
     return std::unexpected(
@@ -54,8 +61,38 @@ void ControllerRegistry::add(const std::shared_ptr<Controller>& ctrl) {
     auto& s = subsystems_[ctrl->identity().subnqn];
     auto it = s.controllers.find(ctrl->cntlid());
     if (it == s.controllers.end()) return;  // not reserved: reserve_id() is the only way in
-    it->second.controller = ctrl;
-    it->second.reserved = false;
+    Entry& e = it->second;
+    e.controller = ctrl;
+    e.reserved = false;
+    if (e.io_queues) {
+        uint32_t granted = grant_locked(e, ctrl->granted_io_queues()).granted;
+        ctrl->set_granted_io_queues(static_cast<uint16_t>(granted));
+    }
+}
+
+IoQueueGrant ControllerRegistry::grant_io_queues(const Controller& ctrl, uint32_t wanted) {
+    std::lock_guard lock(mutex_);
+    auto it = subsystems_.find(ctrl.identity().subnqn);
+    if (it == subsystems_.end()) return {wanted, false};
+    auto c = it->second.controllers.find(ctrl.cntlid());
+    if (c == it->second.controllers.end() || c->second.io_queues == 0) return {wanted, false};
+    return grant_locked(c->second, wanted);
+}
+
+IoQueueGrant ControllerRegistry::grant_locked(Entry& e, uint32_t wanted) {
+    size_t& total = io_per_host_[e.hostnqn];
+    size_t others = total - e.io_queues;
+    size_t left = limits_.max_io_queues_per_host > others ? limits_.max_io_queues_per_host - others : 0;
+    // At least one: the reservation held it, and a controller without I/O queues is of no use.
+    uint32_t granted = static_cast<uint32_t>(std::max<size_t>(1, std::min<size_t>(wanted, left)));
+    total = others + granted;
+    e.io_queues = granted;
+    return {granted, granted < wanted};
+}
+
+size_t ControllerRegistry::io_queues_of(const std::string& hostnqn) const {
+    auto it = io_per_host_.find(hostnqn);
+    return it == io_per_host_.end() ? 0 : it->second;
 }
 
 void ControllerRegistry::release_reservation(const std::string& subnqn, uint16_t cntlid) {
@@ -64,7 +101,7 @@ void ControllerRegistry::release_reservation(const std::string& subnqn, uint16_t
     if (it == subsystems_.end()) return;
     auto c = it->second.controllers.find(cntlid);
     if (c == it->second.controllers.end() || !c->second.reserved) return;
-    uncount(it->second, c->second.hostnqn);
+    uncount(it->second, c->second);
     it->second.controllers.erase(c);
 }
 
@@ -78,14 +115,17 @@ void ControllerRegistry::remove(const Controller& ctrl) {
     // destroyed, and a reserved entry is a newer controller's.
     if (c->second.reserved || (!c->second.controller.expired() && c->second.controller.lock().get() != &ctrl))
         return;
-    uncount(it->second, c->second.hostnqn);
+    uncount(it->second, c->second);
     it->second.controllers.erase(c);
 }
 
-void ControllerRegistry::uncount(PerSubsystem& s, const std::string& hostnqn) {
+void ControllerRegistry::uncount(PerSubsystem& s, const Entry& e) {
+    const std::string& hostnqn = e.hostnqn;
     --live_;
     if (auto host = per_host_.find(hostnqn); host != per_host_.end() && --host->second == 0) per_host_.erase(host);
     if (auto host = s.per_host.find(hostnqn); host != s.per_host.end() && --host->second == 0) s.per_host.erase(host);
+    if (auto host = io_per_host_.find(hostnqn); host != io_per_host_.end() && (host->second -= e.io_queues) == 0)
+        io_per_host_.erase(host);
 }
 
 std::shared_ptr<Controller> ControllerRegistry::find(const std::string& subnqn, uint16_t cntlid) const {

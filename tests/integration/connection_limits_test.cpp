@@ -7,11 +7,14 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstddef>
+#include <memory>
 #include <string>
 #include <thread>
 #include <unistd.h>
 #include <vector>
 
+#include "core/proto/fabrics.hpp"
 #include "tests/integration/log_wait.hpp"
 #include "tests/integration/nvmfd_process.hpp"
 #include "tests/integration/process_stats.hpp"
@@ -22,6 +25,7 @@
 #include "tools/attack/slow_loris.hpp"
 #include "tools/host/controller.hpp"
 #include "tools/host/errors.hpp"
+#include "tools/host/io_queue.hpp"
 #include "tools/host/raw_connection.hpp"
 #include "tools/nvmf-perf/session.hpp"
 
@@ -260,4 +264,62 @@ TEST_CASE("controllers per host in one subsystem are limited; other hosts and su
             return false;
         }
     }));
+}
+
+TEST_CASE("I/O queues are budgeted per host: fewer granted past the budget, none left refuses the Connect") {
+    NvmfdProcess d(daemon({"--max-io-queues", "4", "--max-io-queues-per-host", "6"}));
+    host::Endpoint ep{"127.0.0.1", d.port()};
+    auto as = [](std::string hostnqn) {
+        host::ControllerOptions o;
+        o.subnqn = kDefault;
+        o.host.hostnqn = std::move(hostnqn);
+        return o;
+    };
+    const std::string a = "nqn.2014-08.io.nvmfd.test:queues-a", b = "nqn.2014-08.io.nvmfd.test:queues-b";
+    auto first = std::make_unique<host::Controller>(host::Controller::connect(ep, as(a)));
+    CHECK(first->request_io_queues(4) == 4);
+    host::Controller second = host::Controller::connect(ep, as(a));
+    CHECK(second.request_io_queues(4) == 2);  // 6 - 4
+    CHECK(testing::eventually([&] {
+        return !testing::log_line_with(d, "notice", "2 I/O queue(s) granted of the 4 asked (max-io-queues-per-host)")
+                    .empty();
+    }));
+    // A queue past the grant is refused with Invalid Parameters at QID.
+    try {
+        second.connect_io_queue(3, 16);
+        FAIL("I/O queue 3 was connected past the grant of 2");
+    } catch (const host::StatusError& e) {
+        CHECK(e.status() == status::kConnectInvalidParameters);
+        CHECK(e.dw0() == proto::connect_invalid_sqe_field(offsetof(proto::ConnectCommand, qid)));
+    }
+    // Nothing left: another controller of A is refused with Controller Busy.
+    {
+        host::RawConnection r(attack::connect_from({"127.0.0.1", d.port(), "", kDefault}, 2s));
+        CHECK(attack::raw_admin_connect(r, kDefault, a).status == status::kConnectControllerBusy);
+    }
+    CHECK(testing::eventually([&] {
+        return !testing::log_line_with(d, "notice", "6 I/O queues granted (max-io-queues-per-host)").empty();
+    }));
+    // Another host has a budget of its own.
+    host::Controller other = host::Controller::connect(ep, as(b));
+    CHECK(other.request_io_queues(4) == 4);
+    // A's first controller goes: its queues come back, and I/O flows.
+    first->disconnect();
+    first.reset();
+    std::unique_ptr<host::Controller> third;
+    CHECK(testing::eventually([&] {
+        try {
+            third = std::make_unique<host::Controller>(host::Controller::connect(ep, as(a)));
+            return true;
+        } catch (const host::StatusError&) {
+            return false;
+        }
+    }));
+    REQUIRE(third);
+    CHECK(third->request_io_queues(4) == 4);
+    host::IoQueue io = third->connect_io_queue(4, 16);
+    std::vector<std::byte> data(4096, std::byte{0x5a}), back(4096);
+    REQUIRE(io.write(1, 0, 8, data) == status::kSuccess);
+    REQUIRE(io.read(1, 0, 8, back) == status::kSuccess);
+    CHECK(back == data);
 }

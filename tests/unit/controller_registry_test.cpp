@@ -51,3 +51,14 @@ TEST_CASE("one host's controllers in one subsystem are limited; other hosts and 
     reg.release_reservation("nqn.a", *first);
     CHECK(reg.reserve_id("nqn.a", "nqn.host1"));
 }
+
+TEST_CASE("an I/O controller's reservation holds one I/O queue of its host's budget; discovery holds none") {
+    ControllerRegistry reg({.max_io_queues_per_host = 2});
+    REQUIRE(reg.reserve_id("nqn.a", "nqn.host1"));
+    REQUIRE(reg.reserve_id("nqn.b", "nqn.host1"));
+    auto refused = reg.reserve_id("nqn.c", "nqn.host1");
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().find("max-io-queues-per-host") != std::string::npos);
+    CHECK(reg.reserve_id("nqn.2014-08.org.nvmexpress.discovery", "nqn.host1"));
+    CHECK(reg.reserve_id("nqn.c", "nqn.host2"));
+}
