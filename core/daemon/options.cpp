@@ -37,6 +37,14 @@ Result<std::vector<int>> parse_cpus(const std::string& text) {
     return cpus;
 }
 
+// An unsigned option within [lo, hi], or an error naming it.
+Result<unsigned> bounded(const po::variables_map& vm, const char* name, unsigned lo, unsigned hi) {
+    unsigned v = vm[name].as<unsigned>();
+    if (v < lo || v > hi)
+        return make_error(ErrorCode::InvalidArgument, fmt::format("must be {} to {}", lo, hi), name);
+    return v;
+}
+
 }  // namespace
 
 Result<ListenAddress> parse_listen_address(const std::string& text) {
@@ -169,18 +177,15 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
     if (per_host < 1 || per_host > max_ctrls)
         return make_error(ErrorCode::InvalidArgument, "must be 1 to max-controllers", "max-controllers-per-host");
     o.target.controller_limits.max_controllers_per_host = per_host;
-    unsigned per_host_sub = vm["max-controllers-per-host-per-subsystem"].as<unsigned>();
-    if (per_host_sub < 1 || per_host_sub > 65519)
-        return make_error(ErrorCode::InvalidArgument, "must be 1 to 65519", "max-controllers-per-host-per-subsystem");
-    o.target.controller_limits.max_controllers_per_host_subsystem = per_host_sub;
-    unsigned io_per_host = vm["max-io-queues-per-host"].as<unsigned>();
-    if (io_per_host < 1 || io_per_host > 1000000)
-        return make_error(ErrorCode::InvalidArgument, "must be 1 to 1000000", "max-io-queues-per-host");
-    o.target.controller_limits.max_io_queues_per_host = io_per_host;
-    unsigned pending = vm["max-pending-connections-per-address"].as<unsigned>();
-    if (pending < 1 || pending > 1000000)
-        return make_error(ErrorCode::InvalidArgument, "must be 1 to 1000000", "max-pending-connections-per-address");
-    o.target.connection_limits.max_pending_per_address = pending;
+    // Host limits of issue 10 (docs/limits.md says why their defaults).
+    auto per_host_sub = bounded(vm, "max-controllers-per-host-per-subsystem", 1, 65519);
+    auto io_per_host = bounded(vm, "max-io-queues-per-host", 1, 1000000);
+    auto pending = bounded(vm, "max-pending-connections-per-address", 1, 1000000);
+    for (auto* r : {&per_host_sub, &io_per_host, &pending})
+        if (!*r) return std::unexpected(r->error());
+    o.target.controller_limits.max_controllers_per_host_subsystem = *per_host_sub;
+    o.target.controller_limits.max_io_queues_per_host = *io_per_host;
+    o.target.connection_limits.max_pending_per_address = *pending;
     unsigned disc_q = vm["max-discovery-queue-size"].as<unsigned>();
     if (disc_q < 2 || disc_q > o.target.max_queue_size)
         return make_error(ErrorCode::InvalidArgument, "must be 2 to max-queue-size", "max-discovery-queue-size");
