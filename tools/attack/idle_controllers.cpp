@@ -12,6 +12,7 @@ IdleControllers::IdleControllers(const IdleOptions& options) {
         o.subnqn = options.subnqn;
         o.host.hostnqn = options.hostnqn_prefix + std::to_string(i);
         o.host.hostid = {0x1d, uint8_t(i), uint8_t(i >> 8)};
+        o.queue.receive_buffer_size = 16 * 1024;  // our side of 1,000 hosts in one process: not 256 KiB each
         controllers_.push_back(host::Controller::connect(options.target, o));
     }
     setup_time_ = std::chrono::steady_clock::now() - start;
