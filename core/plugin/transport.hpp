@@ -92,6 +92,15 @@ struct TransportLimits {
     uint32_t max_data_transfer = 1u << 20; // MDTS in bytes
 };
 
+// Bounds the core sets for every transport (daemon options, docs/limits.md).
+struct ConnectionLimits {
+    // Connections from one peer address that have not completed a Fabrics
+    // Connect yet (accepted, maybe past ICReq): before Connect no host NQN
+    // is known, so the address is all a flood can be bounded by. A
+    // transport refuses more at accept, before spending anything on them.
+    uint32_t max_pending_per_address = 1024;
+};
+
 // What the core offers a transport.
 class TransportEnv {
 public:
@@ -104,6 +113,7 @@ public:
     // Hosts already connected are not affected. Policies hear of it
     // (on_port_change, change "down"/"up").
     virtual void port_state_changed(uint16_t port_id, bool accepting, std::string_view reason) = 0;
+    virtual ConnectionLimits connection_limits() const = 0;
 protected:
     ~TransportEnv() = default;
 };
