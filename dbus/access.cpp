@@ -82,16 +82,15 @@ bool AdminAccess::in_admin_group(const Caller& c) const {
     return std::find(groups.begin(), groups.end(), *gid_) != groups.end();
 }
 
-Result<void> AdminAccess::check(const std::string& sender) {
+Result<void> AdminAccess::check(const std::string& sender, std::string_view action) {
     auto c = caller(sender);
     if (!c) return std::unexpected(c.error());
     if (c->uid == 0 || c->uid == geteuid() || in_admin_group(*c)) return {};
     return make_error(ErrorCode::PermissionDenied,
-                      gid_ ? fmt::format("{} may not change nvmfd's exports: run as root or join group '{}'",
-                                         user_name(c->uid), group_)
-                           : fmt::format("{} may not change nvmfd's exports: run as root (admin group '{}' does "
-                                         "not exist on this system)",
-                                         user_name(c->uid), group_));
+                      gid_ ? fmt::format("{} may not {}: run as root or join group '{}'", user_name(c->uid), action,
+                                         group_)
+                           : fmt::format("{} may not {}: run as root (admin group '{}' does not exist on this system)",
+                                         user_name(c->uid), action, group_));
 }
 
 }  // namespace nvmfd::dbus

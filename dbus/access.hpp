@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <sys/types.h>
 
 #include <sdbus-c++/IConnection.h>
@@ -25,7 +26,8 @@ public:
 
     // PermissionDenied naming the user and what would allow it, unless the
     // sender (a unique bus name) may change things.
-    Result<void> check(const std::string& sender);
+    // `action` completes "USER may not ..." in the refusal.
+    Result<void> check(const std::string& sender, std::string_view action = "change nvmfd's exports");
     const std::string& admin_group() const { return group_; }
 
 private:

@@ -33,12 +33,12 @@ void ManagerObject::update(std::vector<uint32_t> ana_groups,
     if (!names.empty()) getObject().emitPropertiesChangedSignal(org::nvmfd::Manager1_adaptor::INTERFACE_NAME, names);
 }
 
-void ManagerObject::authorize() {
+void ManagerObject::authorize(std::string_view action) {
     const sdbus::Message* msg = getObject().getCurrentlyProcessedMessage();
     if (!msg) throw to_dbus_error(Error{ErrorCode::Internal, "no call in progress", {}});
-    auto ok = access_.check(msg->getSender());
+    auto ok = access_.check(msg->getSender(), action);
     if (!ok) {
-        log::notice("D-Bus: refused a change from {}: {}", msg->getSender(), ok.error().message);
+        log::notice("D-Bus: refused a call from {}: {}", msg->getSender(), ok.error().message);
         throw to_dbus_error(ok.error());
     }
 }
@@ -64,9 +64,9 @@ auto ManagerObject::mutate(F&& f) -> decltype(f()) {
 }
 
 template <typename F>
-auto ManagerObject::admin_read(F&& f) -> decltype(f()) {
+auto ManagerObject::admin_read(std::string_view what, F&& f) -> decltype(f()) {
     try {
-        authorize();
+        authorize(what);
         return f();
     } catch (const sdbus::Error&) {
         throw;
@@ -115,7 +115,7 @@ void ManagerObject::SetHostKeys(const std::string& nqn, const std::string& host_
 
 // Admins only: which hosts must authenticate is itself worth hiding.
 Options ManagerObject::GetHostKeys(const std::string& nqn, const std::string& host_nqn) {
-    return admin_read([&] {
+    return admin_read("see which hosts must authenticate", [&] {
         auto k = value_or_throw(control_.host_keys(nqn, host_nqn));
         Options out;
         out["dhchap-secret"] = sdbus::Variant(k.dhchap_secret);
@@ -217,7 +217,8 @@ void ManagerObject::DisconnectController(const std::string& nqn, const uint16_t&
 // Admins only: the whole configuration names every allowed host, backing
 // file and policy source (never a secret: those are not in it at all).
 std::string ManagerObject::ExportConfig() {
-    return admin_read([&] { return control_.state_json(); });
+    return admin_read("read the whole configuration (hosts, files, policies): ExportConfig",
+                      [&] { return control_.state_json(); });
 }
 
 void ManagerObject::RestoreConfig(const std::string& json, const bool& force) {
@@ -256,19 +257,23 @@ void ManagerObject::UnloadPolicy(const std::string& name) {
     mutate([&] { value_or_throw(policies().unload(name)); });
 }
 
-// Reads: open to everyone, like ExportConfig (which holds the sources too).
+// Reads of policies (their sources and parameters): admins only, like ExportConfig.
 std::vector<ManagerObject::PolicyRecord> ManagerObject::ListPolicies() {
-    std::vector<PolicyRecord> out;
-    for (const auto& p : policies().list()) out.push_back(to_record(p));
-    return out;
+    return admin_read("read the policies", [&] {
+        std::vector<PolicyRecord> out;
+        for (const auto& p : policies().list()) out.push_back(to_record(p));
+        return out;
+    });
 }
 
 std::tuple<ManagerObject::PolicyRecord, std::string> ManagerObject::ShowPolicy(const std::string& name) {
-    auto info = value_or_throw(policies().show(name));
-    std::string source;
-    for (const auto& p : control_.export_spec().policies)
-        if (p.name == name) source = p.source;
-    return {to_record(info), source};
+    return admin_read("read the policies", [&] {
+        auto info = value_or_throw(policies().show(name));
+        std::string source;
+        for (const auto& p : control_.export_spec().policies)
+            if (p.name == name) source = p.source;
+        return std::tuple<PolicyRecord, std::string>{to_record(info), source};
+    });
 }
 
 // Drain and Resume change no state of the control API themselves (the

@@ -94,8 +94,8 @@ private:
     auto mutate(F&& f) -> decltype(f());
     // A read only admins may make (authorized like a change, but no PropertiesChanged).
     template <typename F>
-    auto admin_read(F&& f) -> decltype(f());
-    void authorize();
+    auto admin_read(std::string_view what, F&& f) -> decltype(f());
+    void authorize(std::string_view action = "change nvmfd's exports");
 
     control::Control& control_;
     AdminAccess& access_;

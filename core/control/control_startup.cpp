@@ -301,6 +301,19 @@ Result<void> Control::restore(const ExportSpec& spec, bool force) {
     // the running ones and ignores those in the restored file.
     ExportSpec wanted = spec;
     wanted.policies = spec_.policies;
+    // An exported configuration names hosts' keys without their values:
+    // those come from the secrets nvmfd holds for the same host. A key
+    // nvmfd does not hold stays missing, and its host refused.
+    for (auto& s : wanted.subsystems)
+        for (auto& [host, a] : s.host_auth)
+            for (const auto& old : spec_.subsystems)
+                if (old.nqn == s.nqn)
+                    if (auto it = old.host_auth.find(host); it != old.host_auth.end()) {
+                        for (auto [mine, theirs] : {std::pair{&a.dhchap_secret, &it->second.dhchap_secret},
+                                                    std::pair{&a.dhchap_ctrl_secret, &it->second.dhchap_ctrl_secret},
+                                                    std::pair{&a.tls_psk, &it->second.tls_psk}})
+                            if (mine->missing()) mine->text = theirs->text;
+                    }
     // Check all of it before anything is torn down.
     if (auto v = normalize(wanted); !v) return std::unexpected(v.error());
     ExportSpec old = spec_;

@@ -37,6 +37,14 @@ Result<std::vector<int>> parse_cpus(const std::string& text) {
     return cpus;
 }
 
+// An unsigned option within [lo, hi], or an error naming it.
+Result<unsigned> bounded(const po::variables_map& vm, const char* name, unsigned lo, unsigned hi) {
+    unsigned v = vm[name].as<unsigned>();
+    if (v < lo || v > hi)
+        return make_error(ErrorCode::InvalidArgument, fmt::format("must be {} to {}", lo, hi), name);
+    return v;
+}
+
 }  // namespace
 
 Result<ListenAddress> parse_listen_address(const std::string& text) {
@@ -82,6 +90,9 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
         ("max-io-queues", po::value<unsigned>()->default_value(64), "I/O queues per controller")
         ("max-controllers", po::value<unsigned>()->default_value(4096), "controllers (host associations, discovery included) the target accepts in all")
         ("max-controllers-per-host", po::value<unsigned>()->default_value(512), "controllers one host NQN may have at once")
+        ("max-controllers-per-host-per-subsystem", po::value<unsigned>()->default_value(128), "controllers one host NQN may have at once in one subsystem")
+        ("max-io-queues-per-host", po::value<unsigned>()->default_value(4096), "I/O queues one host NQN may be granted over all its controllers (Number of Queues grants fewer past it)")
+        ("max-pending-connections-per-address", po::value<unsigned>()->default_value(1024), "connections from one peer address that have not completed a Fabrics Connect; more are closed at accept")
         ("max-discovery-queue-size", po::value<unsigned>()->default_value(128), "largest queue a host may create on a discovery controller (entries)")
         ("admission-timeout-ms", po::value<unsigned>()->default_value(5000), "how long a Connect waits for the policies' on_host_connect before the allow-list's decision stands (ms)")
         ("policy-memory", po::value<std::string>()->default_value("32M"), "Lua memory per policy (1M to 1G)")
@@ -166,6 +177,15 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
     if (per_host < 1 || per_host > max_ctrls)
         return make_error(ErrorCode::InvalidArgument, "must be 1 to max-controllers", "max-controllers-per-host");
     o.target.controller_limits.max_controllers_per_host = per_host;
+    // Host limits of issue 10 (docs/limits.md says why their defaults).
+    auto per_host_sub = bounded(vm, "max-controllers-per-host-per-subsystem", 1, 65519);
+    auto io_per_host = bounded(vm, "max-io-queues-per-host", 1, 1000000);
+    auto pending = bounded(vm, "max-pending-connections-per-address", 1, 1000000);
+    for (auto* r : {&per_host_sub, &io_per_host, &pending})
+        if (!*r) return std::unexpected(r->error());
+    o.target.controller_limits.max_controllers_per_host_subsystem = *per_host_sub;
+    o.target.controller_limits.max_io_queues_per_host = *io_per_host;
+    o.target.connection_limits.max_pending_per_address = *pending;
     unsigned disc_q = vm["max-discovery-queue-size"].as<unsigned>();
     if (disc_q < 2 || disc_q > o.target.max_queue_size)
         return make_error(ErrorCode::InvalidArgument, "must be 2 to max-queue-size", "max-discovery-queue-size");

@@ -106,11 +106,24 @@ public:
     virtual void on_close_begin() = 0;
     // The connection is gone; called once, after all requests were released.
     virtual void on_closed() = 0;
+    // Connect done and, where the host must authenticate, authenticated:
+    // until then the transport's connect timeout still applies, so that a
+    // host cannot hold a queue open by never finishing authentication.
+    virtual bool established() const { return true; }
 };
 
 struct TransportLimits {
     uint32_t in_capsule_data_size = 8192;  // reported as IOCCSZ
     uint32_t max_data_transfer = 1u << 20; // MDTS in bytes
+};
+
+// Bounds the core sets for every transport (daemon options, docs/limits.md).
+struct ConnectionLimits {
+    // Connections from one peer address that have not completed a Fabrics
+    // Connect yet (accepted, maybe past ICReq): before Connect no host NQN
+    // is known, so the address is all a flood can be bounded by. A
+    // transport refuses more at accept, before spending anything on them.
+    uint32_t max_pending_per_address = 1024;
 };
 
 // What the core offers a transport.
@@ -129,6 +142,7 @@ public:
     // nullopt (not an NVMe identity, unknown host or subsystem, no key), and
     // the handshake fails. Called on the reactor that owns the connection.
     virtual std::optional<TlsPsk> tls_psk(runtime::Reactor& reactor, uint16_t port_id, std::string_view identity) = 0;
+    virtual ConnectionLimits connection_limits() const = 0;
 protected:
     ~TransportEnv() = default;
 };

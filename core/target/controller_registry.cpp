@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "core/proto/fabrics.hpp"
+
 namespace nvmfd::target {
 
 std::expected<uint16_t, std::string> ControllerRegistry::reserve_id(const std::string& subnqn,
@@ -15,11 +17,23 @@ std::expected<uint16_t, std::string> ControllerRegistry::reserve_id(const std::s
     std::lock_guard lock(mutex_);
     if (live_ >= limits_.max_controllers)
         return std::unexpected(fmt::format("the target already has {} controllers (max-controllers)", live_));
-    size_t& of_host = per_host_[hostnqn];
-    if (of_host >= limits_.max_controllers_per_host)
+    // Counts are looked up, not inserted: a refused host leaves no entry.
+    auto count_of = [&](const std::map<std::string, size_t>& m) {
+        auto it = m.find(hostnqn);
+        return it == m.end() ? size_t(0) : it->second;
+    };
+    if (size_t of_host = count_of(per_host_); of_host >= limits_.max_controllers_per_host)
         return std::unexpected(
             fmt::format("the host already has {} controllers (max-controllers-per-host)", of_host));
     PerSubsystem& s = subsystems_[subnqn];
+    if (size_t in_sub = count_of(s.per_host); in_sub >= limits_.max_controllers_per_host_subsystem)
+        return std::unexpected(fmt::format("the host already has {} controllers in the subsystem "
+                                           "(max-controllers-per-host-per-subsystem)",
+                                           in_sub));
+    bool io = subnqn != proto::kDiscoveryNqn;
+    if (size_t queues = io_queues_of(hostnqn); io && queues >= limits_.max_io_queues_per_host)
+        return std::unexpected(
+            fmt::format("the host already has {} I/O queues granted (max-io-queues-per-host)", queues));
     // IDs are handed out round-robin so that a host reconnecting does not get
     // the ID of its previous, maybe still dying, controller.
     // The range may have changed since the last ID: start inside it.
@@ -29,14 +43,13 @@ std::expected<uint16_t, std::string> ControllerRegistry::reserve_id(const std::s
         s.next_id = id >= max_id ? min_id : static_cast<uint16_t>(id + 1);
         auto it = s.controllers.find(id);
         if (it != s.controllers.end() && it->second.live()) continue;
-        if (it != s.controllers.end()) {
-            // A controller that died without remove(): its counts go now.
-            --live_;
-            --per_host_[it->second.hostnqn];
-        }
-        s.controllers[id] = Entry{{}, hostnqn, true};
+        // A controller that died without remove(): its counts go now.
+        if (it != s.controllers.end()) uncount(s, it->second);
+        s.controllers[id] = Entry{{}, hostnqn, true, io ? 1u : 0u};
         ++live_;
-        ++of_host;
+        ++per_host_[hostnqn];
+        ++s.per_host[hostnqn];
+        if (io) ++io_per_host_[hostnqn];
         return id;
     }
     return std::unexpected(
@@ -48,8 +61,38 @@ void ControllerRegistry::add(const std::shared_ptr<Controller>& ctrl) {
     auto& s = subsystems_[ctrl->identity().subnqn];
     auto it = s.controllers.find(ctrl->cntlid());
     if (it == s.controllers.end()) return;  // not reserved: reserve_id() is the only way in
-    it->second.controller = ctrl;
-    it->second.reserved = false;
+    Entry& e = it->second;
+    e.controller = ctrl;
+    e.reserved = false;
+    if (e.io_queues) {
+        uint32_t granted = grant_locked(e, ctrl->granted_io_queues()).granted;
+        ctrl->set_granted_io_queues(static_cast<uint16_t>(granted));
+    }
+}
+
+IoQueueGrant ControllerRegistry::grant_io_queues(const Controller& ctrl, uint32_t wanted) {
+    std::lock_guard lock(mutex_);
+    auto it = subsystems_.find(ctrl.identity().subnqn);
+    if (it == subsystems_.end()) return {wanted, false};
+    auto c = it->second.controllers.find(ctrl.cntlid());
+    if (c == it->second.controllers.end() || c->second.io_queues == 0) return {wanted, false};
+    return grant_locked(c->second, wanted);
+}
+
+IoQueueGrant ControllerRegistry::grant_locked(Entry& e, uint32_t wanted) {
+    size_t& total = io_per_host_[e.hostnqn];
+    size_t others = total - e.io_queues;
+    size_t left = limits_.max_io_queues_per_host > others ? limits_.max_io_queues_per_host - others : 0;
+    // At least one: the reservation held it, and a controller without I/O queues is of no use.
+    uint32_t granted = static_cast<uint32_t>(std::max<size_t>(1, std::min<size_t>(wanted, left)));
+    total = others + granted;
+    e.io_queues = granted;
+    return {granted, granted < wanted};
+}
+
+size_t ControllerRegistry::io_queues_of(const std::string& hostnqn) const {
+    auto it = io_per_host_.find(hostnqn);
+    return it == io_per_host_.end() ? 0 : it->second;
 }
 
 void ControllerRegistry::release_reservation(const std::string& subnqn, uint16_t cntlid) {
@@ -58,9 +101,7 @@ void ControllerRegistry::release_reservation(const std::string& subnqn, uint16_t
     if (it == subsystems_.end()) return;
     auto c = it->second.controllers.find(cntlid);
     if (c == it->second.controllers.end() || !c->second.reserved) return;
-    auto host = per_host_.find(c->second.hostnqn);
-    if (host != per_host_.end() && --host->second == 0) per_host_.erase(host);
-    --live_;
+    uncount(it->second, c->second);
     it->second.controllers.erase(c);
 }
 
@@ -74,10 +115,17 @@ void ControllerRegistry::remove(const Controller& ctrl) {
     // destroyed, and a reserved entry is a newer controller's.
     if (c->second.reserved || (!c->second.controller.expired() && c->second.controller.lock().get() != &ctrl))
         return;
-    auto host = per_host_.find(c->second.hostnqn);
-    if (host != per_host_.end() && --host->second == 0) per_host_.erase(host);
-    --live_;
+    uncount(it->second, c->second);
     it->second.controllers.erase(c);
+}
+
+void ControllerRegistry::uncount(PerSubsystem& s, const Entry& e) {
+    const std::string& hostnqn = e.hostnqn;
+    --live_;
+    if (auto host = per_host_.find(hostnqn); host != per_host_.end() && --host->second == 0) per_host_.erase(host);
+    if (auto host = s.per_host.find(hostnqn); host != s.per_host.end() && --host->second == 0) s.per_host.erase(host);
+    if (auto host = io_per_host_.find(hostnqn); host != io_per_host_.end() && (host->second -= e.io_queues) == 0)
+        io_per_host_.erase(host);
 }
 
 std::shared_ptr<Controller> ControllerRegistry::find(const std::string& subnqn, uint16_t cntlid) const {

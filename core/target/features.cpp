@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/runtime/log.hpp"
 #include "core/target/exec.hpp"
 #include "core/target/queue_pair.hpp"
 #include "core/target/target.hpp"
@@ -87,7 +88,16 @@ void execute_set(Request& r) {
             qp.complete_error(r, status::kInvalidField, kCdw11);
             return;
         }
-        uint32_t granted = std::min<uint32_t>(std::max(nsqr, ncqr) + 1, qp.target().options().max_io_queues);
+        uint32_t wanted = std::min<uint32_t>(std::max(nsqr, ncqr) + 1, qp.target().options().max_io_queues);
+        // The host's budget over all its controllers may grant fewer (it
+        // uses what it gets; a refused I/O queue Connect would fail them all).
+        IoQueueGrant grant = qp.target().controllers().grant_io_queues(ctrl, wanted);
+        uint32_t granted = grant.granted;
+        if (grant.limited)
+            log::notice("host '{}' ({}) controller {} of '{}': {} I/O queue(s) granted of the {} asked "
+                        "(max-io-queues-per-host)",
+                        ctrl.identity().hostnqn, qp.peer_address(), ctrl.cntlid(), ctrl.identity().subnqn, granted,
+                        wanted);
         ctrl.set_granted_io_queues(static_cast<uint16_t>(granted));
         r.cqe.dw0 = (granted - 1) | ((granted - 1) << 16);
         break;

@@ -35,6 +35,7 @@ public:
     void fail(plugin::Request& req, proto::Status status) override { complete(req, status); }
     void on_close_begin() override;
     void on_closed() override;
+    bool established() const override { return controller_ && !awaiting_authentication(); }
 
     // For command handlers.
     void complete(plugin::Request& req, proto::Status status);

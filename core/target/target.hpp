@@ -28,6 +28,7 @@ struct TargetOptions {
     // Bounds on what hosts may make the target hold (docs/limits.md).
     uint32_t max_discovery_queue_size = 128;  // entries of a discovery controller's queue
     ControllerLimits controller_limits;
+    plugin::ConnectionLimits connection_limits;  // given to the transports
     // How long a parked Connect waits for an admission hook's answer before
     // the static decision (the allow-list's) stands (docs/limits.md).
     std::chrono::milliseconds admission_timeout{5000};
@@ -71,6 +72,7 @@ public:
     }
     std::optional<plugin::TlsPsk> tls_psk(runtime::Reactor& reactor, uint16_t port_id,
                                           std::string_view identity) override;
+    plugin::ConnectionLimits connection_limits() const override { return options_.connection_limits; }
     // Told when a port stops or resumes taking hosts (reactor threads).
     using PortObserver = std::function<void(uint16_t port_id, bool accepting, const std::string& reason)>;
     void set_port_observer(PortObserver o) {

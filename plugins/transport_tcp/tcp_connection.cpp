@@ -58,13 +58,14 @@ void TcpConnection::ControlPdu::on_sent() {
 // ---------------------------------------------------------------- lifecycle
 
 TcpConnection::TcpConnection(TcpTransport& transport, runtime::Reactor& reactor, int fd, uint16_t port_id,
-                             std::string peer, plugin::SecureChannel secure)
+                             std::string peer, std::string pending_address, plugin::SecureChannel secure)
     : transport_(transport),
       reactor_(reactor),
       options_(transport.options()),
       fd_(fd),
       port_id_(port_id),
       peer_(std::move(peer)),
+      pending_address_(std::move(pending_address)),
       rx_(new uint8_t[transport.options().rx_buffer_size]),
       secure_(secure) {
     if (secure_ != plugin::SecureChannel::None) link_ = Link::Detecting;
@@ -74,6 +75,7 @@ TcpConnection::TcpConnection(TcpTransport& transport, runtime::Reactor& reactor,
 }
 
 TcpConnection::~TcpConnection() {
+    stop_pending();
     if (timeout_timer_) reactor_.cancel_timer(timeout_timer_);
     if (fd_ >= 0) ::close(fd_);
     reactor_.buffers().cancel_wait(*this);
@@ -98,7 +100,12 @@ bool TcpConnection::install_queue(uint16_t qid, uint32_t depth) {
     free_slots_.reserve(depth);
     for (uint32_t i = depth; i-- > 0;) free_slots_.push_back(static_cast<uint16_t>(i));
     log::debug("tcp: {} queue {} installed with depth {}", peer_, qid, depth);
+    stop_pending();  // connected: the controller limits count it from now on
     return true;
+}
+
+void TcpConnection::stop_pending() {
+    if (!pending_address_.empty()) transport_.pending().release(std::exchange(pending_address_, {}));
 }
 
 void TcpConnection::close(std::string_view reason) {

@@ -30,8 +30,10 @@ class TcpConnection final : public plugin::TransportQueue,
                             private runtime::Deferred,
                             private runtime::BufferPool::Waiter {
 public:
+    // `pending_address` is counted in the transport's PendingConnections
+    // until Connect succeeds or the connection goes.
     TcpConnection(TcpTransport& transport, runtime::Reactor& reactor, int fd, uint16_t port_id, std::string peer,
-                  plugin::SecureChannel secure = plugin::SecureChannel::None);
+                  std::string pending_address, plugin::SecureChannel secure = plugin::SecureChannel::None);
     ~TcpConnection();
     TcpConnection(const TcpConnection&) = delete;
     TcpConnection& operator=(const TcpConnection&) = delete;
@@ -128,6 +130,7 @@ private:
     TcpRequest* slot_by_ttag(uint16_t ttag);
     void finish_close_if_drained();
     void finish_close();
+    void stop_pending();  // no longer counted against max-pending-connections-per-address
 
     TcpTransport& transport_;
     runtime::Reactor& reactor_;
@@ -135,6 +138,7 @@ private:
     int fd_;
     const uint16_t port_id_;
     const std::string peer_;
+    std::string pending_address_;  // empty once Connect succeeded (or it was released)
     std::unique_ptr<plugin::QueueHandler> handler_;
 
     // negotiated in ICReq

@@ -24,16 +24,20 @@ constexpr milliseconds kFirstBackoff{100};
 constexpr milliseconds kLongestBackoff{2000};
 constexpr std::chrono::seconds kReportInterval{1};
 
-std::string describe_peer(const sockaddr_storage& ss) {
+// The peer's address without its port: what pending connections are counted by.
+std::string peer_host(const sockaddr_storage& ss) {
     char host[INET6_ADDRSTRLEN] = "?";
-    if (ss.ss_family == AF_INET) {
-        auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
-        ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-        return fmt::format("{}:{}", host, ntohs(in->sin_port));
-    }
-    auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-    ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-    return fmt::format("[{}]:{}", host, ntohs(in6->sin6_port));
+    if (ss.ss_family == AF_INET)
+        ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, host, sizeof host);
+    else
+        ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr, host, sizeof host);
+    return host;
+}
+
+std::string describe_peer(const sockaddr_storage& ss, const std::string& host) {
+    if (ss.ss_family == AF_INET)
+        return fmt::format("{}:{}", host, ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port));
+    return fmt::format("[{}]:{}", host, ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port));
 }
 
 // accept() failures that last until something else frees resources: the
@@ -51,6 +55,7 @@ void Listener::start() { reactor_.add_fd(fd_, EPOLLIN, *this); }
 
 void Listener::stop() {
     if (retry_timer_) reactor_.cancel_timer(std::exchange(retry_timer_, 0));
+    if (limit_report_timer_) reactor_.cancel_timer(std::exchange(limit_report_timer_, 0));
     reactor_.remove_fd(fd_);
 }
 
@@ -77,6 +82,12 @@ void Listener::on_fd_event(uint32_t) {
 }
 
 void Listener::hand_over(int fd, const sockaddr_storage& peer) {
+    std::string address = peer_host(peer);
+    uint32_t held = 0;
+    if (!transport_.pending().admit(address, held)) {
+        refuse(fd, address, held);
+        return;
+    }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     runtime::Reactor& target = transport_.env().reactors().least_loaded();
@@ -84,7 +95,32 @@ void Listener::hand_over(int fd, const sockaddr_storage& peer) {
     TcpTransport* t = &transport_;
     uint16_t port = port_id_;
     auto secure = secure_;
-    target.post([t, &target, fd, port, secure, name = describe_peer(peer)] { t->adopt(target, fd, port, name, secure); });
+    target.post([t, &target, fd, port, secure, name = describe_peer(peer, address), address] {
+        t->adopt(target, fd, port, name, address, secure);
+    });
+}
+
+void Listener::refuse(int fd, const std::string& address, uint32_t held) {
+    // A reset, not a FIN: a flood leaves no TIME_WAIT socket per refusal.
+    linger reset{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    ::close(fd);
+    ++limit_refusals_;
+    refused_address_ = address;
+    refused_held_ = held;
+    if (!limit_report_timer_) report_refusals();
+}
+
+void Listener::report_refusals() {
+    // The first refusal is reported at once, later ones once per interval:
+    // a flood cannot flood the log.
+    limit_report_timer_ = 0;
+    if (limit_refusals_ == 0) return;
+    log::notice("tcp: port {} refused {} connection(s) at accept, the last from {}: that address has {} connections "
+                "that have not completed Connect (max-pending-connections-per-address = {})",
+                port_id_, limit_refusals_, refused_address_, refused_held_, transport_.pending().max_per_address());
+    limit_refusals_ = 0;
+    limit_report_timer_ = reactor_.add_timer(kReportInterval, [this] { report_refusals(); });
 }
 
 void Listener::back_off(int err) {

@@ -2,11 +2,14 @@
 // least loaded reactor. When accept() fails for lack of resources (file
 // descriptors, memory) the listener stops polling for a backoff (100 ms,
 // doubling to 2 s) instead of spinning on a socket that stays readable, and
-// logs the refusals once per report interval.
+// logs the refusals once per report interval. A peer address at its
+// max-pending-connections-per-address is refused at accept (reset at once),
+// reported at notice at most once per interval.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <sys/socket.h>
 
 #include "core/plugin/transport.hpp"
@@ -31,6 +34,8 @@ public:
 private:
     void on_fd_event(uint32_t) override;
     void hand_over(int fd, const sockaddr_storage& peer);
+    void refuse(int fd, const std::string& address, uint32_t held);
+    void report_refusals();
     void back_off(int err);
     void resume();
 
@@ -46,6 +51,12 @@ private:
     unsigned refusals_ = 0;  // since the last report
     bool paused_ = false;    // backing off: the core was told the port is down
     runtime::Clock::time_point last_report_{};
+
+    // Refusals at the pending-connection limit since the last report.
+    runtime::Reactor::TimerId limit_report_timer_ = 0;
+    unsigned limit_refusals_ = 0;
+    std::string refused_address_;
+    uint32_t refused_held_ = 0;
 };
 
 }  // namespace nvmfd::plugins::tcp

@@ -1,6 +1,7 @@
 // Timeouts of an NVMe/TCP connection, checked by one timer per connection
 // every quarter of the shorter timeout (no timer per command or per PDU):
-// - connect_timeout: ICReq and Connect must be done this long after accept;
+// - connect_timeout: ICReq, Connect and (where the host must) authentication
+//   must be done this long after accept;
 // - pdu_stall_timeout: a PDU that has begun (header or payload) must be
 //   whole within this long; a host trickling bytes cannot hold a
 //   connection open. Not counted while we are the ones not reading.
@@ -27,9 +28,10 @@ void TcpConnection::arm_timeout_check() {
 void TcpConnection::check_timeouts() {
     if (closing_) return;
     auto now = runtime::Clock::now();
-    bool connected = !slots_.empty();
+    bool connected = !slots_.empty() && handler_ && handler_->established();
     if (!connected && now - started_ > options_.connect_timeout) {
-        timed_out(fmt::format("no {} within {} ms of connecting", ic_done_ ? "Connect" : "ICReq and Connect",
+        timed_out(fmt::format("no {} within {} ms of connecting",
+                              !ic_done_ ? "ICReq and Connect" : slots_.empty() ? "Connect" : "Connect and authentication",
                               options_.connect_timeout.count()));
         return;
     }

@@ -50,7 +50,8 @@ void run_on(runtime::Reactor& r, const std::function<void()>& fn) {
 
 }  // namespace
 
-TcpTransport::TcpTransport(plugin::TransportEnv& env, TcpOptions options) : env_(env), options_(options) {}
+TcpTransport::TcpTransport(plugin::TransportEnv& env, TcpOptions options)
+    : env_(env), options_(options), pending_(env.connection_limits().max_pending_per_address) {}
 
 TcpTransport::~TcpTransport() {
     stop_listening();
@@ -158,8 +159,9 @@ void TcpTransport::close_connections(int port_id) {
 }
 
 void TcpTransport::adopt(runtime::Reactor& reactor, int fd, uint16_t port_id, std::string peer,
-                         plugin::SecureChannel secure) {
-    auto conn = std::make_unique<TcpConnection>(*this, reactor, fd, port_id, std::move(peer), secure);
+                         std::string address, plugin::SecureChannel secure) {
+    auto conn = std::make_unique<TcpConnection>(*this, reactor, fd, port_id, std::move(peer), std::move(address),
+                                                secure);
     TcpConnection* raw = conn.get();
     connections_of(reactor).live.emplace(raw, std::move(conn));
     raw->start();

@@ -11,6 +11,7 @@
 #include "core/plugin/transport.hpp"
 #include "core/runtime/reactor.hpp"
 #include "plugins/transport_tcp/tcp_options.hpp"
+#include "plugins/transport_tcp/tcp_pending.hpp"
 #include "plugins/transport_tcp/tls_server.hpp"
 
 namespace nvmfd::plugins::tcp {
@@ -32,9 +33,11 @@ public:
 
     plugin::TransportEnv& env() { return env_; }
     const TcpOptions& options() const { return options_; }
+    PendingConnections& pending() { return pending_; }
 
-    // Reactor threads.
-    void adopt(runtime::Reactor& reactor, int fd, uint16_t port_id, std::string peer, plugin::SecureChannel secure);
+    // Reactor threads. `address` was counted in pending() by the listener.
+    void adopt(runtime::Reactor& reactor, int fd, uint16_t port_id, std::string peer, std::string address,
+               plugin::SecureChannel secure);
     const TlsServer& tls() const { return tls_; }
     void forget(TcpConnection& conn);
 
@@ -43,6 +46,7 @@ private:
 
     plugin::TransportEnv& env_;
     const TcpOptions options_;
+    PendingConnections pending_;
     TlsServer tls_;
     std::mutex listeners_mutex_;
     std::map<uint16_t, std::unique_ptr<Listener>> listeners_;

@@ -19,6 +19,7 @@
 #include "tests/integration/log_wait.hpp"
 #include "tests/integration/nvmfd_process.hpp"
 #include "tests/integration/policy_state.hpp"
+#include "tests/integration/process_stats.hpp"
 #include "tools/host/commands.hpp"
 #include "tools/host/controller.hpp"
 #include "tools/host/errors.hpp"
@@ -32,6 +33,9 @@ using namespace nvmfd::host;
 using namespace std::chrono_literals;
 using proto::tcp::TermFes;
 using testing::NvmfdProcess;
+using testing::count_of;
+using testing::cpu_share;
+using testing::rss_bytes;
 namespace status = proto::status;
 namespace tcp = proto::tcp;
 
@@ -170,40 +174,6 @@ void send_attack(RawConnection& r, std::span<const std::byte> bytes) {
         r.send(bytes);
     } catch (const std::exception&) {
     }
-}
-
-// CPU seconds (user + system) nvmfd has used so far.
-double cpu_seconds(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::istringstream fields(all.substr(all.rfind(')') + 2));
-    std::string f;
-    unsigned long long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && fields >> f; ++i) {
-        if (i == 14) utime = std::stoull(f);
-        if (i == 15) stime = std::stoull(f);
-    }
-    return double(utime + stime) / double(::sysconf(_SC_CLK_TCK));
-}
-
-// Share of one core nvmfd uses over `window`.
-double cpu_share(pid_t pid, std::chrono::milliseconds window) {
-    double before = cpu_seconds(pid);
-    std::this_thread::sleep_for(window);
-    return (cpu_seconds(pid) - before) / std::chrono::duration<double>(window).count();
-}
-
-size_t rss_bytes(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    for (std::string line; std::getline(in, line);)
-        if (line.starts_with("VmRSS:")) return std::stoull(line.substr(6)) * 1024;
-    return 0;
-}
-
-size_t count_of(const std::string& text, const std::string& what) {
-    size_t n = 0;
-    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-    return n;
 }
 
 // `count` commands of 1 MiB each from controller to host on `queue`,

@@ -31,6 +31,13 @@ inline std::string log_line_with(const NvmfdProcess& d, const std::string& level
     return "";
 }
 
+// How many times `what` occurs in `text` (e.g. a message in a daemon's log).
+inline size_t count_of(const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+
 // Waits (up to `timeout`) for a line of the daemon's log containing `text`.
 inline bool log_shows(const NvmfdProcess& d, const std::string& text,
                       std::chrono::milliseconds timeout = std::chrono::seconds(5)) {

@@ -96,16 +96,21 @@ void NvmfdProcess::launch() {
 
 bool NvmfdProcess::wait_listening(std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (!running()) return false;
+    auto accepts = [](uint16_t port) {
         int fd = ::socket(AF_INET, SOCK_STREAM, 0);
         sockaddr_in a{};
         a.sin_family = AF_INET;
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        a.sin_port = htons(port_);
+        a.sin_port = htons(port);
         bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
         ::close(fd);
-        if (ok) return true;
+        return ok;
+    };
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (!running()) return false;
+        // The second port of the state file too: it starts listening after
+        // the first, and a test that goes there at once was refused.
+        if (accepts(port_) && (second_port_ == 0 || accepts(second_port_))) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return false;

@@ -129,15 +129,18 @@ def main():
         refused("restore with a duplicate NSID", ctl("config", "restore", bad), E + "InvalidArgument",
                 "duplicate NSID")
 
-        # Not allowed to change things: user nobody. Reads stay open.
+        # Not allowed to change things: user nobody. Reads stay open, but
+        # the whole configuration (hosts, files, policy sources) is admins'.
         refused("change as nobody", nvmfctl(bus, "subsystem", "add", "nqn.2026-11.io.nvmfd:n", as_user=NOBODY),
                 E + "PermissionDenied", "may not change")
         refused("restore as nobody", nvmfctl(bus, "config", "restore", bad, as_user=NOBODY),
                 E + "PermissionDenied", "may not change")
         r = nvmfctl(bus, "status", "--json", as_user=NOBODY)
         check(r.rc == 0 and r.json()["subsystems"][0]["nqn"] == NQN, f"nobody cannot read: {r}")
-        r = nvmfctl(bus, "config", "show", as_user=NOBODY)
-        check(r.rc == 0 and json.loads(r.out) == baseline, f"nobody cannot export the config: {r}")
+        refused("export as nobody", nvmfctl(bus, "config", "show", as_user=NOBODY), E + "PermissionDenied",
+                "may not read the whole configuration")
+        r = nvmfctl(bus, "config", "show")
+        check(r.rc == 0 and json.loads(r.out) == baseline, f"root cannot export the config: {r}")
 
         # A connected host: removing its subsystem or port needs force.
         p = perf(port, NQN, seconds=4, background=True)

@@ -35,3 +35,30 @@ TEST_CASE("a changed range takes effect for the next controller") {
     auto empty = reg.reserve_id("nqn.a", "nqn.host", 10, 9);
     REQUIRE_FALSE(empty);
 }
+
+TEST_CASE("one host's controllers in one subsystem are limited; other hosts and subsystems are not") {
+    ControllerRegistry reg({.max_controllers = 100, .max_controllers_per_host = 10,
+                            .max_controllers_per_host_subsystem = 2});
+    auto first = reg.reserve_id("nqn.a", "nqn.host1");
+    REQUIRE(first);
+    REQUIRE(reg.reserve_id("nqn.a", "nqn.host1"));
+    auto refused = reg.reserve_id("nqn.a", "nqn.host1");
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().find("max-controllers-per-host-per-subsystem") != std::string::npos);
+    CHECK(reg.reserve_id("nqn.a", "nqn.host2"));
+    CHECK(reg.reserve_id("nqn.b", "nqn.host1"));
+    // A reservation given back frees its place.
+    reg.release_reservation("nqn.a", *first);
+    CHECK(reg.reserve_id("nqn.a", "nqn.host1"));
+}
+
+TEST_CASE("an I/O controller's reservation holds one I/O queue of its host's budget; discovery holds none") {
+    ControllerRegistry reg({.max_io_queues_per_host = 2});
+    REQUIRE(reg.reserve_id("nqn.a", "nqn.host1"));
+    REQUIRE(reg.reserve_id("nqn.b", "nqn.host1"));
+    auto refused = reg.reserve_id("nqn.c", "nqn.host1");
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().find("max-io-queues-per-host") != std::string::npos);
+    CHECK(reg.reserve_id("nqn.2014-08.org.nvmexpress.discovery", "nqn.host1"));
+    CHECK(reg.reserve_id("nqn.c", "nqn.host2"));
+}

@@ -68,6 +68,10 @@ std::optional<int> parse_options(int argc, char** argv, PerfOptions& o) {
         ("port,p", po::value(&o.port)->default_value(o.port), "target TCP port")
         ("subnqn,n", po::value(&o.subnqn), "subsystem NQN (default: first NVM subsystem from discovery)")
         ("hostnqn", po::value(&o.hostnqn), "host NQN (default: /etc/nvme/hostnqn or a random UUID NQN)")
+        ("dhchap-secret", po::value(&o.dhchap_secret),
+         "DH-HMAC-CHAP secret (DHHC-1:NN:...:, or @FILE) used when the target asks for authentication")
+        ("dhchap-ctrl-secret", po::value(&o.dhchap_ctrl_secret),
+         "the controller's secret (or @FILE): authenticate the target too")
         ("nsid", po::value(&o.nsid)->default_value(o.nsid), "namespace id")
         ("workload,w", po::value(&workload)->default_value(workload), "read, write, randread, randwrite, rw, randrw")
         ("rwmixread", po::value(&o.rwmixread)->default_value(o.rwmixread), "percent reads in rw/randrw")

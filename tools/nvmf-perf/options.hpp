@@ -20,6 +20,8 @@ struct PerfOptions {
     uint16_t port = 4420;
     std::string subnqn;   // empty: the first NVM subsystem from discovery
     std::string hostnqn;  // empty: /etc/nvme/hostnqn or a random one
+    std::string dhchap_secret;       // DHHC-1:..: authenticate when the target asks
+    std::string dhchap_ctrl_secret;  // and check the target's proof (bidirectional)
     uint32_t nsid = 1;
     Workload workload = Workload::RandRead;
     unsigned rwmixread = 50;

@@ -1,6 +1,7 @@
 #include "tools/nvmf-perf/session.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <atomic>
 #include <fmt/format.h>
 #include <fstream>
@@ -24,6 +25,16 @@ int RunResult::exit_code() const {
 }
 
 namespace {
+
+// A secret given as @FILE is read from the file (out of ps and shell history).
+std::string secret_text(const std::string& v) {
+    if (!v.starts_with("@")) return v;
+    std::ifstream in(v.substr(1));
+    if (!in) throw std::runtime_error(fmt::format("cannot read the secret file {}", v.substr(1)));
+    std::string text;
+    std::getline(in, text);
+    return text;
+}
 
 double cpu_seconds() {
     rusage u{};
@@ -68,6 +79,12 @@ private:
         host::ControllerOptions co;
         co.host = host::default_host_identity();
         if (!o_.hostnqn.empty()) co.host.hostnqn = o_.hostnqn;
+        if (!o_.dhchap_secret.empty()) {
+            host::DhchapCredentials c;
+            c.secret = secret_text(o_.dhchap_secret);
+            c.ctrl_secret = o_.dhchap_ctrl_secret.empty() ? "" : secret_text(o_.dhchap_ctrl_secret);
+            co.dhchap = std::move(c);
+        }
         co.transport.header_digest = o_.header_digest;
         co.transport.data_digest = o_.data_digest;
         co.transport.hpda = o_.hpda;

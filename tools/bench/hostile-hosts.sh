@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Another host's I/O while hostile hosts attack (issue 10, connection
+# limits): nvmfd with one reactor serving a malloc namespace on loopback;
+# the victim is nvmf-perf from 127.0.0.1 (4 KiB random read/write at QD 16
+# over 64 MiB, every read verified); the attacks are nvmf-attack:
+#   flood      1,000 new connections a second from 127.0.0.2 (reset at once,
+#              after an ICReq, or after part of one) and up to 2,000 held
+#              half open: past the default max-pending-connections-per-address
+#              (1,024), so the target refuses at accept for most of the run
+#   slowloris  200 connections from 127.0.0.3 trickling a byte every 100 ms
+#              and never a PDU's last one (half in ICReq, half connected and
+#              inside a command capsule)
+#   idle       1,000 connected, enabled, idle controllers (one host NQN each)
+# Rounds interleave the conditions (baseline, flood, slow-loris, idle) so
+# that drift in the machine's load spreads over all of them; the table has
+# the median IOPS per condition, its range, and its share of the baseline.
+#
+#   tools/bench/hostile-hosts.sh [--rounds N] [--time SEC] [--build DIR]
+#
+# nvmfd runs on CPU 0; the victim and the attacker share CPU 1 (the
+# attacker's cost lands on "its" host side, not on the target's CPU).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$root/build rounds=5 time=5
+while (($#)); do
+    case $1 in
+    --rounds) rounds=$2; shift 2 ;;
+    --time) time=$2; shift 2 ;;
+    --build) build=$(realpath "$2"); shift 2 ;;
+    *) echo "usage: $0 [--rounds N] [--time SEC] [--build DIR]" >&2; exit 2 ;;
+    esac
+done
+nvmfd=$build/nvmfd perf=$build/tools/nvmf-perf/nvmf-perf attack=$build/tools/attack/nvmf-attack
+[[ -x $nvmfd && -x $perf && -x $attack ]] || { echo "build first (nvmfd, nvmf-perf, nvmf-attack)" >&2; exit 2; }
+(($(nproc) >= 2)) || { echo "needs two CPUs: one for nvmfd, one for the hosts" >&2; exit 2; }
+ulimit -n "$(ulimit -Hn)"
+
+nqn=nqn.2026-11.io.nvmfd:default
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+work=$(mktemp -d /tmp/nvmfd-hostile-XXXXXX)
+taskset -c 0 "$nvmfd" --no-state --bus none --listen "127.0.0.1:$port" --default-size 1G --reactors 1 \
+    --log-level notice >"$work/nvmfd.log" 2>&1 &
+pid=$!
+attacker=
+cleanup() {
+    [[ -n $attacker ]] && kill "$attacker" 2>/dev/null
+    kill $pid 2>/dev/null; wait $pid 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+
+# The victim once; prints its IOPS, fails the run on any error or mismatch.
+victim() {
+    local out=$work/perf.json
+    taskset -c 1 "$perf" -a 127.0.0.1 -p "$port" -n "$nqn" --hostnqn nqn.2014-08.io.nvmfd.bench:victim \
+        -w randrw --bs 4k --qd 16 --size 64m --verify --time "$time" --json >"$out" ||
+        { echo "victim failed: $(cat "$out")" >&2; exit 1; }
+    python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["total"]["iops"]))' "$out"
+}
+
+# Starts an attack and waits for it to be set up.
+start_attack() {
+    local mode=$1; shift
+    : >"$work/attack.out"
+    taskset -c 1 "$attack" "$mode" -a 127.0.0.1 -p "$port" "$@" >"$work/attack.out" 2>&1 &
+    attacker=$!
+    for _ in $(seq 1200); do grep -q '^ready' "$work/attack.out" && return; sleep 0.05; done
+    echo "nvmf-attack $mode did not get ready: $(cat "$work/attack.out")" >&2; exit 1
+}
+stop_attack() {
+    kill -TERM "$attacker"; wait "$attacker" || true; attacker=
+    grep -v '^ready' "$work/attack.out" >&2
+    sleep 1  # the target sees the attacker's connections go
+}
+
+conditions=(baseline flood slowloris idle)
+declare -A results
+echo "# $(date -u '+%F %H:%M') UTC, $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg);" \
+     "nvmfd 1 reactor on CPU 0, victim and attacker on CPU 1; $rounds rounds of ${time}s" >&2
+"$perf" -a 127.0.0.1 -p "$port" -n "$nqn" -w write --bs 1m --qd 8 --time 2 >/dev/null  # touch the namespace
+for round in $(seq "$rounds"); do
+    for c in "${conditions[@]}"; do
+        case $c in
+        baseline) ;;
+        flood) start_attack flood --source 127.0.0.2 --rate 1000 --count 2000 ;;
+        slowloris) start_attack slowloris --source 127.0.0.3 --count 200 --interval-ms 100 ;;
+        idle) start_attack idle --count 1000 -n "$nqn" ;;
+        esac
+        iops=$(victim)
+        [[ $c != baseline ]] && stop_attack
+        results[$c]+="$iops "
+        echo "round $round $c: $iops IOPS" >&2
+    done
+done
+
+python3 - "$rounds" "${results[baseline]}" "${results[flood]}" "${results[slowloris]}" "${results[idle]}" <<'PY'
+import statistics, sys
+rounds = sys.argv[1]
+names = ["baseline (no attack)", "connection flood (1,000/s, up to 2,000 half open)",
+         "slow-loris (200 connections, 1 byte/100 ms)", "1,000 idle controllers"]
+rows = [[int(x) for x in a.split()] for a in sys.argv[2:]]
+base = statistics.median(rows[0])
+print(f"| condition | victim IOPS, median of {rounds} | min - max | vs baseline |")
+print("|---|---:|---:|---:|")
+for name, r in zip(names, rows):
+    m = statistics.median(r)
+    print(f"| {name} | {m:,.0f} | {min(r):,} - {max(r):,} | {100 * m / base:.0f}% |")
+PY
+refusals=$(grep -c 'max-pending-connections-per-address' "$work/nvmfd.log" || true)
+echo "# nvmfd log: $refusals notice line(s) about refused connections; load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
