@@ -20,9 +20,9 @@ int list(Context& ctx, const ParsedArgs&) {
         print_json(j);
         return 0;
     }
-    Table t({"ID", "TRANSPORT", "FAMILY", "ADDRESS", "SERVICE", "SUBSYSTEMS", "STATE"});
+    Table t({"ID", "TRANSPORT", "FAMILY", "ADDRESS", "SERVICE", "TLS", "SUBSYSTEMS", "STATE"});
     for (const auto& p : st.ports)
-        t.add({std::to_string(p.id), p.transport, p.family, p.address, p.service,
+        t.add({std::to_string(p.id), p.transport, p.family, p.address, p.service, p.secure_channel,
                p.subsystems.empty() ? "-" : join(p.subsystems), state_cell(p)});
     print(t);
     return 0;
@@ -44,6 +44,7 @@ int show(Context& ctx, const ParsedArgs& a) {
     print_line(fmt::format("transport:  {} ({})", p->transport, p->family));
     print_line(fmt::format("address:    {}:{}", p->address, p->service));
     print_line(fmt::format("params:     {}", params.empty() ? "-" : join(params, " ")));
+    print_line(fmt::format("tls:        {}", p->secure_channel));
     print_line(fmt::format("subsystems: {}", p->subsystems.empty() ? "-" : join(p->subsystems)));
     print_line(fmt::format("ANA:        {}", join(ana, "; ")));
     print_line(fmt::format("state:      {}", state_cell(*p)));
@@ -54,6 +55,7 @@ int add(Context& ctx, const ParsedArgs& a) {
     std::map<std::string, sdbus::Variant> o;
     if (auto v = a.value("id")) o["id"] = port_id_arg(*v);
     if (auto v = a.value("family")) o["family"] = *v;
+    if (auto v = a.value("secure-channel")) o["secure_channel"] = *v;
     std::map<std::string, std::string> params;
     for (const auto& kv : a.values("param")) {
         auto eq = kv.find('=');
@@ -110,6 +112,8 @@ Group port_commands() {
                {"transport", "NAME", "transport plugin (default tcp)"},
                {"family", "ipv4|ipv6", "address family (default ipv4)"},
                {"id", "N", "port ID (default: the lowest free one)"},
+               {"secure-channel", "required|allowed|none",
+                "TLS 1.3 with a PSK (NVMe/TCP): required refuses plaintext hosts, allowed takes both (default none)"},
                {"param", "KEY=VALUE", "a transport setting for this port", true}},
               "Example:\n  nvmfctl port add --transport tcp --address 0.0.0.0 --port 4420\n"
               "A port serves nothing until subsystems are linked to it ('nvmfctl port link')."},

@@ -37,9 +37,9 @@ int status(Context& ctx, const ParsedArgs&) {
     }
     if (!st.ports.empty()) {
         print_line("");
-        Table t({"PORT", "TRANSPORT", "ADDRESS", "SUBSYSTEMS"});
+        Table t({"PORT", "TRANSPORT", "ADDRESS", "TLS", "SUBSYSTEMS"});
         for (const auto& p : st.ports)
-            t.add({std::to_string(p.id), p.transport, fmt::format("{}:{}", p.address, p.service),
+            t.add({std::to_string(p.id), p.transport, fmt::format("{}:{}", p.address, p.service), p.secure_channel,
                    p.subsystems.empty() ? "-" : join(p.subsystems)});
         print(t);
     }

@@ -62,6 +62,7 @@ PortInfo read_port(const Properties& p) {
     x.subsystems = get<std::vector<std::string>>(p, "Subsystems");
     for (auto& gs : get<std::vector<sdbus::Struct<uint32_t, std::string>>>(p, "AnaStates"))
         x.ana_states[gs.get<0>()] = gs.get<1>();
+    x.secure_channel = get<std::string>(p, "SecureChannel");
     x.online = get<bool>(p, "Online");
     x.offline_reason = get<std::string>(p, "OfflineReason");
     return x;
@@ -172,6 +173,7 @@ nlohmann::json to_json(const PortInfo& p) {
             {"params", p.params},
             {"subsystems", p.subsystems},
             {"ana_states", ana},
+            {"secure_channel", p.secure_channel},
             {"online", p.online},
             {"offline_reason", p.offline_reason}};
 }

@@ -45,6 +45,7 @@ struct PortInfo {
     std::map<std::string, std::string> params;
     std::vector<std::string> subsystems;
     std::map<uint32_t, std::string> ana_states;
+    std::string secure_channel = "none";
     bool online = false;
     std::string offline_reason;
 };

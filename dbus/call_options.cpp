@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <initializer_list>
 
+#include "core/control/secure_channel.hpp"
+
 namespace nvmfd::dbus {
 namespace {
 
@@ -154,7 +156,7 @@ Result<void> read_namespace_options(const Options& options, control::NamespaceSe
 
 Result<void> read_port_options(const Options& options, control::PortSettings& into) {
     Reader r(options);
-    if (auto ok = r.only({"id", "family", "params"}); !ok) return ok;
+    if (auto ok = r.only({"id", "family", "params", "secure_channel"}); !ok) return ok;
     std::optional<uint64_t> id;
     TRY_ASSIGN(id, r.integer("id", 0xffff));
     if (id) into.id = uint16_t(*id);
@@ -164,6 +166,15 @@ Result<void> read_port_options(const Options& options, control::PortSettings& in
     std::optional<plugin::Params> params;
     TRY_ASSIGN(params, r.params("params"));
     if (params) into.params = *params;
+    std::optional<std::string> secure;
+    TRY_ASSIGN(secure, r.string("secure_channel"));
+    if (secure) {
+        auto sc = control::parse_secure_channel(*secure);
+        if (!sc)
+            return make_error(ErrorCode::InvalidArgument,
+                              fmt::format("'{}' is not none, allowed or required", *secure), "secure_channel");
+        into.secure_channel = *sc;
+    }
     return {};
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/control/secure_channel.hpp"
 #include "core/runtime/untrusted_text.hpp"
 #include "core/target/ana.hpp"
 #include "core/target/identifiers.hpp"
@@ -90,7 +91,8 @@ void ObjectTree::sync() {
 
     std::map<uint16_t, PortState> ports;
     for (const auto& p : spec.ports) {
-        PortState st{p.id, p.transport, p.family, p.address, p.service, to_map(p.params), p.subsystems, {}, true, {}};
+        PortState st{p.id,         p.transport, p.family, p.address, p.service, to_map(p.params),
+                     p.subsystems, {},          true,     {},        control::secure_channel_name(p.secure_channel)};
         for (uint32_t g : spec.ana_groups) {
             auto it = p.ana_states.find(g);
             st.ana_states.emplace_back(

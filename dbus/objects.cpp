@@ -55,6 +55,7 @@ void PortObject::update(PortState n) {
     note(c, "Params", s_.params, n.params);
     note(c, "Subsystems", s_.subsystems, n.subsystems);
     note(c, "AnaStates", s_.ana_states, n.ana_states);
+    note(c, "SecureChannel", s_.secure_channel, n.secure_channel);
     note(c, "Online", s_.online, n.online);
     note(c, "OfflineReason", s_.offline_reason, n.offline_reason);
     s_ = std::move(n);

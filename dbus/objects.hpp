@@ -53,6 +53,7 @@ struct PortState {
     std::vector<sdbus::Struct<uint32_t, std::string>> ana_states;  // by group
     bool online = false;
     std::string offline_reason;
+    std::string secure_channel = "none";
 };
 
 struct ControllerState {
@@ -154,6 +155,7 @@ private:
     std::vector<sdbus::Struct<uint32_t, std::string>> AnaStates() override { return s_.ana_states; }
     bool Online() override { return s_.online; }
     std::string OfflineReason() override { return s_.offline_reason; }
+    std::string SecureChannel() override { return s_.secure_channel; }
 };
 
 class ControllerObject final : public ExportedObject<org::nvmfd::Controller1_adaptor, ControllerState> {

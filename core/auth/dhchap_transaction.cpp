@@ -307,10 +307,11 @@ Bytes DhchapTransaction::challenge_message() {
     c.dhgid = group_;
     c.dhvlen = uint16_t(dhv.size());
     c.seqnum = s1_;
-    Bytes out(sizeof c);
+    // Sized once: GCC 12 at -O3 misreads insert() after a memcpy (-Warray-bounds).
+    Bytes out(sizeof c + c1_.size() + dhv.size());
     std::memcpy(out.data(), &c, sizeof c);
-    out.insert(out.end(), c1_.begin(), c1_.end());
-    out.insert(out.end(), dhv.begin(), dhv.end());
+    std::copy(c1_.begin(), c1_.end(), out.begin() + sizeof c);
+    std::copy(dhv.begin(), dhv.end(), out.begin() + sizeof c + c1_.size());
     return out;
 }
 
@@ -320,9 +321,9 @@ Bytes DhchapTransaction::success1_message() {
     // HL is set even without a response: the Linux host checks it.
     s.hl = uint8_t(hash_length(hash_));
     s.rvalid = bidirectional() ? 1 : 0;
-    Bytes out(sizeof s);
+    Bytes out(sizeof s + r2_.size());
     std::memcpy(out.data(), &s, sizeof s);
-    out.insert(out.end(), r2_.begin(), r2_.end());
+    std::copy(r2_.begin(), r2_.end(), out.begin() + sizeof s);
     return out;
 }
 

@@ -170,7 +170,7 @@ std::shared_ptr<const target::TargetSnapshot> Control::build_snapshot(bool disco
     for (const auto& p : spec_.ports) {
         if (!discovery_addresses_.count(p.id)) continue;  // its transport could not be loaded
         auto port = std::make_shared<target::Port>();
-        port->config = plugin::PortConfig{p.id, p.transport, p.family, p.address, p.service, p.params};
+        port->config = detail::port_config(p);
         port->discovery = discovery_addresses_[p.id];
         port->subsystems = p.subsystems;
         port->ana_states = p.ana_states;

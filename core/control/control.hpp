@@ -76,6 +76,7 @@ struct PortSettings {
     std::string address;
     std::string service = "4420";
     plugin::Params params;
+    plugin::SecureChannel secure_channel = plugin::SecureChannel::None;
 };
 
 // Something in the state that is configured but not serving (e.g. a missing

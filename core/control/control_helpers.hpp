@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "core/control/events.hpp"
+#include "core/control/export_spec.hpp"
+#include "core/control/secure_channel.hpp"
 #include "core/runtime/error.hpp"
 #include "core/target/nqn.hpp"
 
@@ -31,6 +33,21 @@ inline Result<void> check_cntlid_range(uint32_t min, uint32_t max, const std::st
         return invalid(fmt::format("must be 1 to {}, not {}", kLast, min), where + "min_cntlid");
     if (max < min || max > kLast)
         return invalid(fmt::format("must be {} (min_cntlid) to {}, not {}", min, kLast, max), where + "max_cntlid");
+    return {};
+}
+
+// What a transport plugin is told about a port.
+inline plugin::PortConfig port_config(const PortSpec& p) {
+    return plugin::PortConfig{p.id, p.transport, p.family, p.address, p.service, p.params, p.secure_channel};
+}
+
+// TLS is defined for NVMe/TCP only (TP 8011).
+inline Result<void> check_secure_channel(const PortSpec& p, const std::string& field) {
+    if (p.secure_channel != plugin::SecureChannel::None && p.transport != "tcp")
+        return invalid(fmt::format("secure channel '{}' needs the tcp transport (TLS is defined for NVMe/TCP only), "
+                                   "not '{}'",
+                                   secure_channel_name(p.secure_channel), p.transport),
+                       field);
     return {};
 }
 

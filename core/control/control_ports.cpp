@@ -33,6 +33,8 @@ Result<uint16_t> Control::add_port(const PortSettings& st) {
     p.address = st.address;
     p.service = st.service;
     p.params = st.params;
+    p.secure_channel = st.secure_channel;
+    TRY(check_secure_channel(p, "secure_channel"));
     if (p.address.empty()) return invalid("a port needs an address", "address");
     uint32_t svc = 0;
     auto [ptr, ec] = std::from_chars(p.service.data(), p.service.data() + p.service.size(), svc);

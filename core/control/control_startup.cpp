@@ -133,7 +133,7 @@ Result<void> Control::prepare_port(const PortSpec& p) {
         if (!r) return std::unexpected(r.error());
         t = *r;
     }
-    plugin::PortConfig cfg{p.id, p.transport, p.family, p.address, p.service, p.params};
+    plugin::PortConfig cfg = port_config(p);
     discovery_addresses_[p.id] = t->discovery_address(cfg);
     return {};
 }
@@ -142,7 +142,7 @@ Result<void> Control::start_port(const PortSpec& p) {
     // The port must already be in the published snapshot: a host may
     // connect the moment the socket listens.
     if (options_.dry_run) return {};
-    plugin::PortConfig cfg{p.id, p.transport, p.family, p.address, p.service, p.params};
+    plugin::PortConfig cfg = port_config(p);
     TRY(transports_.at(p.transport)->add_port(cfg));
     live_ports_.insert(p.id);
     return {};
@@ -195,6 +195,7 @@ Result<ExportSpec> Control::normalize(const ExportSpec& input) const {
         std::string where = fmt::format("ports[{}]", i);
         if (p.id == 0) return invalid("port ids start at 1", where + ".id");
         if (i > 0 && spec.ports[i - 1].id == p.id) return invalid("duplicate port id", where + ".id");
+        TRY(check_secure_channel(p, where + ".secure_channel"));
         std::sort(p.subsystems.begin(), p.subsystems.end());
         for (const auto& nqn : p.subsystems)
             if (!std::binary_search(spec.subsystems.begin(), spec.subsystems.end(), nqn,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/plugin/params.hpp"
+#include "core/plugin/transport.hpp"
 #include "core/proto/log_pages.hpp"
 
 namespace nvmfd::control {
@@ -71,6 +72,7 @@ struct PortSpec {
     plugin::Params params;
     std::vector<std::string> subsystems;  // linked NQNs, sorted
     std::map<uint32_t, proto::AnaState> ana_states;  // group -> state; absent = optimized
+    plugin::SecureChannel secure_channel = plugin::SecureChannel::None;  // TLS (NVMe/TCP only)
 };
 
 // A Lua policy as it is persisted: enough to compile and start it again at

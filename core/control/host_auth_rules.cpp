@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "core/auth/key_text.hpp"
+#include "core/auth/tls_psk.hpp"
 #include "core/control/control_helpers.hpp"
 
 namespace nvmfd::control::detail {
@@ -26,9 +26,9 @@ Result<void> check_names(std::vector<std::string>& names, const std::string& fie
 Result<void> check_secret(const SecretSpec& s, const std::string& field) {
     if (!s.set || s.text.empty()) return {};
     if (field.ends_with("tls_psk")) {
-        auto k = auth::decode_key_text(s.text, "NVMeTLSkey-1", field);
-        if (!k) return std::unexpected(k.error());
-        if (k->hash > 2) return invalid("the hash indicator of a TLS PSK is 00, 01 or 02", field);
+        // The parser the TLS handshake uses: hash 01 needs 32 bytes, 02 48.
+        auto k = auth::parse_tls_psk(s.text);
+        if (!k) return invalid(k.error().message, field);
         return {};
     }
     auto k = auth::DhchapSecret::parse(s.text, field);

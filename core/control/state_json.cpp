@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "core/control/secure_channel.hpp"
 #include "core/target/ana.hpp"
 
 namespace nvmfd::control {
@@ -196,7 +197,8 @@ Result<SubsystemSpec> read_subsystem(const Reader& r) {
 
 Result<PortSpec> read_port(const Reader& r) {
     PortSpec p;
-    TRY(r.only_keys({"id", "transport", "family", "address", "service", "params", "subsystems", "ana_states"}));
+    TRY(r.only_keys({"id", "transport", "family", "address", "service", "params", "subsystems", "ana_states",
+                     "secure_channel"}));
     uint64_t v;
     TRY_ASSIGN(v, r.number("id", true, 0, 0xffff));
     p.id = static_cast<uint16_t>(v);
@@ -206,6 +208,11 @@ Result<PortSpec> read_port(const Reader& r) {
     TRY_ASSIGN(p.service, r.string("service", false, "4420"));
     TRY_ASSIGN(p.params, r.params("params"));
     TRY_ASSIGN(p.subsystems, r.strings("subsystems"));
+    std::string secure;
+    TRY_ASSIGN(secure, r.string("secure_channel", false, "none"));
+    auto sc = parse_secure_channel(secure);
+    if (!sc) return make_error(ErrorCode::InvalidArgument, "must be none, allowed or required", r.sub("secure_channel"));
+    p.secure_channel = *sc;
     if (r.has("ana_states")) {
         Reader states = r.at("ana_states");
         if (!states.raw().is_object()) return states.fail("must be an object of group id to state");
@@ -291,6 +298,9 @@ json to_json(const ExportSpec& spec) {
                               {"params", params_to_json(p.params)},
                               {"subsystems", p.subsystems},
                               {"ana_states", states}});
+        // Only when set: a file without it stays readable by an nvmfd that predates TLS.
+        if (p.secure_channel != plugin::SecureChannel::None)
+            j["ports"].back()["secure_channel"] = secure_channel_name(p.secure_channel);
     }
     // Only when there are some: a file without policies stays readable by
     // an nvmfd that predates them.

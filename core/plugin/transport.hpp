@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/plugin/params.hpp"
 #include "core/plugin/request.hpp"
@@ -21,6 +23,10 @@ class ReactorGroup;
 
 namespace nvmfd::plugin {
 
+// Whether hosts reach a port through a secure channel (NVMe/TCP: TLS 1.3
+// with a PSK, TP 8011): never, as they choose, or always.
+enum class SecureChannel : uint8_t { None, Allowed, Required };
+
 struct PortConfig {
     uint16_t id = 0;
     std::string transport;  // "tcp"
@@ -28,6 +34,21 @@ struct PortConfig {
     std::string address;
     std::string service;    // TCP port number
     Params params;          // transport-specific per-port settings
+    SecureChannel secure_channel = SecureChannel::None;
+};
+
+// The TLS PSK for one client's PSK identity, as the core derived it from
+// the host's configured key. Wiped when it goes.
+struct TlsPsk {
+    std::vector<uint8_t> key;
+    bool sha384 = false;  // TLS_AES_256_GCM_SHA384; otherwise TLS_AES_128_GCM_SHA256
+    TlsPsk() = default;
+    TlsPsk(TlsPsk&&) = default;
+    TlsPsk& operator=(TlsPsk&&) = default;
+    ~TlsPsk() {
+        volatile uint8_t* p = key.data();
+        for (size_t i = 0; i < key.size(); ++i) p[i] = 0;
+    }
 };
 
 // What a discovery log entry says about how to reach a port.
@@ -57,6 +78,10 @@ public:
     // The host disabled SQ flow control (Connect CATTR) - lets the transport
     // drop completions for successful reads where the protocol allows.
     virtual void set_sq_flow_control_disabled(bool disabled) = 0;
+    // The TLS PSK identity the host authenticated with; empty on a
+    // connection without TLS. Connect checks that it names the same host
+    // and subsystem.
+    virtual std::string_view tls_identity() const = 0;
 protected:
     ~TransportQueue() = default;
 };
@@ -113,6 +138,10 @@ public:
     // Hosts already connected are not affected. Policies hear of it
     // (on_port_change, change "down"/"up").
     virtual void port_state_changed(uint16_t port_id, bool accepting, std::string_view reason) = 0;
+    // A TLS client on `port_id` presented `identity`: the PSK to use, or
+    // nullopt (not an NVMe identity, unknown host or subsystem, no key), and
+    // the handshake fails. Called on the reactor that owns the connection.
+    virtual std::optional<TlsPsk> tls_psk(runtime::Reactor& reactor, uint16_t port_id, std::string_view identity) = 0;
     virtual ConnectionLimits connection_limits() const = 0;
 protected:
     ~TransportEnv() = default;

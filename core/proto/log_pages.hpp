@@ -128,6 +128,9 @@ inline constexpr uint8_t kSecureChannelRequired = 1;
 inline constexpr uint8_t kSecureChannelNotRequired = 2;
 inline constexpr uint8_t kDisableSqFlowControl = 1u << 2;
 }  // namespace treq
+// TSAS byte 0 for NVMe/TCP (SECTYPE, TP 8011).
+inline constexpr uint8_t kTcpSectypeNone = 0;
+inline constexpr uint8_t kTcpSectypeTls13 = 2;
 
 struct DiscoveryLogEntry {
     uint8_t trtype;

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string_view>
 
+#include "core/auth/tls_psk.hpp"
 #include "core/proto/auth.hpp"
 #include "core/proto/fabrics.hpp"
 #include "core/runtime/log.hpp"
@@ -341,6 +342,20 @@ void execute_connect(Request& req) {
     if (auto problem = wire_nqn_problem(subnqn)) {
         refuse(a, status::kConnectInvalidParameters, &kSubnqn, "the subsystem NQN is invalid: " + *problem);
         return;
+    }
+    // On TLS the PSK proved who the host is: it may connect only as the host
+    // (and to the subsystem) its PSK identity names, not borrow another's NQN.
+    if (auto tls = qp.transport().tls_identity(); !tls.empty()) {
+        auto id = auth::parse_psk_identity(tls);
+        if (!id || id->hostnqn != hostnqn) {
+            refuse(a, status::kConnectInvalidHost, &kHostnqn, "the host NQN is not the one its TLS PSK identity names");
+            return;
+        }
+        if (id->subnqn != subnqn) {
+            refuse(a, status::kConnectInvalidParameters, &kSubnqn,
+                   "the subsystem NQN is not the one the TLS PSK identity names");
+            return;
+        }
     }
     if (c.qid == 0)
         connect_admin_queue(a);

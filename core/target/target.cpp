@@ -5,6 +5,7 @@
 
 #include "core/runtime/log.hpp"
 #include "core/target/queue_pair.hpp"
+#include "core/target/tls_keys.hpp"
 
 namespace nvmfd::target {
 
@@ -87,6 +88,16 @@ std::shared_ptr<AdmissionHook> Target::admission_hook() const {
     if (!has_admission_hook_.load(std::memory_order_acquire)) return nullptr;
     std::lock_guard lock(admission_mutex_);
     return admission_hook_;
+}
+
+std::optional<plugin::TlsPsk> Target::tls_psk(runtime::Reactor& reactor, uint16_t port_id, std::string_view identity) {
+    auto psk = find_tls_psk(current(reactor.id()), port_id, identity);
+    if (!psk) {
+        // The identity travels in clear text; the reason never holds key material.
+        log::notice("tls: port {}: PSK identity '{}' refused: {}", port_id, identity, psk.error().message);
+        return std::nullopt;
+    }
+    return std::move(*psk);
 }
 
 std::unique_ptr<plugin::QueueHandler> Target::create_queue(plugin::TransportQueue& queue, uint16_t port_id,

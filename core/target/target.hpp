@@ -70,6 +70,8 @@ public:
         std::lock_guard lock(observer_mutex_);
         if (port_observer_) port_observer_(port_id, accepting, std::string(reason));
     }
+    std::optional<plugin::TlsPsk> tls_psk(runtime::Reactor& reactor, uint16_t port_id,
+                                          std::string_view identity) override;
     plugin::ConnectionLimits connection_limits() const override { return options_.connection_limits; }
     // Told when a port stops or resumes taking hosts (reactor threads).
     using PortObserver = std::function<void(uint16_t port_id, bool accepting, const std::string& reason)>;

@@ -58,7 +58,7 @@ void TcpConnection::ControlPdu::on_sent() {
 // ---------------------------------------------------------------- lifecycle
 
 TcpConnection::TcpConnection(TcpTransport& transport, runtime::Reactor& reactor, int fd, uint16_t port_id,
-                             std::string peer, std::string pending_address)
+                             std::string peer, std::string pending_address, plugin::SecureChannel secure)
     : transport_(transport),
       reactor_(reactor),
       options_(transport.options()),
@@ -66,7 +66,9 @@ TcpConnection::TcpConnection(TcpTransport& transport, runtime::Reactor& reactor,
       port_id_(port_id),
       peer_(std::move(peer)),
       pending_address_(std::move(pending_address)),
-      rx_(new uint8_t[transport.options().rx_buffer_size]) {
+      rx_(new uint8_t[transport.options().rx_buffer_size]),
+      secure_(secure) {
+    if (secure_ != plugin::SecureChannel::None) link_ = Link::Detecting;
     icresp_.conn = this;
     term_.conn = this;
     term_.terminates = true;
@@ -146,7 +148,7 @@ void TcpConnection::finish_close() {
     dead_ = true;
     // Best effort: a disconnect response or a termination request goes out first.
     if (timeout_timer_) reactor_.cancel_timer(std::exchange(timeout_timer_, 0));
-    if (!tx_.empty()) flush();
+    if (!tx_.empty() || (tls_ && tls_->blocked())) flush();
     tx_.clear();
     // Nothing executes any more: every slot still busy goes back (pages to
     // the pool, namespace in-flight counts down).
@@ -154,6 +156,7 @@ void TcpConnection::finish_close() {
         if (r.state != SlotState::Free) release_slot(r);
     });
     reactor_.remove_fd(fd_);
+    if (tls_) tls_->shutdown();
     ::shutdown(fd_, SHUT_RDWR);
     handler_->on_closed();
     log::info("tcp: connection from {} closed ({})", peer_, close_reason_);

@@ -18,6 +18,7 @@
 #include "core/runtime/reactor.hpp"
 #include "plugins/transport_tcp/tcp_options.hpp"
 #include "plugins/transport_tcp/tcp_request.hpp"
+#include "plugins/transport_tcp/tls_server.hpp"
 #include "plugins/transport_tcp/tx_queue.hpp"
 
 namespace nvmfd::plugins::tcp {
@@ -32,7 +33,7 @@ public:
     // `pending_address` is counted in the transport's PendingConnections
     // until Connect succeeds or the connection goes.
     TcpConnection(TcpTransport& transport, runtime::Reactor& reactor, int fd, uint16_t port_id, std::string peer,
-                  std::string pending_address);
+                  std::string pending_address, plugin::SecureChannel secure = plugin::SecureChannel::None);
     ~TcpConnection();
     TcpConnection(const TcpConnection&) = delete;
     TcpConnection& operator=(const TcpConnection&) = delete;
@@ -48,6 +49,7 @@ public:
     std::string peer_address() const override { return peer_; }
     runtime::Reactor& reactor() override { return reactor_; }
     void set_sq_flow_control_disabled(bool disabled) override { sq_flow_disabled_ = disabled; }
+    std::string_view tls_identity() const override;
 
     // Called by TcpRequest.
     void on_request_sent(TcpRequest& r);
@@ -96,8 +98,17 @@ private:
     void check_timeouts();
     void timed_out(std::string_view reason);
 
+    // secure channel (tcp_tls.cpp): on a port with TLS the stream starts
+    // with a ClientHello (or, where TLS is only allowed, maybe an ICReq)
+    enum class Link : uint8_t { Ready, Detecting, Handshaking };
+    void advance_link(uint32_t events);
+    void handshake_step();
+    ssize_t tls_read_some(size_t cap);
+    void flush_tls();
+
     // send
     bool enqueue(TxItem& item);
+    void account_sent(size_t n);  // pop what a send took; on_sent() for each whole item
     void send_r2t(TcpRequest& r);
     // Pool buffers for r's payload; false (and a wait registered) when the pool is empty.
     bool take_pool_buffers(TcpRequest& r);
@@ -185,6 +196,10 @@ private:
     };
     ControlPdu icresp_;
     ControlPdu term_;
+
+    Link link_ = Link::Ready;
+    const plugin::SecureChannel secure_;
+    std::unique_ptr<TlsStream> tls_;
 
     bool closing_ = false;
     bool dead_ = false;

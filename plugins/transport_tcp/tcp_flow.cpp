@@ -37,7 +37,10 @@ void TcpConnection::refresh_input() {
     if (closing_) return;
     bool was_on = input_on_;
     update_input();
-    if (!was_on && input_on_) process_rx();
+    if (!was_on && input_on_) {
+        process_rx();
+        if (tls_ && tls_->has_pending()) on_readable();
+    }
 }
 
 bool TcpConnection::admit(TcpRequest& r, bool first_in_line) {

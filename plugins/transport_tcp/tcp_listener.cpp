@@ -46,8 +46,8 @@ bool out_of_resources(int err) { return err == EMFILE || err == ENFILE || err ==
 
 }  // namespace
 
-Listener::Listener(TcpTransport& t, runtime::Reactor& r, int fd, uint16_t port_id)
-    : transport_(t), reactor_(r), fd_(fd), port_id_(port_id), backoff_(kFirstBackoff) {}
+Listener::Listener(TcpTransport& t, runtime::Reactor& r, int fd, uint16_t port_id, plugin::SecureChannel secure)
+    : transport_(t), reactor_(r), fd_(fd), port_id_(port_id), secure_(secure), backoff_(kFirstBackoff) {}
 
 Listener::~Listener() { ::close(fd_); }
 
@@ -94,8 +94,9 @@ void Listener::hand_over(int fd, const sockaddr_storage& peer) {
     target.adjust_load(+1);
     TcpTransport* t = &transport_;
     uint16_t port = port_id_;
-    target.post([t, &target, fd, port, name = describe_peer(peer, address), address] {
-        t->adopt(target, fd, port, name, address);
+    auto secure = secure_;
+    target.post([t, &target, fd, port, secure, name = describe_peer(peer, address), address] {
+        t->adopt(target, fd, port, name, address, secure);
     });
 }
 

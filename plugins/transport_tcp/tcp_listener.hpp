@@ -12,6 +12,7 @@
 #include <string>
 #include <sys/socket.h>
 
+#include "core/plugin/transport.hpp"
 #include "core/runtime/reactor.hpp"
 
 namespace nvmfd::plugins::tcp {
@@ -20,7 +21,7 @@ class TcpTransport;
 
 class Listener final : private runtime::FdHandler {
 public:
-    Listener(TcpTransport& t, runtime::Reactor& r, int fd, uint16_t port_id);
+    Listener(TcpTransport& t, runtime::Reactor& r, int fd, uint16_t port_id, plugin::SecureChannel secure);
     ~Listener();
     Listener(const Listener&) = delete;
     Listener& operator=(const Listener&) = delete;
@@ -42,6 +43,7 @@ private:
     runtime::Reactor& reactor_;
     int fd_;
     uint16_t port_id_;
+    plugin::SecureChannel secure_;
 
     // Resource exhaustion backoff.
     runtime::Reactor::TimerId retry_timer_ = 0;

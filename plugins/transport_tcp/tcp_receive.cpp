@@ -25,6 +25,10 @@ using proto::DataDirection;
 
 void TcpConnection::on_fd_event(uint32_t events) {
     if (dead_) return;
+    if (link_ != Link::Ready) {
+        advance_link(events);
+        return;
+    }
     if (events & EPOLLOUT) flush();
     if (closing_) return;
     if (input_paused() && (events & (EPOLLHUP | EPOLLERR))) {
@@ -43,6 +47,8 @@ void TcpConnection::on_readable() {
         if (!read_some()) break;
         process_rx();
     }
+    // OpenSSL may hold records it read ahead: epoll will not report them.
+    while (tls_ && tls_->has_pending() && !closing_ && !input_paused() && read_some()) process_rx();
 }
 
 bool TcpConnection::read_some() {
@@ -50,7 +56,9 @@ bool TcpConnection::read_some() {
     if (rx_head_ == rx_tail_) rx_head_ = rx_tail_ = 0;
     ssize_t n;
     size_t direct = 0;
-    if (in_payload_ && pl_.req && rx_head_ == rx_tail_ && pl_.pad == 0 && pl_.remaining >= kDirectReadThreshold) {
+    if (tls_) {
+        n = tls_read_some(cap);
+    } else if (in_payload_ && pl_.req && rx_head_ == rx_tail_ && pl_.pad == 0 && pl_.remaining >= kDirectReadThreshold) {
         // Read the payload straight into the command's pages, and whatever
         // follows it into the rx buffer, in one system call.
         iovec iov[64];

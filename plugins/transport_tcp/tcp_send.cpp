@@ -119,6 +119,10 @@ void TcpConnection::on_request_sent(TcpRequest& r) {
 }
 
 void TcpConnection::flush() {
+    if (tls_) {
+        flush_tls();
+        return;
+    }
     while (!tx_.empty()) {
         iovec iov[IOV_MAX];
         IovEmitter e{iov, IOV_MAX};
@@ -143,20 +147,7 @@ void TcpConnection::flush() {
             if (!closing_) close(fmt::format("send error: {}", std::strerror(err)));
             return;
         }
-        size_t sent = size_t(n);
-        while (sent > 0 && !tx_.empty()) {
-            TxItem* item = tx_.head();
-            size_t left = item->tx_total - item->tx_sent;
-            if (sent >= left) {
-                sent -= left;
-                item->tx_sent = item->tx_total;
-                tx_.pop();
-                item->on_sent();
-            } else {
-                item->tx_sent += sent;
-                sent = 0;
-            }
-        }
+        account_sent(size_t(n));
         if (size_t(n) < e.bytes) {
             set_want_write(true);
             admit_waiting();
@@ -166,6 +157,22 @@ void TcpConnection::flush() {
     set_want_write(false);
     // Sent responses gave their pages back: commands waiting for budget may start.
     admit_waiting();
+}
+
+void TcpConnection::account_sent(size_t sent) {
+    while (sent > 0 && !tx_.empty()) {
+        TxItem* item = tx_.head();
+        size_t left = item->tx_total - item->tx_sent;
+        if (sent >= left) {
+            sent -= left;
+            item->tx_sent = item->tx_total;
+            tx_.pop();
+            item->on_sent();
+        } else {
+            item->tx_sent += sent;
+            sent = 0;
+        }
+    }
 }
 
 void TcpConnection::set_want_write(bool on) {

@@ -92,7 +92,11 @@ Result<void> TcpTransport::add_port(const plugin::PortConfig& port) {
                           fmt::format("cannot listen on {}:{}: {}", port.address, port.service, std::strerror(err)),
                           "address");
     }
-    auto listener = std::make_unique<Listener>(*this, env_.reactors().at(0), fd, port.id);
+    if (port.secure_channel != plugin::SecureChannel::None && !tls_.ctx()) {
+        ::close(fd);
+        return make_error(ErrorCode::Internal, "OpenSSL could not set up TLS for the secure channel", "secure_channel");
+    }
+    auto listener = std::make_unique<Listener>(*this, env_.reactors().at(0), fd, port.id, port.secure_channel);
     Listener* l = listener.get();
     {
         std::lock_guard lock(listeners_mutex_);
@@ -155,8 +159,9 @@ void TcpTransport::close_connections(int port_id) {
 }
 
 void TcpTransport::adopt(runtime::Reactor& reactor, int fd, uint16_t port_id, std::string peer,
-                         std::string address) {
-    auto conn = std::make_unique<TcpConnection>(*this, reactor, fd, port_id, std::move(peer), std::move(address));
+                         std::string address, plugin::SecureChannel secure) {
+    auto conn = std::make_unique<TcpConnection>(*this, reactor, fd, port_id, std::move(peer), std::move(address),
+                                                secure);
     TcpConnection* raw = conn.get();
     connections_of(reactor).live.emplace(raw, std::move(conn));
     raw->start();
@@ -175,10 +180,13 @@ plugin::DiscoveryAddress TcpTransport::discovery_address(const plugin::PortConfi
     plugin::DiscoveryAddress a;
     a.trtype = proto::TransportType::Tcp;
     a.adrfam = port.family == "ipv6" ? proto::AddressFamily::Ipv6 : proto::AddressFamily::Ipv4;
-    a.treq = proto::treq::kSecureChannelNotRequired | proto::treq::kDisableSqFlowControl;
+    // TREQ and TSAS.SECTYPE (TP 8011): TLS 1.3 offered, and whether it is required.
+    a.treq = (port.secure_channel == plugin::SecureChannel::Required ? proto::treq::kSecureChannelRequired
+                                                                      : proto::treq::kSecureChannelNotRequired) |
+             proto::treq::kDisableSqFlowControl;
     a.traddr = port.address;
     a.trsvcid = port.service;
-    a.tsas[0] = 0;  // no security type
+    a.tsas[0] = port.secure_channel == plugin::SecureChannel::None ? proto::kTcpSectypeNone : proto::kTcpSectypeTls13;
     return a;
 }
 

@@ -12,6 +12,7 @@
 #include "core/runtime/reactor.hpp"
 #include "plugins/transport_tcp/tcp_options.hpp"
 #include "plugins/transport_tcp/tcp_pending.hpp"
+#include "plugins/transport_tcp/tls_server.hpp"
 
 namespace nvmfd::plugins::tcp {
 
@@ -35,7 +36,9 @@ public:
     PendingConnections& pending() { return pending_; }
 
     // Reactor threads. `address` was counted in pending() by the listener.
-    void adopt(runtime::Reactor& reactor, int fd, uint16_t port_id, std::string peer, std::string address);
+    void adopt(runtime::Reactor& reactor, int fd, uint16_t port_id, std::string peer, std::string address,
+               plugin::SecureChannel secure);
+    const TlsServer& tls() const { return tls_; }
     void forget(TcpConnection& conn);
 
 private:
@@ -44,6 +47,7 @@ private:
     plugin::TransportEnv& env_;
     const TcpOptions options_;
     PendingConnections pending_;
+    TlsServer tls_;
     std::mutex listeners_mutex_;
     std::map<uint16_t, std::unique_ptr<Listener>> listeners_;
 };

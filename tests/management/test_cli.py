@@ -141,6 +141,22 @@ def main():
         ctl_ok(bus, "ana", "remove-group", "3")
         ctl_ok(bus, "port", "unlink", "7", N)
         ctl_ok(bus, "port", "remove", "7")
+
+        # TLS per port: shown in port list/show, status and the exported config; bad values refused.
+        check("--secure-channel" in plain("port", "add", "--help").stdout, "port add --help lacks --secure-channel")
+        ctl_ok(bus, "port", "add", "--address", "127.0.0.1", "--port", str(free_port()), "--id", "8",
+               "--secure-channel", "required")
+        p8 = next(p for p in ctl_ok(bus, "status", "--json").json()["ports"] if p["id"] == 8)
+        check(p8["secure_channel"] == "required", f"port 8: {p8}")
+        check(re.search(r"^tls:\s+required$", ctl_ok(bus, "port", "show", "8").out, re.M), "port show lacks tls")
+        check(re.search(r"^8 .* required ", ctl_ok(bus, "port", "list").out, re.M), "port list lacks TLS")
+        saved_port = next(p for p in json.loads(ctl_ok(bus, "config", "show").out)["ports"] if p["id"] == 8)
+        check(saved_port.get("secure_channel") == "required", f"config show: {saved_port}")
+        r = nvmfctl(bus, "port", "add", "--address", "127.0.0.1", "--port", str(free_port()), "--secure-channel",
+                    "maybe")
+        check(r.rc == 1 and "secure_channel" in r.err and "none, allowed or required" in r.err, f"bad TLS: {r}")
+        ctl_ok(bus, "port", "remove", "8")
+        log("port --secure-channel: shown, exported, bad values refused")
         ctl_ok(bus, "host", "disallow", N, H)  # the alias of revoke
         st = ctl_ok(bus, "status", "--json").json()
         j = next(s for s in st["subsystems"] if s["nqn"] == N)

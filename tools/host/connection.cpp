@@ -24,6 +24,7 @@ Connection Connection::initialize(Socket socket, const TransportOptions& options
     Connection conn(std::move(socket), options);
     conn.peer_ = conn.socket_.peer_name();
     Deadline deadline = deadline_after(options.connect_timeout);
+    if (options.tls) conn.socket_.start_tls(*options.tls, deadline);
 
     conn.socket_.send_all(pdu::icreq_bytes(options), deadline);
 

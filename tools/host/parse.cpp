@@ -84,6 +84,7 @@ std::vector<DiscoveryEntry> parse_discovery_entries(std::span<const std::byte> r
         e.adrfam = static_cast<proto::AddressFamily>(raw.adrfam);
         e.subtype = static_cast<proto::DiscoverySubtype>(raw.subtype);
         e.treq = raw.treq;
+        e.sectype = raw.tsas[0];
         e.portid = raw.portid;
         e.cntlid = raw.cntlid;
         e.asqsz = raw.asqsz;

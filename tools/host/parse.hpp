@@ -35,6 +35,7 @@ struct DiscoveryEntry {
     proto::AddressFamily adrfam{};
     proto::DiscoverySubtype subtype{};
     uint8_t treq = 0;
+    uint8_t sectype = 0;  // TSAS byte 0 for NVMe/TCP: 0 none, 2 TLS 1.3
     uint16_t portid = 0;
     uint16_t cntlid = 0;
     uint16_t asqsz = 0;

@@ -47,6 +47,7 @@ Socket::~Socket() { close(); }
 Socket& Socket::operator=(Socket&& other) noexcept {
     if (this != &other) {
         close();
+        tls_ = std::move(other.tls_);
         fd_ = other.release();
     }
     return *this;
@@ -59,6 +60,7 @@ int Socket::release() noexcept {
 }
 
 void Socket::close() noexcept {
+    tls_.reset();  // its close_notify needs the descriptor
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
 }
@@ -117,7 +119,39 @@ Socket Socket::connect_tcp(std::string_view address, uint16_t port, std::chrono:
     throw ConnectionError(fmt::format("connect to {}:{} failed: {}", host, port, last_error));
 }
 
+void Socket::start_tls(const TlsCredentials& credentials, Deadline deadline) {
+    tls_ = std::make_unique<TlsClient>(fd_, credentials);
+    for (;;) {
+        auto r = tls_->handshake();
+        if (r == TlsClient::Result::Ok) return;
+        if (r == TlsClient::Result::Failed || r == TlsClient::Result::Closed) {
+            std::string why = tls_->error().empty() ? "the target closed the connection" : tls_->error();
+            tls_.reset();
+            throw ConnectionError(fmt::format("TLS handshake failed: {}", why));
+        }
+        pollfd p{fd_, short(r == TlsClient::Result::WantRead ? POLLIN : POLLOUT), 0};
+        if (::poll(&p, 1, poll_timeout_ms(deadline)) == 0 && Clock::now() >= deadline)
+            throw TimeoutError("TLS handshake timed out");
+    }
+}
+
+IoResult Socket::tls_result(TlsClient::Result r, size_t bytes, const char* what) {
+    switch (r) {
+    case TlsClient::Result::Ok: return {IoStatus::Ok, bytes, 0};
+    case TlsClient::Result::WantRead:
+    case TlsClient::Result::WantWrite: return {bytes ? IoStatus::Ok : IoStatus::WouldBlock, bytes, 0};
+    case TlsClient::Result::Closed: return {IoStatus::Closed, 0, 0};
+    case TlsClient::Result::Failed: break;
+    }
+    throw ConnectionError(fmt::format("{}: {}", what, tls_->error()));
+}
+
 IoResult Socket::send_some(const iovec* iov, size_t count) {
+    if (tls_) {
+        size_t taken = 0;
+        auto r = tls_->write(iov, count, taken);
+        return tls_result(r, taken, "TLS send");
+    }
     msghdr msg{};
     msg.msg_iov = const_cast<iovec*>(iov);
     msg.msg_iovlen = std::min<size_t>(count, IOV_MAX);
@@ -133,6 +167,11 @@ IoResult Socket::send_some(const iovec* iov, size_t count) {
 }
 
 IoResult Socket::receive_some(const iovec* iov, size_t count) {
+    if (tls_) {
+        size_t got = 0;
+        auto r = tls_->read(iov, count, got);
+        return tls_result(r, got, "TLS receive");
+    }
     msghdr msg{};
     msg.msg_iov = const_cast<iovec*>(iov);
     msg.msg_iovlen = std::min<size_t>(count, IOV_MAX);
@@ -153,6 +192,26 @@ IoResult Socket::receive_some(void* buffer, size_t length) {
 }
 
 short Socket::wait(short events, Deadline deadline) const {
+    if (tls_) {
+        // Records already read ahead are not the socket's to report; bytes
+        // taken for sending but not yet on the wire must go out even when
+        // the caller only waits for its answer.
+        for (;;) {
+            if ((events & POLLIN) && tls_->pending()) return POLLIN;
+            if (tls_->blocked() && tls_->flush() == TlsClient::Result::Failed)
+                throw ConnectionError(fmt::format("TLS send: {}", tls_->error()));
+            short want = short(events | (tls_->blocked() ? POLLOUT : 0));
+            pollfd p{fd_, want, 0};
+            int rc = ::poll(&p, 1, poll_timeout_ms(deadline));
+            if (rc < 0 && errno != EINTR) throw ConnectionError(fmt::format("poll: {}", std::strerror(errno)));
+            if (rc <= 0) {
+                if (Clock::now() >= deadline) return 0;
+                continue;
+            }
+            short seen = short(p.revents & (events | POLLERR | POLLHUP | POLLNVAL));
+            if (seen) return seen;
+        }
+    }
     pollfd p{fd_, events, 0};
     for (;;) {
         int rc = ::poll(&p, 1, poll_timeout_ms(deadline));

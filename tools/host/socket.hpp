@@ -5,10 +5,13 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <sys/uio.h>
+
+#include "tools/host/tls_client.hpp"
 
 namespace nvmfd::host {
 
@@ -30,7 +33,7 @@ public:
     Socket() = default;
     explicit Socket(int fd) noexcept : fd_(fd) {}
     ~Socket();
-    Socket(Socket&& other) noexcept : fd_(other.release()) {}
+    Socket(Socket&& other) noexcept : fd_(other.fd_), tls_(std::move(other.tls_)) { other.fd_ = -1; }
     Socket& operator=(Socket&& other) noexcept;
     Socket(const Socket&) = delete;
     Socket& operator=(const Socket&) = delete;
@@ -46,6 +49,11 @@ public:
 
     void set_nonblocking();
     void set_nodelay();
+    // TLS 1.3 with a PSK from here on (before ICReq); throws ConnectionError
+    // when the handshake fails (a wrong PSK) or TimeoutError.
+    void start_tls(const TlsCredentials& credentials, Deadline deadline);
+    bool tls() const { return tls_ != nullptr; }
+    std::string tls_cipher() const { return tls_ ? tls_->cipher() : ""; }
 
     IoResult send_some(const iovec* iov, size_t count);
     IoResult receive_some(const iovec* iov, size_t count);
@@ -62,7 +70,10 @@ public:
     std::string peer_name() const;
 
 private:
+    IoResult tls_result(TlsClient::Result r, size_t bytes, const char* what);
+
     int fd_ = -1;
+    std::unique_ptr<TlsClient> tls_;
 };
 
 }  // namespace nvmfd::host

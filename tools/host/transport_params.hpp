@@ -4,6 +4,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
+
+#include "tools/host/tls_client.hpp"
 
 namespace nvmfd::host {
 
@@ -13,6 +16,8 @@ struct TransportOptions {
     bool data_digest = false;
     uint32_t maxr2t = 0;        // 0's based: outstanding R2Ts per command we accept
     std::chrono::milliseconds connect_timeout{5000};  // TCP connect and ICReq/ICResp each
+    // TLS 1.3 with this PSK identity and key before ICReq; null: plaintext.
+    std::shared_ptr<const TlsCredentials> tls = nullptr;
 };
 
 struct TransportParams {

@@ -86,6 +86,7 @@ std::optional<int> parse_options(int argc, char** argv, PerfOptions& o) {
         ("seed", po::value(&o.seed)->default_value(0), "verify pattern seed (0: from the clock)")
         ("hdgst", po::bool_switch(&o.header_digest), "request header digests")
         ("ddgst", po::bool_switch(&o.data_digest), "request data digests")
+        ("tls-psk", po::value(&o.tls_psk), "TLS 1.3 with this PSK: NVMeTLSkey-1:NN:...: or @FILE holding it")
         ("hpda", po::value(&hpda)->default_value(0), "host PDU data alignment (0's based dwords)")
         ("disable-sqflow", po::bool_switch(&o.disable_sq_flow_control), "disable SQ flow control (reads may complete by C2HData SUCCESS)")
         ("busy-poll", po::bool_switch(&o.busy_poll), "spin on the sockets instead of sleeping in poll(2)")

@@ -36,6 +36,7 @@ struct PerfOptions {
     uint64_t seed = 0;  // 0: from the clock
     bool header_digest = false;
     bool data_digest = false;
+    std::string tls_psk;  // NVMeTLSkey-1 interchange text; empty: no TLS
     uint8_t hpda = 0;
     bool disable_sq_flow_control = false;
     bool busy_poll = false;

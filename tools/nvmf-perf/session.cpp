@@ -4,6 +4,7 @@
 #include <fstream>
 #include <atomic>
 #include <fmt/format.h>
+#include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <sys/resource.h>
@@ -58,6 +59,22 @@ public:
     }
 
 private:
+    // The PSK identity and TLS PSK for one subsystem, from --tls-psk.
+    std::shared_ptr<const host::TlsCredentials> tls_credentials(const std::string& hostnqn, const std::string& subnqn) {
+        if (o_.tls_psk.empty()) return nullptr;
+        std::string text = o_.tls_psk;
+        if (text.starts_with('@')) {
+            std::ifstream in(text.substr(1));
+            if (!in) throw std::invalid_argument(fmt::format("--tls-psk: cannot read {}", text.substr(1)));
+            std::getline(in, text);
+        }
+        try {
+            return host::tls_credentials(text, hostnqn, subnqn);
+        } catch (const std::invalid_argument& e) {
+            throw std::invalid_argument(fmt::format("--tls-psk: {}", e.what()));
+        }
+    }
+
     void connect() {
         host::ControllerOptions co;
         co.host = host::default_host_identity();
@@ -74,6 +91,7 @@ private:
         co.queue.command_timeout = std::chrono::milliseconds(o_.timeout_ms);
         host::Endpoint endpoint{o_.address, o_.port};
         if (o_.subnqn.empty()) {
+            co.transport.tls = tls_credentials(co.host.hostnqn, proto::kDiscoveryNqn);
             host::DiscoveryLog log = host::discover(endpoint, co);
             auto entry = host::first_nvm_subsystem(log);
             if (!entry)
@@ -82,6 +100,7 @@ private:
             o_.subnqn = entry->subnqn;
         }
         co.subnqn = o_.subnqn;
+        co.transport.tls = tls_credentials(co.host.hostnqn, o_.subnqn);
         co.kato_ms = o_.kato_ms;
         controller_ = std::make_unique<host::Controller>(host::Controller::connect(endpoint, co));
 
