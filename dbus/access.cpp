@@ -84,7 +84,7 @@ bool AdminAccess::in_admin_group(const Caller& c) const {
 
 Result<void> AdminAccess::check(const std::string& sender) {
     auto c = caller(sender);
-    if (!c) return std::unexpected(c.error());
+    if (!c) return nvmfd::unexpected(c.error());
     if (c->uid == 0 || c->uid == geteuid() || in_admin_group(*c)) return {};
     return make_error(ErrorCode::PermissionDenied,
                       gid_ ? fmt::format("{} may not change nvmfd's exports: run as root or join group '{}'",

@@ -6,18 +6,18 @@
 
 namespace nvmfd::target {
 
-std::expected<uint16_t, std::string> ControllerRegistry::reserve_id(const std::string& subnqn,
+nvmfd::expected<uint16_t, std::string> ControllerRegistry::reserve_id(const std::string& subnqn,
                                                                     const std::string& hostnqn, uint16_t min_id,
                                                                     uint16_t max_id) {
     min_id = std::max<uint16_t>(min_id, 1);
     max_id = std::min(max_id, kMaxCntlid);
-    if (min_id > max_id) return std::unexpected(fmt::format("the controller ID range {}-{} is empty", min_id, max_id));
+    if (min_id > max_id) return nvmfd::unexpected(fmt::format("the controller ID range {}-{} is empty", min_id, max_id));
     std::lock_guard lock(mutex_);
     if (live_ >= limits_.max_controllers)
-        return std::unexpected(fmt::format("the target already has {} controllers (max-controllers)", live_));
+        return nvmfd::unexpected(fmt::format("the target already has {} controllers (max-controllers)", live_));
     size_t& of_host = per_host_[hostnqn];
     if (of_host >= limits_.max_controllers_per_host)
-        return std::unexpected(
+        return nvmfd::unexpected(
             fmt::format("the host already has {} controllers (max-controllers-per-host)", of_host));
     PerSubsystem& s = subsystems_[subnqn];
     // IDs are handed out round-robin so that a host reconnecting does not get
@@ -39,7 +39,7 @@ std::expected<uint16_t, std::string> ControllerRegistry::reserve_id(const std::s
         ++of_host;
         return id;
     }
-    return std::unexpected(
+    return nvmfd::unexpected(
         fmt::format("every controller ID of the subsystem's range {}-{} is in use (cntlid range)", min_id, max_id));
 }
 

@@ -4,7 +4,7 @@
 // memory their queues can hold.
 #pragma once
 
-#include <expected>
+#include "core/runtime/expected.hpp"
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,7 +28,7 @@ public:
     // at most 1..0xFFEF) for a new controller of `hostnqn` in `subnqn`, or
     // say why not (a limit, or every ID in the range in use). The
     // reservation counts against the limits until remove().
-    std::expected<uint16_t, std::string> reserve_id(const std::string& subnqn, const std::string& hostnqn,
+    nvmfd::expected<uint16_t, std::string> reserve_id(const std::string& subnqn, const std::string& hostnqn,
                                                     uint16_t min_id = 1, uint16_t max_id = kMaxCntlid);
     void add(const std::shared_ptr<Controller>& ctrl);
     // Give back an ID reserved for a controller that was never added (its
