@@ -13,22 +13,20 @@ size_t iov_slots(uint32_t length) { return 2 * ((size_t(length) + 4095) / 4096 +
 }  // namespace
 
 FakeQueue::FakeQueue(target::Target& target, runtime::Reactor& reactor, uint16_t port_id)
-    : reactor_(reactor), limits_(plugin::TransportLimits{}) {
-    for (size_t i = 0; i < kSlots; ++i) {
-        auto s = std::make_unique<Slot>();
-        s->iovs.resize(iov_slots(limits_.max_data_transfer));
-        s->req.iov_storage = std::span<iovec>(s->iovs);
-        slots_.push_back(std::move(s));
-    }
-    handler_ = target.create_queue(*this, port_id, limits_);
-}
+    : reactor_(reactor), limits_(plugin::TransportLimits{}), handler_(target.create_queue(*this, port_id, limits_)) {}
 
 FakeQueue::~FakeQueue() { shut_down(); }
 
 FakeQueue::Slot* FakeQueue::free_slot() {
     for (auto& s : slots_)
         if (!s->busy) return s.get();
-    return nullptr;
+    if (slots_.size() == kSlots) return nullptr;
+    // Made when first needed: most inputs use a few.
+    auto s = std::make_unique<Slot>();
+    s->iovs.resize(iov_slots(limits_.max_data_transfer));
+    s->req.iov_storage = std::span<iovec>(s->iovs);
+    slots_.push_back(std::move(s));
+    return slots_.back().get();
 }
 
 void FakeQueue::submit(const proto::Sqe& sqe, std::span<const uint8_t> data) {

@@ -37,8 +37,9 @@ FuzzModel::FuzzModel()
       reactors_(1, runtime::ReactorOptions{.buffer_pool_bytes = 16u << 20}),
       target_(reactors_, target::TargetOptions{}) {
     // Hosts' mistakes are logged at notice and warning: millions of them
-    // would drown the fuzzer's own output.
-    log::set_level(log::Level::Error);
+    // would drown the fuzzer's own output. NVMFD_FUZZ_LOG=1 shows them all
+    // (when checking what one input does).
+    log::set_level(std::getenv("NVMFD_FUZZ_LOG") ? log::Level::Debug : log::Level::Error);
     auto loaded = loader_.load(plugin::PluginKind::Backend, "malloc");
     if (!loaded) die(loaded.error().describe());
     backend_ = (*loaded)->descriptor->create_backend({});

@@ -92,19 +92,20 @@ void tcp_seeds() {
         write("fuzz_tcp", "discovery", s.bytes().data(), s.bytes().size());
     }
     for (bool digests : {false, true}) {
-        // I/O queue 1 of the harness's controller 1: in-capsule and R2T
-        // writes (the first command slot's TTAG is 1), reads, the rest.
+        // I/O queue 1 of the harness's controller 1: R2T and in-capsule
+        // writes, reads, the rest.
         fuzz::HostStream s(host::TransportOptions{.header_digest = digests, .data_digest = digests});
         s.connect(fuzz::kSubsystemNqn, 1, 1);
-        auto small = pattern(2048);
-        s.command(host::cmd::write(1, 0, 4), small);
+        // First, so that it gets the first command slot: TTAG 1 in its R2T.
         auto big = pattern(32768);
         uint16_t cid = s.transport_command(host::cmd::write(1, 8, 64), uint32_t(big.size()));
         s.h2c_data(cid, 1, 0, std::span(big).first(16384), false);
         s.h2c_data(cid, 1, 16384, std::span(big).subspan(16384), true);
+        auto small = pattern(2048);
+        s.command(host::cmd::write(1, 0, 4), small);
         s.transport_command(host::cmd::read(1, 0, 72), 72 * 512);
         s.transport_command(host::cmd::read(2, 0, 2), 2 * 4096);
-        s.transport_command(host::cmd::compare(1, 0, 4), 2048);
+        s.command(host::cmd::compare(1, 0, 4), small);
         s.command(host::cmd::write_zeroes(2, 4, 8));
         s.command(host::cmd::flush(1));
         auto ranges = pattern(16);
