@@ -84,7 +84,7 @@ bool AdminAccess::in_admin_group(const Caller& c) const {
 
 Result<void> AdminAccess::check(const std::string& sender, std::string_view action) {
     auto c = caller(sender);
-    if (!c) return std::unexpected(c.error());
+    if (!c) return nvmfd::unexpected(c.error());
     if (c->uid == 0 || c->uid == geteuid() || in_admin_group(*c)) return {};
     return make_error(ErrorCode::PermissionDenied,
                       gid_ ? fmt::format("{} may not {}: run as root or join group '{}'", user_name(c->uid), action,

@@ -8,7 +8,7 @@
 namespace nvmfd::dbus {
 namespace {
 
-std::unexpected<Error> wrong_type(const std::string& key, const char* what, const char* type, const std::string& got) {
+nvmfd::unexpected<Error> wrong_type(const std::string& key, const char* what, const char* type, const std::string& got) {
     return make_error(ErrorCode::InvalidArgument,
                       fmt::format("must be {} (D-Bus type '{}'), not type '{}'", what, type, got), key);
 }
@@ -18,7 +18,8 @@ public:
     explicit Reader(const Options& o) : o_(o) {}
 
     Result<void> only(std::initializer_list<const char*> keys) const {
-        for (const auto& [k, v] : o_) {
+        for (const auto& entry : o_) {
+            const std::string& k = entry.first;  // not a structured binding: clang 14 cannot capture one
             if (std::any_of(keys.begin(), keys.end(), [&](const char* known) { return k == known; })) continue;
             std::string list;
             for (const char* known : keys) list += (list.empty() ? "" : ", ") + std::string(known);
@@ -90,7 +91,7 @@ private:
 #define TRY_ASSIGN(lhs, expr)                                   \
     do {                                                        \
         auto _r = (expr);                                       \
-        if (!_r) return std::unexpected(std::move(_r.error())); \
+        if (!_r) return nvmfd::unexpected(std::move(_r.error())); \
         lhs = std::move(*_r);                                   \
     } while (0)
 
@@ -100,7 +101,7 @@ Result<control::SubsystemSettings> subsystem_settings(const Options& options) {
     Reader r(options);
     control::SubsystemSettings s;
     if (auto ok = r.only({"serial", "model", "allow_any_host", "max_namespaces", "min_cntlid", "max_cntlid"}); !ok)
-        return std::unexpected(ok.error());
+        return nvmfd::unexpected(ok.error());
     TRY_ASSIGN(s.serial, r.string("serial"));
     TRY_ASSIGN(s.model, r.string("model"));
     TRY_ASSIGN(s.allow_any_host, r.boolean("allow_any_host"));

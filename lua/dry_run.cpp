@@ -69,9 +69,9 @@ Result<nlohmann::json> dry_run(const control::PolicyTest& test, const PolicyEnvi
                                       fmt::join(kHandlerNames, ", ")),
                           "event");
     auto args = parse_args(test.args_json);
-    if (!args) return std::unexpected(args.error());
+    if (!args) return nvmfd::unexpected(args.error());
     auto scratch = env.control.dry_run_copy();
-    if (!scratch) return std::unexpected(scratch.error());
+    if (!scratch) return nvmfd::unexpected(scratch.error());
     // nvmfd.draining() in the dry run: false, and true from an on_drain event on.
     bool draining = false;
     PolicyEnvironment scratch_env{env.io, (*scratch)->control(), env.limits, {}, &draining};

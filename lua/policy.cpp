@@ -19,7 +19,7 @@ Result<std::unique_ptr<Policy>> Policy::load(const control::PolicySpec& spec, co
     std::unique_ptr<Policy> p(new Policy(spec, env));  // private constructor: make_unique cannot reach it
     p->context_.recorder = recorder;
     auto sandbox = Sandbox::create(spec.name, env.limits);
-    if (!sandbox) return std::unexpected(sandbox.error());
+    if (!sandbox) return nvmfd::unexpected(sandbox.error());
     p->sandbox_ = std::move(*sandbox);
     lua_State* L = p->sandbox_->state();
     p->timers_ = std::make_unique<Timers>(env.io, L, env.limits,

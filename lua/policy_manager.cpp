@@ -127,8 +127,8 @@ Result<void> PolicyManager::load(const std::string& name, const std::string& sou
                                  const std::map<std::string, std::string>& params) {
     control::PolicySpec spec{name, source, file, params};
     auto policy = Policy::load(spec, env_);
-    if (!policy) return std::unexpected(policy.error());
-    if (auto saved = env_.control.put_policy(spec); !saved) return std::unexpected(saved.error());
+    if (!policy) return nvmfd::unexpected(policy.error());
+    if (auto saved = env_.control.put_policy(spec); !saved) return nvmfd::unexpected(saved.error());
     // Replacing drops the old one here: its timers stop with it.
     auto& p = policies_[name] = std::move(*policy);
     broken_.erase(name);
@@ -141,7 +141,7 @@ Result<void> PolicyManager::load(const std::string& name, const std::string& sou
 Result<void> PolicyManager::unload(const std::string& name) {
     if (!policies_.contains(name) && !broken_.contains(name))
         return make_error(ErrorCode::NotFound, fmt::format("no policy '{}'", name), "name");
-    if (auto removed = env_.control.remove_policy(name); !removed) return std::unexpected(removed.error());
+    if (auto removed = env_.control.remove_policy(name); !removed) return nvmfd::unexpected(removed.error());
     policies_.erase(name);  // its timers stop with it
     broken_.erase(name);
     log::notice("policy {} unloaded", name);
@@ -192,7 +192,7 @@ Result<std::map<std::string, std::string>> PolicyManager::provision(const std::s
 
 Result<std::string> PolicyManager::test(const control::PolicyTest& test) {
     auto report = dry_run(test, env_);
-    if (!report) return std::unexpected(report.error());
+    if (!report) return nvmfd::unexpected(report.error());
     return report->dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -83,7 +83,7 @@ Result<std::map<std::string, std::string>> provision(PolicyMap& policies, contro
         e.message += fmt::format("; NOT undone: {}", fmt::join(undo.left, "; "));
         log::error("template {}: after its failure, {}", name, fmt::join(undo.left, "; "));
     }
-    return std::unexpected(e);
+    return nvmfd::unexpected(e);
 }
 
 }  // namespace nvmfd::lua

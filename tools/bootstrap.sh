@@ -3,7 +3,8 @@
 #
 #   tools/bootstrap.sh           build dependencies, then build
 #   tools/bootstrap.sh --tests   also what the test suite needs (tshark,
-#                                QEMU and friends for the interop stage)
+#                                QEMU and friends for the interop stage,
+#                                clang 14 for the fuzzers)
 #
 # apt-get runs only for packages that are missing, so a second run costs
 # nothing but the (incremental) build.
@@ -22,7 +23,7 @@ packages=(
     liblua5.4-dev doctest-dev python3
 )
 if ((with_tests)); then
-    packages+=(tshark systemd dmsetup util-linux)
+    packages+=(tshark systemd dmsetup util-linux clang-14 libclang-rt-14-dev)
 fi
 
 missing=()

@@ -6,7 +6,8 @@
 #      (tshark), management (D-Bus, nvmfctl, restarts), uring, interop
 #      (Debian's kernel in QEMU as the host)
 #   3. an ASan+UBSan build running the unit and integration tests
-# Set NVMFD_SKIP_ASAN=1 or NVMFD_SKIP_INTEROP=1 to leave a stage out when
+#   4. the fuzz smoke run: every libFuzzer target for a minute (tools/fuzz.sh)
+# Set NVMFD_SKIP_ASAN=1, NVMFD_SKIP_INTEROP=1 or NVMFD_SKIP_FUZZ=1 to leave a stage out when
 # iterating; CI runs everything.
 set -euo pipefail
 
@@ -37,5 +38,9 @@ if [[ ${NVMFD_SKIP_ASAN:-0} != 1 ]]; then
     cmake --build build-asan -j "$(nproc)"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         ctest --test-dir build-asan --output-on-failure -L "unit|integration"
+fi
+if [[ ${NVMFD_SKIP_FUZZ:-0} != 1 ]]; then
+    echo "=== fuzz smoke (build-fuzz/)"
+    bash tools/fuzz.sh --smoke 60
 fi
 echo "=== all tests passed in $(( $(date +%s) - start )) s"

@@ -99,7 +99,7 @@ void Control::emit(const Event& e) {
 Result<plugin::Transport*> Control::transport(const std::string& name) {
     if (auto it = transports_.find(name); it != transports_.end()) return it->second.get();
     auto loaded = plugins_.load(plugin::PluginKind::Transport, name);
-    if (!loaded) return std::unexpected(Error{loaded.error().code, loaded.error().message, "transport"});
+    if (!loaded) return nvmfd::unexpected(Error{loaded.error().code, loaded.error().message, "transport"});
     plugin::Params params;
     if (auto it = options_.transport_params.find(name); it != options_.transport_params.end()) params = it->second;
     auto t = (*loaded)->descriptor->create_transport(target_, params);
@@ -114,7 +114,7 @@ Result<plugin::Transport*> Control::transport(const std::string& name) {
 Result<plugin::Backend*> Control::backend(const std::string& name) {
     if (auto it = backends_.find(name); it != backends_.end()) return it->second.get();
     auto loaded = plugins_.load(plugin::PluginKind::Backend, name);
-    if (!loaded) return std::unexpected(Error{loaded.error().code, loaded.error().message, "backend"});
+    if (!loaded) return nvmfd::unexpected(Error{loaded.error().code, loaded.error().message, "backend"});
     auto b = (*loaded)->descriptor->create_backend({});
     if (!b) return make_error(ErrorCode::PluginError, fmt::format("backend '{}' failed to start", name), "backend");
     auto* raw = b.get();

@@ -22,7 +22,7 @@ namespace nvmfd::control::detail {
 constexpr uint32_t kMaxNamespacesLimit = 4096;
 constexpr auto kDrainTimeout = std::chrono::seconds(30);
 
-inline std::unexpected<Error> invalid(std::string msg, std::string field) {
+inline nvmfd::unexpected<Error> invalid(std::string msg, std::string field) {
     return make_error(ErrorCode::InvalidArgument, std::move(msg), std::move(field));
 }
 
@@ -116,5 +116,5 @@ inline std::string ns_label(const std::string& nqn, uint32_t nsid) { return fmt:
 #define TRY(expr)                                               \
     do {                                                        \
         auto _r = (expr);                                       \
-        if (!_r) return std::unexpected(std::move(_r.error())); \
+        if (!_r) return nvmfd::unexpected(std::move(_r.error())); \
     } while (0)

@@ -18,7 +18,7 @@ Result<uint32_t> Control::add_namespace(const std::string& nqn, const NamespaceS
     SubsystemSpec* sub;
     {
         auto r = need_subsystem(nqn);
-        if (!r) return std::unexpected(r.error());
+        if (!r) return nvmfd::unexpected(r.error());
         sub = *r;
     }
     NamespaceSpec ns;
@@ -45,7 +45,7 @@ Result<uint32_t> Control::add_namespace(const std::string& nqn, const NamespaceS
     ns.nguid = st.nguid;
     TRY(validate_namespace(*sub, ns, spec_.ana_groups));
     auto opened = open_namespace(nqn, ns);
-    if (!opened) return std::unexpected(opened.error());
+    if (!opened) return nvmfd::unexpected(opened.error());
     ExportSpec next = spec_;
     auto& s = *std::find_if(next.subsystems.begin(), next.subsystems.end(), [&](auto& x) { return x.nqn == nqn; });
     insert_sorted(s.namespaces, ns, [](const NamespaceSpec& x) { return x.nsid; });
@@ -63,7 +63,7 @@ Result<void> Control::remove_namespace(const std::string& nqn, uint32_t nsid) {
     SubsystemSpec* sub;
     {
         auto r = need_subsystem(nqn);
-        if (!r) return std::unexpected(r.error());
+        if (!r) return nvmfd::unexpected(r.error());
         sub = *r;
     }
     if (std::none_of(sub->namespaces.begin(), sub->namespaces.end(), [&](auto& n) { return n.nsid == nsid; }))
@@ -99,7 +99,7 @@ Result<void> Control::resize_namespace(const std::string& nqn, uint32_t nsid, ui
     n.params = ns.device().persistent_params();
     if (auto p = persist(next); !p) {
         (void)ns.device().resize(old_size);
-        return std::unexpected(p.error());
+        return nvmfd::unexpected(p.error());
     }
     spec_ = std::move(next);
     ns.set_num_blocks(new_size / ns.block_size());

@@ -60,14 +60,14 @@ Result<uint16_t> Control::add_port(const PortSettings& st) {
     publish(true);
     if (auto started = start_port(p); !started) {
         back_out();
-        return std::unexpected(started.error());
+        return nvmfd::unexpected(started.error());
     }
     if (auto r = persist(spec_); !r) {
         transports_.at(p.transport)->remove_port(p.id);
         live_ports_.erase(p.id);
         target_.disconnect_port(p.id, "port could not be saved");
         back_out();
-        return std::unexpected(r.error());
+        return nvmfd::unexpected(r.error());
     }
     emit(make_event(EventKind::PortAdded, {}, 0, p.id));
     return p.id;
@@ -78,7 +78,7 @@ Result<void> Control::remove_port(uint16_t id, bool force) {
     PortSpec* p;
     {
         auto r = need_port(id);
-        if (!r) return std::unexpected(r.error());
+        if (!r) return nvmfd::unexpected(r.error());
         p = *r;
     }
     size_t connected = 0;

@@ -24,7 +24,7 @@ Result<bool> Control::load_state() {
     std::lock_guard lock(mutex_);
     if (!store_) return false;
     auto text = store_->read();
-    if (!text) return std::unexpected(text.error());
+    if (!text) return nvmfd::unexpected(text.error());
     if (!*text) return false;
     nlohmann::json j;
     try {
@@ -95,12 +95,12 @@ Result<std::shared_ptr<Namespace>> Control::open_namespace(const std::string& nq
     plugin::Backend* b;
     {
         auto r = backend(spec.backend);
-        if (!r) return std::unexpected(r.error());
+        if (!r) return nvmfd::unexpected(r.error());
         b = *r;
     }
     auto params_error = [](Error e) {
         if (!e.field.empty()) e.field = "params." + e.field;
-        return std::unexpected(e);
+        return nvmfd::unexpected(e);
     };
     if (options_.dry_run) {
         // The backend's own checks, without opening anything: no live namespace.
@@ -124,13 +124,13 @@ Result<void> Control::prepare_port(const PortSpec& p) {
     if (options_.dry_run) {
         // Only that the transport plugin exists: creating one may start its machinery.
         auto loaded = plugins_.load(plugin::PluginKind::Transport, p.transport);
-        if (!loaded) return std::unexpected(Error{loaded.error().code, loaded.error().message, "transport"});
+        if (!loaded) return nvmfd::unexpected(Error{loaded.error().code, loaded.error().message, "transport"});
         return {};
     }
     plugin::Transport* t;
     {
         auto r = transport(p.transport);
-        if (!r) return std::unexpected(r.error());
+        if (!r) return nvmfd::unexpected(r.error());
         t = *r;
     }
     plugin::PortConfig cfg = port_config(p);
@@ -225,7 +225,7 @@ Result<ExportSpec> Control::normalize(const ExportSpec& input) const {
 Result<void> Control::apply(const ExportSpec& input) {
     std::lock_guard lock(mutex_);
     auto normalized = normalize(input);
-    if (!normalized) return std::unexpected(normalized.error());
+    if (!normalized) return nvmfd::unexpected(normalized.error());
     ExportSpec spec = std::move(*normalized);
 
     // Bring it up: namespaces first, ports last, so that a host never
@@ -315,7 +315,7 @@ Result<void> Control::restore(const ExportSpec& spec, bool force) {
                             if (mine->missing()) mine->text = theirs->text;
                     }
     // Check all of it before anything is torn down.
-    if (auto v = normalize(wanted); !v) return std::unexpected(v.error());
+    if (auto v = normalize(wanted); !v) return nvmfd::unexpected(v.error());
     ExportSpec old = spec_;
     // Tear down what exists.
     for (auto& [name, t] : transports_)

@@ -92,7 +92,7 @@ public:
         return out;
     }
     std::string sub(const std::string& key) const { return path_.empty() ? key : fmt::format("{}.{}", path_, key); }
-    std::unexpected<Error> fail(std::string msg) const {
+    nvmfd::unexpected<Error> fail(std::string msg) const {
         return make_error(ErrorCode::InvalidArgument, std::move(msg), path_);
     }
 
@@ -104,13 +104,13 @@ private:
 #define TRY_ASSIGN(lhs, expr)                                  \
     do {                                                       \
         auto _r = (expr);                                      \
-        if (!_r) return std::unexpected(std::move(_r.error())); \
+        if (!_r) return nvmfd::unexpected(std::move(_r.error())); \
         lhs = std::move(*_r);                                  \
     } while (0)
 #define TRY(expr)                                              \
     do {                                                       \
         auto _r = (expr);                                      \
-        if (!_r) return std::unexpected(std::move(_r.error())); \
+        if (!_r) return nvmfd::unexpected(std::move(_r.error())); \
     } while (0)
 
 // An optional list of objects, each read by read_item (absent = empty).
@@ -121,7 +121,7 @@ Result<void> read_list(const Reader& r, const char* key, Result<T> (*read_item)(
     if (!list.raw().is_array()) return list.fail("must be a list");
     for (size_t i = 0; i < list.raw().size(); ++i) {
         auto item = read_item(list.at(i));
-        if (!item) return std::unexpected(std::move(item.error()));
+        if (!item) return nvmfd::unexpected(std::move(item.error()));
         out.push_back(std::move(*item));
     }
     return {};

@@ -8,7 +8,7 @@
 namespace nvmfd::control {
 namespace {
 
-std::unexpected<Error> io_error(const std::string& what, const std::filesystem::path& p, int err) {
+nvmfd::unexpected<Error> io_error(const std::string& what, const std::filesystem::path& p, int err) {
     return make_error(ErrorCode::Io, fmt::format("{} {}: {}", what, p.string(), std::strerror(err)));
 }
 

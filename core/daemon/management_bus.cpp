@@ -40,7 +40,7 @@ Result<void> ManagementBus::start() {
     if (options_.bus_explicit) {
         log::error("{}", started.error().describe());
         sd_notifyf(0, "STATUS=cannot start: %s", started.error().message.c_str());
-        return std::unexpected(started.error());
+        return nvmfd::unexpected(started.error());
     }
     log::warn("{}; serving without the D-Bus management API (--bus none silences this)", started.error().describe());
     return {};

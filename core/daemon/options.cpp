@@ -149,7 +149,7 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
         return make_error(ErrorCode::InvalidArgument, "must be 1 to 256", "reactors");
     if (vm.count("cpus")) {
         auto cpus = parse_cpus(vm["cpus"].as<std::string>());
-        if (!cpus) return std::unexpected(cpus.error());
+        if (!cpus) return nvmfd::unexpected(cpus.error());
         o.cpus = *cpus;
     }
     o.reactor.busy_poll = vm["busy-poll"].as<bool>();
@@ -157,7 +157,7 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
     if (window > 1000000) return make_error(ErrorCode::InvalidArgument, "at most 1000000 (1 s)", "poll-window");
     o.reactor.poll_window = std::chrono::microseconds(window);
     auto pool = plugin::parse_size(vm["buffer-pool"].as<std::string>(), "buffer-pool");
-    if (!pool) return std::unexpected(pool.error());
+    if (!pool) return nvmfd::unexpected(pool.error());
     if (*pool < (4u << 20)) return make_error(ErrorCode::InvalidArgument, "must be at least 4M", "buffer-pool");
     o.reactor.buffer_pool_bytes = *pool;
     auto level = log::parse_level(vm["log-level"].as<std::string>());
@@ -195,7 +195,7 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
         return make_error(ErrorCode::InvalidArgument, "must be 10 to 60000", "admission-timeout-ms");
     o.target.admission_timeout = std::chrono::milliseconds(admission_ms);
     auto policy_memory = plugin::parse_size(vm["policy-memory"].as<std::string>(), "policy-memory");
-    if (!policy_memory) return std::unexpected(policy_memory.error());
+    if (!policy_memory) return nvmfd::unexpected(policy_memory.error());
     if (*policy_memory < (1u << 20) || *policy_memory > (1u << 30))
         return make_error(ErrorCode::InvalidArgument, "must be 1M to 1G", "policy-memory");
     o.policy.memory_bytes = *policy_memory;
@@ -209,7 +209,7 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
     o.target.firmware_revision = NVMFD_VERSION;
     o.default_export = vm["default-export"].as<bool>();
     auto listen = parse_listen_address(vm["listen"].as<std::string>());
-    if (!listen) return std::unexpected(listen.error());
+    if (!listen) return nvmfd::unexpected(listen.error());
     o.listen = *listen;
     o.default_nqn = vm["default-nqn"].as<std::string>();
     o.default_size = vm["default-size"].as<std::string>();

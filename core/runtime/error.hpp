@@ -4,7 +4,7 @@
 // This is never what a host sees; hosts get proto::Status values.
 #pragma once
 
-#include <expected>
+#include "core/runtime/expected.hpp"
 #include <string>
 
 #include <fmt/format.h>
@@ -36,10 +36,10 @@ struct Error {
 };
 
 template <typename T>
-using Result = std::expected<T, Error>;
+using Result = nvmfd::expected<T, Error>;
 
-inline std::unexpected<Error> make_error(ErrorCode code, std::string message, std::string field = {}) {
-    return std::unexpected(Error{code, std::move(message), std::move(field)});
+inline nvmfd::unexpected<Error> make_error(ErrorCode code, std::string message, std::string field = {}) {
+    return nvmfd::unexpected(Error{code, std::move(message), std::move(field)});
 }
 
 }  // namespace nvmfd

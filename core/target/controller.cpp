@@ -186,7 +186,8 @@ void Controller::close_io_queues(const std::string& reason) {
     }
     auto self = shared_from_this();
     for (auto [reactor, qid] : targets) {
-        reactor->post([self, qid, reason] {
+        // qid = qid: clang before 16 cannot capture a structured binding.
+        reactor->post([self, qid = qid, reason] {
             // A queue pair only dies on its own reactor, so finding it here
             // under the lock means it is alive until we return.
             QueuePair* qp = nullptr;

@@ -8,31 +8,31 @@
 
 namespace nvmfd::target {
 
-std::expected<uint16_t, std::string> ControllerRegistry::reserve_id(const std::string& subnqn,
+nvmfd::expected<uint16_t, std::string> ControllerRegistry::reserve_id(const std::string& subnqn,
                                                                     const std::string& hostnqn, uint16_t min_id,
                                                                     uint16_t max_id) {
     min_id = std::max<uint16_t>(min_id, 1);
     max_id = std::min(max_id, kMaxCntlid);
-    if (min_id > max_id) return std::unexpected(fmt::format("the controller ID range {}-{} is empty", min_id, max_id));
+    if (min_id > max_id) return nvmfd::unexpected(fmt::format("the controller ID range {}-{} is empty", min_id, max_id));
     std::lock_guard lock(mutex_);
     if (live_ >= limits_.max_controllers)
-        return std::unexpected(fmt::format("the target already has {} controllers (max-controllers)", live_));
+        return nvmfd::unexpected(fmt::format("the target already has {} controllers (max-controllers)", live_));
     // Counts are looked up, not inserted: a refused host leaves no entry.
     auto count_of = [&](const std::map<std::string, size_t>& m) {
         auto it = m.find(hostnqn);
         return it == m.end() ? size_t(0) : it->second;
     };
     if (size_t of_host = count_of(per_host_); of_host >= limits_.max_controllers_per_host)
-        return std::unexpected(
+        return nvmfd::unexpected(
             fmt::format("the host already has {} controllers (max-controllers-per-host)", of_host));
     PerSubsystem& s = subsystems_[subnqn];
     if (size_t in_sub = count_of(s.per_host); in_sub >= limits_.max_controllers_per_host_subsystem)
-        return std::unexpected(fmt::format("the host already has {} controllers in the subsystem "
+        return nvmfd::unexpected(fmt::format("the host already has {} controllers in the subsystem "
                                            "(max-controllers-per-host-per-subsystem)",
                                            in_sub));
     bool io = subnqn != proto::kDiscoveryNqn;
     if (size_t queues = io_queues_of(hostnqn); io && queues >= limits_.max_io_queues_per_host)
-        return std::unexpected(
+        return nvmfd::unexpected(
             fmt::format("the host already has {} I/O queues granted (max-io-queues-per-host)", queues));
     // IDs are handed out round-robin so that a host reconnecting does not get
     // the ID of its previous, maybe still dying, controller.
@@ -52,7 +52,7 @@ std::expected<uint16_t, std::string> ControllerRegistry::reserve_id(const std::s
         if (io) ++io_per_host_[hostnqn];
         return id;
     }
-    return std::unexpected(
+    return nvmfd::unexpected(
         fmt::format("every controller ID of the subsystem's range {}-{} is in use (cntlid range)", min_id, max_id));
 }
 

@@ -41,7 +41,7 @@ public:
     // say why not (a limit, or every ID in the range in use). The
     // reservation counts against the limits until remove(); for an I/O
     // subsystem it holds one I/O queue of the host's budget.
-    std::expected<uint16_t, std::string> reserve_id(const std::string& subnqn, const std::string& hostnqn,
+    nvmfd::expected<uint16_t, std::string> reserve_id(const std::string& subnqn, const std::string& hostnqn,
                                                     uint16_t min_id = 1, uint16_t max_id = kMaxCntlid);
     // The controller of a reservation; its default Number of Queues is cut
     // to what the host's I/O queue budget has left (at least the one held).

@@ -22,7 +22,6 @@ namespace {
 
 constexpr size_t kNsidOffset = offsetof(proto::Sqe, nsid);
 constexpr size_t kCdw10 = offsetof(proto::Sqe, cdw10);
-constexpr size_t kCdw11 = offsetof(proto::Sqe, cdw11);
 constexpr size_t kCdw12 = offsetof(proto::Sqe, cdw12);
 constexpr uint32_t kFua = 1u << 30;
 constexpr uint32_t kPrinfoMask = 0xfu << 26;

@@ -164,11 +164,11 @@ Result<MallocParams> parse_params(const plugin::Params& params) {
     auto size_text = plugin::find_param(params, "size");
     if (!size_text) return make_error(ErrorCode::InvalidArgument, "a malloc namespace needs a size", "size");
     auto size = plugin::parse_size(*size_text, "size");
-    if (!size) return std::unexpected(size.error());
+    if (!size) return nvmfd::unexpected(size.error());
     m.size = *size;
     if (auto bs = plugin::find_param(params, "block_size")) {
         auto v = plugin::parse_size(*bs, "block_size");
-        if (!v) return std::unexpected(v.error());
+        if (!v) return nvmfd::unexpected(v.error());
         m.block_size = *v;
     }
     if (m.block_size != 512 && m.block_size != 4096)
@@ -180,7 +180,7 @@ Result<MallocParams> parse_params(const plugin::Params& params) {
     m.reserve = m.size;
     if (auto max = plugin::find_param(params, "max_size")) {
         auto v = plugin::parse_size(*max, "max_size");
-        if (!v) return std::unexpected(v.error());
+        if (!v) return nvmfd::unexpected(v.error());
         m.reserve = std::max(m.reserve, *v);
     } else {
         m.reserve = std::max(m.reserve, std::min<uint64_t>(m.size * 4, 1ull << 40));
@@ -195,13 +195,13 @@ public:
 
     Result<void> check(const plugin::Params& params) const override {
         auto m = parse_params(params);
-        if (!m) return std::unexpected(m.error());
+        if (!m) return nvmfd::unexpected(m.error());
         return {};
     }
 
     Result<std::unique_ptr<plugin::BlockDevice>> open(const plugin::Params& params) override {
         auto parsed = parse_params(params);
-        if (!parsed) return std::unexpected(parsed.error());
+        if (!parsed) return nvmfd::unexpected(parsed.error());
         const MallocParams& m = *parsed;
         // Address space is reserved up front so that resize never moves the
         // memory (zero-copy reads may be sending from it); pages are

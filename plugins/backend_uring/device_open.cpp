@@ -243,16 +243,16 @@ Result<UringOptions> parse_options(const plugin::Params& params) {
             o.path = abs.lexically_normal().string();
         } else if (key == "size") {
             auto v = plugin::parse_size(value, key);
-            if (!v) return std::unexpected(v.error());
+            if (!v) return nvmfd::unexpected(v.error());
             if (*v == 0) return make_error(ErrorCode::InvalidArgument, "must not be zero", key);
             o.size = *v;
         } else if (key == "create") {
             auto v = plugin::parse_bool(value, key);
-            if (!v) return std::unexpected(v.error());
+            if (!v) return nvmfd::unexpected(v.error());
             o.create = *v;
         } else if (key == "block_size") {
             auto v = plugin::parse_size(value, key);
-            if (!v) return std::unexpected(v.error());
+            if (!v) return nvmfd::unexpected(v.error());
             if (!valid_block_size(*v))
                 return make_error(ErrorCode::InvalidArgument, fmt::format("must be 512 or 4096, not {}", value), key);
             o.block_size = static_cast<uint32_t>(*v);
@@ -268,7 +268,7 @@ Result<UringOptions> parse_options(const plugin::Params& params) {
             }
         } else if (key == "read_only") {
             auto v = plugin::parse_bool(value, key);
-            if (!v) return std::unexpected(v.error());
+            if (!v) return nvmfd::unexpected(v.error());
             o.read_only = *v;
         } else {
             return make_error(ErrorCode::InvalidArgument,
@@ -325,12 +325,12 @@ static Result<bool> inspect_path(const UringOptions& o, struct stat& st) {
                           fmt::format("{} is neither a regular file nor a block device", o.path), "path");
     if (S_ISBLK(st.st_mode)) {
         auto free = check_not_in_use(o.path, st.st_rdev);
-        if (!free) return std::unexpected(free.error());
+        if (!free) return nvmfd::unexpected(free.error());
     }
     return true;
 }
 
-static std::unexpected<Error> open_refused(const UringOptions& o, int e) {
+static nvmfd::unexpected<Error> open_refused(const UringOptions& o, int e) {
     bool denied = e == EACCES || e == EROFS || e == EPERM;
     return make_error(denied ? ErrorCode::PermissionDenied : ErrorCode::Io,
                       fmt::format("cannot open {}{}: {}{}{}", o.path, o.read_only ? "" : " for writing", errno_text(e),
@@ -342,7 +342,7 @@ static std::unexpected<Error> open_refused(const UringOptions& o, int e) {
 Result<void> check_device(const UringOptions& o) {
     struct stat st{};
     auto exists = inspect_path(o, st);
-    if (!exists) return std::unexpected(exists.error());
+    if (!exists) return nvmfd::unexpected(exists.error());
     if (*exists) {
         if (::access(o.path.c_str(), o.read_only ? R_OK : R_OK | W_OK) != 0) return open_refused(o, errno);
         return {};
@@ -369,7 +369,7 @@ Result<std::unique_ptr<DeviceState>> open_device(const UringOptions& o) {
     bool created = false;
     UniqueFd fd;
     auto exists = inspect_path(o, st);
-    if (!exists) return std::unexpected(exists.error());
+    if (!exists) return nvmfd::unexpected(exists.error());
     if (!*exists) {
         fd = UniqueFd(::open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
         if (!fd) {
@@ -406,7 +406,7 @@ Result<std::unique_ptr<DeviceState>> open_device(const UringOptions& o) {
     if (ok && !dev->direct) dev->volatile_write_cache = true;  // the page cache holds writes
     if (!ok) {
         if (created) ::unlink(path);
-        return std::unexpected(ok.error());
+        return nvmfd::unexpected(ok.error());
     }
     dev->fd = std::move(fd);
     return dev;

@@ -28,19 +28,19 @@ public:
 
     Result<void> check(const plugin::Params& params) const override {
         auto options = parse_options(params);
-        if (!options) return std::unexpected(options.error());
+        if (!options) return nvmfd::unexpected(options.error());
         return check_device(*options);
     }
 
     Result<std::unique_ptr<plugin::BlockDevice>> open(const plugin::Params& params) override {
         auto options = parse_options(params);
-        if (!options) return std::unexpected(options.error());
+        if (!options) return nvmfd::unexpected(options.error());
         if (int err = probe_io_uring())
             return make_error(ErrorCode::NotSupported,
                               fmt::format("io_uring is not available to nvmfd: {} (see sysctl kernel.io_uring_disabled)",
                                           std::strerror(err)));
         auto state = open_device(*options);
-        if (!state) return std::unexpected(state.error());
+        if (!state) return nvmfd::unexpected(state.error());
         if ((*state)->block_device && (*state)->deallocate) (*state)->worker = worker_;
         return std::make_unique<UringDevice>(std::shared_ptr<DeviceState>(std::move(*state)));
     }

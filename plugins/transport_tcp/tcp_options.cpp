@@ -9,7 +9,7 @@ namespace {
 // A timeout in milliseconds, 100 ms to one hour.
 Result<std::chrono::milliseconds> parse_timeout_ms(std::string_view value, std::string_view key) {
     auto ms = plugin::parse_uint(value, key);
-    if (!ms) return std::unexpected(ms.error());
+    if (!ms) return nvmfd::unexpected(ms.error());
     if (*ms < 100 || *ms > 3600 * 1000)
         return make_error(ErrorCode::InvalidArgument, "must be between 100 and 3600000 (milliseconds)",
                           std::string(key));
@@ -23,12 +23,12 @@ Result<TcpOptions> parse_tcp_options(const plugin::Params& params) {
     for (const auto& [key, value] : params) {
         if (key == "connect_timeout_ms" || key == "pdu_stall_timeout_ms") {
             auto ms = parse_timeout_ms(value, key);
-            if (!ms) return std::unexpected(ms.error());
+            if (!ms) return nvmfd::unexpected(ms.error());
             (key == "connect_timeout_ms" ? o.connect_timeout : o.pdu_stall_timeout) = *ms;
             continue;
         }
         auto size = plugin::parse_size(value, key);
-        if (!size) return std::unexpected(size.error());
+        if (!size) return nvmfd::unexpected(size.error());
         if (key == "in_capsule_data_size") {
             if (*size > 1u << 20 || *size % 16)
                 return make_error(ErrorCode::InvalidArgument, "must be a multiple of 16 and at most 1M", key);

@@ -13,7 +13,7 @@ using namespace nvmfd::runtime;
 
 namespace {
 
-struct Work : Deferred {
+struct Work final : Deferred {
     int runs = 0;
     std::function<void()> on_run;
     void run_deferred() override {
