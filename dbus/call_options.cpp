@@ -122,7 +122,7 @@ Result<control::HostKeyUpdate> host_key_update(const Options& options, bool* dis
     auto ok = disconnect ? r.only({"dhchap-secret", "dhchap-ctrl-secret", "tls-psk", "dhchap-digests", "dhchap-groups",
                                    "disconnect"})
                          : r.only({"dhchap-secret", "dhchap-ctrl-secret", "tls-psk", "dhchap-digests", "dhchap-groups"});
-    if (!ok) return std::unexpected(ok.error());
+    if (!ok) return nvmfd::unexpected(ok.error());
     TRY_ASSIGN(u.dhchap_secret, r.string("dhchap-secret"));
     TRY_ASSIGN(u.dhchap_ctrl_secret, r.string("dhchap-ctrl-secret"));
     TRY_ASSIGN(u.tls_psk, r.string("tls-psk"));

@@ -6,7 +6,7 @@ namespace nvmfd::auth {
 
 Result<DhchapSecret> DhchapSecret::parse(std::string_view text, std::string_view field) {
     auto decoded = decode_key_text(text, "DHHC-1", field);
-    if (!decoded) return std::unexpected(decoded.error());
+    if (!decoded) return nvmfd::unexpected(decoded.error());
     return DhchapSecret{decoded->hash, std::move(decoded->key)};
 }
 

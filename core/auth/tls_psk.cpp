@@ -62,9 +62,9 @@ Result<Secret> hkdf(PskHash hash, std::span<const uint8_t> ikm, std::span<const 
     const char* md = digest_name(hash);
     if (!md) return make_error(ErrorCode::InvalidArgument, "no hash function for the derivation");
     std::unique_ptr<EVP_KDF, decltype(&EVP_KDF_free)> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr), EVP_KDF_free);
-    if (!kdf) return std::unexpected(crypto_error("HKDF"));
+    if (!kdf) return nvmfd::unexpected(crypto_error("HKDF"));
     std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> ctx(EVP_KDF_CTX_new(kdf.get()), EVP_KDF_CTX_free);
-    if (!ctx) return std::unexpected(crypto_error("HKDF"));
+    if (!ctx) return nvmfd::unexpected(crypto_error("HKDF"));
     // No salt: HKDF-Extract then uses HashLen zero bytes (RFC 5869 2.2),
     // which is what "HKDF-Extract(0, ...)" means.
     OSSL_PARAM params[] = {
@@ -76,7 +76,7 @@ Result<Secret> hkdf(PskHash hash, std::span<const uint8_t> ikm, std::span<const 
     std::vector<uint8_t> out(out_len);
     if (EVP_KDF_derive(ctx.get(), out.data(), out.size(), params) != 1) {
         OPENSSL_cleanse(out.data(), out.size());
-        return std::unexpected(crypto_error("HKDF"));
+        return nvmfd::unexpected(crypto_error("HKDF"));
     }
     return Secret(std::move(out));
 }
@@ -85,20 +85,20 @@ Result<std::vector<uint8_t>> hmac(PskHash hash, std::span<const uint8_t> key, st
     const char* md = digest_name(hash);
     if (!md) return make_error(ErrorCode::InvalidArgument, "no hash function for the HMAC");
     std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr), EVP_MAC_free);
-    if (!mac) return std::unexpected(crypto_error("HMAC"));
+    if (!mac) return nvmfd::unexpected(crypto_error("HMAC"));
     std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_new(mac.get()), EVP_MAC_CTX_free);
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(md), 0),
         OSSL_PARAM_construct_end(),
     };
     if (!ctx || EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1)
-        return std::unexpected(crypto_error("HMAC"));
+        return nvmfd::unexpected(crypto_error("HMAC"));
     for (auto p : parts)
         if (EVP_MAC_update(ctx.get(), reinterpret_cast<const uint8_t*>(p.data()), p.size()) != 1)
-            return std::unexpected(crypto_error("HMAC"));
+            return nvmfd::unexpected(crypto_error("HMAC"));
     std::vector<uint8_t> out(EVP_MAX_MD_SIZE);
     size_t len = 0;
-    if (EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) != 1) return std::unexpected(crypto_error("HMAC"));
+    if (EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) != 1) return nvmfd::unexpected(crypto_error("HMAC"));
     out.resize(len);
     return out;
 }
@@ -120,7 +120,7 @@ Result<Secret> derive_with(const PskIdentity& id, std::span<const uint8_t> retai
         context = format_psk_identity(id);
     } else {
         auto expected = psk_digest(id.hash, retained, id.hostnqn, id.subnqn);
-        if (!expected) return std::unexpected(expected.error());
+        if (!expected) return nvmfd::unexpected(expected.error());
         // Not a secret comparison (the digest travels in clear), but cheap to do right.
         if (expected->size() != id.digest.size() || CRYPTO_memcmp(expected->data(), id.digest.data(), id.digest.size()))
             return make_error(ErrorCode::PermissionDenied, "the identity's PSK digest does not match the host's key");
@@ -131,7 +131,7 @@ Result<Secret> derive_with(const PskIdentity& id, std::span<const uint8_t> retai
         return hkdf(id.hash, retained, info, len);
     }
     auto info = hkdf_label(len, "nvme-tls-psk", context);
-    if (!info) return std::unexpected(info.error());
+    if (!info) return nvmfd::unexpected(info.error());
     return hkdf(id.hash, retained, *info, len);
 }
 
@@ -140,7 +140,7 @@ Result<Secret> retained_with(const ConfiguredPsk& c, std::string_view hostnqn, b
     if (c.hash == PskHash::None) return Secret(std::vector<uint8_t>(key.begin(), key.end()));
     if (compat) return hkdf(c.hash, key, hkdf_label_compat(key.size(), "HostNQN", hostnqn), key.size());
     auto info = hkdf_label(key.size(), "HostNQN", hostnqn);
-    if (!info) return std::unexpected(info.error());
+    if (!info) return nvmfd::unexpected(info.error());
     return hkdf(c.hash, key, *info, key.size());
 }
 
@@ -176,7 +176,7 @@ Result<ConfiguredPsk> parse_tls_psk(std::string_view text) {
     while (!text.empty() && std::isspace(uint8_t(text.front()))) text.remove_prefix(1);
     while (!text.empty() && std::isspace(uint8_t(text.back()))) text.remove_suffix(1);
     auto decoded = decode_key_text(text, kPrefix, "tls-psk");
-    if (!decoded) return std::unexpected(decoded.error());
+    if (!decoded) return nvmfd::unexpected(decoded.error());
     if (decoded->hash > 2)
         return make_error(ErrorCode::InvalidArgument,
                           fmt::format("TLS PSK: unknown hash indicator {:02} (00, 01 or 02)", decoded->hash), "tls-psk");
@@ -248,7 +248,7 @@ Result<std::string> psk_digest(PskHash hash, std::span<const uint8_t> retained, 
                                std::string_view subnqn) {
     const std::string_view parts[] = {hostnqn, " ", subnqn, " ", kHmacSeed};
     auto mac = hmac(hash, retained, parts);
-    if (!mac) return std::unexpected(mac.error());
+    if (!mac) return nvmfd::unexpected(mac.error());
     std::string b64(4 * ((mac->size() + 2) / 3) + 1, '\0');
     int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()), mac->data(), int(mac->size()));
     b64.resize(size_t(n));
@@ -260,7 +260,7 @@ Result<PskIdentity> make_psk_identity(int version, PskHash hash, std::span<const
     PskIdentity id{version, hash, std::string(hostnqn), std::string(subnqn), {}};
     if (version == 1) {
         auto d = psk_digest(hash, retained, hostnqn, subnqn);
-        if (!d) return std::unexpected(d.error());
+        if (!d) return nvmfd::unexpected(d.error());
         id.digest = std::move(*d);
     }
     return id;
@@ -277,22 +277,22 @@ Result<Secret> derive_tls_psk_compat(const PskIdentity& id, std::span<const uint
 Result<HostTlsCredentials> host_tls_credentials(std::string_view configured_text, std::string_view hostnqn,
                                                 std::string_view subnqn, int version) {
     auto configured = parse_tls_psk(configured_text);
-    if (!configured) return std::unexpected(configured.error());
+    if (!configured) return nvmfd::unexpected(configured.error());
     auto retained = retained_psk(*configured, hostnqn);
-    if (!retained) return std::unexpected(retained.error());
+    if (!retained) return nvmfd::unexpected(retained.error());
     PskHash hash = configured->key.size() == 48 ? PskHash::Sha384 : PskHash::Sha256;
     auto id = make_psk_identity(version, hash, retained->bytes(), hostnqn, subnqn);
-    if (!id) return std::unexpected(id.error());
+    if (!id) return nvmfd::unexpected(id.error());
     auto psk = derive_tls_psk(*id, retained->bytes());
-    if (!psk) return std::unexpected(psk.error());
+    if (!psk) return nvmfd::unexpected(psk.error());
     return HostTlsCredentials{format_psk_identity(*id), std::move(*psk)};
 }
 
 Result<Secret> tls_psk_for_identity(const PskIdentity& id, std::string_view configured_text) {
     auto configured = parse_tls_psk(configured_text);
-    if (!configured) return std::unexpected(configured.error());
+    if (!configured) return nvmfd::unexpected(configured.error());
     auto retained = retained_psk(*configured, id.hostnqn);
-    if (!retained) return std::unexpected(retained.error());
+    if (!retained) return nvmfd::unexpected(retained.error());
     return derive_tls_psk(id, retained->bytes());
 }
 

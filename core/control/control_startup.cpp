@@ -56,7 +56,7 @@ Result<bool> Control::load_state() {
 Result<void> Control::load_secrets(ExportSpec& spec) {
     StateStore secrets(secrets_path_for(store_->path()));
     auto text = secrets.read();
-    if (!text) return std::unexpected(text.error());
+    if (!text) return nvmfd::unexpected(text.error());
     if (*text) {
         nlohmann::json j = nlohmann::json::parse(**text, nullptr, false);
         if (j.is_discarded())

@@ -32,7 +32,7 @@ Result<void> check_secret(const SecretSpec& s, const std::string& field) {
         return {};
     }
     auto k = auth::DhchapSecret::parse(s.text, field);
-    if (!k) return std::unexpected(k.error());
+    if (!k) return nvmfd::unexpected(k.error());
     return {};
 }
 
@@ -87,7 +87,7 @@ Result<void> update_host_auth(HostAuthSpec& a, const HostKeyUpdate& u, const std
     if (!r) {
         std::string f = r.error().field;
         std::replace(f.begin(), f.end(), '_', '-');
-        return std::unexpected(Error{r.error().code, r.error().message, f});
+        return nvmfd::unexpected(Error{r.error().code, r.error().message, f});
     }
     check_names(next.dhchap_digests, "", true);
     check_names(next.dhchap_groups, "", false);

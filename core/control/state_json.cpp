@@ -179,7 +179,7 @@ Result<SubsystemSpec> read_subsystem(const Reader& r) {
         if (!ha.raw().is_object()) return make_error(ErrorCode::InvalidArgument, "must be an object", ha.path());
         for (auto it = ha.raw().begin(); it != ha.raw().end(); ++it) {
             auto a = read_host_auth(Reader(it.value(), fmt::format("{}[{}]", ha.path(), it.key())));
-            if (!a) return std::unexpected(a.error());
+            if (!a) return nvmfd::unexpected(a.error());
             s.host_auth[it.key()] = std::move(*a);
         }
     }

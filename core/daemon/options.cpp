@@ -182,7 +182,7 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
     auto io_per_host = bounded(vm, "max-io-queues-per-host", 1, 1000000);
     auto pending = bounded(vm, "max-pending-connections-per-address", 1, 1000000);
     for (auto* r : {&per_host_sub, &io_per_host, &pending})
-        if (!*r) return std::unexpected(r->error());
+        if (!*r) return nvmfd::unexpected(r->error());
     o.target.controller_limits.max_controllers_per_host_subsystem = *per_host_sub;
     o.target.controller_limits.max_io_queues_per_host = *io_per_host;
     o.target.connection_limits.max_pending_per_address = *pending;

@@ -15,7 +15,7 @@ std::optional<std::string> host_tls_key(const Subsystem& sub, const std::string&
 
 Result<plugin::TlsPsk> find_tls_psk(const TargetSnapshot& snap, uint16_t port_id, std::string_view identity) {
     auto id = auth::parse_psk_identity(identity);
-    if (!id) return std::unexpected(id.error());
+    if (!id) return nvmfd::unexpected(id.error());
     const Port* port = snap.find_port(port_id);
     if (!port) return make_error(ErrorCode::NotFound, "the port is gone");
     std::optional<std::string> key;
@@ -30,7 +30,7 @@ Result<plugin::TlsPsk> find_tls_psk(const TargetSnapshot& snap, uint16_t port_id
     }
     if (!key) return make_error(ErrorCode::NotFound, "the host has no TLS PSK on the subsystem");
     auto derived = auth::tls_psk_for_identity(*id, *key);
-    if (!derived) return std::unexpected(derived.error());
+    if (!derived) return nvmfd::unexpected(derived.error());
     plugin::TlsPsk psk;
     psk.key.assign(derived->bytes().begin(), derived->bytes().end());
     psk.sha384 = id->hash == auth::PskHash::Sha384;

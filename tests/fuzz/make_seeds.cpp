@@ -4,6 +4,7 @@
 // SQE; the state files are ExportSpecs written by control::to_json, the
 // state file's own writer. Run by `tools/fuzz.sh --seeds`.
 //   make_seeds OUTPUT_DIR
+#include <tuple>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -303,6 +304,64 @@ void lua_seeds() {
     save("nested.json", R"({"nqn":[1,2,[3,{"a":null,"b":-1.5e300}]],"namespace":{"params":{"x":[]}}})");
 }
 
+// ---------------------------------------------------------- fuzz_dhchap
+
+// Records for fuzz_dhchap: [kind][length LE16][payload]; even kinds send.
+void dhchap_seeds() {
+    auto record = [](std::vector<uint8_t>& out, uint8_t kind, const std::vector<uint8_t>& payload, uint16_t al = 0) {
+        uint16_t len = kind % 2 == 0 ? uint16_t(payload.size()) : al;
+        out.push_back(kind);
+        out.push_back(uint8_t(len));
+        out.push_back(uint8_t(len >> 8));
+        if (kind % 2 == 0) out.insert(out.end(), payload.begin(), payload.end());
+    };
+    auto negotiate = [](uint8_t tid, std::vector<uint8_t> hashes, std::vector<uint8_t> groups) {
+        std::vector<uint8_t> m(8 + 64);
+        m[1] = 0x00;  // NEGOTIATE (common message)
+        m[4] = tid;
+        m[7] = 1;     // NAPD
+        m[8] = 0x01;  // AUTHID DH-HMAC-CHAP
+        m[10] = uint8_t(hashes.size());
+        m[11] = uint8_t(groups.size());
+        std::copy(hashes.begin(), hashes.end(), m.begin() + 12);
+        std::copy(groups.begin(), groups.end(), m.begin() + 12 + 30);
+        return m;
+    };
+    auto reply = [](uint8_t tid, uint8_t hl, bool cvalid, uint16_t dhvlen) {
+        std::vector<uint8_t> m(16 + 2 * hl + dhvlen, 0x5a);
+        m[0] = 0x01;
+        m[1] = 0x02;
+        m[2] = m[3] = 0;
+        m[4] = tid;
+        m[5] = 0;
+        m[6] = hl;
+        m[7] = 0;
+        m[8] = cvalid;
+        m[9] = 0;
+        m[10] = uint8_t(dhvlen);
+        m[11] = uint8_t(dhvlen >> 8);
+        return m;
+    };
+    auto save = [](const std::string& name, const std::vector<uint8_t>& v) {
+        write("fuzz_dhchap", name, v.data(), v.size());
+    };
+    for (auto [name, settings, group, dhvlen] :
+         {std::tuple{"null-sha256", 0x02, 0, 0}, std::tuple{"ffdhe2048-sha512", 0x0c, 1, 256},
+          std::tuple{"bidirectional", 0x1f, 1, 256}}) {
+        std::vector<uint8_t> v{uint8_t(settings)};
+        record(v, 0, negotiate(7, {1, 2, 3}, {uint8_t(group)}));
+        record(v, 1, {}, 4096);
+        record(v, 2, reply(7, settings == 0x02 ? 32 : 64, settings & 0x10, uint16_t(dhvlen)));
+        record(v, 3, {}, 4096);
+        save(name, v);
+    }
+    std::vector<uint8_t> v{0x0f};
+    record(v, 1, {}, 4096);  // a receive before anything
+    record(v, 0, negotiate(1, {3}, {5}));
+    record(v, 1, {}, 8);  // too small for the answer
+    save("out-of-order", v);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -315,5 +374,6 @@ int main(int argc, char** argv) {
     command_seeds();
     state_seeds();
     lua_seeds();
+    dhchap_seeds();
     return 0;
 }

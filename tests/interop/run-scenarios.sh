@@ -429,6 +429,9 @@ PY
             done
         done
         grep -Fq "queue 0 (sha512, ffdhe2048, bidirectional)" "$work/nvmfd.log" || problems+=("no bidirectional authentication")
+        # The kernel authenticates each I/O queue too, each with its own transaction.
+        grep -Eq "host $h authenticated on $anqn queue [1-9][0-9]* \(" "$work/nvmfd.log" ||
+            problems+=("no I/O queue authenticated")
         grep -Fq "re-authenticated on $anqn queue 0" "$work/nvmfd.log" || problems+=("no re-authentication")
         grep -Fq "does not match its secret" "$work/nvmfd.log" || problems+=("no notice for the wrong secret")
         grep -Fq "rejected the controller's response" "$work/nvmfd.log" || problems+=("no notice for the wrong controller secret")
