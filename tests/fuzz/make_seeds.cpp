@@ -346,12 +346,12 @@ void dhchap_seeds() {
         write("fuzz_dhchap", name, v.data(), v.size());
     };
     for (auto [name, settings, group, dhvlen] :
-         {std::tuple{"null-sha256", 0x02, 0, 0}, std::tuple{"ffdhe2048-sha512", 0x0c, 1, 256},
+         {std::tuple{"null-sha256", 0x01, 0, 0}, std::tuple{"ffdhe2048-sha512", 0x0c, 1, 256},
           std::tuple{"bidirectional", 0x1f, 1, 256}}) {
         std::vector<uint8_t> v{uint8_t(settings)};
         record(v, 0, negotiate(7, {1, 2, 3}, {uint8_t(group)}));
         record(v, 1, {}, 4096);
-        record(v, 2, reply(7, settings == 0x02 ? 32 : 64, settings & 0x10, uint16_t(dhvlen)));
+        record(v, 2, reply(7, settings == 0x01 ? 32 : 64, settings & 0x10, uint16_t(dhvlen)));
         record(v, 3, {}, 4096);
         save(name, v);
     }
