@@ -10,6 +10,7 @@
 #include "lua/call_recorder.hpp"
 #include "lua/errors.hpp"
 #include "lua/json_to_lua.hpp"
+#include "lua/sandbox.hpp"
 #include "lua/peer_watch.hpp"
 #include "lua/probes.hpp"
 #include "lua/timers.hpp"
@@ -188,6 +189,15 @@ int l_unlink(lua_State* L) {
     return 0;
 }
 
+// Every binding runs through here: its time is nvmfd's, not the script's
+// (Sandbox::NativeTime). Lua errors unwind as C++ exceptions in this build,
+// so the guard ends on every path.
+int timed_binding(lua_State* L) {
+    lua_CFunction fn = lua_tocfunction(L, lua_upvalueindex(1));
+    Sandbox::NativeTime native(L);
+    return fn(L);
+}
+
 constexpr std::array<luaL_Reg, 20> kFunctions{{
     {"log", l_log},
     {"error", l_error},
@@ -234,7 +244,12 @@ void install_bindings(lua_State* L, BindingContext& ctx) {
     BindingContext* p = &ctx;
     std::memcpy(lua_getextraspace(L), &p, sizeof p);
     lua_createtable(L, 0, static_cast<int>(kFunctions.size()));
-    luaL_setfuncs(L, kFunctions.data(), 0);
+    for (const luaL_Reg& f : kFunctions) {
+        if (!f.name) break;
+        lua_pushcfunction(L, f.func);
+        lua_pushcclosure(L, timed_binding, 1);
+        lua_setfield(L, -2, f.name);
+    }
     // What a dry run lists: whatever would change the target, start a timer or log.
     record_calls_of(L, {"log", "add_subsystem", "remove_subsystem", "allow_host", "disallow_host", "add_namespace",
                         "remove_namespace", "set_ana_state", "add_ana_group", "link", "unlink", "every", "after",

@@ -147,6 +147,12 @@ Sandbox::~Sandbox() {
     state_.reset();
 }
 
+Sandbox::NativeTime::NativeTime(lua_State* L) : budget_(&budget_of(L)), start_(Clock::now()) {}
+
+Sandbox::NativeTime::~NativeTime() {
+    if (budget_->armed) budget_->deadline += Clock::now() - start_;
+}
+
 void Sandbox::arm() {
     budget_.armed = true;
     budget_.instructions = 0;

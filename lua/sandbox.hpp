@@ -71,6 +71,23 @@ public:
         std::optional<Error> typed_error;
     };
 
+    // While one lives, time does not count against the running call's time
+    // budget: nvmfd's own work on a script's behalf (a binding's Control
+    // call: validation, the state file's fsync, publishing to every
+    // reactor). The budget stops runaway scripts; a slow disk or a loaded
+    // machine must not fail a policy that did nothing wrong.
+    class NativeTime {
+    public:
+        explicit NativeTime(lua_State* L);
+        ~NativeTime();
+        NativeTime(const NativeTime&) = delete;
+        NativeTime& operator=(const NativeTime&) = delete;
+
+    private:
+        Budget* budget_;
+        std::chrono::steady_clock::time_point start_;
+    };
+
 private:
     explicit Sandbox(const PolicyLimits& limits) { budget_.limits = limits; }
     std::string stop_message(Stop stop) const;
