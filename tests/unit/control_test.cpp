@@ -61,6 +61,9 @@ TEST_CASE("invalid calls return named errors and change nothing") {
     bad_port.address = "127.0.0.1";
     bad_port.transport = "carrier-pigeon";
     expect.check(f.control->add_port(bad_port), ErrorCode::NotFound, "transport");
+    // TLS is defined for NVMe/TCP only.
+    bad_port.secure_channel = plugin::SecureChannel::Required;
+    expect.check(f.control->add_port(bad_port), ErrorCode::InvalidArgument, "secure_channel");
     expect.check(f.control->link_subsystem(3, kNqn), ErrorCode::NotFound, "port");
     expect.check(f.control->set_ana_state(1, 1, proto::AnaState::Inaccessible), ErrorCode::NotFound, "port");
     expect.check(f.control->remove_ana_group(1), ErrorCode::InvalidArgument, "group");

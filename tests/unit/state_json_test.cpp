@@ -130,3 +130,19 @@ TEST_CASE("strict reading of policies names the offending field") {
     e["policies"] = json::object();
     CHECK(field_of(e) == "policies");
 }
+
+TEST_CASE("a port's secure channel survives a round trip; none is not written; bad values name the field") {
+    ExportSpec s = sample();
+    CHECK_FALSE(to_json(s)["ports"][0].contains("secure_channel"));  // readable by an nvmfd without TLS
+    s.ports[0].secure_channel = nvmfd::plugin::SecureChannel::Required;
+    json j = to_json(s);
+    CHECK(j["ports"][0]["secure_channel"] == "required");
+    auto back = from_json(json::parse(j.dump()));
+    REQUIRE(back);
+    CHECK(back->ports[0].secure_channel == nvmfd::plugin::SecureChannel::Required);
+    j["ports"][0]["secure_channel"] = "sometimes";
+    auto bad = from_json(j);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().field == "ports[0].secure_channel");
+    CHECK(bad.error().message.find("none, allowed or required") != std::string::npos);
+}
