@@ -7,8 +7,8 @@
 #                                     coverage (cov/ft) and findings per target
 #   tools/fuzz.sh --seeds             regenerate tests/fuzz/corpus/ (make_seeds)
 #   tools/fuzz.sh --build             only build
-# Set NVMFD_FUZZ_TARGETS="fuzz_tcp fuzz_state" to run some of them. Runs are
-# niced; the committed corpus is only read: what a run finds stays in
+# Set NVMFD_FUZZ_TARGETS="fuzz_tcp fuzz_state" to run some of them, and
+# NVMFD_FUZZ_JOBS=2 to run two at a time (CI: a core each). Runs are niced; the committed corpus is only read: what a run finds stays in
 # build-fuzz/corpus/<target>/, crash inputs in build-fuzz/artifacts/<target>/.
 set -euo pipefail
 
@@ -68,7 +68,17 @@ case ${1:-} in
     build_fuzzers
     start=$(date +%s)
     failed=0
-    for t in "${targets[@]}"; do run "$t" "$seconds" || failed=1; done
+    jobs=${NVMFD_FUZZ_JOBS:-1}
+    pids=()
+    for t in "${targets[@]}"; do
+        run "$t" "$seconds" &
+        pids+=($!)
+        if (( ${#pids[@]} >= jobs )); then
+            wait "${pids[0]}" || failed=1
+            pids=("${pids[@]:1}")
+        fi
+    done
+    for p in "${pids[@]}"; do wait "$p" || failed=1; done
     echo "fuzz ${mode#--}: ${#targets[@]} targets in $(( $(date +%s) - start )) s$([[ $failed == 0 ]] || echo ': FAILED')"
     exit $failed
     ;;

@@ -41,6 +41,6 @@ if [[ ${NVMFD_SKIP_ASAN:-0} != 1 ]]; then
 fi
 if [[ ${NVMFD_SKIP_FUZZ:-0} != 1 ]]; then
     echo "=== fuzz smoke (build-fuzz/)"
-    bash tools/fuzz.sh --smoke 60
+    NVMFD_FUZZ_JOBS=2 bash tools/fuzz.sh --smoke 60
 fi
 echo "=== all tests passed in $(( $(date +%s) - start )) s"

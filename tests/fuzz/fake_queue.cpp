@@ -65,7 +65,9 @@ void FakeQueue::submit(const proto::Sqe& sqe, std::span<const uint8_t> data) {
 
 void FakeQueue::queue_response(plugin::Request& req) {
     auto it = std::find_if(slots_.begin(), slots_.end(), [&](auto& s) { return &s->req == &req; });
-    if (it == slots_.end() || !(*it)->busy) std::abort();  // the core completed a request it was never given
+    // The core completes only requests it was given, each once, and echoes their CID.
+    if (it == slots_.end() || !(*it)->busy || req.cqe.cid != req.sqe.cid) std::abort();
+    if (std::find(completed_.begin(), completed_.end(), it->get()) != completed_.end()) std::abort();
     last_ = req.cqe;
     completed_.push_back(it->get());
 }

@@ -122,23 +122,21 @@ void tcp_seeds() {
 struct Records {
     std::vector<uint8_t> bytes;
     explicit Records(uint8_t prelude) { bytes.push_back(prelude); }
+    // In-capsule data, when there is any.
     void add(proto::Sqe sqe, bool io, std::span<const std::byte> data = {}) {
         if (!data.empty()) {
             sqe.sgl.type = proto::sgl::kInCapsule;
             sqe.sgl.length = uint32_t(data.size());
         }
-        bytes.push_back(io ? 1 : 0);
-        auto* p = reinterpret_cast<const uint8_t*>(&sqe);
-        bytes.insert(bytes.end(), p, p + sizeof sqe);
-        bytes.push_back(uint8_t(data.size()));
-        bytes.push_back(uint8_t(data.size() >> 8));
-        auto* d = reinterpret_cast<const uint8_t*>(data.data());
-        bytes.insert(bytes.end(), d, d + data.size());
+        append(sqe, io, data);
     }
     // Data the transport moves: the SGL a host uses for it.
     void add_transport(proto::Sqe sqe, bool io, uint32_t length, std::span<const std::byte> data = {}) {
         sqe.sgl.type = proto::sgl::kTransport;
         sqe.sgl.length = length;
+        append(sqe, io, data);
+    }
+    void append(const proto::Sqe& sqe, bool io, std::span<const std::byte> data) {
         bytes.push_back(io ? 1 : 0);
         auto* p = reinterpret_cast<const uint8_t*>(&sqe);
         bytes.insert(bytes.end(), p, p + sizeof sqe);
