@@ -37,6 +37,7 @@ public:
     bool install_queue(uint16_t qid, uint32_t depth) override;
     void close(std::string_view reason) override;
     std::string peer_address() const override { return "fuzz"; }
+    std::string_view tls_identity() const override { return {}; }  // never TLS
     runtime::Reactor& reactor() override { return reactor_; }
     void set_sq_flow_control_disabled(bool) override {}
 
