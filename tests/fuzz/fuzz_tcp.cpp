@@ -41,8 +41,14 @@ int open_connection() {
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) std::abort();
     auto& model = fuzz::FuzzModel::get();
-    model.reactor().adjust_load(+1);  // as the listener does; the connection takes it back
-    model.run([&] { transport().adopt(model.reactor(), fds[0], fuzz::kPortId, "fuzz"); });
+    // As the listener does: count the peer as pending and the reactor's
+    // load; the connection gives both back. Plaintext: TLS is not fuzzed here.
+    uint32_t held = 0;
+    if (!transport().pending().admit("fuzz", held)) std::abort();
+    model.reactor().adjust_load(+1);
+    model.run([&] {
+        transport().adopt(model.reactor(), fds[0], fuzz::kPortId, "fuzz", "fuzz", plugin::SecureChannel::None);
+    });
     return fds[1];
 }
 
