@@ -14,11 +14,11 @@
 
 namespace nvmfd::cli {
 
-void write_file_atomically(const std::string& path, const std::string& text) {
+void write_file_atomically(const std::string& path, const std::string& text, mode_t mode) {
     std::string tmp = path + ".tmp";
     if (::unlink(tmp.c_str()) != 0 && errno != ENOENT)
         throw CommandError("", fmt::format("cannot remove {}: {}", tmp, std::strerror(errno)));
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0) throw CommandError("", fmt::format("cannot create {}: {}", tmp, std::strerror(errno)));
     size_t off = 0;
     while (off < text.size()) {
@@ -54,6 +54,18 @@ std::string read_file(const std::string& path) {
     if (!in) throw CommandError("", fmt::format("cannot read {}: {}", path, std::strerror(errno)));
     ss << in.rdbuf();
     return ss.str();
+}
+
+std::string read_whole_fd(int fd) {
+    std::string text;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::pread(fd, buf, sizeof buf, off_t(text.size()));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw CommandError("", fmt::format("cannot read what nvmfd wrote: {}", std::strerror(errno)));
+        if (n == 0) return text;
+        text.append(buf, size_t(n));
+    }
 }
 
 }  // namespace nvmfd::cli

@@ -2,10 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/control/state_json.hpp"
+#include "core/control/config_document.hpp"
 #include "core/runtime/log.hpp"
 #include "core/target/ana.hpp"
 #include "dbus/call_options.hpp"
+#include "dbus/caller_file.hpp"
 #include "dbus/errors.hpp"
 #include "dbus/names.hpp"
 
@@ -221,6 +222,13 @@ std::string ManagerObject::ExportConfig() {
                       [&] { return control_.state_json(); });
 }
 
+// Admins only, and the secrets go into the caller's own file, never into a
+// D-Bus message (a monitor or a log of the bus never sees them).
+void ManagerObject::ExportConfigWithSecrets(const sdbus::UnixFd& file) {
+    admin_read("read hosts' secrets: ExportConfigWithSecrets",
+               [&] { value_or_throw(write_whole_file(file.get(), control_.state_json_with_secrets(), "file")); });
+}
+
 void ManagerObject::RestoreConfig(const std::string& json, const bool& force) {
     mutate([&] {
         nlohmann::json j;
@@ -229,7 +237,7 @@ void ManagerObject::RestoreConfig(const std::string& json, const bool& force) {
         } catch (const nlohmann::json::exception& e) {
             throw to_dbus_error(Error{ErrorCode::InvalidArgument, fmt::format("not valid JSON: {}", e.what()), "json"});
         }
-        auto spec = value_or_throw(control::from_json(j));
+        auto spec = value_or_throw(control::config_from_json(j));
         value_or_throw(control_.restore(spec, force));
     });
 }

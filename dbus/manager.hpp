@@ -67,6 +67,7 @@ private:
     void SetAnaState(const uint16_t& port, const uint32_t& group, const std::string& state) override;
     void DisconnectController(const std::string& nqn, const uint16_t& cntlid) override;
     std::string ExportConfig() override;
+    void ExportConfigWithSecrets(const sdbus::UnixFd& file) override;
     void RestoreConfig(const std::string& json, const bool& force) override;
 
     void LoadPolicy(const std::string& name, const std::string& source, const std::string& file,

@@ -6,6 +6,7 @@
 #include "core/control/control_helpers.hpp"
 #include "core/control/host_auth_rules.hpp"
 #include "core/control/secrets_file.hpp"
+#include "core/control/config_document.hpp"
 #include "core/control/state_json.hpp"
 #include "core/runtime/log.hpp"
 
@@ -267,6 +268,11 @@ std::vector<OfflineItem> Control::offline() const {
 std::string Control::state_json() const {
     std::lock_guard lock(mutex_);
     return to_json(spec_).dump(2) + "\n";
+}
+
+std::string Control::state_json_with_secrets() const {
+    std::lock_guard lock(mutex_);
+    return config_with_secrets(spec_).dump(2) + "\n";
 }
 
 }  // namespace nvmfd::control

@@ -175,6 +175,9 @@ public:
     Result<uint64_t> namespace_size(const std::string& nqn, uint32_t nsid) const;
     std::vector<OfflineItem> offline() const;
     std::string state_json() const;
+    // The same with every secret nvmfd holds (`config save --include-secrets`):
+    // for the admin's backup only, never the state file or a D-Bus reply.
+    std::string state_json_with_secrets() const;
 
     // Admission: `decide` runs on the control thread (through the executor
     // set before this call) for every admin Connect to an I/O subsystem that

@@ -39,9 +39,10 @@ json secrets_to_json(const ExportSpec& spec) {
     return json{{"version", 1}, {"subsystems", subsystems}};
 }
 
-Result<void> merge_secrets(ExportSpec& spec, const json& j) {
-    auto bad = [](std::string field, std::string why) {
-        return make_error(ErrorCode::InvalidArgument, std::move(why), std::move(field));
+Result<void> merge_secrets(ExportSpec& spec, const json& j, UnnamedSecret unnamed, std::string_view where) {
+    auto bad = [&](std::string field, std::string why) {
+        return make_error(ErrorCode::InvalidArgument, std::move(why),
+                          where.empty() ? field : fmt::format("{}.{}", where, field));
     };
     if (!j.is_object() || !j.contains("subsystems") || !j["subsystems"].is_object())
         return bad("subsystems", "must be an object");
@@ -60,8 +61,10 @@ Result<void> merge_secrets(ExportSpec& spec, const json& j) {
                     if (k.key() == x.name) slot = &x;
                 if (!slot) return bad(where + "." + k.key(), "unknown key");
                 if (!k.value().is_string()) return bad(where + "." + k.key(), "must be a string");
-                // Left over from a change the state file did not record.
                 if (!a || !(a->*slot->member).set) {
+                    if (unnamed == UnnamedSecret::refuse)
+                        return bad(where + "." + k.key(),
+                                   "the configuration does not name this key for this host (its host_auth.keys)");
                     log::warn("secrets file: {}.{} is not named by the state file; ignored", where, k.key());
                     continue;
                 }

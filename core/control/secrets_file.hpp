@@ -7,6 +7,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -18,7 +19,14 @@ namespace nvmfd::control {
 std::filesystem::path secrets_path_for(const std::filesystem::path& state_file);
 bool has_secrets(const ExportSpec& spec);
 nlohmann::json secrets_to_json(const ExportSpec& spec);
-// Fill in the secrets the state names; an error names the bad entry.
-Result<void> merge_secrets(ExportSpec& spec, const nlohmann::json& j);
+// What to do with a secret for a key the state does not name.
+enum class UnnamedSecret {
+    ignore,  // the secrets file at start: left over from a change the state did not record
+    refuse,  // a restored configuration: a mistake in the file the admin should hear of
+};
+// Fill in the secrets the state names; an error names the bad entry, with
+// `where` before it ("secrets" for the section of a restored configuration).
+Result<void> merge_secrets(ExportSpec& spec, const nlohmann::json& j, UnnamedSecret unnamed = UnnamedSecret::ignore,
+                           std::string_view where = {});
 
 }  // namespace nvmfd::control

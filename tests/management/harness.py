@@ -47,15 +47,16 @@ def log(msg):
 
 
 def run_test(main):
-    """Runs main() and turns its outcome into an exit code for ctest."""
+    """Runs main() and exits with its outcome for ctest. It exits itself, so
+    that a script calling it without sys.exit() still fails when it should."""
     start = time.monotonic()
     try:
         rc = main()
     except Failure as e:
         log(f"FAIL: {e}")
-        return 1
+        sys.exit(1)
     log(f"ok ({time.monotonic() - start:.1f} s)")
-    return rc or 0
+    sys.exit(rc or 0)
 
 
 def free_port():

@@ -10,6 +10,7 @@ or the daemon's log. A malformed key is refused naming the option."""
 
 import os
 import stat
+import sys
 
 from harness import (PERF, check, ctl_ok, environment, Daemon, export_config, free_port, log, manager_call, nvmfctl,
                      perf, require_binaries, run_test)
@@ -116,4 +117,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run_test(main)
+    sys.exit(run_test(main))
