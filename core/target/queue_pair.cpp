@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "core/runtime/log.hpp"
 #include "core/target/exec.hpp"
@@ -204,6 +205,11 @@ void QueuePair::on_close_begin() {
     waiting_for_buffers_.clear();
     for (auto& w : waiting) complete(*w.req, status::kAbortSqDeleted);
     if (controller_ && qid_ == 0) controller_->abort_parked_aers();
+    if (auth_.working) {
+        // The host left (or timed out) while a worker ran its authentication.
+        auth_.token.reset();
+        complete(*std::exchange(auth_.working, nullptr), status::kAbortSqDeleted);
+    }
     if (auto parked = admission_.cancel()) {
         // The host left while its Connect waited for the admission hook.
         log::info("host '{}' ({}) left while its Connect waited for admission to '{}'", parked->hostnqn,

@@ -71,8 +71,13 @@ public:
     struct Authentication {
         bool required = false;
         bool authenticated = false;
-        std::unique_ptr<auth::DhchapTransaction> transaction;
+        // Shared with the auth worker running it (it outlives a queue that closes meanwhile).
+        std::shared_ptr<auth::DhchapTransaction> transaction;
         std::vector<uint8_t> outgoing;  // the message an Authentication Receive is sending
+        // While a worker runs the transaction: the command it serves, and the
+        // token its answer must find alive (dropped when the queue closes).
+        plugin::Request* working = nullptr;
+        std::shared_ptr<int> token;
     };
     Authentication& auth() { return auth_; }
     bool awaiting_authentication() const { return auth_.required && !auth_.authenticated; }

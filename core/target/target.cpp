@@ -13,7 +13,8 @@ Target::Target(runtime::ReactorGroup& reactors, TargetOptions options)
     : reactors_(reactors),
       options_(std::move(options)),
       controllers_(options_.controller_limits),
-      slots_(reactors.size()) {
+      slots_(reactors.size()),
+      auth_workers_(reactors.size()) {
     master_ = std::make_shared<TargetSnapshot>();
     for (auto& s : slots_) s.snapshot = master_;
 }

@@ -15,6 +15,7 @@
 #include "core/plugin/transport.hpp"
 #include "core/runtime/reactor.hpp"
 #include "core/target/admission.hpp"
+#include "core/target/auth_workers.hpp"
 #include "core/target/controller_registry.hpp"
 #include "core/target/snapshot.hpp"
 
@@ -103,6 +104,9 @@ public:
         if (refusal_observer_) refusal_observer_(r);
     }
 
+    // Where DH-HMAC-CHAP transactions run (exec_auth.cpp), one thread per reactor.
+    AuthWorkers& auth_workers() { return auth_workers_; }
+
     // The admission hook (any thread). Without one, Connect never waits.
     void set_admission_hook(std::shared_ptr<AdmissionHook> hook);
     // Reactor threads: the hook to ask, or null (one atomic load when none).
@@ -128,6 +132,7 @@ private:
     mutable std::mutex admission_mutex_;
     std::shared_ptr<AdmissionHook> admission_hook_;
     std::atomic<bool> has_admission_hook_{false};
+    AuthWorkers auth_workers_;  // last: joined before anything its jobs touch goes
 };
 
 }  // namespace nvmfd::target
