@@ -25,8 +25,6 @@ namespace {
 constexpr uint32_t kMaxSendLength = 4096;
 constexpr uint32_t kMaxReceiveLength = 65536;
 
-const Subsystem* auth_subsystem(QueuePair& qp) { return qp.subsystem(); }
-
 void refuse_host(QueuePair& qp, const std::string& why) {
     const ControllerIdentity& id = qp.controller()->identity();
     log::notice("authentication refused: host '{}' ({}) to '{}' queue {} on port {}: {}", id.hostnqn,
@@ -63,15 +61,12 @@ void execute_auth_send(Request& req) {
     std::vector<uint8_t> message(req.transfer_length);
     copy_from_request(req, message.data(), message.size());
     auto& a = qp.auth();
-    const Subsystem* sub = auth_subsystem(qp);
+    const Subsystem* sub = qp.subsystem();
     const HostAuth* host = sub ? sub->auth_for(qp.controller()->identity().hostnqn) : nullptr;
     // Keys are read when a transaction starts; one removed meanwhile makes
     // the host's response fail to verify, as a wrong key would.
     static const auth::DhchapSettings kNoKeys{};
     const auth::DhchapSettings& settings = host && host->dhchap ? host->dhchap_settings : kNoKeys;
-    if (!a.transaction)
-        a.transaction = std::make_unique<auth::DhchapTransaction>(qp.controller()->identity().hostnqn,
-                                                                  qp.controller()->identity().subnqn);
     a.transaction->on_send(message, settings);
     finish(qp, req);
 }
@@ -86,9 +81,6 @@ void send_auth_message(Request& req) {
 void execute_auth_receive(Request& req) {
     QueuePair& qp = QueuePair::of(req);
     auto& a = qp.auth();
-    if (!a.transaction)
-        a.transaction = std::make_unique<auth::DhchapTransaction>(qp.controller()->identity().hostnqn,
-                                                                  qp.controller()->identity().subnqn);
     auto message = a.transaction->on_receive(req.transfer_length);
     if (!message) {
         refuse_host(qp, a.transaction->failure());
@@ -113,7 +105,8 @@ Status parse_auth_command(QueuePair& qp, Request& req, bool send) {
     if (c.length == 0 || c.length > limit)
         return fail_at(req, status::kInvalidField, offsetof(wire::AuthCommand, length));
     // Authentication belongs to controllers that ask for it (AUTHREQ in the
-    // Connect response); a discovery controller never does.
+    // Connect response); a discovery controller never does. Those queues
+    // got their transaction at Connect (require_authentication).
     if (!qp.auth().required) return fail_at(req, status::kCommandSequenceError, 4);
     set_handler(req, send ? execute_auth_send : execute_auth_receive,
                 send ? proto::DataDirection::HostToController : proto::DataDirection::ControllerToHost, c.length);

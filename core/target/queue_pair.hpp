@@ -71,7 +71,7 @@ public:
     struct Authentication {
         bool required = false;
         bool authenticated = false;
-        std::unique_ptr<auth::DhchapTransaction> transaction;
+        std::unique_ptr<auth::DhchapTransaction> transaction;  // made with `required`, at Connect
         std::vector<uint8_t> outgoing;  // the message an Authentication Receive is sending
     };
     Authentication& auth() { return auth_; }
