@@ -248,6 +248,12 @@ TEST_CASE("broken authentication commands and messages get Invalid Field or FAIL
     uint32_t dw0 = 0;
     auto q = raw_admin_queue(d, kHost, dw0);
     auto neg = negotiate(9);
+    // The error log names the bad field (Parameter Error Location: its byte
+    // in the command, as the kernel's nvmet sets req->error_loc). Reading the
+    // log takes an authenticated, enabled controller: an Authentication Send
+    // there (a re-authentication) is checked as on a queue that has not
+    // authenticated yet.
+    Controller authed = Controller::connect({"127.0.0.1", d.port()}, as_host(kHost, creds()));
     auto bad_field = [&](size_t offset, uint8_t value, size_t expected_offset) {
         wire::AuthCommand c{};
         c.opcode = 0x7f;
@@ -260,7 +266,17 @@ TEST_CASE("broken authentication commands and messages get Invalid Field or FAIL
         std::memcpy(&sqe, &c, sizeof sqe);
         Completion r = q->execute(sqe, Transfer::to_controller(std::as_bytes(std::span(neg))));
         CHECK(r.status == status::kInvalidField.with_dnr());
-        (void)expected_offset;
+        r = authed.execute(sqe, Transfer::to_controller(std::as_bytes(std::span(neg))));
+        REQUIRE(r.status == status::kInvalidField.with_dnr());
+        proto::ErrorLogEntry newest{};
+        REQUIRE(authed.get_log_page(uint8_t(proto::LogPageId::ErrorInformation),
+                                  std::as_writable_bytes(std::span(&newest, 1)))
+                    .ok());
+        CHECK(newest.sqid == 0);
+        CHECK(newest.cid == r.cid);
+        CHECK(proto::Status::from_cqe(newest.status) == status::kInvalidField);
+        CHECK(proto::Status::from_cqe(newest.status).dnr());
+        CHECK(newest.parameter_error_location == expected_offset);
     };
     bad_field(offsetof(wire::AuthCommand, secp), 0xea, offsetof(wire::AuthCommand, secp));
     bad_field(offsetof(wire::AuthCommand, spsp0), 0x02, offsetof(wire::AuthCommand, spsp0));
