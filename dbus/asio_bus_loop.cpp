@@ -38,8 +38,14 @@ void AsioBusLoop::kick() {
 void AsioBusLoop::process() {
     if (broken_) return;
     try {
-        // One message per call; drain what is queued before sleeping again.
-        while (connection_.processPendingRequest()) {
+        // One message per turn of the io_context: what a call posted (Control's
+        // events, which the policies handle) runs before the next message is
+        // handled, so no client reads a change the policies have not answered
+        // yet (a port added under failover.lua, still at its default ANA
+        // states). The queue is drained through kick() before sleeping again.
+        if (connection_.processPendingRequest()) {
+            kick();
+            return;
         }
         arm();  // asks sd-bus for its fd and events: throws on a dead bus too
     } catch (const sdbus::Error& e) {

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -11,6 +12,7 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
+#include "core/auth/crypto.hpp"
 #include "core/auth/key_text.hpp"
 
 namespace nvmfd::auth {
@@ -81,26 +83,20 @@ Result<Secret> hkdf(PskHash hash, std::span<const uint8_t> ikm, std::span<const 
     return Secret(std::move(out));
 }
 
+// PskHash is the interchange format's hash indicator, whose values are the
+// NVMe hash identifiers (01 SHA-256, 02 SHA-384) auth::Hmac takes.
+static_assert(uint8_t(PskHash::Sha256) == 1 && uint8_t(PskHash::Sha384) == 2);
+
 Result<std::vector<uint8_t>> hmac(PskHash hash, std::span<const uint8_t> key, std::span<const std::string_view> parts) {
-    const char* md = digest_name(hash);
-    if (!md) return make_error(ErrorCode::InvalidArgument, "no hash function for the HMAC");
-    std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr), EVP_MAC_free);
-    if (!mac) return nvmfd::unexpected(crypto_error("HMAC"));
-    std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_new(mac.get()), EVP_MAC_CTX_free);
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(md), 0),
-        OSSL_PARAM_construct_end(),
-    };
-    if (!ctx || EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1)
+    if (!digest_name(hash)) return make_error(ErrorCode::InvalidArgument, "no hash function for the HMAC");
+    // Hmac throws only when OpenSSL itself fails; this file's callers get a Result.
+    try {
+        Hmac mac(uint8_t(hash), key);
+        for (auto p : parts) mac.update(p);
+        return mac.final();
+    } catch (const std::runtime_error&) {
         return nvmfd::unexpected(crypto_error("HMAC"));
-    for (auto p : parts)
-        if (EVP_MAC_update(ctx.get(), reinterpret_cast<const uint8_t*>(p.data()), p.size()) != 1)
-            return nvmfd::unexpected(crypto_error("HMAC"));
-    std::vector<uint8_t> out(EVP_MAX_MD_SIZE);
-    size_t len = 0;
-    if (EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) != 1) return nvmfd::unexpected(crypto_error("HMAC"));
-    out.resize(len);
-    return out;
+    }
 }
 
 std::string hash_field(PskHash h) { return fmt::format("{:02d}", int(h)); }

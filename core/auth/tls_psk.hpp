@@ -2,7 +2,7 @@
 // "TLS PSK and PSK identity derivation", TP 8011/8018): the PSK interchange
 // text `NVMeTLSkey-1:HH:<base64(key || CRC32)>:`, the retained PSK, the PSK
 // identity and the TLS PSK a handshake uses. Pure functions over OpenSSL 3
-// (EVP_KDF HKDF, EVP_MAC HMAC); nothing here keeps or logs a key.
+// (EVP_KDF HKDF; HMAC through crypto.hpp's Hmac); nothing here keeps or logs a key.
 //
 // How the implementations compare (and what this one accepts):
 //  - HKDF-Expand-Label is RFC 8446's HkdfLabel (big-endian length,

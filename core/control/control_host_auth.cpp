@@ -33,7 +33,7 @@ Result<void> Control::set_host_keys(const std::string& nqn, const std::string& h
     auto& s = *std::find_if(next.subsystems.begin(), next.subsystems.end(), [&](auto& x) { return x.nqn == nqn; });
     TRY(need_allowed(s, hostnqn));
     HostAuthSpec a = s.host_auth.count(hostnqn) ? s.host_auth[hostnqn] : HostAuthSpec{};
-    TRY(update_host_auth(a, keys, hostnqn));
+    TRY(update_host_auth(a, keys));
     if (a.empty())
         s.host_auth.erase(hostnqn);
     else

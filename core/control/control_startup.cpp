@@ -175,7 +175,7 @@ Result<ExportSpec> Control::normalize(const ExportSpec& input) const {
         for (const auto& h : s.hosts) TRY(check_nqn(h, where + ".hosts"));
         std::sort(s.hosts.begin(), s.hosts.end());
         s.hosts.erase(std::unique(s.hosts.begin(), s.hosts.end()), s.hosts.end());
-        for (const auto& [host, a] : s.host_auth) {
+        for (auto& [host, a] : s.host_auth) {
             std::string at = fmt::format("{}.host_auth[{}]", where, host);
             if (!std::binary_search(s.hosts.begin(), s.hosts.end(), host))
                 return invalid("keys for a host that is not allowed on the subsystem", at);

@@ -130,7 +130,7 @@ Result<void> Control::allow_host(const std::string& nqn, const std::string& host
     // Allowed with its keys in one change: never for a moment without them.
     if (!keys.empty()) {
         HostAuthSpec a;
-        TRY(update_host_auth(a, keys, hostnqn));
+        TRY(update_host_auth(a, keys));
         if (!a.empty()) s.host_auth[hostnqn] = std::move(a);
     }
     TRY(persist(next));

@@ -12,10 +12,13 @@
 
 namespace nvmfd::control::detail {
 
-// Apply `update` to `a` and check the result as a whole.
-Result<void> update_host_auth(HostAuthSpec& a, const HostKeyUpdate& update, const std::string& hostnqn);
-// Check settings read from the state and secrets files; `where` prefixes fields.
-Result<void> check_host_auth(const HostAuthSpec& a, const std::string& where);
+// Apply `update` to `a` and check the result as a whole; `a` is left as it
+// was when the result is refused.
+Result<void> update_host_auth(HostAuthSpec& a, const HostKeyUpdate& update);
+// Check settings (an update's result, or what the state and secrets files
+// hold; `where` prefixes fields) and normalize them: digest and group names
+// sorted, each once.
+Result<void> check_host_auth(HostAuthSpec& a, const std::string& where);
 HostKeyInfo host_key_info(const HostAuthSpec& a);
 std::shared_ptr<const target::HostAuth> data_path_auth(const HostAuthSpec& a);
 

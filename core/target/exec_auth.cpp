@@ -59,14 +59,6 @@ void finish(QueuePair& qp, Request& req) {
     if (failed) qp.transport().close("authentication failed");
 }
 
-auth::DhchapTransaction& transaction_of(QueuePair& qp) {
-    auto& a = qp.auth();
-    if (!a.transaction)
-        a.transaction = std::make_shared<auth::DhchapTransaction>(qp.controller()->identity().hostnqn,
-                                                                  qp.controller()->identity().subnqn);
-    return *a.transaction;
-}
-
 // Runs `step` on the queue's transaction on an auth worker, then `then` back
 // on the queue's reactor, unless the queue closed meanwhile (on_close_begin
 // completed the command and dropped the token). The reactor leaves the
@@ -76,7 +68,6 @@ using AuthThen = std::function<void(QueuePair&, Request&)>;
 
 void on_auth_worker(QueuePair& qp, Request& req, AuthStep step, AuthThen then) {
     auto& a = qp.auth();
-    transaction_of(qp);
     a.working = &req;
     a.token = std::make_shared<int>();
     std::weak_ptr<int> issued = a.token;
@@ -155,7 +146,8 @@ Status parse_auth_command(QueuePair& qp, Request& req, bool send) {
     if (c.length == 0 || c.length > limit)
         return fail_at(req, status::kInvalidField, offsetof(wire::AuthCommand, length));
     // Authentication belongs to controllers that ask for it (AUTHREQ in the
-    // Connect response); a discovery controller never does.
+    // Connect response); a discovery controller never does. Those queues
+    // got their transaction at Connect (require_authentication).
     if (!qp.auth().required) return fail_at(req, status::kCommandSequenceError, 4);
     // One message at a time: the protocol is a strict exchange, and a worker
     // may be running the transaction for the previous one.

@@ -154,13 +154,17 @@ bool admin_connect_permitted(const ConnectAttempt& a, bool discovery) {
 }
 
 // Whether the queue must authenticate before anything else (the host has a
-// DH-HMAC-CHAP secret on the subsystem); sets the queue up for it.
+// DH-HMAC-CHAP secret on the subsystem); sets the queue up for it: the
+// transaction that every Authentication Send/Receive on the queue drives
+// (re-authentications included) lives as long as the queue.
 bool require_authentication(const ConnectAttempt& a, bool discovery) {
     if (discovery) return false;
     const Subsystem* sub = a.qp.snapshot().find_subsystem(a.subnqn);
     const HostAuth* ha = sub ? sub->auth_for(a.hostnqn) : nullptr;
     if (!ha || !ha->dhchap) return false;
-    a.qp.auth().required = true;
+    QueuePair::Authentication& state = a.qp.auth();
+    state.required = true;
+    state.transaction = std::make_shared<auth::DhchapTransaction>(a.hostnqn, a.subnqn);
     return true;
 }
 

@@ -207,6 +207,7 @@ void QueuePair::on_close_begin() {
     if (controller_ && qid_ == 0) controller_->abort_parked_aers();
     if (auth_.working) {
         // The host left (or timed out) while a worker ran its authentication.
+        log::debug("queue {} from {}: closed while its authentication was being computed", qid_, peer_address());
         auth_.token.reset();
         complete(*std::exchange(auth_.working, nullptr), status::kAbortSqDeleted);
     }

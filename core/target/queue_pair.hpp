@@ -71,7 +71,8 @@ public:
     struct Authentication {
         bool required = false;
         bool authenticated = false;
-        // Shared with the auth worker running it (it outlives a queue that closes meanwhile).
+        // Made with `required`, at Connect; shared with the auth worker running
+        // it (it outlives a queue that closes meanwhile).
         std::shared_ptr<auth::DhchapTransaction> transaction;
         std::vector<uint8_t> outgoing;  // the message an Authentication Receive is sending
         // While a worker runs the transaction: the command it serves, and the

@@ -21,23 +21,15 @@
 # attacker's cost lands on "its" host side, not on the target's CPU).
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-build=$root/build rounds=5 time=5
-while (($#)); do
-    case $1 in
-    --rounds) rounds=$2; shift 2 ;;
-    --time) time=$2; shift 2 ;;
-    --build) build=$(realpath "$2"); shift 2 ;;
-    *) echo "usage: $0 [--rounds N] [--time SEC] [--build DIR]" >&2; exit 2 ;;
-    esac
-done
+source "$(dirname "$0")/lib.sh"
+bench_options "$@"
 nvmfd=$build/nvmfd perf=$build/tools/nvmf-perf/nvmf-perf attack=$build/tools/attack/nvmf-attack
-[[ -x $nvmfd && -x $perf && -x $attack ]] || { echo "build first (nvmfd, nvmf-perf, nvmf-attack)" >&2; exit 2; }
-(($(nproc) >= 2)) || { echo "needs two CPUs: one for nvmfd, one for the hosts" >&2; exit 2; }
+bench_require "nvmfd, nvmf-perf, nvmf-attack" "$nvmfd" "$perf" "$attack"
+bench_two_cpus "the hosts"
 ulimit -n "$(ulimit -Hn)"
 
 nqn=nqn.2026-11.io.nvmfd:default
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 work=$(mktemp -d /tmp/nvmfd-hostile-XXXXXX)
 taskset -c 0 "$nvmfd" --no-state --bus none --listen "127.0.0.1:$port" --default-size 1G --reactors 1 \
     --log-level notice >"$work/nvmfd.log" 2>&1 &
@@ -49,7 +41,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+wait_for_port "$port"
 
 # The victim once; prints its IOPS, fails the run on any error or mismatch.
 victim() {

@@ -13,21 +13,12 @@
 # TLS connection says which, and the table's TLS rows are labelled with it.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-build=$root/build rounds=5 time=5
-while (($#)); do
-    case $1 in
-    --rounds) rounds=$2; shift 2 ;;
-    --time) time=$2; shift 2 ;;
-    --build) build=$(realpath "$2"); shift 2 ;;
-    *) echo "usage: $0 [--rounds N] [--time SEC] [--build DIR]" >&2; exit 2 ;;
-    esac
-done
+source "$(dirname "$0")/lib.sh"
+bench_options "$@"
 nvmfd=$build/nvmfd perf=$build/tools/nvmf-perf/nvmf-perf
-[[ -x $nvmfd && -x $perf ]] || { echo "build first (tools/bootstrap.sh)" >&2; exit 2; }
-(($(nproc) >= 2)) || { echo "needs two CPUs: one for nvmfd, one for nvmf-perf" >&2; exit 2; }
+bench_require tools/bootstrap.sh "$nvmfd" "$perf"
+bench_two_cpus nvmf-perf
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 plain=$(free_port) tls=$(free_port) mgmt=$(free_port)
 dir=$(mktemp -d /tmp/nvmfd-tls-bench-XXXXXX)
 sub=nqn.2026-11.io.nvmfd:bench host=nqn.2014-08.org.nvmexpress:uuid:7e1e5000-0000-4000-8000-0000000000b1
@@ -44,7 +35,7 @@ JSON
     ${NVMFD_BENCH_OPTS:-} --log-level info >"$dir/nvmfd.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; [[ -n ${NVMFD_BENCH_KEEP:-} ]] || rm -rf "$dir"' EXIT
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$tls") 2>/dev/null && break; sleep 0.05; done
+wait_for_port "$tls"
 
 run() {  # name port workload bs qd [tls]
     local name=$1 port=$2 w=$3 bs=$4 qd=$5 extra=()
