@@ -11,6 +11,10 @@
 #              and never a PDU's last one (half in ICReq, half connected and
 #              inside a command capsule)
 #   idle       1,000 connected, enabled, idle controllers (one host NQN each)
+#   auth       4 hosts at once claiming a keyed host's NQN without its secret,
+#              each round offering only ffdhe8192 and answering with a valid
+#              DH value and a wrong response (2 exponentiations for nvmfd,
+#              which runs them on its auth worker, not the reactor)
 # Rounds interleave the conditions (baseline, flood, slow-loris, idle) so
 # that drift in the machine's load spreads over all of them; the table has
 # the median IOPS per condition, its range, and its share of the baseline.
@@ -31,7 +35,22 @@ ulimit -n "$(ulimit -Hn)"
 nqn=nqn.2026-11.io.nvmfd:default
 port=$(free_port)
 work=$(mktemp -d /tmp/nvmfd-hostile-XXXXXX)
-taskset -c 0 "$nvmfd" --no-state --bus none --listen "127.0.0.1:$port" --default-size 1G --reactors 1 \
+# The victim's default subsystem, and one whose host must authenticate.
+secured=nqn.2026-11.io.nvmfd:bench-secured keyed=nqn.2014-08.io.nvmfd.bench:keyed
+cat >"$work/state.json" <<EOF
+{"version": 1,
+ "subsystems": [
+  {"nqn": "$nqn", "allow_any_host": true,
+   "namespaces": [{"nsid": 1, "backend": "malloc", "params": {"size": "1G"}}]},
+  {"nqn": "$secured", "hosts": ["$keyed"], "host_auth": {"$keyed": {"keys": ["dhchap_secret"]}},
+   "namespaces": [{"nsid": 1, "backend": "malloc", "params": {"size": "16M"}}]}],
+ "ports": [{"id": 1, "address": "127.0.0.1", "service": "$port", "subsystems": ["$nqn", "$secured"]}]}
+EOF
+(umask 077; cat >"$work/state.secrets.json" <<EOF
+{"version": 1, "subsystems": {"$secured": {"$keyed": {"dhchap_secret": "DHHC-1:01:a04E0in/h9rGUwyRPirk0EHWZb3S2iivAU0Om4iZUmeoR5Bg:"}}}}
+EOF
+)
+taskset -c 0 "$nvmfd" --state-file "$work/state.json" --bus none --reactors 1 \
     --log-level notice >"$work/nvmfd.log" 2>&1 &
 pid=$!
 attacker=
@@ -67,7 +86,7 @@ stop_attack() {
     sleep 1  # the target sees the attacker's connections go
 }
 
-conditions=(baseline flood slowloris idle)
+conditions=(baseline flood slowloris idle auth)
 declare -A results
 echo "# $(date -u '+%F %H:%M') UTC, $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg);" \
      "nvmfd 1 reactor on CPU 0, victim and attacker on CPU 1; $rounds rounds of ${time}s" >&2
@@ -79,6 +98,7 @@ for round in $(seq "$rounds"); do
         flood) start_attack flood --source 127.0.0.2 --rate 1000 --count 2000 ;;
         slowloris) start_attack slowloris --source 127.0.0.3 --count 200 --interval-ms 100 ;;
         idle) start_attack idle --count 1000 -n "$nqn" ;;
+        auth) start_attack auth -n "$secured" --hostnqn "$keyed" --dh-group ffdhe8192 --count 4 ;;
         esac
         iops=$(victim)
         [[ $c != baseline ]] && stop_attack
@@ -87,11 +107,13 @@ for round in $(seq "$rounds"); do
     done
 done
 
-python3 - "$rounds" "${results[baseline]}" "${results[flood]}" "${results[slowloris]}" "${results[idle]}" <<'PY'
+python3 - "$rounds" "${results[baseline]}" "${results[flood]}" "${results[slowloris]}" "${results[idle]}" \
+    "${results[auth]}" <<'PY'
 import statistics, sys
 rounds = sys.argv[1]
 names = ["baseline (no attack)", "connection flood (1,000/s, up to 2,000 half open)",
-         "slow-loris (200 connections, 1 byte/100 ms)", "1,000 idle controllers"]
+         "slow-loris (200 connections, 1 byte/100 ms)", "1,000 idle controllers",
+         "failing DH-HMAC-CHAP, ffdhe8192 (4 hosts at once)"]
 rows = [[int(x) for x in a.split()] for a in sys.argv[2:]]
 base = statistics.median(rows[0])
 print(f"| condition | victim IOPS, median of {rounds} | min - max | vs baseline |")
