@@ -324,6 +324,15 @@ def manager_call(bus, method, signature, *args):
                   *[str(a) for a in args])
 
 
+def malloc_export(bus, nqn, port, size="32M"):
+    """With nvmfctl: port 1 on 127.0.0.1:port, subsystem nqn with one malloc
+    namespace, linked; no host allowed yet."""
+    ctl_ok(bus, "port", "add", "--address", "127.0.0.1", "--port", str(port))
+    ctl_ok(bus, "subsystem", "add", nqn)
+    ctl_ok(bus, "namespace", "add", nqn, "--backend", "malloc", "--param", f"size={size}")
+    ctl_ok(bus, "port", "link", "1", nqn)
+
+
 def export_config(bus):
     """The daemon's export state, read over D-Bus with busctl (not nvmfctl)."""
     r = busctl(bus, "--json=short", "call", "org.nvmfd", "/org/nvmfd", "org.nvmfd.Manager1", "ExportConfig")

@@ -14,8 +14,8 @@ import os
 import stat
 import sys
 
-from harness import (PERF, check, ctl_ok, environment, Daemon, free_port, log, nvmfctl, perf, require_binaries,
-                     run_test)
+from harness import (PERF, check, ctl_ok, environment, Daemon, free_port, log, malloc_export, nvmfctl, perf,
+                     require_binaries, run_test)
 
 SUB = "nqn.2026-11.io.nvmfd:backed-up"
 HOST = "nqn.2014-08.org.nvmexpress:uuid:0d0d0d0d-0000-4000-8000-0000000000b1"
@@ -59,10 +59,7 @@ def main():
     with environment("config_secrets") as (work, bus):
         port = free_port()
         d = Daemon(bus, work).start()
-        ctl_ok(bus, "port", "add", "--address", "127.0.0.1", "--port", str(port))
-        ctl_ok(bus, "subsystem", "add", SUB)
-        ctl_ok(bus, "namespace", "add", SUB, "--backend", "malloc", "--param", "size=32M")
-        ctl_ok(bus, "port", "link", "1", SUB)
+        malloc_export(bus, SUB, port)
         ctl_ok(bus, "host", "allow", SUB, HOST, "--dhchap-secret", KEY, "--dhchap-ctrl-secret", CTRL_KEY,
                "--tls-psk", PSK)
         ok, out = io(port)

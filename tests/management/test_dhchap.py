@@ -12,8 +12,8 @@ import os
 import stat
 import sys
 
-from harness import (PERF, check, ctl_ok, environment, Daemon, export_config, free_port, log, manager_call, nvmfctl,
-                     perf, require_binaries, run_test)
+from harness import (PERF, check, ctl_ok, environment, Daemon, export_config, free_port, log, malloc_export,
+                     manager_call, nvmfctl, perf, require_binaries, run_test)
 
 SUB = "nqn.2026-11.io.nvmfd:secured"
 HOST = "nqn.2014-08.org.nvmexpress:uuid:0d0d0d0d-0000-4000-8000-00000000000d"
@@ -51,10 +51,7 @@ def main():
     with environment("dhchap") as (work, bus):
         port = free_port()
         d = Daemon(bus, work).start()
-        ctl_ok(bus, "port", "add", "--address", "127.0.0.1", "--port", str(port))
-        ctl_ok(bus, "subsystem", "add", SUB)
-        ctl_ok(bus, "namespace", "add", SUB, "--backend", "malloc", "--param", "size=32M")
-        ctl_ok(bus, "port", "link", "1", SUB)
+        malloc_export(bus, SUB, port)
 
         r = nvmfctl(bus, "host", "allow", SUB, HOST, "--dhchap-secret", KEY[:-3] + "xx:")
         check(r.rc == 1 and "dhchap-secret" in r.err and "CRC" in r.err, f"a damaged key: {r}")
