@@ -351,10 +351,12 @@ PY
 JSON
     }
 
-    # guest_psk VERSION HOSTNQN SUBNQN KEYFILE: "HEX:IDENTITY" for the guest.
+    # guest_psk [--legacy] VERSION HOSTNQN SUBNQN KEYFILE: "HEX:IDENTITY"
+    # for the guest's keyring.
     guest_psk() {
-        local out
-        out=$("$INTEROP_DIR/tls-guest-psk.py" "$1" "$2" "$3" <"$4") || return 1
+        local out legacy=()
+        [[ $1 == --legacy ]] && { legacy=(--legacy); shift; }
+        out=$("$INTEROP_DIR/tls-guest-psk.py" ${legacy[@]+"${legacy[@]}"} "$1" "$2" "$3" <"$4") || return 1
         printf '%s:%s\n' "$(sed -n 2p <<<"$out")" "$(sed -n 1p <<<"$out")"
     }
 
@@ -384,13 +386,16 @@ JSON
             tail -n 20 "$work/nvmfd.log"
             return
         fi
-        local v1 v0 w1 w0 p384
+        local v1 v0 w1 w0 p384 l1 l0
         v1=$(guest_psk 1 "$h" "$tnqn" "$work/tls-host.key") && v0=$(guest_psk 0 "$h" "$tnqn" "$work/tls-host.key") &&
             w1=$(guest_psk 1 "$h" "$tnqn" "$work/tls-wrong.key") && w0=$(guest_psk 0 "$h" "$tnqn" "$work/tls-wrong.key") &&
-            p384=$(guest_psk 1 "$h384" "$tnqn" "$work/tls-host384.key") ||
+            p384=$(guest_psk 1 "$h384" "$tnqn" "$work/tls-host384.key") &&
+            l1=$(guest_psk --legacy 1 "$h384" "$tnqn" "$work/tls-host384.key") &&
+            l0=$(guest_psk --legacy 0 "$h" "$tnqn" "$work/tls-host.key") ||
             die "tls-guest-psk.py failed"
         scenario tls --program "$tlshd_lite" --program "$keyctl" tls.sh "$GUEST_ADDR" "$tport" "$tnqn" "$h" \
-            "PSK_V1=$v1" "PSK_V0=$v0" "WRONG_V1=$w1" "WRONG_V0=$w0" "HOST384=$h384" "PSK384=$p384"
+            "PSK_V1=$v1" "PSK_V0=$v0" "WRONG_V1=$w1" "WRONG_V0=$w0" "HOST384=$h384" "PSK384=$p384" \
+            "LEGACY_V1=$l1" "LEGACY_V0=$l0"
         # What nvmfd saw: each suite and identity version, both refusals and
         # the plaintext refusal with their reasons; never a secret.
         local log=$work/nvmfd.log
@@ -405,11 +410,15 @@ JSON
             problems+=("no notice for the wrong v0 PSK")
         grep -Fq "port 2 requires TLS (secure channel required): plaintext connection refused" "$log" ||
             problems+=("no notice for the plaintext connection")
+        grep -Fq "TLS handshake on port 2 failed for PSK identity ${l1#*:}: " "$log" ||
+            problems+=("no notice for the refused old-HkdfLabel PSK (v1)")
+        grep -Fq "TLS handshake on port 2 failed for PSK identity ${l0#*:}: " "$log" ||
+            problems+=("no notice for the refused old-HkdfLabel PSK (v0)")
         for k in "$work"/tls-*.key; do
             p=$(cut -d: -f3 "$k")
             if grep -Fq "${p:0:20}" "$log" "$work/tls.json"; then problems+=("a configured key is in nvmfd's log or state file"); fi
         done
-        for p in "$v1" "$v0" "$w1" "$w0" "$p384"; do
+        for p in "$v1" "$v0" "$w1" "$w0" "$p384" "$l1" "$l0"; do
             if grep -Fqi "${p:0:16}" "$log" "$work/tls.json"; then problems+=("a TLS PSK is in nvmfd's log or state file"); fi
         done
         if ((${#problems[@]})); then

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The TLS PSK a Linux host's .nvme keyring holds for an NVMe/TCP connection.
 
-    tls-guest-psk.py VERSION HOSTNQN SUBNQN < key.txt
+    tls-guest-psk.py [--legacy] VERSION HOSTNQN SUBNQN < key.txt
 
 reads a configured PSK in the interchange format (`nvme gen-tls-key`) and
 prints two lines: the PSK identity (version 0 "NVMe0R0h HOSTNQN SUBNQN" or
@@ -9,6 +9,12 @@ version 1 "NVMe1R0h HOSTNQN SUBNQN DIGEST") and the TLS PSK in hex. That
 pair is what `nvme check-tls-key --insert` (libnvme >= 1.4, RFC 8446
 HkdfLabel since 1.11) puts into the keyring as a "psk" key; Debian 12's
 nvme-cli 2.3 cannot, so the tls scenario inserts it with keyctl.
+
+--legacy derives with libnvme's non-RFC HkdfLabel (little-endian length,
+no length bytes before label and context), as `nvme check-tls-key --compat`
+does in nvme-cli >= 2.11 (libnvme's derive_*_compat). libnvme before 1.11
+used that HkdfLabel by default; for a version 1 identity it also took the
+whole identity as the context, which this does not model.
 
 The derivation is tests/unit/gen_tls_psk_vectors.py's: Python's hashlib and
 hmac from the specification's text, independent of nvmfd's OpenSSL code.
@@ -36,13 +42,16 @@ def parse_interchange(text):
 
 
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("0", "1"):
+    args = sys.argv[1:]
+    legacy = bool(args) and args[0] == "--legacy"
+    args = args[1:] if legacy else args
+    if len(args) != 3 or args[0] not in ("0", "1"):
         sys.exit(__doc__)
-    version, hostnqn, subnqn = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    version, hostnqn, subnqn = int(args[0]), args[1], args[2]
     key_hash, key = parse_interchange(sys.stdin.read())
     id_hash = 1 if len(key) == 32 else 2
-    retained = psk.retained(key_hash, key, hostnqn)
-    identity, tls_psk = psk.tls_psk(version, id_hash, retained, hostnqn, subnqn)
+    retained = psk.retained(key_hash, key, hostnqn, compat=legacy)
+    identity, tls_psk = psk.tls_psk(version, id_hash, retained, hostnqn, subnqn, compat=legacy)
     print(identity)
     print(tls_psk.hex())
 

@@ -5,7 +5,8 @@
 # the record layer in the kernel (kTLS), against a port that requires TLS.
 #
 #   tls.sh ADDR TLS_PORT SUBNQN HOSTNQN PSK_V1=HEX:IDENTITY PSK_V0=... \
-#          WRONG_V1=... WRONG_V0=... HOST384=NQN PSK384=HEX:IDENTITY
+#          WRONG_V1=... WRONG_V0=... HOST384=NQN PSK384=HEX:IDENTITY \
+#          LEGACY_V1=HEX:IDENTITY LEGACY_V0=HEX:IDENTITY
 #
 # Each PSK is the TLS PSK (hex) and its identity as a host's .nvme keyring
 # holds them (tls-guest-psk.py on the host derives them from the
@@ -26,11 +27,15 @@
 #   - a wrong PSK (v1: the digest does not match; v0: the binder does not)
 #     is refused and leaves no controller
 #   - a plaintext connect (nvme-cli, no TLS) to the port is refused
+#   - keys derived with libnvme's non-RFC HkdfLabel (`nvme check-tls-key
+#     --compat` in nvme-cli >= 2.11; what libnvme before 1.11 did) are
+#     refused, as docs/security.md says: version 1 (HOST384's key) by its
+#     digest, version 0 (HOSTNQN's key) by the TLS binder
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-PSK_V1='' PSK_V0='' WRONG_V1='' WRONG_V0='' HOST384='' PSK384=''
-parse_scenario_args "PSK_V1 PSK_V0 WRONG_V1 WRONG_V0 HOST384 PSK384" "$@"
+PSK_V1='' PSK_V0='' WRONG_V1='' WRONG_V0='' HOST384='' PSK384='' LEGACY_V1='' LEGACY_V0=''
+parse_scenario_args "PSK_V1 PSK_V0 WRONG_V1 WRONG_V0 HOST384 PSK384 LEGACY_V1 LEGACY_V0" "$@"
 TLSHD_LOG=/tmp/tlshd-lite.log
 
 show_tlshd_log() {
@@ -164,4 +169,6 @@ step v1-sha384 connect_tls "identity v1, 48-byte key" "$HOST384" "$PSK384" TLS_A
 step wrong-psk-v1 refused_tls "a wrong PSK (v1)" "$HOSTNQN" "$WRONG_V1"
 step wrong-psk-v0 refused_tls "a wrong PSK (v0)" "$HOSTNQN" "$WRONG_V0"
 step plaintext refused_plaintext
+step legacy-v1 refused_tls "a PSK with libnvme's old HkdfLabel (v1)" "$HOST384" "$LEGACY_V1"
+step legacy-v0 refused_tls "a PSK with libnvme's old HkdfLabel (v0)" "$HOSTNQN" "$LEGACY_V0"
 show_tlshd_log
