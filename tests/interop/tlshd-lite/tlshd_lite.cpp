@@ -414,19 +414,24 @@ void set_timeouts(int fd, unsigned ms) {
 // A TLS 1.3 ClientHello with the PSK, then kTLS. Returns 0 or a positive
 // errno for HANDSHAKE_CMD_DONE (EACCES: the peer refused us).
 int client_psk_handshake(int fd, Handshake& h, unsigned timeout_ms) {
+    // TLS 1.3 only, the one suite the PSK's hash allows; an SSL takes these
+    // from its context when it is made.
     SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-    SSL* ssl = ctx ? SSL_new(ctx) : nullptr;
     int status = EIO;
+    if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
+        !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) || !SSL_CTX_set_ciphersuites(ctx, h.suite->name)) {
+        say("OpenSSL: %s", openssl_errors().c_str());
+        SSL_CTX_free(ctx);
+        return status;
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_keylog_callback(ctx, keylog);
+    SSL* ssl = SSL_new(ctx);
     if (!ssl) {
         say("OpenSSL: %s", openssl_errors().c_str());
         SSL_CTX_free(ctx);
         return status;
     }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
-    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
-    SSL_set_ciphersuites(ssl, h.suite->name);
-    SSL_set_options(ssl, SSL_OP_NO_TICKET);
-    SSL_CTX_set_keylog_callback(ctx, keylog);
     SSL_set_app_data(ssl, &h);
     SSL_set_psk_use_session_callback(ssl, use_psk);
     SSL_set_fd(ssl, fd);
