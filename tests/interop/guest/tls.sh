@@ -67,7 +67,7 @@ start_agent() {
 insert_psk() {
     local hex=${1%%:*} identity=${1#*:}
     [[ $hex =~ ^[0-9a-f]+$ && -n $identity ]] || fail "bad PSK setting (want HEX:IDENTITY)"
-    # shellcheck disable=SC2059 # the format is the key's \xHH escapes
+    # shellcheck disable=SC2059,SC2001 # the format is the key's \xHH escapes
     printf "$(sed 's/../\\x&/g' <<<"$hex")" | keyctl padd psk "$identity" %:.nvme
 }
 
