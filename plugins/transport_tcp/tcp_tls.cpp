@@ -74,7 +74,7 @@ void TcpConnection::handshake_step() {
     link_ = Link::Ready;
     set_want_write(false);
     log::info("tcp: {}: TLS 1.3 on port {} with {} ({}), PSK identity '{}'", peer_, port_id_, tls_->cipher(),
-              tls_->kernel_tls() ? "kernel TLS" : "TLS in user space", tls_->identity());
+              tls_->record_layer(), tls_->identity());
     on_readable();  // the ICReq may have come with the handshake's last flight
 }
 

@@ -185,8 +185,13 @@ std::string TlsStream::cipher() const {
     return c ? c : "";
 }
 
-bool TlsStream::kernel_tls() const {
-    return ssl_ && BIO_get_ktls_send(SSL_get_wbio(ssl_)) && BIO_get_ktls_recv(SSL_get_rbio(ssl_));
+std::string_view TlsStream::record_layer() const {
+    bool send = ssl_ && BIO_get_ktls_send(SSL_get_wbio(ssl_));
+    bool recv = ssl_ && BIO_get_ktls_recv(SSL_get_rbio(ssl_));
+    if (send && recv) return "kernel TLS";
+    if (send) return "kernel TLS for sending, receiving in user space";
+    if (recv) return "kernel TLS for receiving, sending in user space";
+    return "TLS in user space";
 }
 
 }  // namespace nvmfd::plugins::tcp

@@ -67,7 +67,10 @@ public:
 
     const std::string& identity() const { return identity_; }
     std::string cipher() const;
-    bool kernel_tls() const;  // the kernel does the record layer in both directions
+    // Where the record layer runs, for the log: "kernel TLS" (both
+    // directions), "kernel TLS for sending" (OpenSSL 3.0 programs kTLS for
+    // TLS 1.3 only on the sending side), or "TLS in user space".
+    std::string_view record_layer() const;
     const std::string& error() const { return error_; }
 
     // OpenSSL's PSK callback lands here (it keeps the identity for Connect).
