@@ -564,6 +564,26 @@ JSON
         fi
     fi
 
+    # nvmfd's own record layer on kernel TLS, which this machine's kernel
+    # cannot offer: nvmfd and its plugins run inside the guest, serving the
+    # guest's own kernel host (guest/tls-ktls.sh).
+    if wanted tls-ktls; then
+        tlshd_lite=${NVMFD_TLSHD_LITE:-$(dirname "$nvmfd")/tests/interop/tlshd-lite/tlshd-lite}
+        keyctl=$(command -v keyctl || true)
+        if [[ ! -x $tlshd_lite || -z $keyctl ]]; then
+            record tls-ktls SKIP 0 "no tlshd-lite or keyctl (see the tls scenario)"
+        else
+            knqn=nqn.2026-11.io.nvmfd:ktls
+            kh=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-00000000c715
+            (umask 077 && nvme gen-tls-key -m 1 >"$work/ktls-host.key")
+            kpsk=$(guest_psk 1 "$kh" "$knqn" "$work/ktls-host.key") || die "tls-guest-psk.py failed"
+            progs=(--program "$nvmfd" --program "$tlshd_lite" --program "$keyctl")
+            for so in "$plugins"/nvmfd-*.so; do progs+=(--program "$so"); done
+            scenario tls-ktls "${progs[@]}" tls-ktls.sh 127.0.0.1 4420 "$knqn" "$kh" \
+                "KEY=$(cat "$work/ktls-host.key")" "PSK=$kpsk"
+        fi
+    fi
+
     t=$(now)
     if stop_nvmfd "$work"; then
         record nvmfd-shutdown PASS "$(elapsed_since "$t")"
