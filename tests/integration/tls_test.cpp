@@ -26,6 +26,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
+#include "core/auth/tls_psk.hpp"
 #include "tests/integration/log_wait.hpp"
 #include "tests/integration/nvmfd_process.hpp"
 #include "tools/host/controller.hpp"
@@ -343,5 +344,48 @@ TEST_CASE("tls: nothing follows the server's Finished until the host's ICReq (ke
             got += size_t(n);
         }
         CHECK(resp.ch.type == proto::tcp::PduType::ICResp);
+    }
+}
+
+// Hosts whose keyring was filled by libnvme 1.4-1.10 (nvme-cli 2.4-2.10) or
+// `nvme check-tls-key --compat` hold a TLS PSK derived with libnvme's
+// non-RFC HkdfLabel (and, for version 1 in the older versions, the whole
+// identity as the context). nvmfd offers OpenSSL the candidate whose binder
+// the ClientHello carries: each such host connects, says so in a notice,
+// and a PSK that is none of them is still refused.
+TEST_CASE("tls: hosts with keys from older libnvme derivations are told apart by the binder") {
+    using auth::PskDerivation;
+    for (int version : {0, 1}) {
+        CAPTURE(version);
+        // The identity as such a host sends it: its digest from the
+        // non-RFC retained PSK.
+        auto configured = auth::parse_tls_psk(kKey32);
+        REQUIRE(configured);
+        auto retained = auth::retained_psk_compat(*configured, kHost);
+        REQUIRE(retained);
+        auto id = auth::make_psk_identity(version, auth::PskHash::Sha256, retained->bytes(), kHost, kSub);
+        REQUIRE(id);
+        auto candidates = auth::tls_psk_candidates(*id, kKey32);
+        REQUIRE(candidates);
+        int tried = 0;
+        for (const auto& c : *candidates) {
+            if (c.derivation == PskDerivation::Rfc8446) continue;  // the first test case's
+            CAPTURE(auth::derivation_name(c.derivation));
+            auto cred = std::make_shared<TlsCredentials>();
+            cred->identity = auth::format_psk_identity(*id);
+            cred->psk.assign(c.psk.bytes().begin(), c.psk.bytes().end());
+            NvmfdProcess d = tls_daemon(kKey32);
+            Controller ctrl = Controller::connect({"127.0.0.1", d.port()}, options(cred));
+            verified_io(ctrl);
+            CHECK(testing::log_shows(d, "was derived with " + std::string(auth::derivation_name(c.derivation))));
+            ++tried;
+        }
+        CHECK(tried == (version == 0 ? 1 : 2));
+        // The same identity with a PSK that is no candidate.
+        auto wrong = std::make_shared<TlsCredentials>();
+        wrong->identity = auth::format_psk_identity(*id);
+        wrong->psk.assign(32, 0x42);
+        NvmfdProcess d = tls_daemon(kKey32);
+        CHECK_THROWS_AS(Controller::connect({"127.0.0.1", d.port()}, options(wrong)), ConnectionError);
     }
 }
