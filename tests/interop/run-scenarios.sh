@@ -351,12 +351,12 @@ PY
 JSON
     }
 
-    # guest_psk [--legacy] VERSION HOSTNQN SUBNQN KEYFILE: "HEX:IDENTITY"
-    # for the guest's keyring.
+    # guest_psk [--compat|--old-libnvme] VERSION HOSTNQN SUBNQN KEYFILE:
+    # "HEX:IDENTITY" for the guest's keyring.
     guest_psk() {
-        local out legacy=()
-        [[ $1 == --legacy ]] && { legacy=(--legacy); shift; }
-        out=$("$INTEROP_DIR/tls-guest-psk.py" ${legacy[@]+"${legacy[@]}"} "$1" "$2" "$3" <"$4") || return 1
+        local out mode=()
+        [[ $1 == --* ]] && { mode=("$1"); shift; }
+        out=$("$INTEROP_DIR/tls-guest-psk.py" ${mode[@]+"${mode[@]}"} "$1" "$2" "$3" <"$4") || return 1
         printf '%s:%s\n' "$(sed -n 2p <<<"$out")" "$(sed -n 1p <<<"$out")"
     }
 
@@ -386,16 +386,17 @@ JSON
             tail -n 20 "$work/nvmfd.log"
             return
         fi
-        local v1 v0 w1 w0 p384 l1 l0
+        local v1 v0 w1 w0 p384 l1 l0 o1
         v1=$(guest_psk 1 "$h" "$tnqn" "$work/tls-host.key") && v0=$(guest_psk 0 "$h" "$tnqn" "$work/tls-host.key") &&
             w1=$(guest_psk 1 "$h" "$tnqn" "$work/tls-wrong.key") && w0=$(guest_psk 0 "$h" "$tnqn" "$work/tls-wrong.key") &&
             p384=$(guest_psk 1 "$h384" "$tnqn" "$work/tls-host384.key") &&
-            l1=$(guest_psk --legacy 1 "$h384" "$tnqn" "$work/tls-host384.key") &&
-            l0=$(guest_psk --legacy 0 "$h" "$tnqn" "$work/tls-host.key") ||
+            l1=$(guest_psk --compat 1 "$h384" "$tnqn" "$work/tls-host384.key") &&
+            l0=$(guest_psk --compat 0 "$h" "$tnqn" "$work/tls-host.key") &&
+            o1=$(guest_psk --old-libnvme 1 "$h" "$tnqn" "$work/tls-host.key") ||
             die "tls-guest-psk.py failed"
         scenario tls --program "$tlshd_lite" --program "$keyctl" tls.sh "$GUEST_ADDR" "$tport" "$tnqn" "$h" \
             "PSK_V1=$v1" "PSK_V0=$v0" "WRONG_V1=$w1" "WRONG_V0=$w0" "HOST384=$h384" "PSK384=$p384" \
-            "LEGACY_V1=$l1" "LEGACY_V0=$l0"
+            "COMPAT_V1=$l1" "COMPAT_V0=$l0" "OLD_V1=$o1"
         # What nvmfd saw: each suite and identity version, both refusals and
         # the plaintext refusal with their reasons; never a secret.
         local log=$work/nvmfd.log
@@ -410,22 +411,23 @@ JSON
             problems+=("no notice for the wrong v0 PSK")
         grep -Fq "port 2 requires TLS (secure channel required): plaintext connection refused" "$log" ||
             problems+=("no notice for the plaintext connection")
-        grep -Fq "TLS handshake on port 2 failed for PSK identity ${l1#*:}: " "$log" ||
-            problems+=("no notice for the refused old-HkdfLabel PSK (v1)")
-        grep -Fq "TLS handshake on port 2 failed for PSK identity ${l0#*:}: " "$log" ||
-            problems+=("no notice for the refused old-HkdfLabel PSK (v0)")
+        for p in "$l1" "$l0" "$o1"; do
+            grep -Fq "the TLS PSK of identity '${p#*:}' on port 2 was derived with libnvme's non-RFC HkdfLabel" "$log" ||
+                problems+=("no notice for the older libnvme derivation of '${p#*:}'")
+        done
+        grep -Fq "with the whole identity as context" "$log" || problems+=("no notice naming libnvme 1.4-1.10's version 1 context")
         for k in "$work"/tls-*.key; do
             p=$(cut -d: -f3 "$k")
             if grep -Fq "${p:0:20}" "$log" "$work/tls.json"; then problems+=("a configured key is in nvmfd's log or state file"); fi
         done
-        for p in "$v1" "$v0" "$w1" "$w0" "$p384" "$l1" "$l0"; do
+        for p in "$v1" "$v0" "$w1" "$w0" "$p384" "$l1" "$l0" "$o1"; do
             if grep -Fqi "${p:0:16}" "$log" "$work/tls.json"; then problems+=("a TLS PSK is in nvmfd's log or state file"); fi
         done
         if ((${#problems[@]})); then
             record tls:nvmfd-side FAIL 0 "$(IFS=';'; echo "${problems[*]}")"
             grep -E "TLS|tls" "$log" | tail -n 30
         else
-            record tls:nvmfd-side PASS 0 "both suites, identity v0 and v1, refusals with reasons; no secret leaked"
+            record tls:nvmfd-side PASS 0 "both suites, identity v0 and v1, older libnvme derivations, refusals with reasons; no secret leaked"
         fi
     }
 

@@ -6,7 +6,7 @@
 #
 #   tls.sh ADDR TLS_PORT SUBNQN HOSTNQN PSK_V1=HEX:IDENTITY PSK_V0=... \
 #          WRONG_V1=... WRONG_V0=... HOST384=NQN PSK384=HEX:IDENTITY \
-#          LEGACY_V1=HEX:IDENTITY LEGACY_V0=HEX:IDENTITY
+#          COMPAT_V1=HEX:IDENTITY COMPAT_V0=HEX:IDENTITY OLD_V1=HEX:IDENTITY
 #
 # Each PSK is the TLS PSK (hex) and its identity as a host's .nvme keyring
 # holds them (tls-guest-psk.py on the host derives them from the
@@ -27,15 +27,17 @@
 #   - a wrong PSK (v1: the digest does not match; v0: the binder does not)
 #     is refused and leaves no controller
 #   - a plaintext connect (nvme-cli, no TLS) to the port is refused
-#   - keys derived with libnvme's non-RFC HkdfLabel (`nvme check-tls-key
-#     --compat` in nvme-cli >= 2.11; what libnvme before 1.11 did) are
-#     refused, as docs/security.md says: version 1 (HOST384's key) by its
-#     digest, version 0 (HOSTNQN's key) by the TLS binder
+#   - keys as older tools derived them, each with verified I/O: libnvme's
+#     non-RFC HkdfLabel (`nvme check-tls-key --compat`) with a version 1
+#     identity (HOST384's 48-byte key) and a version 0 one (HOSTNQN's), and
+#     as libnvme 1.4-1.10 did for version 1 (the whole identity as context,
+#     HOSTNQN's key): nvmfd picks the candidate the ClientHello's binder
+#     proves
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-PSK_V1='' PSK_V0='' WRONG_V1='' WRONG_V0='' HOST384='' PSK384='' LEGACY_V1='' LEGACY_V0=''
-parse_scenario_args "PSK_V1 PSK_V0 WRONG_V1 WRONG_V0 HOST384 PSK384 LEGACY_V1 LEGACY_V0" "$@"
+PSK_V1='' PSK_V0='' WRONG_V1='' WRONG_V0='' HOST384='' PSK384='' COMPAT_V1='' COMPAT_V0='' OLD_V1=''
+parse_scenario_args "PSK_V1 PSK_V0 WRONG_V1 WRONG_V0 HOST384 PSK384 COMPAT_V1 COMPAT_V0 OLD_V1" "$@"
 source "$(dirname "$0")/tls-lib.sh"
 
 verified_io() {
@@ -117,6 +119,10 @@ step v1-sha384 connect_tls "identity v1, 48-byte key" "$HOST384" "$PSK384" TLS_A
 step wrong-psk-v1 refused_tls "a wrong PSK (v1)" "$HOSTNQN" "$WRONG_V1"
 step wrong-psk-v0 refused_tls "a wrong PSK (v0)" "$HOSTNQN" "$WRONG_V0"
 step plaintext refused_plaintext
-step legacy-v1 refused_tls "a PSK with libnvme's old HkdfLabel (v1)" "$HOST384" "$LEGACY_V1"
-step legacy-v0 refused_tls "a PSK with libnvme's old HkdfLabel (v0)" "$HOSTNQN" "$LEGACY_V0"
+step compat-v1 connect_tls "identity v1, 48-byte key, nvme-cli --compat derivation" "$HOST384" "$COMPAT_V1" \
+    TLS_AES_256_GCM_SHA384
+step compat-v0 connect_tls "identity v0, 32-byte key, nvme-cli --compat derivation" "$HOSTNQN" "$COMPAT_V0" \
+    TLS_AES_128_GCM_SHA256
+step old-libnvme-v1 connect_tls "identity v1, 32-byte key, libnvme 1.4-1.10 derivation" "$HOSTNQN" "$OLD_V1" \
+    TLS_AES_128_GCM_SHA256
 show_tlshd_log
