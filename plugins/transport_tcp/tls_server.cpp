@@ -139,7 +139,13 @@ TlsStream::Step TlsStream::handshake() {
     }
     ERR_clear_error();
     int r = SSL_do_handshake(ssl_);
-    if (r == 1) return Step::Done;
+    if (r == 1) {
+        // The ClientHello served its purpose; the callback would otherwise
+        // run for every record of the data path.
+        SSL_set_msg_callback(ssl_, nullptr);
+        std::vector<uint8_t>().swap(client_hello_);
+        return Step::Done;
+    }
     Step s = failed(r, "TLS handshake");
     // Without a PSK OpenSSL falls back to certificates, which a PSK-only
     // server has none of: say what really happened.
