@@ -293,3 +293,43 @@ Result<Secret> tls_psk_for_identity(const PskIdentity& id, std::string_view conf
 }
 
 }  // namespace nvmfd::auth
+
+namespace nvmfd::auth {
+
+std::string_view derivation_name(PskDerivation d) {
+    switch (d) {
+    case PskDerivation::Rfc8446: return "RFC 8446 HkdfLabel";
+    case PskDerivation::LibnvmeCompat: return "libnvme's non-RFC HkdfLabel (nvme-cli 2.4-2.10, or --compat)";
+    case PskDerivation::LibnvmeOld: return "libnvme's non-RFC HkdfLabel with the whole identity as context (nvme-cli 2.4-2.10)";
+    }
+    return "?";
+}
+
+Result<std::vector<TlsPskCandidate>> tls_psk_candidates(const PskIdentity& id, std::string_view configured_text) {
+    auto configured = parse_tls_psk(configured_text);
+    if (!configured) return nvmfd::unexpected(configured.error());
+    std::vector<TlsPskCandidate> out;
+    auto retained = retained_psk(*configured, id.hostnqn);
+    if (!retained) return nvmfd::unexpected(retained.error());
+    // A version 1 digest that does not fit is PermissionDenied: maybe the
+    // other retained PSK's.
+    auto rfc = derive_tls_psk(id, retained->bytes());
+    if (rfc) out.push_back({PskDerivation::Rfc8446, std::move(*rfc)});
+    else if (rfc.error().code != ErrorCode::PermissionDenied) return nvmfd::unexpected(rfc.error());
+    auto old_retained = retained_psk_compat(*configured, id.hostnqn);
+    if (!old_retained) return nvmfd::unexpected(old_retained.error());
+    if (auto compat = derive_tls_psk_compat(id, old_retained->bytes())) {
+        out.push_back({PskDerivation::LibnvmeCompat, std::move(*compat)});
+        if (id.version == 1) {
+            size_t len = hash_length(id.hash);
+            auto info = hkdf_label_compat(len, "nvme-tls-psk", format_psk_identity(id));
+            auto old = hkdf(id.hash, old_retained->bytes(), info, len);
+            if (!old) return nvmfd::unexpected(old.error());
+            out.push_back({PskDerivation::LibnvmeOld, std::move(*old)});
+        }
+    }
+    if (out.empty()) return nvmfd::unexpected(rfc.error());
+    return out;
+}
+
+}  // namespace nvmfd::auth

@@ -10,8 +10,8 @@
 //    (drivers/nvme/common/auth.c), SPDK (include/spdk_internal/nvme_tcp.h)
 //    and libnvme from 1.11 on; libnvme before that left out the length
 //    bytes and wrote the length little-endian (kept there as "--compat").
-//    This follows the RFC; the older form is offered as a separate function
-//    for a host configured that way (not used by the server by default).
+//    This follows the RFC; a server also offers the older forms as
+//    candidates (tls_psk_candidates) for the TLS binder to choose from.
 //  - Identity version 0 ("NVMe0R0x <hostnqn> <subnqn>", SPDK and libnvme):
 //    the derivation context is the whole identity. Version 1 ("NVMe1R0x
 //    <hostnqn> <subnqn> <digest>", libnvme and the kernel): the context is
@@ -107,6 +107,27 @@ Result<Secret> derive_tls_psk_compat(const PskIdentity& id, std::span<const uint
 // text: parse both, check the identity names `hostnqn`, derive. The cipher
 // suite follows from id.hash.
 Result<Secret> tls_psk_for_identity(const PskIdentity& id, std::string_view configured_text);
+
+// Every TLS PSK a host may hold for `id` and its configured key, the RFC's
+// first. Besides RFC 8446's HkdfLabel, libnvme 1.4 to 1.10 (nvme-cli 2.4 to
+// 2.10; `nvme check-tls-key --compat` since) derived with its own
+// (hkdf_label_compat), and for a version 1 identity those versions took the
+// whole identity as the context where `--compat` takes "0h <digest>". The
+// identity cannot tell them apart (a version 1 digest tells only which
+// retained PSK), so a server picks by the ClientHello's PSK binder, which
+// only the host's real PSK matches. Fails with the reason when none can be
+// (a version 1 digest that fits neither retained PSK, a bad key).
+enum class PskDerivation : uint8_t {
+    Rfc8446,        // the specification's, libnvme >= 1.11, SPDK
+    LibnvmeCompat,  // non-RFC HkdfLabel; context as the RFC's (`--compat`)
+    LibnvmeOld,     // non-RFC HkdfLabel, version 1 with the whole identity as context
+};
+std::string_view derivation_name(PskDerivation d);
+struct TlsPskCandidate {
+    PskDerivation derivation;
+    Secret psk;
+};
+Result<std::vector<TlsPskCandidate>> tls_psk_candidates(const PskIdentity& id, std::string_view configured_text);
 
 // What a host presents for its configured key on a subsystem: the PSK
 // identity (version 1 unless asked for 0, its hash from the key's length as

@@ -38,16 +38,31 @@ struct PortConfig {
 };
 
 // The TLS PSK for one client's PSK identity, as the core derived it from
-// the host's configured key. Wiped when it goes.
+// the host's configured key, and the other PSKs the host may hold for it
+// (derivations of older tools): the transport uses the one the
+// ClientHello's binder proves, else `key`. Wiped when it goes.
 struct TlsPsk {
+    struct Alternative {
+        std::vector<uint8_t> key;
+        std::string derivation;  // what made it, for the log
+    };
     std::vector<uint8_t> key;
-    bool sha384 = false;  // TLS_AES_256_GCM_SHA384; otherwise TLS_AES_128_GCM_SHA256
+    std::string derivation;
+    bool standard = true;  // `key` follows the specification (RFC 8446 HkdfLabel)
+    bool sha384 = false;   // TLS_AES_256_GCM_SHA384; otherwise TLS_AES_128_GCM_SHA256
+    std::vector<Alternative> alternatives;  // never standard
     TlsPsk() = default;
     TlsPsk(TlsPsk&&) = default;
     TlsPsk& operator=(TlsPsk&&) = default;
     ~TlsPsk() {
-        volatile uint8_t* p = key.data();
-        for (size_t i = 0; i < key.size(); ++i) p[i] = 0;
+        wipe(key);
+        for (auto& a : alternatives) wipe(a.key);
+    }
+
+private:
+    static void wipe(std::vector<uint8_t>& k) {
+        volatile uint8_t* p = k.data();
+        for (size_t i = 0; i < k.size(); ++i) p[i] = 0;
     }
 };
 

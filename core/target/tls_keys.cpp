@@ -29,11 +29,19 @@ Result<plugin::TlsPsk> find_tls_psk(const TargetSnapshot& snap, uint16_t port_id
         key = host_tls_key(*sub, id->hostnqn);
     }
     if (!key) return make_error(ErrorCode::NotFound, "the host has no TLS PSK on the subsystem");
-    auto derived = auth::tls_psk_for_identity(*id, *key);
-    if (!derived) return nvmfd::unexpected(derived.error());
+    auto candidates = auth::tls_psk_candidates(*id, *key);
+    if (!candidates) return nvmfd::unexpected(candidates.error());
     plugin::TlsPsk psk;
-    psk.key.assign(derived->bytes().begin(), derived->bytes().end());
+    auto& first = candidates->front();
+    psk.key.assign(first.psk.bytes().begin(), first.psk.bytes().end());
+    psk.derivation = auth::derivation_name(first.derivation);
+    psk.standard = first.derivation == auth::PskDerivation::Rfc8446;
     psk.sha384 = id->hash == auth::PskHash::Sha384;
+    for (size_t i = 1; i < candidates->size(); ++i) {
+        auto& c = (*candidates)[i];
+        psk.alternatives.push_back({{c.psk.bytes().begin(), c.psk.bytes().end()},
+                                    std::string(auth::derivation_name(c.derivation))});
+    }
     return psk;
 }
 

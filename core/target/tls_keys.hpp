@@ -19,8 +19,9 @@ namespace nvmfd::target {
 // (`nvmfctl host allow|set-key ... --tls-psk`, kept in the secrets file).
 std::optional<std::string> host_tls_key(const Subsystem& sub, const std::string& hostnqn);
 
-// The TLS PSK for `identity` on port `port_id`, or why there is none (a
-// message for the log: it never holds key material). A retained PSK
+// The TLS PSK for `identity` on port `port_id` (with the other
+// derivations the host may hold, auth::tls_psk_candidates), or why there is
+// none (a message for the log: it never holds key material). A retained PSK
 // belongs to a host, not to a subsystem (it is derived from the host NQN
 // only): an identity naming the discovery NQN uses the host's key from any
 // subsystem the port exposes.

@@ -74,7 +74,11 @@ void TcpConnection::handshake_step() {
     link_ = Link::Ready;
     set_want_write(false);
     log::info("tcp: {}: TLS 1.3 on port {} with {} ({}), PSK identity '{}'", peer_, port_id_, tls_->cipher(),
-              tls_->kernel_tls() ? "kernel TLS" : "TLS in user space", tls_->identity());
+              tls_->record_layer(), tls_->identity());
+    if (!tls_->nonstandard_derivation().empty())
+        log::notice("tcp: {}: the TLS PSK of identity '{}' on port {} was derived with {}: accepted; insert the "
+                    "host's key with nvme-cli 2.11 or later (without --compat) to follow RFC 8446",
+                    peer_, tls_->identity(), port_id_, tls_->nonstandard_derivation());
     on_readable();  // the ICReq may have come with the handshake's last flight
 }
 

@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 
 #include "core/runtime/log.hpp"
+#include "plugins/transport_tcp/tls_binder.hpp"
 
 namespace nvmfd::plugins::tcp {
 namespace {
@@ -32,6 +33,12 @@ int find_session(SSL* ssl, const unsigned char* identity, size_t len, SSL_SESSIO
     }
     *sess = s;
     return 1;
+}
+
+void on_message(int write_p, int, int content_type, const void* buf, size_t len, SSL* ssl, void*) {
+    if (write_p || content_type != SSL3_RT_HANDSHAKE || len < 4) return;
+    if (auto* stream = static_cast<TlsStream*>(SSL_get_app_data(ssl)))
+        stream->on_handshake_message(static_cast<const uint8_t*>(buf), len);
 }
 
 std::string openssl_errors() {
@@ -72,6 +79,7 @@ TlsStream::TlsStream(const TlsServer& server, int fd, PskLookup lookup) : lookup
     if (server.ctx()) ssl_ = SSL_new(server.ctx());
     if (ssl_) {
         SSL_set_app_data(ssl_, this);
+        SSL_set_msg_callback(ssl_, on_message);
         SSL_set_fd(ssl_, fd);
         SSL_set_accept_state(ssl_);
     }
@@ -82,10 +90,33 @@ TlsStream::~TlsStream() {
     if (!out_.empty()) std::fill(out_.begin(), out_.end(), 0);
 }
 
+void TlsStream::on_handshake_message(const uint8_t* msg, size_t len) {
+    if (msg[0] != SSL3_MT_CLIENT_HELLO) return;
+    ++client_hellos_;
+    client_hello_.assign(msg, msg + len);
+}
+
 std::optional<plugin::TlsPsk> TlsStream::on_identity(std::string_view identity) {
     identity_ = std::string(identity);
     auto psk = lookup_(identity);
     psk_refused_ = !psk;
+    if (!psk) return psk;
+    // Several candidates (older tools' derivations): the binder of the one
+    // ClientHello tells which the host has. After a HelloRetryRequest the
+    // binder covers more than this ClientHello: keep the first candidate.
+    if (!psk->alternatives.empty() && client_hellos_ == 1) {
+        auto binder = find_psk_binder(client_hello_, identity);
+        if (binder && !binder_matches(psk->key, psk->sha384, *binder)) {
+            for (auto& alt : psk->alternatives) {
+                if (!binder_matches(alt.key, psk->sha384, *binder)) continue;
+                std::swap(psk->key, alt.key);
+                psk->derivation = alt.derivation;
+                psk->standard = false;
+                break;
+            }
+        }
+    }
+    if (!psk->standard) nonstandard_ = psk->derivation;
     return psk;
 }
 
@@ -108,7 +139,13 @@ TlsStream::Step TlsStream::handshake() {
     }
     ERR_clear_error();
     int r = SSL_do_handshake(ssl_);
-    if (r == 1) return Step::Done;
+    if (r == 1) {
+        // The ClientHello served its purpose; the callback would otherwise
+        // run for every record of the data path.
+        SSL_set_msg_callback(ssl_, nullptr);
+        std::vector<uint8_t>().swap(client_hello_);
+        return Step::Done;
+    }
     Step s = failed(r, "TLS handshake");
     // Without a PSK OpenSSL falls back to certificates, which a PSK-only
     // server has none of: say what really happened.
@@ -185,8 +222,13 @@ std::string TlsStream::cipher() const {
     return c ? c : "";
 }
 
-bool TlsStream::kernel_tls() const {
-    return ssl_ && BIO_get_ktls_send(SSL_get_wbio(ssl_)) && BIO_get_ktls_recv(SSL_get_rbio(ssl_));
+std::string_view TlsStream::record_layer() const {
+    bool send = ssl_ && BIO_get_ktls_send(SSL_get_wbio(ssl_));
+    bool recv = ssl_ && BIO_get_ktls_recv(SSL_get_rbio(ssl_));
+    if (send && recv) return "kernel TLS";
+    if (send) return "kernel TLS for sending, receiving in user space";
+    if (recv) return "kernel TLS for receiving, sending in user space";
+    return "TLS in user space";
 }
 
 }  // namespace nvmfd::plugins::tcp

@@ -67,11 +67,20 @@ public:
 
     const std::string& identity() const { return identity_; }
     std::string cipher() const;
-    bool kernel_tls() const;  // the kernel does the record layer in both directions
+    // Where the record layer runs, for the log: "kernel TLS" (both
+    // directions), "kernel TLS for sending" (OpenSSL 3.0 programs kTLS for
+    // TLS 1.3 only on the sending side), or "TLS in user space".
+    std::string_view record_layer() const;
     const std::string& error() const { return error_; }
 
     // OpenSSL's PSK callback lands here (it keeps the identity for Connect).
+    // Of the PSKs the core offers, the one the ClientHello's binder proves.
     std::optional<plugin::TlsPsk> on_identity(std::string_view identity);
+    // OpenSSL's message callback: keeps the (first) ClientHello for that.
+    void on_handshake_message(const uint8_t* msg, size_t len);
+    // Non-empty when the host's PSK came from a derivation other than the
+    // specification's (an older tool's): which one, for the log.
+    const std::string& nonstandard_derivation() const { return nonstandard_; }
 
 private:
     Step failed(int ret, std::string_view what);
@@ -85,6 +94,9 @@ private:
     size_t out_len_ = 0, out_sent_ = 0;
     bool dead_ = false;
     bool psk_refused_ = false;  // the core had no PSK for the identity
+    std::vector<uint8_t> client_hello_;
+    int client_hellos_ = 0;  // a second one follows a HelloRetryRequest
+    std::string nonstandard_;
 };
 
 }  // namespace nvmfd::plugins::tcp

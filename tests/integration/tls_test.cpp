@@ -1,8 +1,9 @@
 // NVMe/TCP over TLS 1.3 with a PSK (TP 8011) against a live nvmfd: the tools
 // initiator through OpenSSL with both cipher suites and verified I/O, wrong
 // and unknown PSKs, plaintext on `required` and `allowed` ports, discovery's
-// TREQ/TSAS, and `openssl s_client` (a TLS client nvmfd did not write)
-// carrying a real ICReq.
+// TREQ/TSAS, `openssl s_client` (a TLS client nvmfd did not write)
+// carrying a real ICReq, and the quiet after the handshake a kernel TLS host
+// needs.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
@@ -11,16 +12,21 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <random>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
+#include "core/auth/tls_psk.hpp"
 #include "tests/integration/log_wait.hpp"
 #include "tests/integration/nvmfd_process.hpp"
 #include "tools/host/controller.hpp"
@@ -117,6 +123,51 @@ void verified_io(Controller& ctrl) {
         lba += blocks;
     }
 }
+
+// A bare TLS 1.3 PSK client on a socket, as the Linux host's handshake
+// agent (tlshd) is one: OpenSSL without read-ahead, so that it reads
+// exactly up to the server's Finished and whatever follows stays in the
+// socket.
+struct BareTlsClient {
+    std::shared_ptr<const TlsCredentials> cred;
+    int fd = -1;
+    SSL_CTX* ctx = nullptr;
+    SSL* ssl = nullptr;
+
+    static int use_psk(SSL* ssl, const EVP_MD*, const unsigned char** id, size_t* idlen, SSL_SESSION** sess) {
+        auto* self = static_cast<BareTlsClient*>(SSL_get_app_data(ssl));
+        static const unsigned char kAes128[] = {0x13, 0x01}, kAes256[] = {0x13, 0x02};
+        SSL_SESSION* s = SSL_SESSION_new();
+        SSL_SESSION_set1_master_key(s, self->cred->psk.data(), self->cred->psk.size());
+        SSL_SESSION_set_cipher(s, SSL_CIPHER_find(ssl, self->cred->psk.size() == 48 ? kAes256 : kAes128));
+        SSL_SESSION_set_protocol_version(s, TLS1_3_VERSION);
+        *id = reinterpret_cast<const unsigned char*>(self->cred->identity.data());
+        *idlen = self->cred->identity.size();
+        *sess = s;
+        return 1;
+    }
+
+    BareTlsClient(uint16_t port, std::shared_ptr<const TlsCredentials> c) : cred(std::move(c)) {
+        fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+        ctx = SSL_CTX_new(TLS_client_method());
+        SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+        SSL_CTX_set_ciphersuites(ctx, cred->psk.size() == 48 ? "TLS_AES_256_GCM_SHA384" : "TLS_AES_128_GCM_SHA256");
+        ssl = SSL_new(ctx);
+        SSL_set_app_data(ssl, this);
+        SSL_set_psk_use_session_callback(ssl, use_psk);
+        SSL_set_fd(ssl, fd);
+    }
+    ~BareTlsClient() {
+        SSL_free(ssl);
+        SSL_CTX_free(ctx);
+        if (fd >= 0) ::close(fd);
+    }
+};
 
 }  // namespace
 
@@ -261,5 +312,80 @@ TEST_CASE("tls: openssl s_client carrying a real ICReq gets an ICResp") {
         CHECK(resp.pfv == 0);
         CHECK(resp.maxh2cdata >= 4096);
         CHECK(testing::log_shows(d, "TLS 1.3 on port 1 with " + suite));
+    }
+}
+
+// The Linux host's handshake agent hands the socket to kernel TLS right
+// after its Finished, with the server's record sequence at 0: anything the
+// server sends then (a NewSessionTicket above all) reaches nvme-tcp as a
+// non-data record, and the host gives up ("nvme_tcp: queue 0: unhandled TLS
+// record 22", seen in the interop `tls` scenario with tickets turned on).
+// So nothing may follow the server's Finished until the host's ICReq.
+TEST_CASE("tls: nothing follows the server's Finished until the host's ICReq (kernel TLS hosts)") {
+    for (const std::string* key : {&kKey32, &kKey48}) {
+        CAPTURE(key->size());
+        NvmfdProcess d = tls_daemon(*key);
+        BareTlsClient c(d.port(), credentials(*key));
+        ERR_clear_error();
+        REQUIRE(SSL_connect(c.ssl) == 1);
+        CHECK(SSL_session_reused(c.ssl) == 1);  // the external PSK, no certificate
+        CHECK(SSL_pending(c.ssl) == 0);
+        // Long enough for the server to have answered our Finished.
+        pollfd p{c.fd, POLLIN, 0};
+        CHECK(::poll(&p, 1, 500) == 0);
+        // And the session is good for NVMe/TCP.
+        auto icreq = pdu::icreq_bytes(TransportOptions{});
+        REQUIRE(SSL_write(c.ssl, icreq.data(), int(icreq.size())) == int(icreq.size()));
+        proto::tcp::ICResp resp{};
+        size_t got = 0;
+        while (got < sizeof resp) {
+            int n = SSL_read(c.ssl, reinterpret_cast<uint8_t*>(&resp) + got, int(sizeof resp - got));
+            REQUIRE(n > 0);
+            got += size_t(n);
+        }
+        CHECK(resp.ch.type == proto::tcp::PduType::ICResp);
+    }
+}
+
+// Hosts whose keyring was filled by libnvme 1.4-1.10 (nvme-cli 2.4-2.10) or
+// `nvme check-tls-key --compat` hold a TLS PSK derived with libnvme's
+// non-RFC HkdfLabel (and, for version 1 in the older versions, the whole
+// identity as the context). nvmfd offers OpenSSL the candidate whose binder
+// the ClientHello carries: each such host connects, says so in a notice,
+// and a PSK that is none of them is still refused.
+TEST_CASE("tls: hosts with keys from older libnvme derivations are told apart by the binder") {
+    using auth::PskDerivation;
+    for (int version : {0, 1}) {
+        CAPTURE(version);
+        // The identity as such a host sends it: its digest from the
+        // non-RFC retained PSK.
+        auto configured = auth::parse_tls_psk(kKey32);
+        REQUIRE(configured);
+        auto retained = auth::retained_psk_compat(*configured, kHost);
+        REQUIRE(retained);
+        auto id = auth::make_psk_identity(version, auth::PskHash::Sha256, retained->bytes(), kHost, kSub);
+        REQUIRE(id);
+        auto candidates = auth::tls_psk_candidates(*id, kKey32);
+        REQUIRE(candidates);
+        int tried = 0;
+        for (const auto& c : *candidates) {
+            if (c.derivation == PskDerivation::Rfc8446) continue;  // the first test case's
+            CAPTURE(auth::derivation_name(c.derivation));
+            auto cred = std::make_shared<TlsCredentials>();
+            cred->identity = auth::format_psk_identity(*id);
+            cred->psk.assign(c.psk.bytes().begin(), c.psk.bytes().end());
+            NvmfdProcess d = tls_daemon(kKey32);
+            Controller ctrl = Controller::connect({"127.0.0.1", d.port()}, options(cred));
+            verified_io(ctrl);
+            CHECK(testing::log_shows(d, "was derived with " + std::string(auth::derivation_name(c.derivation))));
+            ++tried;
+        }
+        CHECK(tried == (version == 0 ? 1 : 2));
+        // The same identity with a PSK that is no candidate.
+        auto wrong = std::make_shared<TlsCredentials>();
+        wrong->identity = auth::format_psk_identity(*id);
+        wrong->psk.assign(32, 0x42);
+        NvmfdProcess d = tls_daemon(kKey32);
+        CHECK_THROWS_AS(Controller::connect({"127.0.0.1", d.port()}, options(wrong)), ConnectionError);
     }
 }

@@ -37,7 +37,7 @@ modules=(
     nvmet nvmet-tcp nvme-loop                             # kernel target (self-tests)
     nvme-fc nvmet-fc nvme-fcloop                          # FC over the loopback LLD
     rdma_rxe nvme-rdma nvmet-rdma rdma_ucm ib_uverbs      # NVMe/RDMA over soft-RoCE
-    tls                                                   # NVMe/TCP TLS (kTLS)
+    tls gcm ghash-generic aesni-intel ghash-clmulni-intel # NVMe/TCP TLS: kTLS and its AES-GCM
     nvme vfio-pci vfio_iommu_type1                        # emulated PCIe NVMe via VFIO
     ext4 loop null_blk ublk_drv                           # filesystems and test block devices
     9p 9pnet_virtio overlay                               # --systemd: the host's root as the guest's

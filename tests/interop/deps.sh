@@ -24,6 +24,8 @@ packages=(
     cpio              # build the initramfs
     zstd              # unpack the zstd-compressed vmlinuz
     xz-utils          # unpack the .ko.xz modules
+    keyutils          # tls: keyctl puts the host's TLS PSK into the guest's .nvme keyring
+    python3           # tls: tls-guest-psk.py derives that PSK (hashlib/hmac)
     # run-guest.sh --systemd boots this machine's own root file system, so
     # what its scenarios run must be installed here:
     systemd           # PID 1, systemctl, busctl, systemd-sysusers

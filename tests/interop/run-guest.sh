@@ -19,6 +19,9 @@
 #                      bash -c (ARGS as $1..., also in $NVMFD_HOOK_ARGS) and
 #                      answer @@ACK:NAME:RC@@ on the guest's console input
 #   --env NAME=VALUE   export NAME in the guest script's environment
+#   --program PATH     copy a host program into the guest's /usr/bin, with
+#                      the shared libraries ldd names (repeatable; e.g. the
+#                      tls scenario's tlshd-lite and keyctl)
 #   --modules "M..."   modules init loads before the script (default:
 #                      virtio_net configfs nvme-tcp)
 #   --append ARGS      extra kernel command line
@@ -42,7 +45,7 @@ source "$(dirname "$0")/host-lib.sh"
 
 timeout=300 mem=1024 smp=2 verbose=0 logfile='' append='' systemd=0
 boot_modules="virtio_net configfs nvme-tcp"
-hostfwds=() envs=() qemu_extra=()
+hostfwds=() envs=() qemu_extra=() programs=()
 declare -A hooks=()
 
 usage() {
@@ -58,6 +61,7 @@ while (($#)); do
     --hostfwd) hostfwds+=("$2"); shift 2 ;;
     --hook) [[ $2 == *=* ]] || usage; hooks[${2%%=*}]=${2#*=}; shift 2 ;;
     --env) [[ $2 == [A-Za-z_]*=* ]] || usage; envs+=("$2"); shift 2 ;;
+    --program) [[ -x $2 ]] || die "--program $2: not an executable file"; programs+=("$2"); shift 2 ;;
     --modules) boot_modules=$2; shift 2 ;;
     --append) append=$2; shift 2 ;;
     --qemu-arg) qemu_extra+=("$2"); shift 2 ;;
@@ -111,6 +115,18 @@ cp "$INTEROP_DIR"/guest/* "$overlay/scenario/"
 ((systemd)) && cp "$INTEROP_DIR/systemd-scenario.sh" "$overlay/scenario/"
 name=$(basename "$script")
 cp "$script" "$overlay/scenario/$name"
+# Programs the base image lacks, with their libraries at the paths the
+# dynamic loader looks for them (directories resolved, so that the image's
+# merged-/usr symlinks stay as they are).
+for p in ${programs[@]+"${programs[@]}"}; do
+    mkdir -p "$overlay/usr/bin"
+    cp "$p" "$overlay/usr/bin/"
+    for lib in $(ldd "$p" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 }'); do
+        dest=$(cd "$(dirname "$lib")" && pwd -P)/$(basename "$lib")
+        mkdir -p "$overlay$(dirname "$dest")"
+        cp -L "$lib" "$overlay$dest"
+    done
+done
 # A tag the scenario cannot print by accident: only init's marker counts.
 tag=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 {

@@ -333,6 +333,104 @@ PY
 
     ctl() { DBUS_SESSION_BUS_ADDRESS=$bus_address "$nvmfctl" --bus session "$@"; }
 
+    # A state file serving subsystem $2 (one malloc namespace, no host
+    # allowed yet) and a plaintext port 1 that does not export it; the tls
+    # scenario adds the port and the hosts with nvmfctl.
+    write_tls_state() {
+        cat >"$1.in" <<JSON
+{
+  "version": 1,
+  "subsystems": [
+    {"nqn": "$2", "allow_any_host": false, "hosts": [],
+     "namespaces": [{"nsid": 1, "backend": "malloc", "params": {"size": "128M"}}]}
+  ],
+  "ports": [
+    {"id": 1, "transport": "tcp", "family": "ipv4", "address": "127.0.0.1", "service": "@PORT@", "subsystems": []}
+  ]
+}
+JSON
+    }
+
+    # guest_psk [--compat|--old-libnvme] VERSION HOSTNQN SUBNQN KEYFILE:
+    # "HEX:IDENTITY" for the guest's keyring.
+    guest_psk() {
+        local out mode=()
+        [[ $1 == --* ]] && { mode=("$1"); shift; }
+        out=$("$INTEROP_DIR/tls-guest-psk.py" ${mode[@]+"${mode[@]}"} "$1" "$2" "$3" <"$4") || return 1
+        printf '%s:%s\n' "$(sed -n 2p <<<"$out")" "$(sed -n 1p <<<"$out")"
+    }
+
+    run_tls_scenario() {
+        local tnqn=nqn.2026-11.io.nvmfd:tls tport='' p problems=() k
+        local h=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000001e5
+        local h384=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-000000000384
+        # The keys, as an admin makes them (nvme-cli), kept in 0600 files.
+        (
+            umask 077
+            nvme gen-tls-key -m 1 >"$work/tls-host.key"
+            nvme gen-tls-key -m 2 >"$work/tls-host384.key"
+            nvme gen-tls-key -m 1 >"$work/tls-wrong.key"
+        )
+        write_tls_state "$work/tls.json" "$tnqn"
+        stop_nvmfd "$work" || true
+        launch_nvmfd "$work/tls.json" || die "cannot start nvmfd for the tls scenario"
+        for _ in 1 2 3 4 5; do
+            p=$((20000 + RANDOM % 40000))
+            nvmfd_listening "$p" || { tport=$p; break; }
+        done
+        if ! { ctl port add --id 2 --transport tcp --address 127.0.0.1 --port "$tport" --secure-channel required &&
+            ctl port link 2 "$tnqn" &&
+            ctl host allow "$tnqn" "$h" --tls-psk "@$work/tls-host.key" &&
+            ctl host allow "$tnqn" "$h384" --tls-psk "@$work/tls-host384.key"; } >>"$work/nvmfd.log" 2>&1; then
+            record tls FAIL 0 "nvmfctl could not set up the TLS port and hosts (see nvmfd's log)"
+            tail -n 20 "$work/nvmfd.log"
+            return
+        fi
+        local v1 v0 w1 w0 p384 l1 l0 o1
+        v1=$(guest_psk 1 "$h" "$tnqn" "$work/tls-host.key") && v0=$(guest_psk 0 "$h" "$tnqn" "$work/tls-host.key") &&
+            w1=$(guest_psk 1 "$h" "$tnqn" "$work/tls-wrong.key") && w0=$(guest_psk 0 "$h" "$tnqn" "$work/tls-wrong.key") &&
+            p384=$(guest_psk 1 "$h384" "$tnqn" "$work/tls-host384.key") &&
+            l1=$(guest_psk --compat 1 "$h384" "$tnqn" "$work/tls-host384.key") &&
+            l0=$(guest_psk --compat 0 "$h" "$tnqn" "$work/tls-host.key") &&
+            o1=$(guest_psk --old-libnvme 1 "$h" "$tnqn" "$work/tls-host.key") ||
+            die "tls-guest-psk.py failed"
+        scenario tls --program "$tlshd_lite" --program "$keyctl" tls.sh "$GUEST_ADDR" "$tport" "$tnqn" "$h" \
+            "PSK_V1=$v1" "PSK_V0=$v0" "WRONG_V1=$w1" "WRONG_V0=$w0" "HOST384=$h384" "PSK384=$p384" \
+            "COMPAT_V1=$l1" "COMPAT_V0=$l0" "OLD_V1=$o1"
+        # What nvmfd saw: each suite and identity version, both refusals and
+        # the plaintext refusal with their reasons; never a secret.
+        local log=$work/nvmfd.log
+        grep -Fq "with TLS_AES_128_GCM_SHA256 (" "$log" || problems+=("no TLS_AES_128_GCM_SHA256 session")
+        grep -Fq "with TLS_AES_256_GCM_SHA384 (" "$log" || problems+=("no TLS_AES_256_GCM_SHA384 session")
+        grep -Fq "PSK identity 'NVMe1R01 $h $tnqn ${v1##* }'" "$log" || problems+=("no session with the v1 identity")
+        grep -Fq "PSK identity 'NVMe0R01 $h $tnqn'" "$log" || problems+=("no session with the v0 identity")
+        grep -Fq "PSK identity 'NVMe1R02 $h384 $tnqn " "$log" || problems+=("no session with the SHA-384 identity")
+        grep -Fq "TLS handshake on port 2 failed for PSK identity NVMe1R01 $h $tnqn ${w1##* }: " "$log" ||
+            problems+=("no notice for the wrong v1 PSK")
+        grep -Fq "TLS handshake on port 2 failed for PSK identity NVMe0R01 $h $tnqn: " "$log" ||
+            problems+=("no notice for the wrong v0 PSK")
+        grep -Fq "port 2 requires TLS (secure channel required): plaintext connection refused" "$log" ||
+            problems+=("no notice for the plaintext connection")
+        for p in "$l1" "$l0" "$o1"; do
+            grep -Fq "the TLS PSK of identity '${p#*:}' on port 2 was derived with libnvme's non-RFC HkdfLabel" "$log" ||
+                problems+=("no notice for the older libnvme derivation of '${p#*:}'")
+        done
+        grep -Fq "with the whole identity as context" "$log" || problems+=("no notice naming libnvme 1.4-1.10's version 1 context")
+        for k in "$work"/tls-*.key; do
+            p=$(cut -d: -f3 "$k")
+            if grep -Fq "${p:0:20}" "$log" "$work/tls.json"; then problems+=("a configured key is in nvmfd's log or state file"); fi
+        done
+        for p in "$v1" "$v0" "$w1" "$w0" "$p384" "$l1" "$l0" "$o1"; do
+            if grep -Fqi "${p:0:16}" "$log" "$work/tls.json"; then problems+=("a TLS PSK is in nvmfd's log or state file"); fi
+        done
+        if ((${#problems[@]})); then
+            record tls:nvmfd-side FAIL 0 "$(IFS=';'; echo "${problems[*]}")"
+            grep -E "TLS|tls" "$log" | tail -n 30
+        else
+            record tls:nvmfd-side PASS 0 "both suites, identity v0 and v1, older libnvme derivations, refusals with reasons; no secret leaked"
+        fi
+    }
+
     t=$(now)
     launch_nvmfd "$work/state.json" || { record nvmfd-start FAIL "$(elapsed_since "$t")"; exit 1; }
     echo "nvmfd listens on 127.0.0.1:$PORT (guest: $GUEST_ADDR:$PORT), up in $(elapsed_since "$t") s"
@@ -446,6 +544,45 @@ PY
             record dhchap:nvmfd-side FAIL 0 "$(IFS=';'; echo "${problems[*]}")"
         else
             record dhchap:nvmfd-side PASS 0 "hashes, groups, bidirectional, refusals and rotation seen; no secret leaked"
+        fi
+    fi
+
+    # NVMe/TCP over TLS 1.3 with the Linux host: the guest's kernel does
+    # the handshake through tlshd-lite (tests/interop/tlshd-lite) and kTLS.
+    # nvmfd gets a second port that requires TLS and the hosts' keys through
+    # nvmfctl; the guest's keyring gets the TLS PSKs and identities a host
+    # derives from the same keys (tls-guest-psk.py, independent of nvmfd).
+    if wanted tls; then
+        tlshd_lite=${NVMFD_TLSHD_LITE:-$(dirname "$nvmfd")/tests/interop/tlshd-lite/tlshd-lite}
+        keyctl=$(command -v keyctl || true)
+        if [[ -z ${bus_address:-} ]]; then
+            record tls SKIP 0 "no private D-Bus for nvmfctl"
+        elif [[ ! -x $tlshd_lite ]]; then
+            record tls SKIP 0 "tlshd-lite not built ($tlshd_lite)"
+        elif [[ -z $keyctl ]]; then
+            record tls SKIP 0 "no keyctl: run tests/interop/deps.sh (keyutils)"
+        else
+            run_tls_scenario
+        fi
+    fi
+
+    # nvmfd's own record layer on kernel TLS, which this machine's kernel
+    # cannot offer: nvmfd and its plugins run inside the guest, serving the
+    # guest's own kernel host (guest/tls-ktls.sh).
+    if wanted tls-ktls; then
+        tlshd_lite=${NVMFD_TLSHD_LITE:-$(dirname "$nvmfd")/tests/interop/tlshd-lite/tlshd-lite}
+        keyctl=$(command -v keyctl || true)
+        if [[ ! -x $tlshd_lite || -z $keyctl ]]; then
+            record tls-ktls SKIP 0 "no tlshd-lite or keyctl (see the tls scenario)"
+        else
+            knqn=nqn.2026-11.io.nvmfd:ktls
+            kh=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-00000000c715
+            (umask 077 && nvme gen-tls-key -m 1 >"$work/ktls-host.key")
+            kpsk=$(guest_psk 1 "$kh" "$knqn" "$work/ktls-host.key") || die "tls-guest-psk.py failed"
+            progs=(--program "$nvmfd" --program "$tlshd_lite" --program "$keyctl")
+            for so in "$plugins"/nvmfd-*.so; do progs+=(--program "$so"); done
+            scenario tls-ktls "${progs[@]}" tls-ktls.sh 127.0.0.1 4420 "$knqn" "$kh" \
+                "KEY=$(cat "$work/ktls-host.key")" "PSK=$kpsk"
         fi
     fi
 

@@ -58,7 +58,9 @@ def digest(hash_id, retained_key, hostnqn, subnqn):
     return base64.b64encode(mac).decode()
 
 
-def tls_psk(version, hash_id, retained_key, hostnqn, subnqn, compat=False):
+def tls_psk(version, hash_id, retained_key, hostnqn, subnqn, compat=False, whole_identity=False):
+    """whole_identity: libnvme before 1.11 took the whole identity as the
+    context for version 1 too (with the compat HkdfLabel)."""
     h = HASHES[hash_id]
     if version == 0:
         ident = "NVMe0R%02d %s %s" % (hash_id, hostnqn, subnqn)
@@ -66,7 +68,7 @@ def tls_psk(version, hash_id, retained_key, hostnqn, subnqn, compat=False):
     else:
         d = digest(hash_id, retained_key, hostnqn, subnqn)
         ident = "NVMe1R%02d %s %s %s" % (hash_id, hostnqn, subnqn, d)
-        context = "%02d %s" % (hash_id, d)
+        context = ident if whole_identity else "%02d %s" % (hash_id, d)
     return ident, expand_label(h, retained_key, b"nvme-tls-psk", context.encode(), h().digest_size, compat)
 
 
@@ -89,7 +91,9 @@ def main():
     print(f'inline const char* kSub = "{SUB}";\n')
     print("struct Vector {\n    const char* name;\n    int key_hash;       // HH of the interchange text")
     print("    const char* interchange;\n    std::vector<uint8_t> retained;\n    int version;\n    int id_hash;")
-    print("    const char* identity;\n    std::vector<uint8_t> tls_psk;\n    std::vector<uint8_t> tls_psk_compat;\n};\n")
+    print("    const char* identity;\n    std::vector<uint8_t> tls_psk;\n    std::vector<uint8_t> tls_psk_compat;")
+    print("    const char* identity_compat;        // the identity with the compat retained PSK's digest")
+    print("    std::vector<uint8_t> tls_psk_old;   // compat HkdfLabel, the whole identity as the context\n};\n")
     print("inline const std::vector<Vector> kVectors = {")
     cases = [("sha256 key, v1", 1, KEY32, 1), ("sha256 key, v0", 1, KEY32, 0),
              ("sha384 key, v1", 2, KEY48, 1), ("sha384 key, v0", 2, KEY48, 0),
@@ -99,9 +103,10 @@ def main():
         r = retained(kh, key, HOST)
         ident, psk = tls_psk(version, id_hash, r, HOST, SUB)
         rc = retained(kh, key, HOST, compat=True)
-        _, psk_c = tls_psk(version, id_hash, rc, HOST, SUB, compat=True)
+        ident_c, psk_c = tls_psk(version, id_hash, rc, HOST, SUB, compat=True)
+        _, psk_old = tls_psk(version, id_hash, rc, HOST, SUB, compat=True, whole_identity=True)
         print(f'    {{"{name}", {kh}, "{interchange(kh, key)}",\n     {c_bytes(r)},\n     {version}, {id_hash}, "{ident}",')
-        print(f"     {c_bytes(psk)},\n     {c_bytes(psk_c)}}},")
+        print(f'     {c_bytes(psk)},\n     {c_bytes(psk_c)},\n     "{ident_c}",\n     {c_bytes(psk_old)}}},')
     print("};\n\n}  // namespace tls_psk_vectors")
 
 

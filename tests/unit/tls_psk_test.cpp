@@ -97,6 +97,63 @@ TEST_CASE("tls psk: retained PSK, identity and TLS PSK match the independent com
     }
 }
 
+// Every PSK a host may hold for an identity, checked against the Python
+// reference: RFC 8446's HkdfLabel, libnvme's non-RFC one with the RFC's
+// context (nvme-cli --compat), and with the whole identity as the version 1
+// context (libnvme 1.4-1.10). A version 1 digest narrows the set to one
+// retained PSK's derivations; a version 0 identity cannot.
+TEST_CASE("tls psk: candidates for the derivations of older libnvme versions") {
+    using D = PskDerivation;
+    auto bytes_for = [](const std::vector<TlsPskCandidate>& c, D d) {
+        for (const auto& x : c)
+            if (x.derivation == d) return bytes_of(x.psk.bytes());
+        return std::vector<uint8_t>{};
+    };
+    auto kinds = [](const std::vector<TlsPskCandidate>& c) {
+        std::vector<D> out;
+        for (const auto& x : c) out.push_back(x.derivation);
+        return out;
+    };
+    for (const auto& v : tls_psk_vectors::kVectors) {
+        CAPTURE(v.name);
+        auto rfc_id = parse_psk_identity(v.identity);
+        REQUIRE(rfc_id);
+        auto from_rfc = tls_psk_candidates(*rfc_id, v.interchange);
+        REQUIRE(from_rfc);
+        CHECK(from_rfc->front().derivation == D::Rfc8446);
+        CHECK(bytes_of(from_rfc->front().psk.bytes()) == v.tls_psk);
+        auto compat_id = parse_psk_identity(v.identity_compat);
+        REQUIRE(compat_id);
+        auto from_compat = tls_psk_candidates(*compat_id, v.interchange);
+        REQUIRE(from_compat);
+        if (v.version == 0) {
+            // Nothing in the identity tells: both HkdfLabels, in that order.
+            CHECK(kinds(*from_rfc) == std::vector<D>{D::Rfc8446, D::LibnvmeCompat});
+            CHECK(bytes_for(*from_rfc, D::LibnvmeCompat) == v.tls_psk_compat);
+            CHECK(v.tls_psk_old == v.tls_psk_compat);  // the context is the identity either way
+        } else if (v.key_hash == 0) {
+            // An untransformed key: one retained PSK, one digest, all three.
+            CHECK(kinds(*from_rfc) == std::vector<D>{D::Rfc8446, D::LibnvmeCompat, D::LibnvmeOld});
+            CHECK(bytes_for(*from_rfc, D::LibnvmeCompat) == v.tls_psk_compat);
+            CHECK(bytes_for(*from_rfc, D::LibnvmeOld) == v.tls_psk_old);
+        } else {
+            // The digest names the retained PSK: only its derivations.
+            CHECK(kinds(*from_rfc) == std::vector<D>{D::Rfc8446});
+            CHECK(kinds(*from_compat) == std::vector<D>{D::LibnvmeCompat, D::LibnvmeOld});
+            CHECK(bytes_for(*from_compat, D::LibnvmeCompat) == v.tls_psk_compat);
+            CHECK(bytes_for(*from_compat, D::LibnvmeOld) == v.tls_psk_old);
+            CHECK(v.tls_psk_old != v.tls_psk_compat);
+        }
+    }
+    // A digest that fits neither retained PSK: refused, as before.
+    const auto& v = tls_psk_vectors::kVectors.front();
+    auto id = parse_psk_identity(v.identity);
+    REQUIRE(id);
+    auto other = tls_psk_candidates(*id, "NVMeTLSkey-1:01:xgwBHPMcSah5EevXeIl9EvhaKiy8ysWAMaUP8cCAyX7J7+AN:");
+    REQUIRE_FALSE(other);
+    CHECK(other.error().code == nvmfd::ErrorCode::PermissionDenied);
+}
+
 TEST_CASE("tls psk: a version 1 identity whose digest belongs to another key is refused") {
     const auto& v = tls_psk_vectors::kVectors.front();
     REQUIRE(v.version == 1);
