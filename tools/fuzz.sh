@@ -15,7 +15,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 build=build-fuzz
-targets=(${NVMFD_FUZZ_TARGETS:-fuzz_tcp fuzz_commands fuzz_state fuzz_lua_args fuzz_dhchap})
+targets=(${NVMFD_FUZZ_TARGETS:-fuzz_tcp fuzz_commands fuzz_state fuzz_lua_args fuzz_dhchap fuzz_tls_binder})
 
 build_fuzzers() {
     command -v clang++-14 >/dev/null || { echo 'clang++-14 missing: tools/bootstrap.sh --tests installs it' >&2; exit 1; }

@@ -4,6 +4,7 @@
 // SQE; the state files are ExportSpecs written by control::to_json, the
 // state file's own writer. Run by `tools/fuzz.sh --seeds`.
 //   make_seeds OUTPUT_DIR
+#include <cstdlib>
 #include <tuple>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "core/proto/log_pages.hpp"
 #include "tests/fuzz/fuzz_model.hpp"
 #include "tests/fuzz/host_session.hpp"
+#include "tests/tls_client_hello.hpp"
 #include "tools/host/commands.hpp"
 
 using namespace nvmfd;
@@ -362,6 +364,23 @@ void dhchap_seeds() {
 
 }  // namespace
 
+// ---------------------------------------------------------- fuzz_tls_binder
+
+// ClientHellos OpenSSL's TLS 1.3 client sends with an NVMe PSK identity,
+// for each suite (the identities fuzz_tls_binder looks for).
+void tls_binder_seeds() {
+    for (auto [name, identity, len] : {std::tuple{"sha256", "NVMe0R01 nqn.host nqn.sub", 32},
+                                       std::tuple{"sha384", "NVMe0R02 nqn.host nqn.sub", 48}}) {
+        testing::PskOffer o{identity, std::vector<uint8_t>(size_t(len), 0x5a)};
+        auto hello = testing::client_hello(o);
+        if (hello.empty()) {
+            std::fprintf(stderr, "make_seeds: OpenSSL wrote no ClientHello\n");
+            std::exit(1);
+        }
+        write("fuzz_tls_binder", std::string("client-hello-") + name, hello.data(), hello.size());
+    }
+}
+
 int main(int argc, char** argv) {
     if (argc != 2) {
         std::fprintf(stderr, "usage: %s OUTPUT_DIR\n", argv[0]);
@@ -373,5 +392,6 @@ int main(int argc, char** argv) {
     state_seeds();
     lua_seeds();
     dhchap_seeds();
+    tls_binder_seeds();
     return 0;
 }
