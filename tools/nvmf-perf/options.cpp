@@ -51,6 +51,18 @@ Workload parse_workload(const std::string& name) {
 
 }  // namespace
 
+void apply_like_spdk(PerfOptions& o, bool threads_given) {
+    if (o.disable_sq_flow_control)
+        throw std::invalid_argument("--like-spdk keeps SQ flow control (spdk_nvme_perf has no way to disable it): "
+                                    "drop --disable-sqflow, or use --busy-poll --empty-hostnqn --disable-sqflow");
+    if (threads_given && o.threads != 0 && o.threads != o.queues)
+        throw std::invalid_argument("--like-spdk drives each queue pair from its own thread: drop --threads");
+    o.busy_poll = true;
+    o.threads = o.queues;
+    // With --hostnqn it is sent as given, as spdk_nvme_perf does with hostnqn:.
+    if (o.hostnqn.empty()) o.empty_hostnqn = true;
+}
+
 std::optional<int> parse_options(int argc, char** argv, PerfOptions& o) {
     std::string workload = "randread";
     std::string bs = "4k";
@@ -68,6 +80,7 @@ std::optional<int> parse_options(int argc, char** argv, PerfOptions& o) {
         ("port,p", po::value(&o.port)->default_value(o.port), "target TCP port")
         ("subnqn,n", po::value(&o.subnqn), "subsystem NQN (default: first NVM subsystem from discovery)")
         ("hostnqn", po::value(&o.hostnqn), "host NQN (default: /etc/nvme/hostnqn or a random UUID NQN)")
+        ("empty-hostnqn", po::bool_switch(&o.empty_hostnqn), "send an empty Host NQN in Connect (as spdk_nvme_perf does)")
         ("dhchap-secret", po::value(&o.dhchap_secret),
          "DH-HMAC-CHAP secret (DHHC-1:NN:...:, or @FILE) used when the target asks for authentication")
         ("dhchap-ctrl-secret", po::value(&o.dhchap_ctrl_secret),
@@ -90,6 +103,9 @@ std::optional<int> parse_options(int argc, char** argv, PerfOptions& o) {
         ("hpda", po::value(&hpda)->default_value(0), "host PDU data alignment (0's based dwords)")
         ("disable-sqflow", po::bool_switch(&o.disable_sq_flow_control), "disable SQ flow control (reads may complete by C2HData SUCCESS)")
         ("busy-poll", po::bool_switch(&o.busy_poll), "spin on the sockets instead of sleeping in poll(2)")
+        ("like-spdk", po::bool_switch(&o.like_spdk),
+         "behave as spdk_nvme_perf: --busy-poll, --empty-hostnqn unless --hostnqn is given, one thread per queue; "
+         "SQ flow control stays enabled (as by default), so --disable-sqflow is refused")
         ("kato", po::value(&o.kato_ms)->default_value(o.kato_ms), "keep-alive timeout in ms (0: off)")
         ("timeout", po::value(&o.timeout_ms)->default_value(o.timeout_ms), "command timeout in ms")
         ("json", po::bool_switch(&o.json), "print results as JSON")
@@ -118,6 +134,11 @@ std::optional<int> parse_options(int argc, char** argv, PerfOptions& o) {
         if (o.time_s <= 0) throw std::invalid_argument("--time must be positive");
         if (o.ramp_s < 0) throw std::invalid_argument("--ramp must not be negative");
         if (o.threads > o.queues) throw std::invalid_argument("--threads: at most one per queue");
+        if (o.empty_hostnqn && !o.hostnqn.empty())
+            throw std::invalid_argument("--empty-hostnqn and --hostnqn contradict each other");
+        if (o.like_spdk) apply_like_spdk(o, !vm["threads"].defaulted());
+        if (o.empty_hostnqn && (!o.tls_psk.empty() || !o.dhchap_secret.empty()))
+            throw std::invalid_argument("TLS and DH-HMAC-CHAP derive keys from the Host NQN: give --hostnqn");
     } catch (const std::exception& e) {
         fmt::print(stderr, "nvmf-perf: {}\n(see --help)\n", e.what());
         return 2;

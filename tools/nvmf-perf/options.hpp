@@ -20,6 +20,7 @@ struct PerfOptions {
     uint16_t port = 4420;
     std::string subnqn;   // empty: the first NVM subsystem from discovery
     std::string hostnqn;  // empty: /etc/nvme/hostnqn or a random one
+    bool empty_hostnqn = false;  // send an empty Host NQN (what spdk_nvme_perf sends without hostnqn:)
     std::string dhchap_secret;       // DHHC-1:..: authenticate when the target asks
     std::string dhchap_ctrl_secret;  // and check the target's proof (bidirectional)
     uint32_t nsid = 1;
@@ -40,6 +41,7 @@ struct PerfOptions {
     uint8_t hpda = 0;
     bool disable_sq_flow_control = false;
     bool busy_poll = false;
+    bool like_spdk = false;  // --like-spdk: see apply_like_spdk()
     uint32_t kato_ms = 30000;
     uint32_t timeout_ms = 30000;
     bool json = false;
@@ -49,6 +51,14 @@ struct PerfOptions {
 // Fills `options`; returns an exit code when the program should stop
 // (0 after --help, 2 after a usage error), nothing to go on.
 std::optional<int> parse_options(int argc, char** argv, PerfOptions& options);
+
+// --like-spdk: behave as spdk_nvme_perf does on NVMe/TCP. Busy-poll the
+// sockets, send an empty Host NQN unless --hostnqn is given, one thread per
+// queue pair, and keep SQ flow control enabled (so every read gets C2HData
+// and then a CapsuleResp). nvmf-perf's own default already keeps SQ flow
+// control, so of these only busy polling and the Host NQN differ from it.
+// Throws std::invalid_argument for switches that contradict it.
+void apply_like_spdk(PerfOptions& options, bool threads_given);
 
 // "4096", "4k", "128K", "1m", "2g" -> bytes.
 uint64_t parse_size(const std::string& text);

@@ -79,6 +79,7 @@ private:
         host::ControllerOptions co;
         co.host = host::default_host_identity();
         if (!o_.hostnqn.empty()) co.host.hostnqn = o_.hostnqn;
+        co.empty_hostnqn = o_.empty_hostnqn;
         if (!o_.dhchap_secret.empty()) {
             host::DhchapCredentials c;
             c.secret = secret_text(o_.dhchap_secret);

@@ -51,3 +51,50 @@ TEST_CASE("command line") {
     CHECK(parse({"--queues", "1", "--threads", "2"}, bad) == 2);
     CHECK(parse({"--qd", "0"}, bad) == 2);
 }
+
+TEST_CASE("defaults keep SQ flow control and poll(2), with a host NQN") {
+    PerfOptions o;
+    CHECK_FALSE(parse({}, o));
+    CHECK_FALSE(o.disable_sq_flow_control);
+    CHECK_FALSE(o.busy_poll);
+    CHECK_FALSE(o.empty_hostnqn);
+    CHECK_FALSE(o.like_spdk);
+    CHECK(o.threads == 0);
+}
+
+TEST_CASE("--like-spdk: busy polling, an empty host NQN, a thread per queue, SQ flow control kept") {
+    PerfOptions o;
+    CHECK_FALSE(parse({"--like-spdk", "--queues", "2"}, o));
+    CHECK(o.like_spdk);
+    CHECK(o.busy_poll);
+    CHECK(o.empty_hostnqn);
+    CHECK(o.hostnqn.empty());
+    CHECK_FALSE(o.disable_sq_flow_control);
+    CHECK(o.threads == 2);
+
+    PerfOptions named;  // hostnqn: given, so it is sent
+    CHECK_FALSE(parse({"--like-spdk", "--hostnqn", "nqn.2014-08.org.example:h1"}, named));
+    CHECK_FALSE(named.empty_hostnqn);
+    CHECK(named.hostnqn == "nqn.2014-08.org.example:h1");
+
+    PerfOptions same;  // --threads equal to --queues says the same thing
+    CHECK_FALSE(parse({"--like-spdk", "--queues", "2", "--threads", "2"}, same));
+
+    PerfOptions bad;
+    CHECK(parse({"--like-spdk", "--disable-sqflow"}, bad) == 2);
+    CHECK(parse({"--like-spdk", "--queues", "2", "--threads", "1"}, bad) == 2);
+    CHECK(parse({"--like-spdk", "--tls-psk", "NVMeTLSkey-1:01:x:"}, bad) == 2);
+}
+
+TEST_CASE("the separate switches alone") {
+    PerfOptions o;
+    CHECK_FALSE(parse({"--busy-poll", "--disable-sqflow", "--empty-hostnqn"}, o));
+    CHECK(o.busy_poll);
+    CHECK(o.disable_sq_flow_control);
+    CHECK(o.empty_hostnqn);
+    CHECK_FALSE(o.like_spdk);
+
+    PerfOptions bad;
+    CHECK(parse({"--empty-hostnqn", "--hostnqn", "nqn.2014-08.org.example:h1"}, bad) == 2);
+    CHECK(parse({"--empty-hostnqn", "--dhchap-secret", "DHHC-1:00:x:"}, bad) == 2);
+}
