@@ -8,7 +8,12 @@
 #   bench_require HINT FILE..  each FILE executable, or "build first (HINT)", exit 2
 #   bench_two_cpus WHAT        two CPUs, one for nvmfd and one for WHAT, or exit 2
 #   free_port                  prints a free TCP port on 127.0.0.1
-#   wait_for_port PORT         until 127.0.0.1:PORT accepts (5 s at most)
+#   wait_for_port PORT [SEC]   until 127.0.0.1:PORT accepts (SEC, default 5, at most)
+#   bench_machine              one line: date, CPUs and model, kernel, load,
+#                              what else is running (the heaviest processes)
+#   bench_commit               the checked-out commit, "+dirty" if changed
+#   fill_namespace PERF PORT   writes the namespace end to end (1 MiB QD 8,
+#                              3 s), so reads do not measure first-touch faults
 
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
@@ -36,5 +41,27 @@ bench_two_cpus() {
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 wait_for_port() {
-    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done
+    for _ in $(seq $((${2:-5} * 20))); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done
+}
+
+bench_machine() {
+    local model others
+    model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+    # Other people's work on a shared machine is part of the result.
+    # top's second sample is the current half second (ps's is since start).
+    others=$(top -b -n2 -d0.5 -w 200 | awk '/^top -/ {n++}
+        n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 5 {printf "%s%s %s%%", s, $12, $9; s = ", "}' | head -c 200)
+    echo "$(date -u '+%F %H:%M') UTC, $(nproc) CPUs ($model), $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)," \
+         "busy: ${others:-nothing above 5%}"
+}
+
+bench_commit() {
+    local c
+    c=$(git -C "$bench_root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    git -C "$bench_root" diff --quiet HEAD 2>/dev/null || c+=+dirty
+    echo "$c"
+}
+
+fill_namespace() {
+    taskset -c 1 "$1" -a 127.0.0.1 -p "$2" -w write --bs 1m --qd 8 --time 3 >/dev/null
 }

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Instructions per 4 KiB random read on nvmfd (issue 15): a cost figure that
+# holds on a noisy shared machine, where IOPS do not.
+#
+#   tools/bench/instructions.sh [--time SEC] [--qd "1 32"] [--build DIR]
+#
+# nvmfd (one reactor, CPU 0, malloc namespace, --poll-window 0) runs under
+# valgrind's callgrind (Debian 12 package `valgrind`; callgrind_control
+# comes with it); nvmf-perf on CPU 1 sends 4 KiB random reads at each QD.
+# Callgrind counts the instructions nvmfd executes in user space (its Ir);
+# the kernel's TCP work is not in it. Hardware counters (`perf stat -e
+# instructions`, package linux-perf) would count both, but these VMs expose
+# no PMU ("<not supported>"), hence callgrind: exact, slow (about 50x), and
+# blind to timing, so it repeats to within a few instructions.
+#
+# Per QD: a short run (SEC/3) and a long one (SEC), each framed by zeroing
+# and dumping callgrind's counters; the difference of the two cancels what
+# every run pays once (discovery, Connect, Identify, teardown):
+#   per I/O = (Ir_long - Ir_short - idle * dt) / (IOs_long - IOs_short)
+# where idle is nvmfd's instructions per second with no host connected
+# (measured first; its timers), and dt the difference in wall time.
+# --poll-window 0 because a poll window spins for a time, and under
+# valgrind's slowed clock that would count spinning, not work.
+set -euo pipefail
+
+# shellcheck source=tools/bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+build=$bench_root/build time=9 qds="1 32"
+while (($#)); do
+    case $1 in
+    --time) time=$2; shift 2 ;;
+    --qd) qds=$2; shift 2 ;;
+    --build) build=$(realpath "$2"); shift 2 ;;
+    *) echo "usage: $0 [--time SEC] [--qd \"1 32\"] [--build DIR]" >&2; exit 2 ;;
+    esac
+done
+nvmfd=$build/nvmfd perf=$build/tools/nvmf-perf/nvmf-perf
+bench_require tools/bootstrap.sh "$nvmfd" "$perf"
+bench_two_cpus nvmf-perf
+command -v callgrind_control >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 2; }
+
+port=$(free_port)
+work=$(mktemp -d /tmp/nvmfd-instr-XXXXXX)
+taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
+    "$nvmfd" --no-state --bus none --listen "127.0.0.1:$port" --default-size 256M --reactors 1 --cpus 0 \
+    --poll-window 0 --log-level warn >"$work/nvmfd.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; [[ -n ${NVMFD_BENCH_KEEP:-} ]] || rm -rf "$work"' EXIT
+wait_for_port "$port" 120 || { echo "nvmfd did not start under valgrind: $(tail "$work/nvmfd.log")" >&2; exit 1; }
+
+# Zeroes nvmfd's counters, runs "$@", dumps them (the n-th dump is
+# cg.out.n); sets $ir to the dump's Ir and $secs to the seconds it covers.
+dumps=0
+control() { callgrind_control "$@" "$pid" >"$work/control.out" 2>&1 || { cat "$work/control.out" >&2; exit 1; }; }
+counted() {
+    local t0 t1
+    control -z
+    t0=$(date +%s.%N)
+    "$@"
+    t1=$(date +%s.%N)
+    control -d
+    dumps=$((dumps + 1))
+    ir=$(sed -n 's/^summary: *//p' "$work/cg.out.$dumps")
+    secs=$(awk "BEGIN {print $t1 - $t0}")
+}
+
+# One nvmf-perf run at QD $1 for $2 seconds; its completed I/Os into $work/ios.
+reads() {
+    taskset -c 1 "$perf" -a 127.0.0.1 -p "$port" -w randread --bs 4k --qd "$1" --time "$2" --json >"$work/perf.json"
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["total"]["ios"])' "$work/perf.json" >"$work/ios"
+}
+
+echo "# $(bench_machine)"
+echo "# nvmfd $(bench_commit) ($(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt")) under callgrind on CPU 0," \
+     "1 reactor, --poll-window 0, malloc 256 MiB; nvmf-perf 4 KiB randread on CPU 1; runs of $((time / 3)) and $time s"
+fill_namespace "$perf" "$port"
+counted sleep 3
+idle_rate=$(awk "BEGIN {print $ir / $secs}")
+printf '| QD | I/Os (short, long) | Ir (short, long) | instructions per 4 KiB read | idle share |\n|---:|---|---|---:|---:|\n'
+for qd in $qds; do
+    reads "$qd" 1  # warm-up: the connection path, first-touch in nvmfd
+    counted reads "$qd" $((time / 3)); ir1=$ir s1=$secs io1=$(<"$work/ios")
+    counted reads "$qd" "$time"; ir2=$ir s2=$secs io2=$(<"$work/ios")
+    python3 - "$qd" "$io1" "$io2" "$ir1" "$ir2" "$s1" "$s2" "$idle_rate" <<'PY'
+import sys
+qd, io1, io2, ir1, ir2 = (int(x) for x in sys.argv[1:6])
+s1, s2, idle = (float(x) for x in sys.argv[6:9])
+idle_part = idle * (s2 - s1)
+per_io = (ir2 - ir1 - idle_part) / (io2 - io1)
+print(f"| {qd} | {io1:,}, {io2:,} | {ir1:,}, {ir2:,} | {per_io:,.0f} | {idle_part / (ir2 - ir1):.1%} |")
+PY
+done
+echo "# idle nvmfd: $(printf '%.0f' "$idle_rate") instructions/s (subtracted above)"
