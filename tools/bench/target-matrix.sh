@@ -10,8 +10,9 @@
 # target, not first-touch page faults in a fresh namespace.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-build=$root/build time=10 busy=()
+# shellcheck source=tools/bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+build=$bench_root/build time=10 busy=()
 while (($#)); do
     case $1 in
     --time) time=$2; shift 2 ;;
@@ -21,19 +22,20 @@ while (($#)); do
     esac
 done
 nvmfd=$build/nvmfd perf=$build/tools/nvmf-perf/nvmf-perf
-[[ -x $nvmfd && -x $perf ]] || { echo "build first (tools/bootstrap.sh)" >&2; exit 2; }
-(($(nproc) >= 2)) || { echo "needs two CPUs: one for nvmfd, one for nvmf-perf" >&2; exit 2; }
+bench_require tools/bootstrap.sh "$nvmfd" "$perf"
+bench_two_cpus nvmf-perf
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 log=$(mktemp /tmp/nvmfd-bench-XXXXXX.log)
+# shellcheck disable=SC2086  # (NVMFD_BENCH_OPTS as words)
 "$nvmfd" --no-state --bus none --listen "127.0.0.1:$port" --default-size 1G --reactors 1 --cpus 0 \
     ${busy[@]+"${busy[@]}"} ${NVMFD_BENCH_OPTS:-} --log-level warn >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+wait_for_port "$port"
 
 echo "# $(date -u +%F) $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)," \
      "nvmfd 1 reactor on CPU 0${busy:+ (busy polling)}, nvmf-perf on CPU 1, ${time}s per row" >&2
-taskset -c 1 "$perf" -a 127.0.0.1 -p "$port" -w write --bs 1m --qd 8 --time 3 ${busy[@]+"${busy[@]}"} >/dev/null
+fill_namespace "$perf" "$port"
 taskset -c 1 "$perf" -a 127.0.0.1 -p "$port" --table --time "$time" --ramp 1 ${busy[@]+"${busy[@]}"}
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
