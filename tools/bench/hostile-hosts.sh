@@ -25,6 +25,7 @@
 # attacker's cost lands on "its" host side, not on the target's CPU).
 set -euo pipefail
 
+# shellcheck source=tools/bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 bench_options "$@"
 nvmfd=$build/nvmfd perf=$build/tools/nvmf-perf/nvmf-perf attack=$build/tools/attack/nvmf-attack

@@ -25,18 +25,10 @@ set -euo pipefail
 
 # shellcheck source=tools/bench/lib.sh
 source "$(dirname "$0")/lib.sh"
-build=$bench_root/build time=9 qds="1 32"
-while (($#)); do
-    case $1 in
-    --time) time=$2; shift 2 ;;
-    --qd) qds=$2; shift 2 ;;
-    --build) build=$(realpath "$2"); shift 2 ;;
-    *) echo "usage: $0 [--time SEC] [--qd \"1 32\"] [--build DIR]" >&2; exit 2 ;;
-    esac
-done
-nvmfd=$build/nvmfd perf=$build/tools/nvmf-perf/nvmf-perf
-bench_require tools/bootstrap.sh "$nvmfd" "$perf"
-bench_two_cpus nvmf-perf
+time=9 qds="1 32"
+bench_usage='[--time SEC] [--qd "1 32"] [--build DIR]'
+bench_option() { [[ $1 == --qd ]] && qds=$2 bench_shift=2; }
+bench_init "$@"
 command -v callgrind_control >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 2; }
 
 port=$(free_port)

@@ -1,10 +1,16 @@
 # shellcheck shell=bash disable=SC2034  # (sets variables for the script that sources it)
-# What the interleaved-rounds benchmarks (tls-matrix.sh, hostile-hosts.sh)
-# share; sourced after `set -euo pipefail`, never run on its own:
+# What the benchmarks in tools/bench share; sourced after
+# `set -euo pipefail`, never run on its own:
 #
+#   bench_init "$@"            bench_options, then $nvmfd and $perf from the
+#                              build, both required, and two CPUs
 #   bench_options "$@"         [--rounds N] [--time SEC] [--build DIR] into
-#                              $rounds, $time and $build (5, 5, <repo>/build);
-#                              anything else: the usage line, exit 2
+#                              $rounds, $time and $build (defaults 5, 5,
+#                              <repo>/build, or what the script set before);
+#                              a script's own options go to its function
+#                              bench_option (if defined), which returns 0 and
+#                              sets $bench_shift when it takes $1; anything
+#                              else: the usage line ($bench_usage), exit 2
 #   bench_require HINT FILE..  each FILE executable, or "build first (HINT)", exit 2
 #   bench_two_cpus WHAT        two CPUs, one for nvmfd and one for WHAT, or exit 2
 #   free_port                  prints a free TCP port on 127.0.0.1
@@ -18,15 +24,29 @@
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 bench_options() {
-    build=$bench_root/build rounds=5 time=5
+    build=${build:-$bench_root/build} rounds=${rounds:-5} time=${time:-5}
     while (($#)); do
         case $1 in
         --rounds) rounds=$2; shift 2 ;;
         --time) time=$2; shift 2 ;;
         --build) build=$(realpath "$2"); shift 2 ;;
-        *) echo "usage: $0 [--rounds N] [--time SEC] [--build DIR]" >&2; exit 2 ;;
+        *)
+            bench_shift=1
+            if declare -F bench_option >/dev/null && bench_option "$@"; then
+                shift "$bench_shift"
+            else
+                echo "usage: $0 ${bench_usage:-[--rounds N] [--time SEC] [--build DIR]}" >&2
+                exit 2
+            fi ;;
         esac
     done
+}
+
+bench_init() {
+    bench_options "$@"
+    nvmfd=$build/nvmfd perf=$build/tools/nvmf-perf/nvmf-perf
+    bench_require tools/bootstrap.sh "$nvmfd" "$perf"
+    bench_two_cpus nvmf-perf
 }
 
 bench_require() {

@@ -12,18 +12,10 @@ set -euo pipefail
 
 # shellcheck source=tools/bench/lib.sh
 source "$(dirname "$0")/lib.sh"
-build=$bench_root/build time=10 busy=()
-while (($#)); do
-    case $1 in
-    --time) time=$2; shift 2 ;;
-    --busy-poll) busy=(--busy-poll); shift ;;
-    --build) build=$(realpath "$2"); shift 2 ;;
-    *) echo "usage: $0 [--time SEC] [--busy-poll] [--build DIR]" >&2; exit 2 ;;
-    esac
-done
-nvmfd=$build/nvmfd perf=$build/tools/nvmf-perf/nvmf-perf
-bench_require tools/bootstrap.sh "$nvmfd" "$perf"
-bench_two_cpus nvmf-perf
+time=10 busy=()
+bench_usage='[--time SEC] [--busy-poll] [--build DIR]'
+bench_option() { [[ $1 == --busy-poll ]] && busy=(--busy-poll) bench_shift=1; }
+bench_init "$@"
 
 port=$(free_port)
 log=$(mktemp /tmp/nvmfd-bench-XXXXXX.log)

@@ -13,11 +13,9 @@
 # TLS connection says which, and the table's TLS rows are labelled with it.
 set -euo pipefail
 
+# shellcheck source=tools/bench/lib.sh
 source "$(dirname "$0")/lib.sh"
-bench_options "$@"
-nvmfd=$build/nvmfd perf=$build/tools/nvmf-perf/nvmf-perf
-bench_require tools/bootstrap.sh "$nvmfd" "$perf"
-bench_two_cpus nvmf-perf
+bench_init "$@"
 
 plain=$(free_port) tls=$(free_port) mgmt=$(free_port)
 dir=$(mktemp -d /tmp/nvmfd-tls-bench-XXXXXX)
@@ -31,6 +29,7 @@ cat >"$dir/state.json" <<JSON
            {"id": 2, "address": "127.0.0.1", "service": "$tls", "secure_channel": "required", "subsystems": ["$sub"]}]}
 JSON
 (umask 077; echo "{\"version\": 1, \"subsystems\": {\"$sub\": {\"$host\": {\"tls_psk\": \"$key\"}}}}" >"$dir/state.secrets.json")
+# shellcheck disable=SC2086  # (NVMFD_BENCH_OPTS as words)
 "$nvmfd" --state-file "$dir/state.json" --bus none --listen "127.0.0.1:$mgmt" --reactors 1 --cpus 0 \
     ${NVMFD_BENCH_OPTS:-} --log-level info >"$dir/nvmfd.log" 2>&1 &
 pid=$!
@@ -49,7 +48,7 @@ echo "# $(date -u '+%F %H:%M') UTC, $(nproc) CPUs, $(uname -r), $(openssl versio
      "load $(cut -d' ' -f1-3 /proc/loadavg); TCP ULPs: ${ulp:-none}" >&2
 echo "# nvmfd 1 reactor on CPU 0, nvmf-perf on CPU 1, malloc 1 GiB, $rounds interleaved rounds of ${time}s" >&2
 taskset -c 1 "$perf" -a 127.0.0.1 -p "$plain" -n "$sub" --hostnqn "$host" -w write --bs 1m --qd 8 --time 3 >/dev/null
-for r in $(seq "$rounds"); do
+for _ in $(seq "$rounds"); do
     run "4k-randread-qd32 plain" "$plain" randread 4k 32
     run "4k-randread-qd32 tls" "$tls" randread 4k 32 tls
     run "128k-read-qd8 plain" "$plain" read 128k 8
