@@ -2,7 +2,10 @@
 # Instructions per 4 KiB random read on nvmfd (issue 15): a cost figure that
 # holds on a noisy shared machine, where IOPS do not.
 #
-#   tools/bench/instructions.sh [--time SEC] [--qd "1 32"] [--build DIR]
+#   tools/bench/instructions.sh [--time SEC] [--qd "1 32"] [--perf-opt ARG]... [--build DIR]
+#
+# --perf-opt passes ARG to nvmf-perf (e.g. --disable-sqflow, --like-spdk):
+# what the host asks for changes the target's work per read.
 #
 # nvmfd (one reactor, CPU 0, malloc namespace, --poll-window 0) runs under
 # valgrind's callgrind (Debian 12 package `valgrind`; callgrind_control
@@ -21,13 +24,20 @@
 # (measured first; its timers), and dt the difference in wall time.
 # --poll-window 0 because a poll window spins for a time, and under
 # valgrind's slowed clock that would count spinning, not work.
+# NVMFD_BENCH_KEEP=1 keeps the dumps (cg.out.N) for callgrind_annotate.
 set -euo pipefail
 
 # shellcheck source=tools/bench/lib.sh
 source "$(dirname "$0")/lib.sh"
-time=9 qds="1 32"
-bench_usage='[--time SEC] [--qd "1 32"] [--build DIR]'
-bench_option() { [[ $1 == --qd ]] && qds=$2 bench_shift=2; }
+time=9 qds="1 32" perf_opts=()
+bench_usage='[--time SEC] [--qd "1 32"] [--perf-opt ARG]... [--build DIR]'
+bench_option() {
+    case $1 in
+    --qd) qds=$2 bench_shift=2 ;;
+    --perf-opt) perf_opts+=("$2") bench_shift=2 ;;
+    *) return 1 ;;
+    esac
+}
 bench_init "$@"
 command -v callgrind_control >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 2; }
 
@@ -58,13 +68,14 @@ counted() {
 
 # One nvmf-perf run at QD $1 for $2 seconds; its completed I/Os into $work/ios.
 reads() {
-    taskset -c 1 "$perf" -a 127.0.0.1 -p "$port" -w randread --bs 4k --qd "$1" --time "$2" --json >"$work/perf.json"
+    taskset -c 1 "$perf" -a 127.0.0.1 -p "$port" -w randread --bs 4k --qd "$1" --time "$2" \
+        ${perf_opts[@]+"${perf_opts[@]}"} --json >"$work/perf.json"
     python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["total"]["ios"])' "$work/perf.json" >"$work/ios"
 }
 
 echo "# $(bench_machine)"
 echo "# nvmfd $(bench_commit) ($(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt")) under callgrind on CPU 0," \
-     "1 reactor, --poll-window 0, malloc 256 MiB; nvmf-perf 4 KiB randread on CPU 1; runs of $((time / 3)) and $time s"
+     "1 reactor, --poll-window 0, malloc 256 MiB; nvmf-perf ${perf_opts[*]:-} 4 KiB randread on CPU 1; runs of $((time / 3)) and $time s"
 fill_namespace "$perf" "$port"
 counted sleep 3
 idle_rate=$(awk "BEGIN {print $ir / $secs}")
