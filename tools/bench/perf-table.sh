@@ -22,17 +22,15 @@ set -euo pipefail
 
 # shellcheck source=tools/bench/lib.sh
 source "$(dirname "$0")/lib.sh"
-bench_options "$@"
-nvmfd=$build/nvmfd perf=$build/tools/nvmf-perf/nvmf-perf
-bench_require tools/bootstrap.sh "$nvmfd" "$perf"
-bench_two_cpus nvmf-perf
+bench_init "$@"
 
 work=$(mktemp -d /tmp/nvmfd-perf-table-XXXXXX)
 pid='' iperf_pid='' port=''
-cleanup() {
-    [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    [[ -n $iperf_pid ]] && kill "$iperf_pid" 2>/dev/null && wait "$iperf_pid" 2>/dev/null
+cleanup() {  # never fails: its status would become the script's
+    local p
+    for p in $pid $iperf_pid; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
     [[ -n ${NVMFD_BENCH_KEEP:-} ]] || rm -rf "$work"
+    return 0
 }
 trap cleanup EXIT
 
