@@ -53,7 +53,7 @@ Workload parse_workload(const std::string& name) {
 
 void apply_like_spdk(PerfOptions& o, bool threads_given) {
     if (o.disable_sq_flow_control)
-        throw std::invalid_argument("--like-spdk keeps SQ flow control (spdk_nvme_perf has no way to disable it): "
+        throw std::invalid_argument("--like-spdk keeps SQ flow control, as spdk_nvme_perf does: "
                                     "drop --disable-sqflow, or use --busy-poll --empty-hostnqn --disable-sqflow");
     if (threads_given && o.threads != 0 && o.threads != o.queues)
         throw std::invalid_argument("--like-spdk drives each queue pair from its own thread: drop --threads");
