@@ -13,7 +13,7 @@
 # Callgrind counts the instructions nvmfd executes in user space (its Ir);
 # the kernel's TCP work is not in it. Hardware counters (`perf stat -e
 # instructions`, package linux-perf) would count both, but these VMs expose
-# no PMU ("<not supported>"), hence callgrind: exact, slow (about 50x), and
+# no PMU ("<not supported>"), hence callgrind: exact, many times slower, and
 # blind to timing, so it repeats to within a few instructions.
 #
 # Per QD: a short run (SEC/3) and a long one (SEC), each framed by zeroing
