@@ -123,6 +123,10 @@ for p in ${programs[@]+"${programs[@]}"}; do
     cp "$p" "$overlay/usr/bin/"
     for lib in $(ldd "$p" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 }'); do
         dest=$(cd "$(dirname "$lib")" && pwd -P)/$(basename "$lib")
+        # A build tree's own libraries (RUNPATH into the tree) go where the
+        # loader looks by default: the guest mounts a tmpfs over /tmp, which
+        # would hide a tree under /tmp (a fresh CI clone).
+        [[ $dest == /usr/* || $dest == /lib* ]] || dest=/usr/lib/$(basename "$lib")
         mkdir -p "$overlay$(dirname "$dest")"
         cp -L "$lib" "$overlay$dest"
     done

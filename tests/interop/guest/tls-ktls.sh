@@ -41,7 +41,14 @@ JSON
         "$SUBNQN" "$HOSTNQN" "$KEY" >/tmp/nvmfd/state.secrets.json)
     nvmfd --state-file "$state" --plugin-dir /usr/bin --log-level info --bus none >"$NVMFD_LOG" 2>&1 &
     NVMFD_PID=$!
-    wait_until 20 "nvmfd to listen on $ADDR:$PORT" grep -q "listening on $ADDR:$PORT" "$NVMFD_LOG"
+    # Not wait_until: when nvmfd does not come up, its log says why.
+    local i
+    for ((i = 0; i < 200; i++)); do
+        grep -q "listening on $ADDR:$PORT" "$NVMFD_LOG" && break
+        sleep 0.1
+    done
+    grep -q "listening on $ADDR:$PORT" "$NVMFD_LOG" ||
+        { cat "$NVMFD_LOG"; fail "nvmfd did not listen on $ADDR:$PORT within 20 s (its log is above)"; }
     say "nvmfd (pid $NVMFD_PID) listens on $ADDR:$PORT, TLS required"
 }
 
