@@ -292,10 +292,6 @@ Result<Secret> tls_psk_for_identity(const PskIdentity& id, std::string_view conf
     return derive_tls_psk(id, retained->bytes());
 }
 
-}  // namespace nvmfd::auth
-
-namespace nvmfd::auth {
-
 std::string_view derivation_name(PskDerivation d) {
     switch (d) {
     case PskDerivation::Rfc8446: return "RFC 8446 HkdfLabel";

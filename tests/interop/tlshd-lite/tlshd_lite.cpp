@@ -374,32 +374,30 @@ std::optional<std::vector<uint8_t>> expand_label(const char* digest, const std::
     return out;
 }
 
+// One direction's crypto info for the kernel: the two suites' structs
+// differ only in their key size.
+template <typename Info>
+int program_ktls(int fd, int direction, int cipher, const std::vector<uint8_t>& key, const std::vector<uint8_t>& iv) {
+    Info ci{};
+    ci.info.version = TLS_1_3_VERSION;
+    ci.info.cipher_type = uint16_t(cipher);
+    std::memcpy(ci.key, key.data(), sizeof ci.key);
+    std::memcpy(ci.salt, iv.data(), sizeof ci.salt);
+    std::memcpy(ci.iv, iv.data() + sizeof ci.salt, sizeof ci.iv);
+    int rc = ::setsockopt(fd, SOL_TLS, direction, &ci, sizeof ci);
+    OPENSSL_cleanse(&ci, sizeof ci);
+    return rc;
+}
+
 // Program one direction of kernel TLS: key and IV from the traffic secret,
 // record sequence 0 (nothing was sent or received under these keys yet).
 bool set_ktls(int fd, int direction, const Suite& suite, const std::vector<uint8_t>& secret) {
     auto key = expand_label(suite.digest, secret, "key", suite.key_len);
     auto iv = expand_label(suite.digest, secret, "iv", 12);
     if (!key || !iv) return false;
-    int rc;
-    if (suite.ktls_cipher == TLS_CIPHER_AES_GCM_128) {
-        tls12_crypto_info_aes_gcm_128 ci{};
-        ci.info.version = TLS_1_3_VERSION;
-        ci.info.cipher_type = TLS_CIPHER_AES_GCM_128;
-        std::memcpy(ci.key, key->data(), sizeof ci.key);
-        std::memcpy(ci.salt, iv->data(), sizeof ci.salt);
-        std::memcpy(ci.iv, iv->data() + sizeof ci.salt, sizeof ci.iv);
-        rc = ::setsockopt(fd, SOL_TLS, direction, &ci, sizeof ci);
-        OPENSSL_cleanse(&ci, sizeof ci);
-    } else {
-        tls12_crypto_info_aes_gcm_256 ci{};
-        ci.info.version = TLS_1_3_VERSION;
-        ci.info.cipher_type = TLS_CIPHER_AES_GCM_256;
-        std::memcpy(ci.key, key->data(), sizeof ci.key);
-        std::memcpy(ci.salt, iv->data(), sizeof ci.salt);
-        std::memcpy(ci.iv, iv->data() + sizeof ci.salt, sizeof ci.iv);
-        rc = ::setsockopt(fd, SOL_TLS, direction, &ci, sizeof ci);
-        OPENSSL_cleanse(&ci, sizeof ci);
-    }
+    int rc = suite.ktls_cipher == TLS_CIPHER_AES_GCM_128
+                 ? program_ktls<tls12_crypto_info_aes_gcm_128>(fd, direction, TLS_CIPHER_AES_GCM_128, *key, *iv)
+                 : program_ktls<tls12_crypto_info_aes_gcm_256>(fd, direction, TLS_CIPHER_AES_GCM_256, *key, *iv);
     OPENSSL_cleanse(key->data(), key->size());
     OPENSSL_cleanse(iv->data(), iv->size());
     return rc == 0;
