@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 
 #include "core/runtime/log.hpp"
+#include "plugins/backend_uring/ring_setup.hpp"
 #include "plugins/backend_uring/uring_channel.hpp"
 
 namespace nvmfd::plugins::uring {
@@ -42,15 +43,15 @@ Ring::Ring(Token, runtime::Reactor& reactor) : reactor_(&reactor) {}
 
 int Ring::init() {
     io_uring_params p{};
-    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
-    p.cq_entries = kCqEntries;
-    int r = io_uring_queue_init_params(kSqEntries, &ring_, &p);
-    if (r == -EINVAL) {  // before 5.18: no SUBMIT_ALL
-        p = io_uring_params{};
-        p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
-        p.cq_entries = kCqEntries;
-        r = io_uring_queue_init_params(kSqEntries, &ring_, &p);
-    }
+    const RingFlagSet* flags = nullptr;
+    int r = init_with_fallback(
+        [&](unsigned f) {
+            p = io_uring_params{};
+            p.flags = f;
+            p.cq_entries = kCqEntries;
+            return io_uring_queue_init_params(kSqEntries, &ring_, &p);
+        },
+        &flags);
     if (r < 0) return -r;
     ring_ready_ = true;
     max_inflight_ = p.cq_entries;
@@ -61,8 +62,8 @@ int Ring::init() {
         std::vector<int> empty(kFileSlots, -1);
         files_registered_ = io_uring_register_files(&ring_, empty.data(), kFileSlots) == 0;
     }
-    log::debug("reactor {}: io_uring with {} SQ / {} CQ entries{}", reactor_->id(), p.sq_entries, p.cq_entries,
-               files_registered_ ? ", fixed files" : "");
+    log::debug("reactor {}: io_uring with {} SQ / {} CQ entries ({}){}", reactor_->id(), p.sq_entries, p.cq_entries,
+               flags->name, files_registered_ ? ", fixed files" : "");
     return 0;
 }
 
