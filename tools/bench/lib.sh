@@ -85,3 +85,68 @@ bench_commit() {
 fill_namespace() {
     taskset -c 1 "$1" -a 127.0.0.1 -p "$2" -w write --bs 1m --qd 8 --time 3 >/dev/null
 }
+
+# --- the uring backend against fio on one file (uring-vs-fio.sh, perf-table.sh)
+#   uring_workloads            array: "name fio-rw nvmf-perf-workload bs qd"
+#   need_fio                   installs fio with apt-get when it is missing
+#   disk_file_check DIR        exit 2 unless DIR is on a disk file system
+#   fill_file PATH BYTES       writes PATH end to end with O_DIRECT (fio), so
+#                              neither side reads holes; exit 2 if blocks stay
+#                              unallocated
+#   uring_state PATH PORT NQN  prints a state file: subsystem NQN with PATH as
+#                              uring namespace 1, on 127.0.0.1:PORT
+#   fio_file_run CPU NAME PATH BYTES RW BS QD SEC RAMP JSON
+#                              fio on CPU (io_uring, direct=1, one job, random
+#                              offsets over the whole file), JSON output to JSON
+#   fio_iops JSON              the IOPS of that run (reads or writes)
+
+uring_workloads=(
+    "randread-4k-qd1    randread   randread   4k   1"
+    "randread-4k-qd32   randread   randread   4k   32"
+    "randread-4k-qd128  randread   randread   4k   128"
+    "randwrite-4k-qd1   randwrite  randwrite  4k   1"
+    "randwrite-4k-qd32  randwrite  randwrite  4k   32"
+    "randwrite-4k-qd128 randwrite  randwrite  4k   128"
+    "read-128k-qd32     read       read       128k 32"
+)
+
+need_fio() {
+    command -v fio >/dev/null && return
+    echo "installing fio" >&2
+    apt-get install -y -qq fio >&2 || { apt-get update -qq >&2 && apt-get install -y -qq fio >&2; } ||
+        { echo "cannot install fio" >&2; exit 2; }
+}
+
+disk_file_check() {
+    local fs
+    fs=$(stat -f -c %T "$1")
+    case $fs in
+    tmpfs|ramfs|proc|sysfs|devtmpfs) echo "$1 is on $fs, not a disk file system: the file must be on a disk" >&2; exit 2 ;;
+    esac
+}
+
+fill_file() {
+    fio --name=fill --filename="$1" --size="$2" --rw=write --bs=1M --iodepth=16 \
+        --direct=1 --ioengine=io_uring --end_fsync=1 --output-format=terse >/dev/null ||
+        { echo "fio could not fill $1" >&2; exit 2; }
+    (($(stat -c '%b * %B' "$1") >= $2)) || { echo "$1 is not fully allocated after the fill" >&2; exit 2; }
+}
+
+uring_state() {
+    cat <<JSON
+{"version":1,
+ "subsystems":[{"nqn":"$3","allow_any_host":true,
+   "namespaces":[{"nsid":1,"backend":"uring","params":{"path":"$1"}}]}],
+ "ports":[{"id":1,"address":"127.0.0.1","service":"$2","subsystems":["$3"]}]}
+JSON
+}
+
+fio_file_run() {  # cpu name path bytes rw bs qd sec ramp json
+    taskset -c "$1" fio --name="$2" --filename="$3" --size="$4" --rw="$5" --bs="$6" --iodepth="$7" --direct=1 \
+        --ioengine=io_uring --numjobs=1 --time_based --runtime="$8" --ramp_time="$9" --norandommap \
+        --randrepeat=0 --lat_percentiles=1 --output-format=json --output="${10}" >/dev/null
+}
+
+fio_iops() {
+    python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]; print(max(j["read"]["iops"], j["write"]["iops"]))' "$1"
+}

@@ -7,6 +7,12 @@
 #   128 KiB sequential read at QD 8, next to one loopback TCP stream
 #   (iperf3 -R between the same two CPUs; Debian package iperf3, the row is
 #   skipped with a note without it)
+# and the io_uring backend against fio on one file (issue 5's rows: 4 KiB
+# random read and write at QD 1, 32 and 128, 128 KiB sequential read at
+# QD 32): fio (ioengine=io_uring, direct=1) on CPU 0 straight on the file,
+# then nvmfd serving the same file through its uring backend (O_DIRECT),
+# driven by nvmf-perf on CPU 1; IOPS of both and their ratio (the median
+# and min-max of the per-round ratios).
 # nvmfd runs with one reactor pinned to CPU 0 and a 1 GiB malloc namespace
 # (written end to end after each start: that is also the warm-up), the
 # initiator on CPU 1, 1 s of ramp before each measured run. A round runs
@@ -15,21 +21,39 @@
 # Each cell shows the median and the min-max over the rounds.
 #
 #   tools/bench/perf-table.sh [--rounds N] [--time SEC] [--build DIR]
+#                             [--uring-file PATH | --no-uring]
+#
+# --uring-file: the file for the uring rows (default
+# /var/tmp/nvmfd-perf-table.img); one that does not exist is created at
+# 1 GiB, written end to end with fio, and deleted at the end. It must be on
+# a disk file system (not tmpfs). fio is installed with apt-get if missing.
 #
 # The busy-polling target spins on CPU 0 while it runs, so one nvmfd runs at
-# a time, and iperf3 runs while none does.
+# a time, and iperf3 and fio run while none does (an idle nvmfd sleeps).
+# Run time at the defaults (5 rounds of 5 s cells): about 20 minutes, of
+# which the uring rows take 8 (14 runs of 6 s per round).
 set -euo pipefail
 
 # shellcheck source=tools/bench/lib.sh
 source "$(dirname "$0")/lib.sh"
+uring_file=/var/tmp/nvmfd-perf-table.img
+bench_usage="[--rounds N] [--time SEC] [--build DIR] [--uring-file PATH | --no-uring]"
+bench_option() {
+    case $1 in
+    --uring-file) uring_file=$2 bench_shift=2 ;;
+    --no-uring) uring_file='' ;;
+    *) return 1 ;;
+    esac
+}
 bench_init "$@"
 
 work=$(mktemp -d /tmp/nvmfd-perf-table-XXXXXX)
-pid='' iperf_pid='' port=''
+pid='' iperf_pid='' port='' created_file=''
 cleanup() {  # never fails: its status would become the script's
     local p
     for p in $pid $iperf_pid; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
     [[ -n ${NVMFD_BENCH_KEEP:-} ]] || rm -rf "$work"
+    [[ -z $created_file ]] || rm -f "$created_file"
     return 0
 }
 trap cleanup EXIT
@@ -44,7 +68,7 @@ cells=(
     "read-128k-qd8 -w read --bs 128k --qd 8"
 )
 declare -A target_opts=([default]="" [busy-poll]="--busy-poll")
-declare -A host_opts=([nvmf-perf]="" [like-spdk]="--like-spdk")
+declare -A host_opts=([nvmf-perf]="" [like-spdk]="--like-spdk" [nvmfd]="")  # nvmfd: the uring rows
 
 start_nvmfd() {  # mode; sets $port and $pid
     port=$(free_port)
@@ -57,6 +81,46 @@ start_nvmfd() {  # mode; sets $port and $pid
 }
 
 stop_nvmfd() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=''; }
+
+if [[ -n $uring_file ]]; then
+    need_fio
+    disk_file_check "$(dirname "$uring_file")"
+    if [[ ! -e $uring_file ]]; then
+        created_file=$uring_file
+        fill_file "$uring_file" $((1 << 30))
+    fi
+    uring_bytes=$(stat -c %s "$uring_file")
+fi
+uring_nqn=nqn.2026-11.io.nvmfd:uring-file
+
+start_uring_nvmfd() {  # sets $port and $pid; nvmfd must open the file with O_DIRECT, as fio does
+    port=$(free_port)
+    uring_state "$uring_file" "$port" "$uring_nqn" >"$work/uring-state.json"
+    : >"$work/uring.log"
+    "$nvmfd" --state-file "$work/uring-state.json" --bus none --listen "127.0.0.1:$port" --reactors 1 --cpus 0 \
+        >"$work/uring.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do grep -q " ready " "$work/uring.log" && break; sleep 0.1; done
+    grep -q "namespace 1 of $uring_nqn: .*O_DIRECT" "$work/uring.log" ||
+        { echo "nvmfd does not serve $uring_file with O_DIRECT: $(tail -3 "$work/uring.log")" >&2; exit 2; }
+}
+
+# One uring row, both sides; appends "uring fio|nvmfd cell iops 0 0" to results.
+uring_pair() {  # fio_first(0/1) name fio-rw perf-workload bs qd
+    local order=(fio nvmfd) side
+    (($1)) || order=(nvmfd fio)
+    for side in "${order[@]}"; do
+        if [[ $side == fio ]]; then
+            if fio_file_run 0 "$2" "$uring_file" "$uring_bytes" "$3" "$5" "$6" "$time" 1 "$work/fio.json"; then
+                echo "uring fio $2 $(fio_iops "$work/fio.json") 0 0" >>"$work/results"
+            else
+                echo "# fio $2 failed" >&2
+            fi
+        else
+            run "$port" uring nvmfd "$2" -n "$uring_nqn" -w "$4" --bs "$5" --qd "$6"
+        fi
+    done
+}
 
 # One measured run; appends "target host cell iops mib/s mean-µs" to results
 # (a failed run is noted on stderr and leaves its cell one round short).
@@ -92,6 +156,7 @@ stream() {
 echo "# issue 15 table: nvmfd $(bench_commit) ($(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt") build)"
 echo "# before: $(bench_machine)"
 echo "# nvmfd 1 reactor on CPU 0, malloc 1 GiB; initiator on CPU 1; $rounds interleaved rounds, ${time} s per cell after 1 s ramp"
+[[ -z $uring_file ]] || echo "# uring rows: $uring_file ($uring_bytes bytes, $(stat -f -c %T "$uring_file")), fio and nvmfd on CPU 0"
 : >"$work/results"
 for r in $(seq "$rounds"); do
     targets=(default busy-poll) hosts=(nvmf-perf like-spdk)
@@ -108,6 +173,14 @@ for r in $(seq "$rounds"); do
         done
         stop_nvmfd
     done
+    if [[ -n $uring_file ]]; then
+        start_uring_nvmfd
+        for w in "${uring_workloads[@]}"; do
+            # shellcheck disable=SC2086  # (the row's fields as words)
+            uring_pair $((r % 2)) $w
+        done
+        stop_nvmfd
+    fi
     echo "# round $r done $(date -u +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 done
 echo "# after: $(bench_machine)"
@@ -152,4 +225,16 @@ if tcp:
         v = [x[1] for x in rows.get(("read-128k-qd8", t, h), [])]
         ratios.append(f"{statistics.median(v) / statistics.median(tcp):.2f}" if v else "—")
     print("| 128 KiB read / TCP stream (medians) | " + " | ".join(ratios) + " |")
+uring = [name for name, target, host in rows if (target, host) == ("uring", "fio")]  # in the order they ran
+if uring:
+    print()
+    print("| uring backend vs fio on the same file, median (min–max) | fio IOPS | nvmfd IOPS | nvmfd/fio (per round) |")
+    print("|---|---:|---:|---:|")
+    for name in uring:
+        f = [v[0] for v in rows.get((name, "uring", "fio"), [])]
+        n = [v[0] for v in rows.get((name, "uring", "nvmfd"), [])]
+        # Rounds pair up only when none failed; else the ratio of the medians.
+        ratios = [b / a for a, b in zip(f, n) if a] if len(f) == len(n) else \
+            [statistics.median(n) / statistics.median(f)] if f and n else []
+        print(f"| {name} | {fmt(f)} | {fmt(n)} | {fmt(ratios, 2)} |")
 PY

@@ -44,6 +44,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+# shellcheck source=tools/bench/lib.sh
+source "$here/lib.sh"
 
 dir=/var/tmp
 size=4G
@@ -90,16 +92,7 @@ done
 say() { echo "[$(date +%T)] $*" >&2; }
 die() { echo "uring-vs-fio: $*" >&2; exit 1; }
 
-# name  fio-rw     nvmf-perf-workload  bs    qd
-workloads=(
-    "randread-4k-qd1    randread   randread   4k   1"
-    "randread-4k-qd32   randread   randread   4k   32"
-    "randread-4k-qd128  randread   randread   4k   128"
-    "randwrite-4k-qd1   randwrite  randwrite  4k   1"
-    "randwrite-4k-qd32  randwrite  randwrite  4k   32"
-    "randwrite-4k-qd128 randwrite  randwrite  4k   128"
-    "read-128k-qd32     read       read       128k 32"
-)
+workloads=("${uring_workloads[@]}")
 if [[ -n $only ]]; then
     selected=()
     for w in "${workloads[@]}"; do
@@ -111,10 +104,7 @@ if [[ -n $only ]]; then
 fi
 
 # ---- tools ---------------------------------------------------------------
-if ! command -v fio >/dev/null; then
-    say "installing fio"
-    apt-get install -y fio >&2 || { apt-get update >&2 && apt-get install -y fio >&2; } || die "cannot install fio"
-fi
+need_fio
 command -v python3 >/dev/null || die "python3 is needed to read the JSON results"
 command -v taskset >/dev/null || die "taskset (util-linux) is needed"
 ncpu=$(nproc)
@@ -169,10 +159,7 @@ perf_bin=$work/bin/nvmf-perf
 
 # ---- the test file ---------------------------------------------------------
 mkdir -p "$dir"
-# stat -f knows tmpfs and ramfs by their magic; findmnt names ext4 as ext4.
-case $(stat -f -c %T "$dir") in
-    tmpfs|ramfs|proc|sysfs|devtmpfs) die "$dir is on $(stat -f -c %T "$dir"), not a disk file system: give -d DIR on a disk" ;;
-esac
+disk_file_check "$dir"
 read -r fstype source_dev < <(findmnt -n -o FSTYPE,SOURCE --target "$dir") ||
     { fstype=$(stat -f -c %T "$dir"); source_dev=$(df --output=source "$dir" | tail -1); }
 case $fstype in
@@ -184,27 +171,14 @@ avail=$(df --output=avail -B1 "$dir" | tail -1)
 ((avail > size_bytes + (1 << 30))) || die "$dir has $(numfmt --to=iec "$avail") free; $size plus 1 GiB of slack is needed"
 testfile=$dir/uring-vs-fio.$$.img
 say "filling $testfile ($size on $fstype, $source_dev) with O_DIRECT writes"
-# Every block written once, so that neither side reads holes (zeroes that
-# never touch the disk).
-run fio --name=fill --filename="$testfile" --size="$size_bytes" --rw=write --bs=1M --iodepth=16 \
-    --direct=1 --ioengine=io_uring --end_fsync=1 --output-format=terse >/dev/null ||
-    die "fio could not fill $testfile"
-allocated=$(($(stat -c '%b * %B' "$testfile")))
-((allocated >= size_bytes)) || die "$testfile has only $allocated of $size_bytes bytes allocated after the fill"
+fill_file "$testfile" "$size_bytes"  # every block once: neither side reads holes
 
 # ---- nvmfd on the file -----------------------------------------------------
 # nvmfd runs only for its half of each pair (started after fio, stopped before
 # the next fio), so that an idle or --busy-poll reactor never shares fio's CPU.
 nqn=nqn.2026-11.io.nvmfd:bench
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-write_state() {
-    cat >"$work/state.json" <<EOF
-{"version":1,
- "subsystems":[{"nqn":"$nqn","allow_any_host":true,
-   "namespaces":[{"nsid":1,"backend":"uring","params":{"path":"$testfile"}}]}],
- "ports":[{"id":1,"address":"127.0.0.1","service":"$port","subsystems":["$nqn"]}]}
-EOF
-}
+port=$(free_port)
+write_state() { uring_state "$testfile" "$port" "$nqn" >"$work/state.json"; }
 write_state
 nvmfd_log=$outdir/nvmfd.log
 : >"$nvmfd_log"
@@ -283,10 +257,7 @@ for ((rep = 1; rep <= repeats; rep++)); do
         say "rep $rep/$repeats $name: fio (busy before ${busy}%, load $load0)"
         fio_json=$outdir/$name.rep$rep.fio.json
         d0=$(dev_io)
-        run taskset -c "$target_cpu" fio --name="$name" --filename="$testfile" --size="$size_bytes" \
-            --rw="$fio_rw" --bs="$bs" --iodepth="$qd" --direct=1 --ioengine=io_uring --numjobs=1 \
-            --time_based --runtime="$runtime" --ramp_time="$ramp" --norandommap --randrepeat=0 \
-            --lat_percentiles=1 --output-format=json --output="$fio_json" >/dev/null
+        run fio_file_run "$target_cpu" "$name" "$testfile" "$size_bytes" "$fio_rw" "$bs" "$qd" "$runtime" "$ramp" "$fio_json"
         d1=$(dev_io)
         say "rep $rep/$repeats $name: nvmfd + nvmf-perf"
         perf_json=$outdir/$name.rep$rep.nvmfd.json
