@@ -8,6 +8,9 @@
 // Completion: the ring fd sits in the reactor's epoll set (it is readable
 // while the CQ has entries), so a sleeping reactor wakes when I/O completes;
 // a Poller reaps too, which costs one load of the CQ tail when idle.
+// Setup flags (ring_setup.hpp): with COOP_TASKRUN a completion's task work
+// waits for the reactor's next system call (one every loop turn) instead of
+// interrupting it with an IPI.
 // Files: a sparse fixed-file table; each channel registers its device once,
 // which saves the kernel a file reference per I/O.
 #pragma once
