@@ -208,6 +208,9 @@ int Ring::register_file(int fd) {
 }
 
 void Ring::unregister_file(int slot) {
+    // With SINGLE_ISSUER only the reactor's thread may change the table; once
+    // the reactor is gone this fails, and the slot's file reference is
+    // dropped with the ring.
     int none = -1;
     io_uring_register_files_update(&ring_, static_cast<unsigned>(slot), &none, 1);
     file_slots_[static_cast<size_t>(slot)] = -1;
