@@ -247,16 +247,21 @@ uint16_t Controller::submit_async_event(CompletionCallback callback) {
 
 IoQueue Controller::connect_io_queue(uint16_t qid, uint16_t depth, IoQueueOptions options) {
     if (qid == 0) throw std::invalid_argument("I/O queue ids start at 1");
-    if (depth == 0 || depth > max_queue_entries())
-        throw std::invalid_argument(fmt::format("queue depth {} needs SQSIZE {} but the controller allows at most {} "
-                                                "(CAP.MQES, 0's based)",
-                                                depth, depth, max_queue_entries()));
+    uint32_t entries = options.queue_size ? options.queue_size : uint32_t(depth) + 1;
+    if (depth == 0 || entries <= depth)
+        throw std::invalid_argument(
+            fmt::format("queue depth {} needs a queue of at least {} entries, not {}", depth, depth + 1, entries));
+    if (entries - 1 > max_queue_entries())
+        throw std::invalid_argument(fmt::format("a queue of {} entries needs SQSIZE {} but the controller allows at "
+                                                "most {} (CAP.MQES, 0's based)",
+                                                entries, entries - 1, max_queue_entries()));
     auto queue = std::make_unique<Queue>(Connection::open(endpoint_, options_.transport), qid, depth, options.queue);
     queue->set_in_capsule_limit(io_in_capsule_bytes());
 
     proto::ConnectData data =
         cmd::connect_data(options_.host.hostid, cntlid_, options_.subnqn, options_.host.hostnqn);
-    cmd::ConnectParams params{qid, depth, options.kato_ms, options.disable_sq_flow_control};
+    auto sqsize = static_cast<uint16_t>(entries - 1);  // 0's based
+    cmd::ConnectParams params{qid, sqsize, options.kato_ms, options.disable_sq_flow_control};
     Completion c = queue->execute(cmd::connect(params),
                                   Transfer::to_controller(pdu::as_bytes_of(data), DataPlacement::InCapsule));
     if (!c.status.ok())

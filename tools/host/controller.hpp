@@ -52,6 +52,10 @@ struct IoQueueOptions {
     QueueOptions queue;
     bool disable_sq_flow_control = false;  // lets the target complete reads with C2HData SUCCESS
     uint32_t kato_ms = 0;
+    // Entries of the queue (Connect's SQSIZE + 1); 0: depth + 1, the fewest
+    // that hold `depth` commands. More entries than that only change what the
+    // target allocates: the host still keeps at most `depth` in flight.
+    uint32_t queue_size = 0;
 };
 
 class Controller {

@@ -49,9 +49,23 @@ Workload parse_workload(const std::string& name) {
     throw std::invalid_argument(fmt::format("workload '{}': one of read, write, randread, randwrite, rw, randrw", name));
 }
 
+uint32_t parse_queue_size(const std::string& text) {
+    if (text == "max") return kControllerMaximumQueueSize;
+    size_t used = 0;
+    unsigned long value = 0;
+    try {
+        value = std::stoul(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used != text.size() || value < 2 || value > 65536)
+        throw std::invalid_argument(fmt::format("--io-queue-size {}: 2..65536 entries, or max", text));
+    return static_cast<uint32_t>(value);
+}
+
 }  // namespace
 
-void apply_like_spdk(PerfOptions& o, bool threads_given) {
+void apply_like_spdk(PerfOptions& o, bool threads_given, bool queue_size_given) {
     if (o.disable_sq_flow_control)
         throw std::invalid_argument("--like-spdk keeps SQ flow control, as spdk_nvme_perf does: "
                                     "drop --disable-sqflow, or use --busy-poll --empty-hostnqn --disable-sqflow");
@@ -59,8 +73,24 @@ void apply_like_spdk(PerfOptions& o, bool threads_given) {
         throw std::invalid_argument("--like-spdk drives each queue pair from its own thread: drop --threads");
     o.busy_poll = true;
     o.threads = o.queues;
+    // spdk_nvme_perf asks for UINT16_MAX entries and its driver cuts that to CAP.MQES + 1.
+    if (!queue_size_given) o.io_queue_size = kControllerMaximumQueueSize;
     // With --hostnqn it is sent as given, as spdk_nvme_perf does with hostnqn:.
     if (o.hostnqn.empty()) o.empty_hostnqn = true;
+}
+
+uint32_t io_queue_entries(const PerfOptions& o, uint16_t mqes) {
+    uint32_t largest = uint32_t(mqes) + 1;
+    uint32_t entries = o.io_queue_size == kControllerMaximumQueueSize ? largest
+                       : o.io_queue_size                              ? o.io_queue_size
+                                                                      : uint32_t(o.queue_depth) + 1;
+    if (entries > largest)
+        throw std::invalid_argument(
+            fmt::format("I/O queues of {} entries: the controller allows at most {} (CAP.MQES + 1)", entries, largest));
+    if (entries <= o.queue_depth)
+        throw std::invalid_argument(fmt::format("--qd {} needs I/O queues of at least {} entries, not {}",
+                                                o.queue_depth, o.queue_depth + 1, entries));
+    return entries;
 }
 
 std::optional<int> parse_options(int argc, char** argv, PerfOptions& o) {
@@ -70,6 +100,7 @@ std::optional<int> parse_options(int argc, char** argv, PerfOptions& o) {
     unsigned qd = o.queue_depth;
     unsigned queues = o.queues;
     unsigned hpda = 0;
+    std::string io_queue_size;
     po::options_description desc(
         "nvmf-perf: NVMe/TCP load generator\n"
         "Exit status: 0 success, 1 verify mismatch or I/O errors, 2 usage, 3 connection or protocol failure\n\n"
@@ -91,6 +122,9 @@ std::optional<int> parse_options(int argc, char** argv, PerfOptions& o) {
         ("bs", po::value(&bs)->default_value(bs), "I/O size (e.g. 4k, 128k)")
         ("qd", po::value(&qd)->default_value(qd), "queue depth per I/O queue")
         ("queues", po::value(&queues)->default_value(queues), "I/O queues (one TCP connection each)")
+        ("io-queue-size", po::value(&io_queue_size),
+         "entries per I/O queue (Connect's SQSIZE + 1), or max for the controller's CAP.MQES + 1 "
+         "(default: --qd + 1; with --like-spdk: max)")
         ("threads", po::value(&o.threads)->default_value(0), "threads driving the queues (0: one per queue)")
         ("time", po::value(&o.time_s)->default_value(o.time_s), "measured seconds")
         ("ramp", po::value(&o.ramp_s)->default_value(o.ramp_s), "seconds of load before measuring")
@@ -104,7 +138,8 @@ std::optional<int> parse_options(int argc, char** argv, PerfOptions& o) {
         ("disable-sqflow", po::bool_switch(&o.disable_sq_flow_control), "disable SQ flow control (reads may complete by C2HData SUCCESS)")
         ("busy-poll", po::bool_switch(&o.busy_poll), "spin on the sockets instead of sleeping in poll(2)")
         ("like-spdk", po::bool_switch(&o.like_spdk),
-         "behave as spdk_nvme_perf: --busy-poll, --empty-hostnqn unless --hostnqn is given, one thread per queue; "
+         "behave as spdk_nvme_perf: --busy-poll, --empty-hostnqn unless --hostnqn is given, one thread per queue, "
+         "--io-queue-size max unless given; "
          "SQ flow control stays enabled (as by default), so --disable-sqflow is refused")
         ("kato", po::value(&o.kato_ms)->default_value(o.kato_ms), "keep-alive timeout in ms (0: off)")
         ("timeout", po::value(&o.timeout_ms)->default_value(o.timeout_ms), "command timeout in ms")
@@ -128,6 +163,8 @@ std::optional<int> parse_options(int argc, char** argv, PerfOptions& o) {
         if (queues == 0 || queues > 65534) throw std::invalid_argument("--queues: 1..65534");
         o.queue_depth = static_cast<uint16_t>(qd);
         o.queues = static_cast<uint16_t>(queues);
+        if (!io_queue_size.empty()) o.io_queue_size = parse_queue_size(io_queue_size);
+        if (o.io_queue_size) io_queue_entries(o, UINT16_MAX);  // --qd fits: refused before connecting
         if (hpda > 31) throw std::invalid_argument("--hpda: 0..31");
         o.hpda = static_cast<uint8_t>(hpda);
         if (o.rwmixread > 100) throw std::invalid_argument("--rwmixread: 0..100");
@@ -136,7 +173,7 @@ std::optional<int> parse_options(int argc, char** argv, PerfOptions& o) {
         if (o.threads > o.queues) throw std::invalid_argument("--threads: at most one per queue");
         if (o.empty_hostnqn && !o.hostnqn.empty())
             throw std::invalid_argument("--empty-hostnqn and --hostnqn contradict each other");
-        if (o.like_spdk) apply_like_spdk(o, !vm["threads"].defaulted());
+        if (o.like_spdk) apply_like_spdk(o, !vm["threads"].defaulted(), !io_queue_size.empty());
         if (o.empty_hostnqn && (!o.tls_psk.empty() || !o.dhchap_secret.empty()))
             throw std::invalid_argument("TLS and DH-HMAC-CHAP derive keys from the Host NQN: give --hostnqn");
     } catch (const std::exception& e) {

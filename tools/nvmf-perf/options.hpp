@@ -15,6 +15,9 @@ bool workload_reads(Workload w);
 bool workload_writes(Workload w);
 bool workload_random(Workload w);
 
+// --io-queue-size max: the controller's largest queue (CAP.MQES + 1).
+inline constexpr uint32_t kControllerMaximumQueueSize = UINT32_MAX;
+
 struct PerfOptions {
     std::string address = "127.0.0.1";
     uint16_t port = 4420;
@@ -29,6 +32,9 @@ struct PerfOptions {
     uint32_t block_size = 4096;  // I/O size (--bs)
     uint16_t queue_depth = 32;
     uint16_t queues = 1;
+    // Entries per I/O queue (Connect's SQSIZE + 1); 0: queue_depth + 1, the
+    // fewest that hold --qd commands; or kControllerMaximumQueueSize.
+    uint32_t io_queue_size = 0;
     unsigned threads = 0;  // 0: one per queue
     double time_s = 10;
     double ramp_s = 0;
@@ -54,11 +60,17 @@ std::optional<int> parse_options(int argc, char** argv, PerfOptions& options);
 
 // --like-spdk: behave as spdk_nvme_perf does on NVMe/TCP. Busy-poll the
 // sockets, send an empty Host NQN unless --hostnqn is given, one thread per
-// queue pair, and keep SQ flow control enabled (so every read gets C2HData
-// and then a CapsuleResp). nvmf-perf's own default already keeps SQ flow
-// control, so of these only busy polling and the Host NQN differ from it.
+// queue pair, I/O queues of the controller's maximum size unless
+// --io-queue-size is given, and keep SQ flow control enabled (so every read
+// gets C2HData and then a CapsuleResp). nvmf-perf's own default already
+// keeps SQ flow control, so of these only busy polling, the Host NQN and the
+// queue size differ from it.
 // Throws std::invalid_argument for switches that contradict it.
-void apply_like_spdk(PerfOptions& options, bool threads_given);
+void apply_like_spdk(PerfOptions& options, bool threads_given, bool queue_size_given);
+
+// The entries to ask for per I/O queue, given the controller's CAP.MQES
+// (0's based). Throws std::invalid_argument when --qd does not fit.
+uint32_t io_queue_entries(const PerfOptions& options, uint16_t mqes);
 
 // "4096", "4k", "128K", "1m", "2g" -> bytes.
 uint64_t parse_size(const std::string& text);

@@ -51,9 +51,9 @@ void print_text(const RunResult& r, std::FILE* out) {
     fmt::print(out, "target: {}:{} {} nsid {} ({} blocks of {} B, {} used), digests header {} data {}\n", o.address,
                o.port, o.subnqn, o.nsid, r.geometry.blocks, r.geometry.block_size, size_text(r.region_bytes),
                o.header_digest ? "on" : "off", o.data_digest ? "on" : "off");
-    fmt::print(out, "host: {}{}, SQ flow control {}, host NQN {}\n", o.like_spdk ? "like spdk_nvme_perf: " : "",
-               o.busy_poll ? "busy polling" : "poll(2)", o.disable_sq_flow_control ? "disabled" : "enabled",
-               o.empty_hostnqn ? "empty" : "sent");
+    fmt::print(out, "host: {}{}, SQ flow control {}, host NQN {}, I/O queues of {} entries\n",
+               o.like_spdk ? "like spdk_nvme_perf: " : "", o.busy_poll ? "busy polling" : "poll(2)",
+               o.disable_sq_flow_control ? "disabled" : "enabled", o.empty_hostnqn ? "empty" : "sent", r.io_queue_size);
     if (r.stats.read.ios) print_op(out, "read", r.stats.read, r.measured_seconds);
     if (r.stats.write.ios) print_op(out, "write", r.stats.write, r.measured_seconds);
     if (r.stats.read.ios && r.stats.write.ios) print_op(out, "total", r.stats.total(), r.measured_seconds);
@@ -84,7 +84,7 @@ nlohmann::json to_json(const RunResult& r) {
         {"data_digest", o.data_digest},
         {"host",
          {{"like_spdk", o.like_spdk}, {"busy_poll", o.busy_poll}, {"sq_flow_control", !o.disable_sq_flow_control},
-          {"empty_hostnqn", o.empty_hostnqn}}},
+          {"empty_hostnqn", o.empty_hostnqn}, {"io_queue_size", r.io_queue_size}}},
         {"total", op_json(r.stats.total(), r.measured_seconds)},
         {"read", op_json(r.stats.read, r.measured_seconds)},
         {"write", op_json(r.stats.write, r.measured_seconds)},

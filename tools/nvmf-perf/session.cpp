@@ -145,6 +145,8 @@ private:
         host::IoQueueOptions qo;
         qo.queue.command_timeout = std::chrono::milliseconds(o_.timeout_ms);
         qo.disable_sq_flow_control = o_.disable_sq_flow_control;
+        qo.queue_size = io_queue_entries(o_, controller_->max_queue_entries());
+        result_.io_queue_size = qo.queue_size;
         for (uint16_t q = 0; q < o_.queues; ++q) {
             uint64_t first = striped ? units * q / o_.queues : 0;
             uint64_t count = striped ? units * (q + 1) / o_.queues - first : units;

@@ -16,6 +16,7 @@ struct RunResult {
     host::NamespaceGeometry geometry;
     uint64_t region_bytes = 0;
     unsigned threads = 0;
+    uint32_t io_queue_size = 0;  // entries per I/O queue, as connected
     RunStats stats;
     double measured_seconds = 0;
     double cpu_percent = 0;  // user+sys of this process over the measured window; 100 = one core

@@ -47,6 +47,7 @@ struct FakeTarget::Shared {
     std::map<uint16_t, Controller> controllers;
     uint16_t next_cntlid = 1;
     std::vector<std::string> violations;
+    std::vector<uint32_t> io_queue_sizes;  // entries (SQSIZE + 1) of each I/O queue Connect accepted
     std::vector<std::thread> sessions;
     std::vector<int> fds;
 
@@ -414,6 +415,7 @@ private:
             cntlid_ = d.cntlid;
             if (!controller())
                 return respond(sqe.cid, st::kConnectInvalidParameters, proto::connect_invalid_data_field(16));
+            s_.io_queue_sizes.push_back(uint32_t(c.sqsize) + 1);
         }
         qid_ = c.qid;
         sqflow_disabled_ = c.cattr & proto::kConnectAttrDisableSqFlowControl;
@@ -790,6 +792,11 @@ void FakeTarget::accept_loop() {
 std::vector<std::string> FakeTarget::violations() const {
     std::lock_guard lock(shared_->mutex);
     return shared_->violations;
+}
+
+std::vector<uint32_t> FakeTarget::io_queue_sizes() const {
+    std::lock_guard lock(shared_->mutex);
+    return shared_->io_queue_sizes;
 }
 
 void FakeTarget::wait() {

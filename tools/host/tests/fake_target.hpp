@@ -64,6 +64,8 @@ public:
     const FakeTargetOptions& options() const { return options_; }
     // What the host did wrong, as seen by the target.
     std::vector<std::string> violations() const;
+    // Entries (SQSIZE + 1) of every I/O queue connected so far, in order.
+    std::vector<uint32_t> io_queue_sizes() const;
     uint64_t commands() const { return commands_.load(); }
     // Runs until stopped (the standalone executable).
     void wait();

@@ -121,6 +121,23 @@ TEST_CASE("I/O queue depth above CAP.MQES is refused before connecting") {
     CHECK_NOTHROW(ctrl.connect_io_queue(1, 15));
 }
 
+TEST_CASE("an I/O queue larger than its depth asks for that many entries") {
+    FakeTargetOptions fo;
+    fo.mqes = 63;
+    FakeTarget target(fo);
+    Controller ctrl = Controller::connect(endpoint_of(target), options_for(target));
+    IoQueueOptions larger;
+    larger.queue_size = 64;  // CAP.MQES + 1
+    IoQueue io = ctrl.connect_io_queue(1, 2, larger);
+    CHECK(io.queue().depth() == 2);  // the host still keeps at most 2 in flight
+    IoQueue plain = ctrl.connect_io_queue(2, 2);
+    CHECK(target.io_queue_sizes() == std::vector<uint32_t>{64, 3});
+    larger.queue_size = 65;
+    CHECK_THROWS_AS(ctrl.connect_io_queue(3, 2, larger), std::invalid_argument);
+    larger.queue_size = 2;  // holds one command, not two
+    CHECK_THROWS_AS(ctrl.connect_io_queue(3, 2, larger), std::invalid_argument);
+}
+
 TEST_CASE("write/read verify 512 B .. 1 MiB across transport settings") {
     struct Case {
         const char* name;

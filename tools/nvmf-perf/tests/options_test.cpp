@@ -98,3 +98,35 @@ TEST_CASE("the separate switches alone") {
     CHECK(parse({"--empty-hostnqn", "--hostnqn", "nqn.2014-08.org.example:h1"}, bad) == 2);
     CHECK(parse({"--empty-hostnqn", "--dhchap-secret", "DHHC-1:00:x:"}, bad) == 2);
 }
+
+TEST_CASE("--io-queue-size: --qd + 1 by default, a number, or the controller's maximum") {
+    PerfOptions o;
+    CHECK_FALSE(parse({"--qd", "32"}, o));
+    CHECK(o.io_queue_size == 0);
+    CHECK(io_queue_entries(o, 1023) == 33);
+    CHECK_THROWS_AS(io_queue_entries(o, 15), std::invalid_argument);  // 33 entries, CAP.MQES + 1 = 16
+
+    PerfOptions sized;
+    CHECK_FALSE(parse({"--qd", "1", "--io-queue-size", "128"}, sized));
+    CHECK(io_queue_entries(sized, 1023) == 128);
+    CHECK_THROWS_AS(io_queue_entries(sized, 63), std::invalid_argument);
+
+    PerfOptions largest;
+    CHECK_FALSE(parse({"--io-queue-size", "max"}, largest));
+    CHECK(io_queue_entries(largest, 1023) == 1024);
+    CHECK_THROWS_AS(io_queue_entries(largest, 15), std::invalid_argument);  // --qd 32 does not fit 16
+
+    PerfOptions spdk;  // spdk_nvme_perf asks for the controller's maximum
+    CHECK_FALSE(parse({"--like-spdk"}, spdk));
+    CHECK(io_queue_entries(spdk, 1023) == 1024);
+    PerfOptions spdk_sized;
+    CHECK_FALSE(parse({"--like-spdk", "--io-queue-size", "64"}, spdk_sized));
+    CHECK(spdk_sized.io_queue_size == 64);
+
+    PerfOptions bad;
+    CHECK(parse({"--io-queue-size", "1"}, bad) == 2);
+    CHECK(parse({"--io-queue-size", "65537"}, bad) == 2);
+    CHECK(parse({"--io-queue-size", "lots"}, bad) == 2);
+    CHECK(parse({"--io-queue-size", "32k"}, bad) == 2);
+    CHECK(parse({"--qd", "32", "--io-queue-size", "32"}, bad) == 2);  // holds 31 commands
+}

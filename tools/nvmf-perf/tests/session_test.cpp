@@ -66,6 +66,20 @@ TEST_CASE("digests, SUCCESS flag and one thread per queue") {
     CHECK(r.stats.read.latency.percentile(50) > 0);
 }
 
+TEST_CASE("--like-spdk connects I/O queues of the controller's maximum size") {
+    FakeTargetOptions fo;
+    fo.mqes = 63;
+    FakeTarget target(fo);
+    PerfOptions o = short_run(target);
+    o.queues = 2;
+    o.queue_depth = 4;
+    apply_like_spdk(o, false, false);
+    RunResult r = run_benchmark(o);
+    CHECK(r.exit_code() == 0);
+    CHECK(r.io_queue_size == 64);
+    CHECK(target.io_queue_sizes() == std::vector<uint32_t>{64, 64});
+}
+
 TEST_CASE("a corrupted read fails verify with exit code 1") {
     FakeTargetOptions fo;
     fo.fault = host::testing::Fault::CorruptReadData;
