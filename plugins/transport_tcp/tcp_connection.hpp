@@ -64,7 +64,11 @@ private:
 
     // receive
     void on_readable();
-    bool read_some();
+    // Nothing: no bytes (would block, or the connection closed). Drained: fewer
+    // bytes than there was room for, so the socket is empty for now. More: the
+    // room was filled, or TLS may hold records it read ahead.
+    enum class ReadResult { Nothing, Drained, More };
+    ReadResult read_some();
     void process_rx();
     bool handle_header(const proto::tcp::CommonHeader& ch, const uint8_t* hdr, size_t hsize);
     bool handle_icreq(const proto::tcp::CommonHeader& ch, const uint8_t* hdr);

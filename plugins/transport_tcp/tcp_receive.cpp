@@ -44,18 +44,24 @@ void TcpConnection::on_readable() {
     // A few reads per event keep one busy connection from starving the rest;
     // epoll is level triggered, so leftover bytes bring us back.
     for (int i = 0; i < 4 && !closing_ && !input_paused(); ++i) {
-        if (!read_some()) break;
+        ReadResult got = read_some();
+        if (got == ReadResult::Nothing) break;
         process_rx();
+        // A short read emptied the socket: asking again would only cost a
+        // recv() that returns EAGAIN (one per command at QD 1).
+        if (got == ReadResult::Drained) break;
     }
     // OpenSSL may hold records it read ahead: epoll will not report them.
-    while (tls_ && tls_->has_pending() && !closing_ && !input_paused() && read_some()) process_rx();
+    while (tls_ && tls_->has_pending() && !closing_ && !input_paused() && read_some() != ReadResult::Nothing)
+        process_rx();
 }
 
-bool TcpConnection::read_some() {
+TcpConnection::ReadResult TcpConnection::read_some() {
     const size_t cap = options_.rx_buffer_size;
     if (rx_head_ == rx_tail_) rx_head_ = rx_tail_ = 0;
     ssize_t n;
     size_t direct = 0;
+    size_t room = 0;  // bytes the plaintext read asked for; 0: TLS
     if (tls_) {
         n = tls_read_some(cap);
     } else if (in_payload_ && pl_.req && rx_head_ == rx_tail_ && pl_.pad == 0 && pl_.remaining >= kDirectReadThreshold) {
@@ -69,6 +75,7 @@ bool TcpConnection::read_some() {
             return cnt < 63;  // the last slot is the rx buffer's
         });
         iov[cnt++] = iovec{rx_.get(), cap};
+        room = direct + cap;
         n = ::readv(fd_, iov, static_cast<int>(cnt));
         if (n > 0) {
             size_t into_payload = std::min<size_t>(size_t(n), direct);
@@ -82,19 +89,20 @@ bool TcpConnection::read_some() {
             rx_tail_ -= rx_head_;
             rx_head_ = 0;
         }
-        n = ::recv(fd_, rx_.get() + rx_tail_, cap - rx_tail_, MSG_DONTWAIT);
+        room = cap - rx_tail_;
+        n = ::recv(fd_, rx_.get() + rx_tail_, room, MSG_DONTWAIT);
         if (n > 0) rx_tail_ += size_t(n);
     }
     if (n == 0) {
         close("host closed the connection");
-        return false;
+        return ReadResult::Nothing;
     }
     if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return false;
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return ReadResult::Nothing;
         close(fmt::format("receive error: {}", std::strerror(errno)));
-        return false;
+        return ReadResult::Nothing;
     }
-    return true;
+    return room != 0 && size_t(n) < room ? ReadResult::Drained : ReadResult::More;
 }
 
 void TcpConnection::process_rx() {
