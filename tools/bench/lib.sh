@@ -20,6 +20,13 @@
 #   bench_commit               the checked-out commit, "+dirty" if changed
 #   fill_namespace PERF PORT   writes the namespace end to end (1 MiB QD 8,
 #                              3 s), so reads do not measure first-touch faults
+#   start_malloc_nvmfd LOG OPTION..
+#                              nvmfd (no state, no bus) with a 1 GiB malloc
+#                              namespace on a free port, its output appended to
+#                              LOG, OPTIONs added (reactors, CPUs, mode); waits
+#                              for the port, then fills the namespace; sets
+#                              $port and $pid
+#   stop_nvmfd                 stops $pid and clears it
 
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
@@ -150,3 +157,14 @@ fio_file_run() {  # cpu name path bytes rw bs qd sec ramp json
 fio_iops() {
     python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]; print(max(j["read"]["iops"], j["write"]["iops"]))' "$1"
 }
+
+start_malloc_nvmfd() {
+    local log=$1; shift
+    port=$(free_port)
+    "$nvmfd" --no-state --bus none --listen "127.0.0.1:$port" --default-size 1G --log-level warn "$@" >>"$log" 2>&1 &
+    pid=$!
+    wait_for_port "$port"
+    fill_namespace "$perf" "$port"
+}
+
+stop_nvmfd() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=''; }

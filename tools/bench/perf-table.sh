@@ -71,16 +71,9 @@ declare -A target_opts=([default]="" [busy-poll]="--busy-poll")
 declare -A host_opts=([nvmf-perf]="" [like-spdk]="--like-spdk" [nvmfd]="")  # nvmfd: the uring rows
 
 start_nvmfd() {  # mode; sets $port and $pid
-    port=$(free_port)
     # shellcheck disable=SC2086  # (options as words)
-    "$nvmfd" --no-state --bus none --listen "127.0.0.1:$port" --default-size 1G --reactors 1 --cpus 0 \
-        ${target_opts[$1]} --log-level warn >>"$work/nvmfd.log" 2>&1 &
-    pid=$!
-    wait_for_port "$port"
-    fill_namespace "$perf" "$port"
+    start_malloc_nvmfd "$work/nvmfd.log" --reactors 1 --cpus 0 ${target_opts[$1]}
 }
-
-stop_nvmfd() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=''; }
 
 if [[ -n $uring_file ]]; then
     need_fio

@@ -39,16 +39,9 @@ subnqn=nqn.2026-11.io.nvmfd:default
 declare -A target_opts=([1]="--reactors 1 --cpus 0" [2]="--reactors 2 --cpus 0,1")
 
 start_nvmfd() {  # reactors; sets $port and $pid
-    port=$(free_port)
     # shellcheck disable=SC2086  # (options as words)
-    "$nvmfd" --no-state --bus none --listen "127.0.0.1:$port" --default-size 1G ${target_opts[$1]} \
-        --log-level warn >>"$work/nvmfd.log" 2>&1 &
-    pid=$!
-    wait_for_port "$port"
-    fill_namespace "$perf" "$port"
+    start_malloc_nvmfd "$work/nvmfd.log" ${target_opts[$1]}
 }
-
-stop_nvmfd() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=''; }
 
 # CPU ticks (user + system) of each reactor thread of $pid: "reactor-N ticks" lines.
 reactor_ticks() {
