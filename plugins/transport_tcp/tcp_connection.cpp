@@ -192,14 +192,9 @@ void TcpConnection::release_slot(TcpRequest& r) {
     if (&r != bootstrap_.get()) free_slots_.push_back(static_cast<uint16_t>(r.ttag - 1));
 }
 
-bool TcpConnection::move_slot(TcpRequest& r, SlotState to) {
-    if (slot_move_allowed(r.state, to)) {
-        r.state = to;
-        return true;
-    }
+void TcpConnection::refuse_slot_move(const TcpRequest& r, SlotState to) {
     internal_error(fmt::format("slot {} (command {}) cannot go from {} to {}", r.ttag, r.sqe.cid,
                                slot_state_name(r.state), slot_state_name(to)));
-    return false;
 }
 
 void TcpConnection::internal_error(std::string_view what) {

@@ -124,7 +124,16 @@ private:
     void release_slot(TcpRequest& r);
     // The one place a slot changes state; a change the state table refuses is
     // an internal error that closes the connection (false is returned).
-    bool move_slot(TcpRequest& r, SlotState to);
+    // Inline: it runs several times per command; the refusal is cold.
+    bool move_slot(TcpRequest& r, SlotState to) {
+        if (slot_move_allowed(r.state, to)) [[likely]] {
+            r.state = to;
+            return true;
+        }
+        refuse_slot_move(r, to);
+        return false;
+    }
+    [[gnu::cold, gnu::noinline]] void refuse_slot_move(const TcpRequest& r, SlotState to);
     void internal_error(std::string_view what);
     template <typename Fn>
     void for_each_slot(Fn&& fn) {
