@@ -230,6 +230,7 @@ if ((kernel_target)); then
     a=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000a110e
     d=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000de1ed
     scenario selftest-kernel-target selftest-kernel-target.sh
+    scenario selftest-kernel-rdma --env TRANSPORT=rdma selftest-kernel-target.sh
     scenario selftest-handshake --hook 'PING=exit 3' selftest-handshake.sh 3
     scenario discover-connect kernel-target.sh discover-connect.sh - \
         EXPECT_SERIAL=ktarget0001 "EXPECT_MODEL=Linux nvmet selftest" EXPECT_NS_BYTES=268435456

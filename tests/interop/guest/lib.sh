@@ -306,13 +306,14 @@ host_request() {
 
 # --- the kernel's own target (nvmet) for self-tests -------------------------
 # knvmet_setup NQN TRADDR PORT SIZE_MB [ALLOWED_HOSTNQN ...]
-# One TCP port, one file-backed namespace in /tmp (tmpfs: buffered_io=1,
-# since nvmet opens files O_DIRECT otherwise). No hosts: any host allowed.
+# One port (TCP, or RDMA with KNVMET_TRTYPE=rdma: call rxe_up first), one
+# file-backed namespace in /tmp (tmpfs: buffered_io=1, since nvmet opens
+# files O_DIRECT otherwise). No hosts: any host allowed.
 NVMET=/sys/kernel/config/nvmet
 knvmet_setup() {
-    local nqn=$1 traddr=$2 port=$3 size_mb=$4 h s
+    local nqn=$1 traddr=$2 port=$3 size_mb=$4 trtype=${KNVMET_TRTYPE:-tcp} h s
     shift 4
-    modprobe -a nvmet nvmet-tcp
+    modprobe -a nvmet "nvmet-$trtype"
     s=$NVMET/subsystems/$nqn
     mkdir "$s"
     echo "${KNVMET_SERIAL:-ktarget0001}" >"$s/attr_serial"
@@ -332,11 +333,23 @@ knvmet_setup() {
     echo 1 >"$s/namespaces/1/buffered_io"
     echo 1 >"$s/namespaces/1/enable"
     mkdir "$NVMET/ports/$port"
-    echo tcp >"$NVMET/ports/$port/addr_trtype"
+    echo "$trtype" >"$NVMET/ports/$port/addr_trtype"
     echo ipv4 >"$NVMET/ports/$port/addr_adrfam"
     echo "$traddr" >"$NVMET/ports/$port/addr_traddr"
     echo "$port" >"$NVMET/ports/$port/addr_trsvcid"
     ln -s "$s" "$NVMET/ports/$port/subsystems/$nqn"
+}
+
+# rxe_up NETDEV: soft-RoCE on NETDEV (it needs an IPv4 address: init.sh
+# gives eth0 10.0.2.15), with the RDMA CM and the kernel's NVMe/RDMA host.
+# rdma_rxe computes its CRC with crc32, whose modules are not pulled in by
+# dependency (hence crc32_generic).
+rxe_up() {
+    local netdev=$1
+    modprobe -a crc32_generic rdma_rxe rdma_ucm ib_uverbs nvme-rdma
+    [[ -d /sys/class/infiniband/rxe0 ]] || rdma link add rxe0 type rxe netdev "$netdev"
+    wait_until 10 "rxe0 on $netdev" test -d /sys/class/infiniband/rxe0
+    rdma link show
 }
 
 # Unlinking the last subsystem from a port closes its listener and its
