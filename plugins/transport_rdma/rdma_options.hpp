@@ -1,0 +1,32 @@
+// Settings of the NVMe/RDMA transport, from the daemon config's
+// [transport.rdma] section (plugin parameters). docs/limits.md lists them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include "core/plugin/params.hpp"
+
+namespace nvmfd::plugins::rdma {
+
+struct RdmaOptions {
+    // Write data that may ride in the command capsule; the receive buffers
+    // are 64 bytes of command plus this (IOCCSZ). The kernel's nvmet-rdma
+    // uses a page, at most 16K.
+    uint32_t in_capsule_data_size = 8192;
+    uint32_t max_data_transfer = 1u << 20;  // MDTS in bytes
+    // The deepest queue a host may open (its HSQSIZE + 1); more is refused
+    // at the CM with INVALID_HSQSIZE. The Linux host asks for 128 by default.
+    uint32_t max_queue_depth = 128;
+    // How many RDMA READs (host-to-controller data) one queue keeps in flight;
+    // also bounded by the device's max_qp_init_rd_atom and the host's offer.
+    uint32_t max_read_depth = 16;
+    int listen_backlog = 128;
+    // The host's Connect (and authentication) must be done this long after
+    // the CM accepted its queue.
+    std::chrono::milliseconds connect_timeout{30000};
+};
+
+Result<RdmaOptions> parse_rdma_options(const plugin::Params& params);
+
+}  // namespace nvmfd::plugins::rdma
