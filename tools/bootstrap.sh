@@ -21,6 +21,7 @@ packages=(
     libfmt-dev nlohmann-json3-dev libssl-dev libisal-dev liburing-dev
     libsystemd-dev libsdbus-c++-dev libsdbus-c++-bin dbus
     liblua5.4-dev doctest-dev python3
+    libibverbs-dev librdmacm-dev
 )
 if ((with_tests)); then
     packages+=(tshark systemd dmsetup util-linux clang-14 libclang-rt-14-dev)

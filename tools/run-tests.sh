@@ -18,7 +18,7 @@ start=$(date +%s)
 # A plain Release build (no -Werror) is what users and packagers run; CI
 # builds the same optimisation level with -Werror so that new warnings fail
 # here first.
-NVMFD_CMAKE_ARGS="-DCMAKE_BUILD_TYPE=Release -DNVMFD_WERROR=ON ${NVMFD_CMAKE_ARGS:-}" bash tools/bootstrap.sh --tests
+NVMFD_CMAKE_ARGS="-DCMAKE_BUILD_TYPE=Release -DNVMFD_WERROR=ON -DNVMFD_RDMA=ON ${NVMFD_CMAKE_ARGS:-}" bash tools/bootstrap.sh --tests
 
 exclude=()
 [[ ${NVMFD_SKIP_INTEROP:-0} == 1 ]] && exclude=(-LE interop)
@@ -34,7 +34,7 @@ fi
 
 if [[ ${NVMFD_SKIP_ASAN:-0} != 1 ]]; then
     echo "=== ASan+UBSan build (build-asan/)"
-    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNVMFD_SANITIZE=ON -DNVMFD_WERROR=ON >/dev/null
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNVMFD_SANITIZE=ON -DNVMFD_WERROR=ON -DNVMFD_RDMA=ON >/dev/null
     cmake --build build-asan -j "$(nproc)"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         ctest --test-dir build-asan --output-on-failure -L "unit|integration"

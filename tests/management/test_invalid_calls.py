@@ -15,9 +15,10 @@ change things."""
 
 import grp
 import json
+import os
 import sys
 
-from harness import (HOSTNQN, PERF, Daemon, canonical, check, ctl_ok, environment, export_config,
+from harness import (HOSTNQN, PERF, PLUGINS, Daemon, canonical, check, ctl_ok, environment, export_config,
                      file_fingerprint, free_port, log, manager_call, nvmfctl, perf, require_binaries, run_test,
                      wait_until)
 
@@ -93,6 +94,16 @@ def main():
                 E + "InvalidArgument", "not a port number")
         refused("unknown transport", ctl("port", "add", "--address", "127.0.0.1", "--port", str(free_port()),
                                          "--transport", "carrier-pigeon"), E + "NotFound", "no transport plugin")
+        # An RDMA port on a machine without an RDMA device (CI builds the
+        # plugin with -DNVMFD_RDMA=ON; a machine that has a device skips this).
+        if not os.path.exists(os.path.join(PLUGINS, "nvmfd-transport-rdma.so")):
+            log("rdma port without an RDMA device: skipped, this build has no rdma plugin")
+        elif os.path.exists("/dev/infiniband/rdma_cm"):
+            log("rdma port without an RDMA device: skipped, this machine has /dev/infiniband/rdma_cm")
+        else:
+            refused("rdma port without an RDMA device",
+                    ctl("port", "add", "--address", "127.0.0.1", "--port", str(free_port()), "--transport", "rdma"),
+                    E + "NotSupported", "no RDMA device")
         refused("bad address family", ctl("port", "add", "--address", "127.0.0.1", "--port", str(free_port()),
                                           "--family", "ipx"), E + "InvalidArgument", "ipv4 or ipv6")
         refused("link twice", ctl("port", "link", "1", NQN), E + "AlreadyExists", "already on port 1")

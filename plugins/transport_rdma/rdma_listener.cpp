@@ -1,0 +1,124 @@
+#include "plugins/transport_rdma/rdma_listener.hpp"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <netinet/in.h>
+#include <rdma/rdma_cma.h>
+#include <sys/epoll.h>
+
+#include "core/runtime/log.hpp"
+#include "plugins/transport_rdma/rdma_transport.hpp"
+
+namespace nvmfd::plugins::rdma {
+namespace {
+
+constexpr std::chrono::seconds kReportInterval{1};
+
+std::string describe(const sockaddr* sa) {
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (!sa) return host;
+    if (sa->sa_family == AF_INET) {
+        auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+        ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        return fmt::format("{}:{}", host, ntohs(in->sin_port));
+    }
+    if (sa->sa_family == AF_INET6) {
+        auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+        ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        return fmt::format("[{}]:{}", host, ntohs(in6->sin6_port));
+    }
+    return fmt::format("address family {}", sa->sa_family);
+}
+
+}  // namespace
+
+RdmaListener::RdmaListener(RdmaTransport& t, runtime::Reactor& r, rdma_event_channel* channel, rdma_cm_id* id,
+                           uint16_t port_id)
+    : transport_(t), reactor_(r), channel_(channel), id_(id), port_id_(port_id) {}
+
+RdmaListener::~RdmaListener() {
+    // The id first: destroying it needs its events acknowledged, and they all are.
+    ::rdma_destroy_id(id_);
+    ::rdma_destroy_event_channel(channel_);
+}
+
+void RdmaListener::start() {
+    reactor_.add_fd(channel_->fd, EPOLLIN, *this);
+    started_ = true;
+}
+
+void RdmaListener::stop() {
+    if (std::exchange(started_, false)) reactor_.remove_fd(channel_->fd);
+}
+
+void RdmaListener::on_fd_event(uint32_t) {
+    // A bounded batch per turn: other fds of reactor 0 must not wait behind a flood.
+    for (int i = 0; i < 64; ++i) {
+        rdma_cm_event* ev = nullptr;
+        if (::rdma_get_cm_event(channel_, &ev) != 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                log::warn("rdma: port {}: reading RDMA CM events: {}", port_id_, std::strerror(errno));
+            return;
+        }
+        switch (ev->event) {
+        case RDMA_CM_EVENT_CONNECT_REQUEST: on_connect_request(*ev); break;  // acknowledges ev
+        case RDMA_CM_EVENT_DEVICE_REMOVAL:
+            log::warn("rdma: port {}: its RDMA device was removed; no new hosts until the port is added again",
+                      port_id_);
+            transport_.env().port_state_changed(port_id_, false, "RDMA device removed");
+            ::rdma_ack_cm_event(ev);
+            break;
+        case RDMA_CM_EVENT_ADDR_CHANGE:
+            log::warn("rdma: port {}: the address of its RDMA device changed", port_id_);
+            ::rdma_ack_cm_event(ev);
+            break;
+        default:
+            log::debug("rdma: port {}: RDMA CM event {} ignored", port_id_, ::rdma_event_str(ev->event));
+            ::rdma_ack_cm_event(ev);
+            break;
+        }
+    }
+}
+
+void RdmaListener::on_connect_request(rdma_cm_event& ev) {
+    rdma_cm_id* id = ev.id;
+    std::string peer = describe(::rdma_get_peer_addr(id));
+    std::span<const uint8_t> data(static_cast<const uint8_t*>(ev.param.conn.private_data),
+                                  ev.param.conn.private_data ? ev.param.conn.private_data_len : 0);
+    const RdmaOptions& o = transport_.options();
+    auto request = check_connect_request(data, QueueDepthLimits{.admin = 32, .io = o.max_queue_depth});
+    if (!request) {
+        proto::rdma::CmRequest raw{};
+        std::memcpy(&raw, data.data(), std::min(data.size(), sizeof raw));
+        refuse(id, peer, request.error(),
+               fmt::format("recfmt {}, qid {}, hsqsize {}, hrqsize {}, {} bytes of private data", raw.recfmt,
+                           raw.qid, raw.hsqsize, raw.hrqsize, data.size()));
+    } else {
+        refuse(id, peer, proto::rdma::CmStatus::NoResources,
+               fmt::format("queue {} of depth {} is well formed, but this build of the rdma transport does not "
+                           "serve queues yet",
+                           request->qid, request->depth));
+    }
+    ::rdma_ack_cm_event(&ev);
+    ::rdma_destroy_id(id);
+}
+
+void RdmaListener::refuse(rdma_cm_id* id, const std::string& peer, proto::rdma::CmStatus status,
+                          const std::string& why) {
+    auto reject = make_reject(status);
+    if (::rdma_reject(id, reject.data(), static_cast<uint8_t>(reject.size())) != 0)
+        log::warn("rdma: port {}: rejecting {}: {}", port_id_, peer, std::strerror(errno));
+    auto now = runtime::Clock::now();
+    if (now - last_report_ < kReportInterval) {
+        ++unreported_;
+        return;
+    }
+    log::notice("rdma: port {}: connect request from {} refused with {} ({}){}", port_id_, peer,
+                cm_status_name(status), why,
+                unreported_ ? fmt::format("; {} more refused in the last interval", unreported_) : std::string());
+    last_report_ = now;
+    unreported_ = 0;
+}
+
+}  // namespace nvmfd::plugins::rdma

@@ -1,0 +1,177 @@
+#include "plugins/transport_rdma/rdma_transport.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <functional>
+#include <future>
+#include <netdb.h>
+#include <rdma/rdma_cma.h>
+
+#include "core/plugin/abi.hpp"
+#include "core/runtime/log.hpp"
+#include "plugins/transport_rdma/rdma_listener.hpp"
+
+namespace nvmfd::plugins::rdma {
+namespace {
+
+// Run fn on the reactor and wait for it (control thread only).
+void run_on(runtime::Reactor& r, const std::function<void()>& fn) {
+    std::promise<void> done;
+    r.post([&] {
+        fn();
+        done.set_value();
+    });
+    done.get_future().get();
+}
+
+// librdmacm reports a machine without RDMA devices (or without the rdma_ucm
+// module) as ENODEV or ENOENT when it first opens /dev/infiniband/rdma_cm.
+bool no_rdma_device(int err) { return err == ENODEV || err == ENOENT || err == ENXIO; }
+
+}  // namespace
+
+RdmaTransport::RdmaTransport(plugin::TransportEnv& env, RdmaOptions options) : env_(env), options_(options) {}
+
+RdmaTransport::~RdmaTransport() { stop_listening(); }
+
+plugin::TransportLimits RdmaTransport::limits() const {
+    plugin::TransportLimits l;
+    l.in_capsule_data_size = options_.in_capsule_data_size;
+    l.max_data_transfer = options_.max_data_transfer;
+    return l;
+}
+
+Result<void> RdmaTransport::add_port(const plugin::PortConfig& port) {
+    addrinfo hints{};
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+    if (port.family == "ipv4") hints.ai_family = AF_INET;
+    else if (port.family == "ipv6") hints.ai_family = AF_INET6;
+    else return make_error(ErrorCode::InvalidArgument, "address family must be ipv4 or ipv6", "family");
+    if (port.secure_channel != plugin::SecureChannel::None)
+        return make_error(ErrorCode::NotSupported, "NVMe/RDMA has no TLS secure channel", "secure_channel");
+    addrinfo* res = nullptr;
+    int rc = ::getaddrinfo(port.address.c_str(), port.service.c_str(), &hints, &res);
+    if (rc != 0 || !res)
+        return make_error(ErrorCode::InvalidArgument,
+                          fmt::format("'{}' port '{}' is not a numeric {} address and port: {}", port.address,
+                                      port.service, port.family, ::gai_strerror(rc)),
+                          "address");
+    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> address(res, ::freeaddrinfo);
+
+    rdma_event_channel* channel = ::rdma_create_event_channel();
+    if (!channel) {
+        int err = errno;
+        if (no_rdma_device(err))
+            return make_error(ErrorCode::NotSupported,
+                              "this machine has no RDMA device (/dev/infiniband/rdma_cm: load rdma_ucm and an RDMA "
+                              "driver, or add a soft-RoCE device: rdma link add rxe0 type rxe netdev ETH)",
+                              "transport");
+        return make_error(ErrorCode::Io, fmt::format("cannot open the RDMA CM: {}", std::strerror(err)), "transport");
+    }
+    auto fail = [&](rdma_cm_id* id, Error e) -> Result<void> {
+        if (id) ::rdma_destroy_id(id);
+        ::rdma_destroy_event_channel(channel);
+        return nvmfd::unexpected(std::move(e));
+    };
+    int flags = ::fcntl(channel->fd, F_GETFL);
+    if (flags < 0 || ::fcntl(channel->fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+        ::fcntl(channel->fd, F_SETFD, FD_CLOEXEC) != 0)
+        return fail(nullptr, Error{ErrorCode::Io, fmt::format("RDMA CM channel: {}", std::strerror(errno)), {}});
+    rdma_cm_id* id = nullptr;
+    if (::rdma_create_id(channel, &id, nullptr, RDMA_PS_TCP) != 0)
+        return fail(nullptr, Error{ErrorCode::Io, fmt::format("rdma_create_id: {}", std::strerror(errno)), {}});
+    if (::rdma_bind_addr(id, address->ai_addr) != 0) {
+        int err = errno;
+        if (err == EADDRINUSE)
+            return fail(id, Error{ErrorCode::Busy,
+                                  fmt::format("cannot listen on {}:{}: {}", port.address, port.service,
+                                              std::strerror(err)),
+                                  "address"});
+        if (err == EADDRNOTAVAIL || no_rdma_device(err))
+            return fail(id, Error{ErrorCode::NotSupported,
+                                  fmt::format("{} is not the address of an RDMA device's network interface",
+                                              port.address),
+                                  "address"});
+        return fail(id, Error{ErrorCode::Io,
+                              fmt::format("cannot bind {}:{}: {}", port.address, port.service, std::strerror(err)),
+                              "address"});
+    }
+    if (::rdma_listen(id, options_.listen_backlog) != 0)
+        return fail(id, Error{ErrorCode::Io,
+                              fmt::format("cannot listen on {}:{}: {}", port.address, port.service,
+                                          std::strerror(errno)),
+                              "address"});
+
+    auto listener = std::make_unique<RdmaListener>(*this, env_.reactors().at(0), channel, id, port.id);
+    RdmaListener* l = listener.get();
+    {
+        std::lock_guard lock(listeners_mutex_);
+        if (listeners_.count(port.id))
+            return make_error(ErrorCode::AlreadyExists, fmt::format("port {} is already listening", port.id), "id");
+        listeners_[port.id] = std::move(listener);
+    }
+    run_on(l->reactor(), [l] { l->start(); });
+    log::info("rdma: listening on {}:{} (port {}, device {})", port.address, port.service, port.id,
+              id->verbs ? ::ibv_get_device_name(id->verbs->device) : "any");
+    return {};
+}
+
+void RdmaTransport::remove_port(uint16_t port_id) {
+    std::unique_ptr<RdmaListener> l;
+    {
+        std::lock_guard lock(listeners_mutex_);
+        auto it = listeners_.find(port_id);
+        if (it == listeners_.end()) return;
+        l = std::move(it->second);
+        listeners_.erase(it);
+    }
+    RdmaListener* raw = l.get();
+    run_on(raw->reactor(), [raw] { raw->stop(); });
+}
+
+void RdmaTransport::stop_listening() {
+    std::map<uint16_t, std::unique_ptr<RdmaListener>> all;
+    {
+        std::lock_guard lock(listeners_mutex_);
+        all.swap(listeners_);
+    }
+    for (auto& [id, l] : all) {
+        RdmaListener* raw = l.get();
+        run_on(raw->reactor(), [raw] { raw->stop(); });
+    }
+}
+
+plugin::DiscoveryAddress RdmaTransport::discovery_address(const plugin::PortConfig& port) const {
+    namespace tsas = proto::rdma_tsas;
+    plugin::DiscoveryAddress a;
+    a.trtype = proto::TransportType::Rdma;
+    a.adrfam = port.family == "ipv6" ? proto::AddressFamily::Ipv6 : proto::AddressFamily::Ipv4;
+    a.treq = proto::treq::kSecureChannelNotRequired | proto::treq::kDisableSqFlowControl;
+    a.traddr = port.address;
+    a.trsvcid = port.service;
+    // What the kernel's nvmet and SPDK report: connected QPs, provider not
+    // specified, the RDMA CM.
+    a.tsas[tsas::kQptypeOffset] = tsas::kQptypeConnected;
+    a.tsas[tsas::kPrtypeOffset] = tsas::kPrtypeNotSpecified;
+    a.tsas[tsas::kCmsOffset] = tsas::kCmsRdmaCm;
+    return a;
+}
+
+namespace {
+
+std::unique_ptr<plugin::Transport> create(plugin::TransportEnv& env, const plugin::Params& params) {
+    auto opts = parse_rdma_options(params);
+    if (!opts) {
+        log::error("rdma transport: {}", opts.error().describe());
+        return nullptr;
+    }
+    return std::make_unique<RdmaTransport>(env, *opts);
+}
+
+}  // namespace
+}  // namespace nvmfd::plugins::rdma
+
+NVMFD_PLUGIN((nvmfd::plugin::PluginDescriptor{nvmfd::plugin::PluginKind::Transport, "rdma",
+                                              "NVMe/RDMA over the RDMA CM (rdma-core); queues not served yet",
+                                              nvmfd::plugins::rdma::create, nullptr}))
