@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <rdma/rdma_cma.h>
 #include <sys/epoll.h>
+#include <utility>
 
 #include "core/runtime/log.hpp"
 #include "plugins/transport_rdma/rdma_transport.hpp"
@@ -92,8 +93,9 @@ void RdmaListener::on_connect_request(rdma_cm_event& ev) {
         proto::rdma::CmRequest raw{};
         std::memcpy(&raw, data.data(), std::min(data.size(), sizeof raw));
         refuse(id, peer, request.error(),
-               fmt::format("recfmt {}, qid {}, hsqsize {}, hrqsize {}, {} bytes of private data", raw.recfmt,
-                           raw.qid, raw.hsqsize, raw.hrqsize, data.size()));
+               fmt::format("recfmt {}, qid {}, hsqsize {}, hrqsize {}, {} bytes of private data",
+                           uint16_t(raw.recfmt), uint16_t(raw.qid), uint16_t(raw.hsqsize), uint16_t(raw.hrqsize),
+                           data.size()));
     } else {
         refuse(id, peer, proto::rdma::CmStatus::NoResources,
                fmt::format("queue {} of depth {} is well formed, but this build of the rdma transport does not "
