@@ -1,5 +1,6 @@
 #include "plugins/transport_rdma/rdma_listener.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
@@ -91,7 +92,7 @@ void RdmaListener::on_connect_request(rdma_cm_event& ev) {
     auto request = check_connect_request(data, QueueDepthLimits{.admin = 32, .io = o.max_queue_depth});
     if (!request) {
         proto::rdma::CmRequest raw{};
-        std::memcpy(&raw, data.data(), std::min(data.size(), sizeof raw));
+        if (!data.empty()) std::memcpy(&raw, data.data(), std::min(data.size(), sizeof raw));
         refuse(id, peer, request.error(),
                fmt::format("recfmt {}, qid {}, hsqsize {}, hrqsize {}, {} bytes of private data",
                            uint16_t(raw.recfmt), uint16_t(raw.qid), uint16_t(raw.hsqsize), uint16_t(raw.hrqsize),
