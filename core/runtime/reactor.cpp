@@ -258,6 +258,15 @@ void ReactorGroup::stop() {
     for (auto& r : reactors_) r->join();
 }
 
+void Reactor::run_and_wait(const std::function<void()>& fn) {
+    std::promise<void> done;
+    post([&] {
+        fn();
+        done.set_value();
+    });
+    done.get_future().get();
+}
+
 void ReactorGroup::run_on_all(const std::function<void(Reactor&)>& fn) {
     std::vector<std::future<void>> done;
     for (auto& r : reactors_) {

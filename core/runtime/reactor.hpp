@@ -91,6 +91,9 @@ public:
 
     // Any thread.
     void post(std::function<void()> message);
+    // Post fn and wait until it has run (another thread only: the reactor's
+    // own would wait for itself).
+    void run_and_wait(const std::function<void()>& fn);
     void start();  // spawn the thread
     void stop();   // ask the loop to end after this turn
     void join();

@@ -3,8 +3,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <functional>
-#include <future>
 #include <netdb.h>
 #include <rdma/rdma_cma.h>
 
@@ -14,16 +12,6 @@
 
 namespace nvmfd::plugins::rdma {
 namespace {
-
-// Run fn on the reactor and wait for it (control thread only).
-void run_on(runtime::Reactor& r, const std::function<void()>& fn) {
-    std::promise<void> done;
-    r.post([&] {
-        fn();
-        done.set_value();
-    });
-    done.get_future().get();
-}
 
 // librdmacm reports a machine without RDMA devices (or without the rdma_ucm
 // module) as ENODEV or ENOENT when it first opens /dev/infiniband/rdma_cm.
@@ -111,7 +99,7 @@ Result<void> RdmaTransport::add_port(const plugin::PortConfig& port) {
             return make_error(ErrorCode::AlreadyExists, fmt::format("port {} is already listening", port.id), "id");
         listeners_[port.id] = std::move(listener);
     }
-    run_on(l->reactor(), [l] { l->start(); });
+    l->reactor().run_and_wait([l] { l->start(); });
     log::info("rdma: listening on {}:{} (port {}, device {})", port.address, port.service, port.id,
               id->verbs ? ::ibv_get_device_name(id->verbs->device) : "any");
     return {};
@@ -127,7 +115,7 @@ void RdmaTransport::remove_port(uint16_t port_id) {
         listeners_.erase(it);
     }
     RdmaListener* raw = l.get();
-    run_on(raw->reactor(), [raw] { raw->stop(); });
+    raw->reactor().run_and_wait([raw] { raw->stop(); });
 }
 
 void RdmaTransport::stop_listening() {
@@ -138,7 +126,7 @@ void RdmaTransport::stop_listening() {
     }
     for (auto& [id, l] : all) {
         RdmaListener* raw = l.get();
-        run_on(raw->reactor(), [raw] { raw->stop(); });
+        raw->reactor().run_and_wait([raw] { raw->stop(); });
     }
 }
 

@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
-#include <future>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -36,16 +35,6 @@ ReactorConnections& connections_of(runtime::Reactor& r) {
         r.set_local(kLocalKey, std::move(fresh));
     }
     return *local;
-}
-
-// Run fn on the reactor and wait for it (control thread only).
-void run_on(runtime::Reactor& r, const std::function<void()>& fn) {
-    std::promise<void> done;
-    r.post([&] {
-        fn();
-        done.set_value();
-    });
-    done.get_future().get();
 }
 
 }  // namespace
@@ -104,7 +93,7 @@ Result<void> TcpTransport::add_port(const plugin::PortConfig& port) {
             return make_error(ErrorCode::AlreadyExists, fmt::format("port {} is already listening", port.id), "id");
         listeners_[port.id] = std::move(listener);
     }
-    run_on(l->reactor(), [l] { l->start(); });
+    l->reactor().run_and_wait([l] { l->start(); });
     log::info("tcp: listening on {}:{} (port {})", port.address, port.service, port.id);
     return {};
 }
@@ -121,7 +110,7 @@ void TcpTransport::remove_port(uint16_t port_id) {
     }
     if (l) {
         Listener* raw = l.get();
-        run_on(raw->reactor(), [raw] { raw->stop(); });
+        raw->reactor().run_and_wait([raw] { raw->stop(); });
     }
     close_connections(port_id);
 }
@@ -134,7 +123,7 @@ void TcpTransport::stop_listening() {
     }
     for (auto& [id, l] : all) {
         Listener* raw = l.get();
-        run_on(raw->reactor(), [raw] { raw->stop(); });
+        raw->reactor().run_and_wait([raw] { raw->stop(); });
     }
 }
 
