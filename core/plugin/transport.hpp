@@ -130,6 +130,11 @@ public:
 struct TransportLimits {
     uint32_t in_capsule_data_size = 8192;  // reported as IOCCSZ
     uint32_t max_data_transfer = 1u << 20; // MDTS in bytes
+    proto::TransportType trtype = proto::TransportType::Tcp;  // reported in error log entries
+    // Data the transport moves is described by Keyed SGL Data Blocks
+    // (NVMe/RDMA; reported in Identify SGLS) instead of the Transport SGL
+    // Data Block (NVMe/TCP); a queue accepts only its transport's kind.
+    bool keyed_sgl = false;
 };
 
 // Bounds the core sets for every transport (daemon options, docs/limits.md).
