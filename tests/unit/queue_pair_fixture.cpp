@@ -75,8 +75,8 @@ std::vector<std::string> QueuePairFixture::refusals() {
     return refusals_;
 }
 
-FakeQueue::FakeQueue(QueuePairFixture& fixture, plugin::TransportLimits limits)
-    : fixture_(fixture), limits_(limits) {
+FakeQueue::FakeQueue(QueuePairFixture& fixture, plugin::TransportLimits limits, plugin::ConnectBinding binding)
+    : fixture_(fixture), limits_(limits), binding_(binding) {
     // Room for MDTS in pages, and a zero-page tail, as a transport sizes its slots.
     iovs_.resize(2 * (limits_.max_data_transfer / 4096 + 2));
     req_.iov_storage = std::span<iovec>(iovs_);

@@ -1,8 +1,8 @@
 // A target and a transport with no wire, for tests of what QueuePair does
 // with commands: one reactor, one subsystem open to any host with a malloc
 // namespace (NSID 1, 512-byte blocks, 1 MiB) on port 1, published as the
-// control plane would; and FakeQueue, a TransportQueue whose limits a
-// test chooses (TCP-like or RDMA-like) and which hands the
+// control plane would; and FakeQueue, a TransportQueue whose limits and
+// Connect binding a test chooses (TCP-like or RDMA-like) and which hands the
 // core one command at a time, the way a transport does (prepare, fetch the
 // write data into pool pages, execute, release once the response "left").
 //
@@ -65,7 +65,7 @@ struct Outcome {
 
 class FakeQueue final : public plugin::TransportQueue {
 public:
-    FakeQueue(QueuePairFixture& fixture, plugin::TransportLimits limits);
+    FakeQueue(QueuePairFixture& fixture, plugin::TransportLimits limits, plugin::ConnectBinding binding = {});
     ~FakeQueue();
     FakeQueue(const FakeQueue&) = delete;
     FakeQueue& operator=(const FakeQueue&) = delete;
@@ -87,6 +87,7 @@ public:
     runtime::Reactor& reactor() override { return fixture_.reactor(); }
     void set_sq_flow_control_disabled(bool) override {}
     std::string_view tls_identity() const override { return {}; }
+    plugin::ConnectBinding connect_binding() const override { return binding_; }
 
 private:
     void submit_on_reactor(const proto::Sqe& sqe, std::span<const uint8_t> data);
@@ -94,6 +95,7 @@ private:
 
     QueuePairFixture& fixture_;
     const plugin::TransportLimits limits_;
+    const plugin::ConnectBinding binding_;
     std::unique_ptr<plugin::QueueHandler> handler_;
     plugin::Request req_;  // one slot: every command here completes before the next
     std::vector<iovec> iovs_;
