@@ -76,6 +76,15 @@ struct DiscoveryAddress {
     uint8_t tsas[256]{};
 };
 
+// What a transport settled about a queue before its Fabrics Connect, that
+// the Connect must agree with (NVMe/RDMA: the QID and the queue depth the
+// host announced in its RDMA CM request, for which the transport sized the
+// queue pair). NVMe/TCP settles nothing: everything is empty.
+struct ConnectBinding {
+    std::optional<uint16_t> qid;  // the only QID Connect may name
+    uint32_t max_depth = 0;       // the most entries (SQSIZE + 1) Connect may ask for; 0: no bound
+};
+
 // The transport's side of one connection (queue pair), called by the core on
 // the connection's reactor thread.
 class TransportQueue {
@@ -97,6 +106,9 @@ public:
     // connection without TLS. Connect checks that it names the same host
     // and subsystem.
     virtual std::string_view tls_identity() const = 0;
+    // What Connect must agree with; refused with Invalid Parameters naming
+    // QID or SQSIZE otherwise (install_queue() could only fail without a field).
+    virtual ConnectBinding connect_binding() const { return {}; }
 protected:
     ~TransportQueue() = default;
 };
@@ -130,6 +142,11 @@ public:
 struct TransportLimits {
     uint32_t in_capsule_data_size = 8192;  // reported as IOCCSZ
     uint32_t max_data_transfer = 1u << 20; // MDTS in bytes
+    proto::TransportType trtype = proto::TransportType::Tcp;  // reported in error log entries
+    // Data the transport moves is described by Keyed SGL Data Blocks
+    // (NVMe/RDMA; reported in Identify SGLS) instead of the Transport SGL
+    // Data Block (NVMe/TCP); a queue accepts only its transport's kind.
+    bool keyed_sgl = false;
 };
 
 // Bounds the core sets for every transport (daemon options, docs/limits.md).

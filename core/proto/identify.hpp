@@ -165,6 +165,7 @@ inline constexpr uint16_t kOncsWriteZeroes = 1u << 3;
 inline constexpr uint8_t kVwcPresent = 1u << 0;
 inline constexpr uint8_t kVwcFlushBroadcastNotSupported = 2u << 1;
 inline constexpr uint32_t kSglsSupported = 1u << 0;
+inline constexpr uint32_t kSglsKeyedSupported = 1u << 2;  // Keyed SGL Data Block (NVMe/RDMA)
 inline constexpr uint32_t kSglsOffsetSupported = 1u << 20;
 inline constexpr uint8_t kAnacapOptimized = 1u << 0;
 inline constexpr uint8_t kAnacapNonOptimized = 1u << 1;

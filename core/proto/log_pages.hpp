@@ -131,6 +131,23 @@ inline constexpr uint8_t kDisableSqFlowControl = 1u << 2;
 // TSAS byte 0 for NVMe/TCP (SECTYPE, TP 8011).
 inline constexpr uint8_t kTcpSectypeNone = 0;
 inline constexpr uint8_t kTcpSectypeTls13 = 2;
+// TSAS for NVMe/RDMA: byte offsets into DiscoveryLogEntry::tsas and their
+// values (Linux's union nvmf_tsas; nvmet and SPDK report connected QPs,
+// provider not specified, RDMA CM, P_Key 0).
+namespace rdma_tsas {
+inline constexpr size_t kQptypeOffset = 0;
+inline constexpr size_t kPrtypeOffset = 1;
+inline constexpr size_t kCmsOffset = 2;
+inline constexpr size_t kPkeyOffset = 8;  // little-endian 16 bits (InfiniBand only)
+inline constexpr uint8_t kQptypeConnected = 1;
+inline constexpr uint8_t kQptypeDatagram = 2;
+inline constexpr uint8_t kPrtypeNotSpecified = 1;
+inline constexpr uint8_t kPrtypeInfiniBand = 2;
+inline constexpr uint8_t kPrtypeRoce = 3;
+inline constexpr uint8_t kPrtypeRoceV2 = 4;
+inline constexpr uint8_t kPrtypeIwarp = 5;
+inline constexpr uint8_t kCmsRdmaCm = 1;
+}  // namespace rdma_tsas
 
 struct DiscoveryLogEntry {
     uint8_t trtype;

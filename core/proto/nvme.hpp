@@ -12,29 +12,70 @@ namespace nvmfd::proto {
 static_assert(std::endian::native == std::endian::little,
               "wire structs are used in place; a big-endian port needs byte swapping");
 
-// SGL descriptor (bytes 24..39 of a fabrics SQE).
+// SGL descriptor (bytes 24..39 of a fabrics SQE). Data Block descriptors
+// have a 32-bit length at byte 8; a Keyed SGL Data Block (NVMe/RDMA) has a
+// 24-bit length at byte 8 and a 32-bit key at bytes 11..14, so `length` read
+// whole includes the key's low byte there: use keyed_length() or
+// sgl_data_length().
 struct SglDescriptor {
     uint64_t address;
     uint32_t length;
     uint8_t reserved[3];
     uint8_t type;  // descriptor type in the high nibble, subtype in the low nibble
 
-    uint8_t descriptor_type() const { return type >> 4; }
-    uint8_t subtype() const { return type & 0x0f; }
+    constexpr uint8_t descriptor_type() const { return type >> 4; }
+    constexpr uint8_t subtype() const { return type & 0x0f; }
+    constexpr uint32_t keyed_length() const { return length & kKeyedLengthMask; }
+    constexpr uint32_t key() const {
+        return (length >> 24) | (uint32_t(reserved[0]) << 8) | (uint32_t(reserved[1]) << 16) |
+               (uint32_t(reserved[2]) << 24);
+    }
+
+    static constexpr uint32_t kKeyedLengthMask = 0xffffff;
 };
 static_assert(sizeof(SglDescriptor) == 16);
+static_assert(offsetof(SglDescriptor, length) == 8);
+static_assert(offsetof(SglDescriptor, reserved) == 12);
+static_assert(offsetof(SglDescriptor, type) == 15);
 
 namespace sgl {
 inline constexpr uint8_t kDataBlock = 0x0;
+inline constexpr uint8_t kKeyedDataBlock = 0x4;
 inline constexpr uint8_t kTransportDataBlock = 0x5;
 inline constexpr uint8_t kSubtypeAddress = 0x0;
 inline constexpr uint8_t kSubtypeOffset = 0x1;
 inline constexpr uint8_t kSubtypeTransport = 0xA;
+inline constexpr uint8_t kSubtypeInvalidateKey = 0xF;
 // The two descriptors an NVMe/TCP host sends: in-capsule data, and data to be
 // moved by the transport (R2T/H2CData for writes, C2HData for reads).
 inline constexpr uint8_t kInCapsule = (kDataBlock << 4) | kSubtypeOffset;
 inline constexpr uint8_t kTransport = (kTransportDataBlock << 4) | kSubtypeTransport;
+// What an NVMe/RDMA host sends for data the target moves with RDMA READ and
+// WRITE: a keyed descriptor naming the host's memory (address, remote key),
+// with the Invalidate Key subtype when the host wants the key invalidated by
+// the response (SEND with Invalidate). No-data commands carry kKeyed with
+// length 0 and key 0.
+inline constexpr uint8_t kKeyed = (kKeyedDataBlock << 4) | kSubtypeAddress;
+inline constexpr uint8_t kKeyedInvalidate = (kKeyedDataBlock << 4) | kSubtypeInvalidateKey;
 }  // namespace sgl
+
+// The number of data bytes a descriptor describes: 24 bits for a keyed
+// descriptor, 32 for the others.
+constexpr uint32_t sgl_data_length(const SglDescriptor& d) {
+    return d.descriptor_type() == sgl::kKeyedDataBlock ? d.keyed_length() : d.length;
+}
+
+// A Keyed SGL Data Block descriptor (what an NVMe/RDMA host builds).
+constexpr SglDescriptor keyed_sgl(uint64_t address, uint32_t length, uint32_t key, bool invalidate = false) {
+    SglDescriptor d{};
+    d.address = address;
+    d.length = (length & SglDescriptor::kKeyedLengthMask) | ((key & 0xff) << 24);
+    d.reserved[0] = static_cast<uint8_t>(key >> 8);
+    d.reserved[1] = static_cast<uint8_t>(key >> 16);
+    d.reserved[2] = static_cast<uint8_t>(key >> 24);
+    d.type = invalidate ? sgl::kKeyedInvalidate : sgl::kKeyed;
+    return d;
+}
 
 // Submission queue entry, 64 bytes. Command-specific views reinterpret cdw10+.
 struct Sqe {

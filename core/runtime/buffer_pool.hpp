@@ -55,6 +55,10 @@ public:
     size_t free_pages() const { return free_.size(); }
     size_t total_pages() const { return total_pages_; }
     bool owns(const void* p) const;
+    // All of the pool's pages, one contiguous mapping that never moves: what
+    // a transport registers once for DMA (RDMA memory registration). The
+    // zero page is not part of it.
+    std::span<std::byte> region() const { return {base_, total_pages_ * kPageSize}; }
 
     static size_t pages_for(size_t len) { return (len + kPageSize - 1) / kPageSize; }
 

@@ -173,6 +173,14 @@ bool Reactor::run_pollers() {
     return busy;
 }
 
+bool Reactor::prepare_pollers_for_sleep() {
+    bool work = false;
+    // Ask every poller even after one found work, so that the order in which
+    // they were added never decides which get armed.
+    for (size_t i = 0; i < pollers_.size(); ++i) work |= pollers_[i]->before_sleep();
+    return work;
+}
+
 void Reactor::run_deferred() {
     // Work deferred while running deferred work runs in the same turn.
     while (!deferred_.empty()) {
@@ -199,6 +207,7 @@ void Reactor::run() {
         bool spin = options_.busy_poll || pollers_busy ||
                     (windowed && Clock::now() - last_work < options_.poll_window);
         int timeout = spin ? 0 : next_timeout_ms();
+        if (timeout != 0 && prepare_pollers_for_sleep()) timeout = 0;
         int n = ::epoll_wait(epfd_, events, kMaxEvents, timeout);
         if (windowed && n > 0) last_work = Clock::now();
         if (n < 0 && errno != EINTR) {

@@ -3,10 +3,11 @@
 // work to completion. Other threads never touch what a reactor owns; they
 // post() messages to it instead.
 //
-// Each loop turn: wait for fd events (epoll; or spin when busy polling),
-// dispatch them, run due timers and cross-thread messages, run pollers
-// (e.g. an io_uring completion reaper) and finally the deferred work queued
-// during the turn (e.g. flushing a connection's batched sends).
+// Each loop turn: wait for fd events (epoll; or spin when busy polling;
+// pollers arm their wakeups first when the wait may block), dispatch them,
+// run due timers and cross-thread messages, run pollers (e.g. an io_uring
+// completion reaper) and finally the deferred work queued during the turn
+// (e.g. flushing a connection's batched sends).
 #pragma once
 
 #include <atomic>
@@ -55,6 +56,13 @@ private:
 class Poller {
 public:
     virtual bool poll() = 0;
+    // The reactor is about to block in epoll_wait: arm the wakeup whose fd
+    // is in the reactor's set (e.g. request a completion queue's next
+    // notification) and return true if work appeared meanwhile, which keeps
+    // the reactor from blocking this turn. Never called while the reactor
+    // keeps polling (busy polling, its poll window, a busy poller): a poller
+    // can leave its wakeup disarmed while it is polled anyway.
+    virtual bool before_sleep() { return false; }
 protected:
     ~Poller() = default;
 };
@@ -121,6 +129,7 @@ private:
     void run_messages();
     void run_timers();
     bool run_pollers();
+    bool prepare_pollers_for_sleep();
     void run_deferred();
     friend class Deferred;  // its destructor unqueues it
     void unqueue_deferred(Deferred& work);

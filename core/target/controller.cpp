@@ -211,7 +211,8 @@ void Controller::shut_down(std::string reason) {
     });
 }
 
-void Controller::add_error(const plugin::Request& req, uint16_t sqid, proto::Status status, uint64_t lba) {
+void Controller::add_error(const plugin::Request& req, uint16_t sqid, proto::Status status, uint64_t lba,
+                           proto::TransportType trtype) {
     std::lock_guard lock(mutex_);
     proto::ErrorLogEntry e{};
     e.error_count = ++error_count_;
@@ -221,7 +222,7 @@ void Controller::add_error(const plugin::Request& req, uint16_t sqid, proto::Sta
     e.parameter_error_location = req.error_location;
     e.lba = lba;
     e.nsid = req.sqe.nsid;
-    e.trtype = uint8_t(proto::TransportType::Tcp);
+    e.trtype = uint8_t(trtype);  // of the queue the command came on
     errors_.push_front(e);
     if (errors_.size() > kErrorLogEntries) errors_.pop_back();
 }

@@ -68,7 +68,8 @@ public:
     bool attach_io_queue(uint16_t qid, QueuePair& qp);
     void detach_io_queue(uint16_t qid, QueuePair& qp);
     uint16_t granted_io_queues() const { return granted_io_queues_.load(std::memory_order_relaxed); }
-    void add_error(const plugin::Request& req, uint16_t sqid, proto::Status status, uint64_t lba);
+    void add_error(const plugin::Request& req, uint16_t sqid, proto::Status status, uint64_t lba,
+                   proto::TransportType trtype);
     // Tear the whole association down (closes the admin and every I/O queue).
     // Safe from any thread; the work happens on the queues' reactors.
     void shut_down(std::string reason);

@@ -333,6 +333,20 @@ void execute_connect(Request& req) {
                            max_size));
         return;
     }
+    // A transport that set the queue up before Connect (NVMe/RDMA: from the
+    // host's CM request) holds the host to what it announced there.
+    const plugin::ConnectBinding binding = qp.transport().connect_binding();
+    if (binding.qid && *binding.qid != c.qid) {
+        refuse(a, status::kConnectInvalidParameters, &kQid,
+               fmt::format("the connection was set up for queue {}", *binding.qid));
+        return;
+    }
+    if (binding.max_depth && uint32_t(c.sqsize) + 1 > binding.max_depth) {
+        refuse(a, status::kConnectInvalidParameters, &kSqsize,
+               fmt::format("queue size {} is more than the {} entries the connection was set up for",
+                           uint32_t(c.sqsize) + 1, binding.max_depth));
+        return;
+    }
     // An empty host NQN is allowed (see Subsystem::host_allowed); anything
     // else must be printable: it ends up in logs, D-Bus and nvmfctl.
     if (auto problem = wire_nqn_problem(hostnqn)) {

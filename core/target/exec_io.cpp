@@ -312,8 +312,8 @@ Status parse_io_command(QueuePair& qp, Request& r) {
         // Linux always sends room for 256 ranges whatever NR says; accept
         // any length that holds the ranges, as the kernel's nvmet does.
         uint32_t length = needed;
-        if (r.sqe.sgl.length > needed && r.sqe.sgl.length <= 256 * sizeof(proto::DsmRange))
-            length = r.sqe.sgl.length;
+        uint32_t offered = qp.sgl_data_length(r.sqe.sgl);  // a keyed descriptor's key is not length
+        if (offered > needed && offered <= 256 * sizeof(proto::DsmRange)) length = offered;
         set_handler(r, execute_dsm, proto::DataDirection::HostToController, length);
         return status::kSuccess;
     }

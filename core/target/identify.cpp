@@ -52,6 +52,8 @@ void fill_controller(QueuePair& qp, proto::IdentifyController& id) {
     id.maxcmd = static_cast<uint16_t>(std::min<uint32_t>(opt.max_queue_size, 0xffff));
     id.sgls = idc::kSglsSupported;
     if (qp.limits().in_capsule_data_size) id.sgls |= idc::kSglsOffsetSupported;
+    // Linux's nvme-rdma refuses a controller without it.
+    if (qp.limits().keyed_sgl) id.sgls |= idc::kSglsKeyedSupported;
     id.ioccsz = (64 + qp.limits().in_capsule_data_size) / 16;
     id.iorcsz = 1;
     id.msdbd = 1;

@@ -58,6 +58,17 @@ void QueuePair::bind(std::shared_ptr<Controller> ctrl, uint16_t qid, uint32_t sq
     cached_generation_ = UINT64_MAX;
 }
 
+uint32_t QueuePair::sgl_data_length(const proto::SglDescriptor& sgl) const {
+    // Only a transport that uses keyed descriptors reads bytes 11..14 as a
+    // key: on NVMe/TCP the length is the whole 32-bit field, as it always was.
+    return limits_.keyed_sgl ? proto::sgl_data_length(sgl) : sgl.length;
+}
+
+bool QueuePair::transport_moves(const proto::SglDescriptor& sgl) const {
+    if (limits_.keyed_sgl) return sgl.type == proto::sgl::kKeyed || sgl.type == proto::sgl::kKeyedInvalidate;
+    return sgl.type == proto::sgl::kTransport;
+}
+
 bool QueuePair::prepare(plugin::Request& req) {
     req.handler = this;
     req.execute_fn = nullptr;
@@ -92,17 +103,18 @@ bool QueuePair::prepare(plugin::Request& req) {
 
     if (st.ok()) {
         const proto::SglDescriptor& sgl = req.sqe.sgl;
+        const uint32_t sgl_length = sgl_data_length(sgl);
         if (req.transfer_length > limits_.max_data_transfer) {
             st = fail_at(req, status::kInvalidField, offsetof(proto::Sqe, cdw12));
-        } else if (sgl.length != req.transfer_length) {
+        } else if (sgl_length != req.transfer_length) {
             st = fail_at(req, status::kSglLengthInvalid, offsetof(proto::Sqe, sgl) + 8);
         } else if (req.transfer_length > 0) {
             bool in_capsule = sgl.type == proto::sgl::kInCapsule;
-            if (!in_capsule && sgl.type != proto::sgl::kTransport) {
+            if (!in_capsule && !transport_moves(sgl)) {
                 st = fail_at(req, status::kSglTypeInvalid, offsetof(proto::Sqe, sgl) + 15);
             } else if (in_capsule && req.direction != DataDirection::HostToController) {
                 st = fail_at(req, status::kSglTypeInvalid, offsetof(proto::Sqe, sgl) + 15);
-            } else if (in_capsule && (sgl.address != 0 || sgl.length > limits_.in_capsule_data_size)) {
+            } else if (in_capsule && (sgl.address != 0 || sgl_length > limits_.in_capsule_data_size)) {
                 st = fail_at(req, sgl.address ? status::kSglOffsetInvalid : status::kSglLengthInvalid,
                              offsetof(proto::Sqe, sgl));
             }
@@ -127,7 +139,7 @@ void QueuePair::complete(plugin::Request& req, Status st) {
         if (log::enabled(log::Level::Debug))
             log::debug("queue {} cid {} opcode {:#04x}: {} ({:#05x})", qid_, req.sqe.cid, req.sqe.opcode,
                        proto::status_name(st), st.value & 0x7ff);
-        if (controller_) controller_->add_error(req, qid_, st, req.core_slba);
+        if (controller_) controller_->add_error(req, qid_, st, req.core_slba, limits_.trtype);
         if (req.core_ns) static_cast<Namespace*>(req.core_ns)->count_error(reactor_id_);
     }
     transport_.queue_response(req);

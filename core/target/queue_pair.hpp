@@ -55,6 +55,9 @@ public:
     Controller* controller() { return controller_.get(); }
     const std::shared_ptr<Controller>& controller_ptr() { return controller_; }
     const plugin::TransportLimits& limits() const { return limits_; }
+    // The data length a command's SGL descriptor gives (24 bits for a keyed
+    // descriptor on a transport that uses them).
+    uint32_t sgl_data_length(const proto::SglDescriptor& sgl) const;
     const TargetSnapshot& snapshot() const;
     // This controller's subsystem and port in the current snapshot (null if
     // removed since), refreshed when a new snapshot arrives.
@@ -84,6 +87,9 @@ public:
     bool awaiting_authentication() const { return auth_.required && !auth_.authenticated; }
 
 private:
+    // Whether `sgl` is this transport's descriptor for data it moves itself
+    // (NVMe/TCP: Transport SGL Data Block; NVMe/RDMA: Keyed SGL Data Block).
+    bool transport_moves(const proto::SglDescriptor& sgl) const;
     void refresh_cache();
     void on_buffers_available() override;
 

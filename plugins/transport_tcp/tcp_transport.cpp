@@ -51,6 +51,8 @@ plugin::TransportLimits TcpTransport::limits() const {
     plugin::TransportLimits l;
     l.in_capsule_data_size = options_.in_capsule_data_size;
     l.max_data_transfer = options_.max_data_transfer;
+    l.trtype = proto::TransportType::Tcp;
+    l.keyed_sgl = false;  // data the host does not put in the capsule moves by R2T/H2CData and C2HData
     return l;
 }
 

@@ -8,10 +8,10 @@
 #include <mutex>
 #include <string>
 
+#include "core/plugin/pending_connections.hpp"
 #include "core/plugin/transport.hpp"
 #include "core/runtime/reactor.hpp"
 #include "plugins/transport_tcp/tcp_options.hpp"
-#include "plugins/transport_tcp/tcp_pending.hpp"
 #include "plugins/transport_tcp/tls_server.hpp"
 
 namespace nvmfd::plugins::tcp {
@@ -33,7 +33,7 @@ public:
 
     plugin::TransportEnv& env() { return env_; }
     const TcpOptions& options() const { return options_; }
-    PendingConnections& pending() { return pending_; }
+    plugin::PendingConnections& pending() { return pending_; }
 
     // Reactor threads. `address` was counted in pending() by the listener.
     void adopt(runtime::Reactor& reactor, int fd, uint16_t port_id, std::string peer, std::string address,
@@ -46,7 +46,7 @@ private:
 
     plugin::TransportEnv& env_;
     const TcpOptions options_;
-    PendingConnections pending_;
+    plugin::PendingConnections pending_;
     TlsServer tls_;
     std::mutex listeners_mutex_;
     std::map<uint16_t, std::unique_ptr<Listener>> listeners_;

@@ -69,3 +69,26 @@ TEST_CASE("too few iovec slots for a fragmented request takes nothing") {
     CHECK(pool.allocate(4 * 4096, two) == 0);
     CHECK(pool.free_pages() == 4);
 }
+
+TEST_CASE("the region covers every page the pool hands out, and nothing else") {
+    BufferPool pool(8 * 4096 + 1);  // rounded up to whole pages
+    std::span<std::byte> region = pool.region();
+    REQUIRE(region.size() == 9 * 4096);
+    CHECK(reinterpret_cast<uintptr_t>(region.data()) % 4096 == 0);
+    CHECK(pool.owns(region.data()));
+    CHECK(pool.owns(region.data() + region.size() - 1));
+    CHECK_FALSE(pool.owns(region.data() + region.size()));
+
+    // Every page lies inside the region: one registration covers whatever a
+    // command gets.
+    std::vector<iovec> iov(9);
+    REQUIRE(pool.allocate(9 * 4096, iov) > 0);
+    for (const iovec& v : iov) {
+        if (!v.iov_len) continue;
+        auto* b = static_cast<std::byte*>(v.iov_base);
+        CHECK(b >= region.data());
+        CHECK(b + v.iov_len <= region.data() + region.size());
+    }
+    auto* zero = static_cast<std::byte*>(BufferPool::zero_page());
+    CHECK((zero < region.data() || zero >= region.data() + region.size()));
+}

@@ -1,6 +1,6 @@
-#include "plugins/transport_tcp/tcp_pending.hpp"
+#include "core/plugin/pending_connections.hpp"
 
-namespace nvmfd::plugins::tcp {
+namespace nvmfd::plugin {
 
 bool PendingConnections::admit(const std::string& address, uint32_t& held) {
     std::lock_guard lock(mutex_);
@@ -18,4 +18,4 @@ void PendingConnections::release(const std::string& address) {
     if (it != by_address_.end() && --it->second == 0) by_address_.erase(it);
 }
 
-}  // namespace nvmfd::plugins::tcp
+}  // namespace nvmfd::plugin

@@ -5,7 +5,7 @@
 // listener counts a connection at accept and refuses it at the limit; the
 // connection stops counting once its Connect succeeds (install_queue) or
 // when it goes. Touched at accept, Connect and close only, under a mutex:
-// never on the I/O path.
+// never on the I/O path. One implementation for every transport.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +13,7 @@
 #include <string>
 #include <unordered_map>
 
-namespace nvmfd::plugins::tcp {
+namespace nvmfd::plugin {
 
 class PendingConnections {
 public:
@@ -32,4 +32,4 @@ private:
     std::unordered_map<std::string, uint32_t> by_address_;
 };
 
-}  // namespace nvmfd::plugins::tcp
+}  // namespace nvmfd::plugin
