@@ -27,6 +27,8 @@ plugin::TransportLimits RdmaTransport::limits() const {
     plugin::TransportLimits l;
     l.in_capsule_data_size = options_.in_capsule_data_size;
     l.max_data_transfer = options_.max_data_transfer;
+    l.trtype = proto::TransportType::Rdma;
+    l.keyed_sgl = true;
     return l;
 }
 
