@@ -51,6 +51,7 @@ void RdmaListener::start() {
 }
 
 void RdmaListener::stop() {
+    if (report_timer_) reactor_.cancel_timer(std::exchange(report_timer_, 0));
     if (std::exchange(started_, false)) reactor_.remove_fd(channel_->fd);
 }
 
@@ -115,13 +116,24 @@ void RdmaListener::refuse(rdma_cm_id* id, const std::string& peer, proto::rdma::
     auto now = runtime::Clock::now();
     if (now - last_report_ < kReportInterval) {
         ++unreported_;
+        if (!report_timer_)
+            report_timer_ = reactor_.add_timer(last_report_ + kReportInterval - now, [this] {
+                report_timer_ = 0;
+                report_unreported();
+            });
         return;
     }
-    log::notice("rdma: port {}: connect request from {} refused with {} ({}){}", port_id_, peer,
-                cm_status_name(status), why,
-                unreported_ ? fmt::format("; {} more refused in the last interval", unreported_) : std::string());
+    log::notice("rdma: port {}: connect request from {} refused with {} ({})", port_id_, peer,
+                cm_status_name(status), why);
     last_report_ = now;
+}
+
+void RdmaListener::report_unreported() {
+    if (!unreported_) return;
+    log::notice("rdma: port {}: {} more connect requests refused in the last {} s", port_id_, unreported_,
+                kReportInterval.count());
     unreported_ = 0;
+    last_report_ = runtime::Clock::now();
 }
 
 }  // namespace nvmfd::plugins::rdma

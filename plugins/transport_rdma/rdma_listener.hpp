@@ -45,9 +45,12 @@ private:
     uint16_t port_id_;
     bool started_ = false;
 
-    // Refusals logged once per interval; the rest counted.
+    // Refusals logged once per interval; the rest counted and reported when
+    // the interval ends.
+    void report_unreported();
     runtime::Clock::time_point last_report_{};
     unsigned unreported_ = 0;
+    runtime::Reactor::TimerId report_timer_ = 0;
 };
 
 }  // namespace nvmfd::plugins::rdma
