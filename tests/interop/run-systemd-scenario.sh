@@ -6,6 +6,8 @@
 #   systemd-unit     nvmfd installed from BUILD_DIR (cmake --install into a
 #                    staging directory) and run under systemd and the system bus
 #   uring-dm-errors  the uring backend on a device-mapper device that fails
+#   rdma-listener    the rdma transport's port on soft-RoCE, with the guest
+#                    kernel's nvme-rdma as the host
 #
 #   run-systemd-scenario.sh [-v] [--timeout SEC] [--only NAME[,NAME]] BUILD_DIR
 #
@@ -66,4 +68,7 @@ scenario systemd-unit systemd-unit.sh 127.0.0.1 4420 nqn.2026-11.io.nvmfd:defaul
 # nvmfd, run by hand, on a device-mapper device that fails.
 scenario uring-dm-errors uring-dm-errors.sh 127.0.0.1 4420 nqn.2026-11.io.nvmfd:failing - \
     INSTALL_TREE="$work/stage"
+# nvmfd's rdma transport on soft-RoCE (rdma_rxe on the guest's eth0).
+scenario rdma-listener rdma-listener.sh 10.0.2.15 4420 nqn.2026-11.io.nvmfd:rdma - \
+    INSTALL_TREE="$work/stage" TCP_PORT=4421
 ((failed == 0))
