@@ -10,12 +10,15 @@
 #include <utility>
 
 #include "core/runtime/log.hpp"
+#include "plugins/transport_rdma/rdma_reactor.hpp"
 #include "plugins/transport_rdma/rdma_transport.hpp"
 
 namespace nvmfd::plugins::rdma {
 namespace {
 
 constexpr std::chrono::seconds kReportInterval{1};
+// NVME_AQ_DEPTH: the admin queue a Linux host asks for, and the most we take.
+constexpr uint32_t kAdminQueueDepth = 32;
 
 std::string describe(const sockaddr* sa) {
     char host[INET6_ADDRSTRLEN] = "?";
@@ -90,7 +93,7 @@ void RdmaListener::on_connect_request(rdma_cm_event& ev) {
     std::span<const uint8_t> data(static_cast<const uint8_t*>(ev.param.conn.private_data),
                                   ev.param.conn.private_data ? ev.param.conn.private_data_len : 0);
     const RdmaOptions& o = transport_.options();
-    auto request = check_connect_request(data, QueueDepthLimits{.admin = 32, .io = o.max_queue_depth});
+    auto request = check_connect_request(data, QueueDepthLimits{.admin = kAdminQueueDepth, .io = o.max_queue_depth});
     if (!request) {
         proto::rdma::CmRequest raw{};
         if (!data.empty()) std::memcpy(&raw, data.data(), std::min(data.size(), sizeof raw));
@@ -98,14 +101,35 @@ void RdmaListener::on_connect_request(rdma_cm_event& ev) {
                fmt::format("recfmt {}, qid {}, hsqsize {}, hrqsize {}, {} bytes of private data",
                            uint16_t(raw.recfmt), uint16_t(raw.qid), uint16_t(raw.hsqsize), uint16_t(raw.hrqsize),
                            data.size()));
-    } else {
-        refuse(id, peer, proto::rdma::CmStatus::NoResources,
-               fmt::format("queue {} of depth {} is well formed, but this build of the rdma transport does not "
-                           "serve queues yet",
-                           request->qid, request->depth));
+        ::rdma_ack_cm_event(&ev);
+        ::rdma_destroy_id(id);
+        return;
     }
+    // Before Connect only the address is known: it bounds a flood of queues.
+    std::string address = peer.substr(0, peer.rfind(':'));
+    uint32_t held = 0;
+    if (!transport_.pending().admit(address, held)) {
+        refuse(id, peer, proto::rdma::CmStatus::NoResources,
+               fmt::format("{} has {} queues that have not completed Connect (max-pending-connections-per-address "
+                           "= {})",
+                           address, held, transport_.pending().max_per_address()));
+        ::rdma_ack_cm_event(&ev);
+        ::rdma_destroy_id(id);
+        return;
+    }
+    IncomingQueue incoming{id, *request, ev.param.conn.initiator_depth, port_id_, std::move(peer), address};
+    // Acknowledged first: the owner moves the id to its own channel, which
+    // waits for every event of the id to be acknowledged.
     ::rdma_ack_cm_event(&ev);
-    ::rdma_destroy_id(id);
+    runtime::Reactor& owner = transport_.env().reactors().least_loaded();
+    owner.post([&owner, incoming = std::move(incoming)]() mutable {
+        if (auto* r = RdmaReactor::of(owner)) {
+            r->adopt(std::move(incoming));
+        } else {  // the transport is going away
+            ::rdma_reject(incoming.id, nullptr, 0);
+            ::rdma_destroy_id(incoming.id);
+        }
+    });
 }
 
 void RdmaListener::refuse(rdma_cm_id* id, const std::string& peer, proto::rdma::CmStatus status,

@@ -1,8 +1,9 @@
 // One port's RDMA CM listener, served by reactor 0: its event channel's fd
 // is in the reactor's epoll set. Connect requests are checked against the
-// NVMe/RDMA private data rules and refused with the spec's status; refusals
-// are logged at notice level, at most once a second per port (a host that
-// retries in a loop must not flood the journal).
+// NVMe/RDMA private data rules and refused with the spec's status, or handed
+// to the least loaded reactor, which accepts them (RdmaReactor::adopt).
+// Refusals are logged at notice level, at most once a second per port (a
+// host that retries in a loop must not flood the journal).
 #pragma once
 
 #include <cstdint>

@@ -35,6 +35,10 @@ Result<RdmaOptions> parse_rdma_options(const plugin::Params& params) {
             if (*n < 1 || *n > 128)
                 return make_error(ErrorCode::InvalidArgument, "must be between 1 and 128", key);
             o.max_read_depth = static_cast<uint32_t>(*n);
+        } else if (key == "srq_depth") {
+            if (*n < 64 || *n > 65536)
+                return make_error(ErrorCode::InvalidArgument, "must be between 64 and 65536", key);
+            o.srq_depth = static_cast<uint32_t>(*n);
         } else if (key == "listen_backlog") {
             if (*n == 0 || *n > 65535)
                 return make_error(ErrorCode::InvalidArgument, "must be between 1 and 65535", key);
@@ -42,7 +46,7 @@ Result<RdmaOptions> parse_rdma_options(const plugin::Params& params) {
         } else {
             return make_error(ErrorCode::InvalidArgument,
                               "unknown rdma transport setting (known: in_capsule_data_size, max_data_transfer, "
-                              "max_queue_depth, max_read_depth, listen_backlog, connect_timeout_ms)",
+                              "max_queue_depth, max_read_depth, srq_depth, listen_backlog, connect_timeout_ms)",
                               key);
         }
     }

@@ -21,6 +21,11 @@ struct RdmaOptions {
     // How many RDMA READs (host-to-controller data) one queue keeps in flight;
     // also bounded by the device's max_qp_init_rd_atom and the host's offer.
     uint32_t max_read_depth = 16;
+    // Receive buffers (64 bytes + in_capsule_data_size each) a reactor posts
+    // per RDMA device, shared by all its queues on that device (a shared
+    // receive queue). More queue depth than this is fine: a host whose
+    // command finds no buffer is told to retry by the device (RNR).
+    uint32_t srq_depth = 1024;
     int listen_backlog = 128;
     // The host's Connect (and authentication) must be done this long after
     // the CM accepted its queue.

@@ -6,9 +6,13 @@
 #include <netdb.h>
 #include <rdma/rdma_cma.h>
 
+#include <atomic>
+#include <thread>
+
 #include "core/plugin/abi.hpp"
 #include "core/runtime/log.hpp"
 #include "plugins/transport_rdma/rdma_listener.hpp"
+#include "plugins/transport_rdma/rdma_reactor.hpp"
 
 namespace nvmfd::plugins::rdma {
 namespace {
@@ -19,9 +23,57 @@ bool no_rdma_device(int err) { return err == ENODEV || err == ENOENT || err == E
 
 }  // namespace
 
-RdmaTransport::RdmaTransport(plugin::TransportEnv& env, RdmaOptions options) : env_(env), options_(options) {}
+RdmaTransport::RdmaTransport(plugin::TransportEnv& env, RdmaOptions options)
+    : env_(env), options_(options), pending_(env.connection_limits().max_pending_per_address) {}
 
-RdmaTransport::~RdmaTransport() { stop_listening(); }
+RdmaTransport::~RdmaTransport() {
+    stop_listening();
+    close_queues(-1);
+    // Lanes and channels go on their own threads, before the plugin's code does.
+    if (reactors_ready_)
+        env_.reactors().run_on_all([](runtime::Reactor& r) { r.set_local(RdmaReactor::kLocalKey, nullptr); });
+}
+
+Result<void> RdmaTransport::prepare_reactors() {
+    if (reactors_ready_) return {};
+    std::atomic<int> failed_errno{0};
+    env_.reactors().run_on_all([&](runtime::Reactor& r) {
+        if (RdmaReactor::of(r)) return;
+        rdma_event_channel* channel = ::rdma_create_event_channel();
+        int flags = channel ? ::fcntl(channel->fd, F_GETFL) : -1;
+        if (!channel || flags < 0 || ::fcntl(channel->fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+            ::fcntl(channel->fd, F_SETFD, FD_CLOEXEC) != 0) {
+            failed_errno = errno ? errno : EIO;
+            if (channel) ::rdma_destroy_event_channel(channel);
+            return;
+        }
+        r.set_local(RdmaReactor::kLocalKey, std::make_unique<RdmaReactor>(*this, r, channel));
+    });
+    if (failed_errno)
+        return make_error(ErrorCode::Io,
+                          fmt::format("cannot open the reactors' RDMA CM channels: {}", std::strerror(failed_errno)),
+                          "transport");
+    reactors_ready_ = true;
+    return {};
+}
+
+void RdmaTransport::close_queues(int port_id) {
+    if (!reactors_ready_) return;
+    // Ask every reactor to close the matching queues, then wait until they
+    // are gone (their in-flight commands finish and their work requests
+    // come back first).
+    auto& group = env_.reactors();
+    for (int attempt = 0; attempt < 5000; ++attempt) {
+        std::atomic<size_t> remaining{0};
+        group.run_on_all([&](runtime::Reactor& r) {
+            if (auto* rr = RdmaReactor::of(r))
+                remaining += rr->close_queues(port_id, port_id >= 0 ? "port removed" : "target shutting down");
+        });
+        if (remaining == 0) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    log::warn("rdma: queues still draining after 10 s");
+}
 
 plugin::TransportLimits RdmaTransport::limits() const {
     plugin::TransportLimits l;
@@ -97,6 +149,7 @@ Result<void> RdmaTransport::add_port(const plugin::PortConfig& port) {
     RdmaListener* l = listener.get();
     {
         std::lock_guard lock(listeners_mutex_);
+        if (auto ready = prepare_reactors(); !ready) return ready;
         if (listeners_.count(port.id))
             return make_error(ErrorCode::AlreadyExists, fmt::format("port {} is already listening", port.id), "id");
         listeners_[port.id] = std::move(listener);
@@ -118,6 +171,7 @@ void RdmaTransport::remove_port(uint16_t port_id) {
     }
     RdmaListener* raw = l.get();
     raw->reactor().run_and_wait([raw] { raw->stop(); });
+    close_queues(port_id);
 }
 
 void RdmaTransport::stop_listening() {
@@ -163,5 +217,5 @@ std::unique_ptr<plugin::Transport> create(plugin::TransportEnv& env, const plugi
 }  // namespace nvmfd::plugins::rdma
 
 NVMFD_PLUGIN((nvmfd::plugin::PluginDescriptor{nvmfd::plugin::PluginKind::Transport, "rdma",
-                                              "NVMe/RDMA over the RDMA CM (rdma-core); queues not served yet",
+                                              "NVMe/RDMA (RoCE v2, InfiniBand, iWARP through rdma-core)",
                                               nvmfd::plugins::rdma::create, nullptr}))

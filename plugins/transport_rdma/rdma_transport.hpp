@@ -1,13 +1,14 @@
 // The NVMe/RDMA transport plugin (issue 11): ports listened on through the
-// RDMA CM. This build checks each host's connect request and answers it
-// with a reject: the queues' data path (verbs, completion queues, RDMA
-// READ/WRITE) is the next slice (docs/rdma-design.md).
+// RDMA CM on reactor 0; each accepted queue is owned by one reactor, whose
+// RdmaReactor holds its RDMA state (docs/rdma-design.md).
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
 
+#include "core/plugin/pending_connections.hpp"
 #include "core/plugin/transport.hpp"
 #include "plugins/transport_rdma/rdma_options.hpp"
 
@@ -29,12 +30,19 @@ public:
 
     plugin::TransportEnv& env() { return env_; }
     const RdmaOptions& options() const { return options_; }
+    plugin::PendingConnections& pending() { return pending_; }
 
 private:
+    // Every reactor's RdmaReactor, made when the first port is added.
+    Result<void> prepare_reactors();
+    void close_queues(int port_id);
+
     plugin::TransportEnv& env_;
     const RdmaOptions options_;
     std::mutex listeners_mutex_;
     std::map<uint16_t, std::unique_ptr<RdmaListener>> listeners_;
+    plugin::PendingConnections pending_;
+    std::atomic<bool> reactors_ready_{false};  // set under listeners_mutex_
 };
 
 }  // namespace nvmfd::plugins::rdma

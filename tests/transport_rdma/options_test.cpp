@@ -28,6 +28,7 @@ TEST_CASE("rdma options: defaults and accepted values") {
                                  {"max_data_transfer", "256K"},
                                  {"max_queue_depth", "1024"},
                                  {"max_read_depth", "4"},
+                                 {"srq_depth", "4096"},
                                  {"listen_backlog", "16"},
                                  {"connect_timeout_ms", "5000"}});
     REQUIRE(o.has_value());
@@ -35,6 +36,8 @@ TEST_CASE("rdma options: defaults and accepted values") {
     CHECK(o->max_data_transfer == 256u << 10);
     CHECK(o->max_queue_depth == 1024);
     CHECK(o->max_read_depth == 4);
+    CHECK(o->srq_depth == 4096);
+    CHECK(d->srq_depth == 1024);
     CHECK(o->listen_backlog == 16);
     CHECK(o->connect_timeout.count() == 5000);
 }
@@ -46,6 +49,8 @@ TEST_CASE("rdma options: bad values name their key") {
     CHECK(error_of({{"max_queue_depth", "1"}}).field == "max_queue_depth");
     CHECK(error_of({{"max_queue_depth", "2048"}}).field == "max_queue_depth");
     CHECK(error_of({{"max_read_depth", "0"}}).field == "max_read_depth");
+    CHECK(error_of({{"srq_depth", "63"}}).field == "srq_depth");
+    CHECK(error_of({{"srq_depth", "65537"}}).field == "srq_depth");
     CHECK(error_of({{"connect_timeout_ms", "10"}}).field == "connect_timeout_ms");
     CHECK(error_of({{"max_queue_depth", "lots"}}).field == "max_queue_depth");
     Error unknown = error_of({{"srq", "1"}});

@@ -1,0 +1,116 @@
+#include "plugins/transport_rdma/rdma_reactor.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <rdma/rdma_cma.h>
+#include <sys/epoll.h>
+
+#include "core/runtime/log.hpp"
+#include "plugins/transport_rdma/rdma_lane.hpp"
+#include "plugins/transport_rdma/rdma_queue.hpp"
+#include "plugins/transport_rdma/rdma_request.hpp"
+#include "plugins/transport_rdma/rdma_transport.hpp"
+
+namespace nvmfd::plugins::rdma {
+
+RdmaReactor::RdmaReactor(RdmaTransport& transport, runtime::Reactor& reactor, rdma_event_channel* channel)
+    : transport_(transport), reactor_(reactor), channel_(channel) {
+    reactor_.add_fd(channel_->fd, EPOLLIN, *this);
+    reactor_.add_poller(*this);
+}
+
+RdmaReactor::~RdmaReactor() {
+    // The queues are closed and gone before this (RdmaTransport's destructor).
+    live_.clear();
+    reactor_.remove_poller(*this);
+    reactor_.remove_fd(channel_->fd);
+    lanes_.clear();
+    ::rdma_destroy_event_channel(channel_);
+}
+
+void RdmaReactor::adopt(IncomingQueue incoming) {
+    rdma_cm_id* id = incoming.id;
+    std::string peer = incoming.peer;
+    uint16_t port = incoming.port_id;
+    auto q = std::make_unique<RdmaQueue>(transport_, *this, std::move(incoming));
+    std::string why;
+    if (!q->accept(why)) {
+        // Its destructor refused the host and released what it held.
+        log::notice("rdma: port {}: connect request from {} refused with NO_RSC ({})", port, peer, why);
+        (void)id;
+        return;
+    }
+    RdmaQueue* raw = q.get();
+    live_.emplace(raw, std::move(q));
+    reactor_.adjust_load(1);
+}
+
+size_t RdmaReactor::close_queues(int port_id, std::string_view reason) {
+    size_t remaining = 0;
+    for (auto& [raw, q] : live_) {
+        if (port_id >= 0 && q->port_id() != port_id) continue;
+        if (!q->closed()) q->close(reason);
+        ++remaining;
+    }
+    return remaining;
+}
+
+void RdmaReactor::forget(RdmaQueue& q) {
+    RdmaQueue* raw = &q;
+    reactor_.post([this, raw] {
+        if (live_.erase(raw)) reactor_.adjust_load(-1);
+    });
+}
+
+Result<RdmaLane*> RdmaReactor::lane_for(ibv_context* ctx) {
+    auto it = lanes_.find(ctx);
+    if (it != lanes_.end()) return it->second.get();
+    auto lane = RdmaLane::create(*this, reactor_, ctx, transport_.options());
+    if (!lane) return nvmfd::unexpected(lane.error());
+    RdmaLane* raw = lane->get();
+    lanes_.emplace(ctx, std::move(*lane));
+    return raw;
+}
+
+void RdmaReactor::bind(uint32_t qp_num, RdmaQueue* q) { by_qp_[qp_num] = q; }
+void RdmaReactor::unbind(uint32_t qp_num) { by_qp_.erase(qp_num); }
+
+void RdmaReactor::on_completion(RdmaLane& lane, const ibv_wc& wc) {
+    auto it = by_qp_.find(wc.qp_num);
+    if (wr_kind(wc.wr_id) == WrKind::Receive) {
+        if (it != by_qp_.end()) it->second->on_receive(lane, wc);
+        else if (wc.status == IBV_WC_SUCCESS || wc.status == IBV_WC_WR_FLUSH_ERR)
+            lane.repost(wr_index(wc.wr_id));  // a capsule for a queue that is gone
+        return;
+    }
+    if (it != by_qp_.end()) it->second->on_send_completion(wc);
+}
+
+bool RdmaReactor::poll() {
+    bool any = false;
+    for (auto& [ctx, lane] : lanes_) any |= lane->poll();
+    return any;
+}
+
+bool RdmaReactor::before_sleep() {
+    bool any = false;
+    for (auto& [ctx, lane] : lanes_) any |= lane->arm();
+    return any;
+}
+
+void RdmaReactor::on_fd_event(uint32_t) {
+    for (int i = 0; i < 64; ++i) {
+        rdma_cm_event* ev = nullptr;
+        if (::rdma_get_cm_event(channel_, &ev) != 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                log::warn("rdma: reactor {}: reading RDMA CM events: {}", reactor_.id(), std::strerror(errno));
+            return;
+        }
+        // The queue outlives its id's events: it destroys the id only once
+        // they are all acknowledged, and each is acknowledged right here.
+        if (auto* q = static_cast<RdmaQueue*>(ev->id ? ev->id->context : nullptr)) q->on_cm_event(*ev);
+        ::rdma_ack_cm_event(ev);
+    }
+}
+
+}  // namespace nvmfd::plugins::rdma
