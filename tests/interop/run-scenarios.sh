@@ -168,7 +168,7 @@ t_all=$(now)
 wanted() { [[ -z $only || $only == *",$1,"* ]]; }
 
 record() { # NAME STATUS SECONDS [NOTE]
-    results+=("$(printf '%-22s %-5s %6s s  %s' "$1" "$2" "$3" "${4:-}")")
+    results+=("$(printf '%-28s %-5s %6s s  %s' "$1" "$2" "$3" "${4:-}")")
     case $2 in
     PASS) passed=$((passed + 1)) ;;
     FAIL) failed=$((failed + 1)) ;;
@@ -237,6 +237,15 @@ if ((kernel_target)); then
     scenario data-integrity kernel-target.sh --size-mb 512 data-integrity.sh -
     scenario reconnect kernel-target.sh reconnect.sh -
     scenario access-denied kernel-target.sh --allow "$a" access-denied.sh "$d" ALLOWED_HOSTNQN="$a"
+    # The same scenarios over NVMe/RDMA (nvmet-rdma and nvme-rdma on
+    # soft-RoCE in the guest): the reference for nvmfd's rdma transport
+    # (guest/rdma.sh runs these scripts against nvmfd with TRANSPORT=rdma).
+    scenario kernel-rdma-discover-connect --env TRANSPORT=rdma kernel-target.sh discover-connect.sh - \
+        EXPECT_SERIAL=ktarget0001 "EXPECT_MODEL=Linux nvmet selftest" EXPECT_NS_BYTES=268435456
+    scenario kernel-rdma-data-integrity --env TRANSPORT=rdma kernel-target.sh --size-mb 512 data-integrity.sh -
+    scenario kernel-rdma-reconnect --env TRANSPORT=rdma kernel-target.sh reconnect.sh -
+    scenario kernel-rdma-access-denied --env TRANSPORT=rdma kernel-target.sh --allow "$a" access-denied.sh "$d" \
+        ALLOWED_HOSTNQN="$a"
 else
     # --- against nvmfd ------------------------------------------------------------
     # launch_nvmfd STATE: on a free port (retrying when another program

@@ -1,5 +1,6 @@
 #!/bin/bash
-# A host that the subsystem does not allow must not get in.
+# A host that the subsystem does not allow must not get in (over the
+# TRANSPORT of guest/lib.sh: tcp, or rdma).
 #
 #   access-denied.sh ADDR PORT SUBNQN DENIED_HOSTNQN [NAME=VALUE ...]
 #     e.g. access-denied.sh 10.0.2.2 4420 nqn.2026-11.io.nvmfd:restricted \
@@ -27,7 +28,7 @@ source "$(dirname "$0")/lib.sh"
 ALLOWED_HOSTNQN='' EXPECT_DISCOVERY_HIDDEN=1
 parse_scenario_args "ALLOWED_HOSTNQN EXPECT_DISCOVERY_HIDDEN" "$@"
 DENIED_HOSTNQN=$HOSTNQN
-target=(-t tcp -a "$ADDR" -s "$PORT")
+target=(-t "$TRANSPORT" -a "$ADDR" -s "$PORT")
 
 connect_denied() {
     local rc=0

@@ -1,6 +1,7 @@
 #!/bin/bash
-# Data integrity through a Linux NVMe/TCP host: parallel O_DIRECT I/O of
-# several sizes across the namespace, then ext4 on it across a remount.
+# Data integrity through a Linux NVMe/TCP host (NVMe/RDMA with TRANSPORT=rdma,
+# guest/lib.sh): parallel O_DIRECT I/O of several sizes across the
+# namespace, then ext4 on it across a remount.
 #
 #   data-integrity.sh ADDR PORT SUBNQN HOSTNQN|- [NAME=VALUE ...]
 #     e.g. data-integrity.sh 10.0.2.2 4420 nqn.2026-11.io.nvmfd:default -
@@ -33,7 +34,7 @@ BLOCK_SIZES=(4K 16K 64K 128K 512K 1M)
 region=$((REGION_MB << 20))
 
 connect() {
-    nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$SUBNQN" "${HOSTID_ARGS[@]}" \
+    nvme connect -t "$TRANSPORT" -a "$ADDR" -s "$PORT" -n "$SUBNQN" "${HOSTID_ARGS[@]}" \
         --nr-io-queues "$NR_IO_QUEUES" --nr-write-queues "$NR_WRITE_QUEUES"
     DEV=$(wait_for_blockdev "$SUBNQN" "$NSID")
     NS_BYTES=$(blockdev --getsize64 "$DEV")

@@ -21,6 +21,19 @@ SCENARIO_NAME=${0##*/}
 SCENARIO_T0=$EPOCHREALTIME
 CURRENT_STEP=
 
+# The fabric the shared scenarios (discover-connect, data-integrity,
+# access-denied, reconnect) connect over: nvme-cli's -t, "tcp" or "rdma".
+# Set it in the environment (run-guest.sh --env TRANSPORT=rdma, or a
+# wrapper's export): a child scenario inherits it. With rdma, ADDR must be
+# an address of the RDMA device's netdev (rxe_up eth0: 10.0.2.15), not
+# loopback, and what only NVMe/TCP has (header and data digests) is skipped
+# with a line saying so.
+TRANSPORT=${TRANSPORT:-tcp}
+case $TRANSPORT in
+tcp | rdma) ;;
+*) echo "FAIL: TRANSPORT must be tcp or rdma, not '$TRANSPORT'" >&2; exit 1 ;;
+esac
+
 # Kernel log marks are the timestamp of the last record: unlike a line
 # count, that still works after the ring buffer wraps.
 dmesg_now() {

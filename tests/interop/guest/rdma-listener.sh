@@ -22,6 +22,7 @@ parse_scenario_args "INSTALL_TREE TCP_PORT" "$@"
 nvmfd_pid=
 _stop_with_log() {
     local rc=$?
+    set +e # errexit in an EXIT trap would end it at the first failed cleanup, before _on_exit
     if ((rc != 0)); then
         echo "----- nvmfd log -----"
         tail -n 60 /tmp/nvmfd.log 2>/dev/null

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The Linux host rides out a target restart: it reconnects by itself, I/O
 # issued during the outage completes without error, old data (when the
-# backend keeps it) and new I/O are intact.
+# backend keeps it) and new I/O are intact. Over the TRANSPORT of
+# guest/lib.sh (tcp, or rdma).
 #
 #   reconnect.sh ADDR PORT SUBNQN HOSTNQN|- [NAME=VALUE ...]
 #     e.g. run-guest.sh --hook 'RESTART-NVMFD=...' reconnect.sh \
@@ -45,7 +46,7 @@ c_offset=$((writer_base + 4 * region))
 
 connect() {
     local n
-    nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$SUBNQN" "${HOSTID_ARGS[@]}" \
+    nvme connect -t "$TRANSPORT" -a "$ADDR" -s "$PORT" -n "$SUBNQN" "${HOSTID_ARGS[@]}" \
         --ctrl-loss-tmo "$CTRL_LOSS_TMO" --reconnect-delay "$RECONNECT_DELAY"
     mapfile -t n < <(ctrls_for_nqn "$SUBNQN")
     ((${#n[@]} == 1)) || fail "expected one controller for $SUBNQN, found: ${n[*]:-none}"

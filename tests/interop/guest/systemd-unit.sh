@@ -38,7 +38,8 @@ _show_journal() {
     fi
     _on_exit_rc=$rc
 }
-trap '_show_journal; (exit $_on_exit_rc); _on_exit' EXIT
+# set +e: under errexit, (exit RC) would end the trap before _on_exit reports.
+trap '_show_journal; set +e; (exit $_on_exit_rc); _on_exit' EXIT
 
 prop() { systemctl show -p "$1" --value "$UNIT"; }
 is_active() { [[ $(systemctl is-active "$UNIT") == active ]]; }

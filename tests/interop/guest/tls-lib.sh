@@ -12,7 +12,8 @@ show_tlshd_log() {
 # On failure the agent's side goes into the report too (lib.sh's handler
 # still reports, with the status it is given).
 # shellcheck disable=SC2154 # rc is assigned inside the trap
-trap 'rc=$?; ((rc == 0)) || show_tlshd_log; (exit $rc); _on_exit' EXIT
+# set +e: under errexit, (exit RC) would end the trap before _on_exit reports.
+trap 'rc=$?; ((rc == 0)) || show_tlshd_log; set +e; (exit $rc); _on_exit' EXIT
 
 start_agent() {
     local ulps

@@ -45,6 +45,7 @@ cleanup_target() {
 }
 _fail_with_log() {
     local rc=$?
+    set +e # errexit in an EXIT trap would end it at the first failed cleanup, before _on_exit
     if ((rc != 0)); then
         echo "----- nvmfd log -----"
         tail -n 60 /tmp/nvmfd.log 2>/dev/null
