@@ -6,12 +6,9 @@
 #   systemd-unit     nvmfd installed from BUILD_DIR (cmake --install into a
 #                    staging directory) and run under systemd and the system bus
 #   uring-dm-errors  the uring backend on a device-mapper device that fails
-#   rdma-listener    the rdma transport's port on soft-RoCE, with the guest
-#                    kernel's nvme-rdma as the host
-#   rdma             nvmfd serving over rdma (and tcp) on soft-RoCE: the shared
-#                    scenarios with TRANSPORT=rdma, cross-transport, a restart;
-#                    run only when named (--only rdma) until the transport
-#                    serves queues: it fails at its first connect until then
+#   rdma             nvmfd serving over rdma (and tcp) on soft-RoCE, with the
+#                    guest kernel's nvme-rdma as the host: the shared
+#                    scenarios with TRANSPORT=rdma, cross-transport, a restart
 #
 #   run-systemd-scenario.sh [-v] [--timeout SEC] [--only NAME[,NAME]] BUILD_DIR
 #
@@ -20,7 +17,8 @@
 set -euo pipefail
 source "$(dirname "$0")/host-lib.sh"
 
-timeout=420 verbose=() only=''
+# Per guest boot. Generous: TCG on a loaded machine boots three times slower.
+timeout=900 verbose=() only=''
 while (($#)); do
     case $1 in
     --timeout) timeout=$2; shift 2 ;;
@@ -33,7 +31,8 @@ done
 (($# == 1)) || die "usage: run-systemd-scenario.sh [-v] [--timeout SEC] [--only NAME[,NAME]] BUILD_DIR"
 build=$(realpath "$1")
 perf=$build/tools/nvmf-perf/nvmf-perf
-[[ -x $build/nvmfd && -x $perf ]] || die "$build has no nvmfd or nvmf-perf: build first"
+[[ -x $build/nvmfd && -x $perf && -x $build/tools/rdma-probe/rdma-probe ]] ||
+    die "$build has no nvmfd, nvmf-perf or rdma-probe: build first (with -DNVMFD_RDMA=ON)"
 
 if ! command -v qemu-system-x86_64 >/dev/null || ! "$INTEROP_DIR/build-initramfs.sh" "$NVMFD_INTEROP_CACHE"; then
     echo "SKIP: no QEMU or no guest image: run tests/interop/deps.sh as root"
@@ -72,23 +71,11 @@ scenario systemd-unit systemd-unit.sh 127.0.0.1 4420 nqn.2026-11.io.nvmfd:defaul
 # nvmfd, run by hand, on a device-mapper device that fails.
 scenario uring-dm-errors uring-dm-errors.sh 127.0.0.1 4420 nqn.2026-11.io.nvmfd:failing - \
     INSTALL_TREE="$work/stage"
-# nvmfd's rdma transport on soft-RoCE (rdma_rxe on the guest's eth0).
-scenario rdma-listener rdma-listener.sh 10.0.2.15 4420 nqn.2026-11.io.nvmfd:rdma - \
-    INSTALL_TREE="$work/stage" TCP_PORT=4421
-# nvmfd serving over rdma: the shared scenarios with TRANSPORT=rdma, data
-# across both transports, a SIGKILL restart. It cannot pass while the
-# transport refuses queues (NO_RSC), so only `--only rdma` runs it; once
-# the data path lands it runs by default and replaces rdma-listener (and
-# tools/run-tests.sh's summary then wants its "=== rdma:" line).
-# Its own timeout of at least 900 s: run over tcp (the same steps with
-# TRANSPORT=tcp, by hand) it took 262 s with a CI build on the machine, and
-# rxe computes its ICRC in software under TCG (in one --kernel-target run,
-# data-integrity took 32.5 s over tcp and 41.6 s over rdma). By default it
-# will need a ctest of its own (interop.rdma, docs/rdma-design.md section 4).
-if [[ $only == *",rdma,"* ]]; then
-    scenario rdma --timeout $((timeout > 900 ? timeout : 900)) rdma.sh 10.0.2.15 4420 nqn.2026-11.io.nvmfd:rdma \
-        nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000a110e \
-        INSTALL_TREE="$work/stage" TCP_PORT=4421 \
-        DENIED_HOSTNQN=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000de1ed
-fi
+# nvmfd serving NVMe/RDMA on soft-RoCE (rdma_rxe on the guest's eth0) and
+# NVMe/TCP on one subsystem. About 165 s; rxe computes its ICRC in software.
+scenario rdma rdma.sh 10.0.2.15 4420 nqn.2026-11.io.nvmfd:rdma \
+    nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000a110e \
+    INSTALL_TREE="$work/stage" TCP_PORT=4421 \
+    DENIED_HOSTNQN=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000de1ed \
+    RDMA_PROBE="$build/tools/rdma-probe/rdma-probe"
 ((failed == 0))

@@ -150,7 +150,9 @@ TEST_CASE("time spent in nvmfd's own work for a binding does not count against t
 }
 
 TEST_CASE("allocation bombs fail with a memory error and the state stays usable") {
-    PolicyLimits limits{.memory_bytes = 8u << 20};
+    // A generous time budget: this is about memory, and a loaded machine
+    // must not turn it into a time-budget error.
+    PolicyLimits limits{.memory_bytes = 8u << 20, .time_budget = std::chrono::seconds(60)};
     auto sb = make(limits);
     auto err = run(*sb, "local t = {} while true do t[#t+1] = string.rep('x', 1e6) end");
     REQUIRE(err);
@@ -179,7 +181,9 @@ TEST_CASE("C loops that neither allocate nor run Lua code are bounded") {
 }
 
 TEST_CASE("deep recursion and huge format widths fail cleanly") {
-    auto sb = make();
+    // Filling 32 MiB with frames takes a while on a loaded machine: the
+    // time budget must not be what stops it.
+    auto sb = make(PolicyLimits{.time_budget = std::chrono::seconds(60)});
     auto err = run(*sb, "local function f(n) return f(n + 1) + 1 end f(1)");
     REQUIRE(err);
     CAPTURE(*err);

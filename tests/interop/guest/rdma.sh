@@ -6,9 +6,11 @@
 # kernel's nvmet-rdma (kernel-rdma-*), which they pass. Needs run-guest.sh
 # --systemd (rdma-core's libraries and the rxe provider come from this
 # machine's root); nvmfd is installed from a staged `cmake --install`
-# (INSTALL_TREE) and run by hand, as in rdma-listener.sh.
+# (INSTALL_TREE) and run by hand.
 #
-#   rdma.sh 10.0.2.15 PORT SUBNQN HOSTNQN INSTALL_TREE=DIR TCP_PORT=N DENIED_HOSTNQN=NQN
+#   rdma.sh 10.0.2.15 PORT SUBNQN HOSTNQN INSTALL_TREE=DIR TCP_PORT=N DENIED_HOSTNQN=NQN RDMA_PROBE=PATH
+#
+# RDMA_PROBE: tools/rdma-probe's binary, as a host path (hostile input).
 #
 # The subsystem has one 256 MiB uring namespace on a file in the guest's
 # /tmp (created at the first start: data outlives an nvmfd restart, which
@@ -24,19 +26,19 @@
 # to 1 MiB parallel O_DIRECT, ext4 across a remount); cross-transport (data
 # written over rdma reads back over tcp and the reverse: one namespace, not
 # one per transport); access-denied over rdma (Connect Invalid Host, hidden
-# in discovery, the allowed host gets in); reconnect over rdma (nvmfd
+# in discovery, the allowed host gets in); hostile input (rdma-probe: bad
+# CM private data, commands before Connect, keyed SGLs over MDTS, of the
+# wrong length or type, a bad key; each gets the spec's answer and nvmfd
+# serves on); reconnect over rdma (nvmfd
 # SIGKILLed under a writer and started again: the host reconnects, no write
 # fails, old and new data intact); no controller of SUBNQN left on the
 # host; nvmfd still serves both ports; SIGTERM: exit 0.
 #
-# Until the rdma transport serves queues (issue 11: it refuses them with
-# NO_RSC), this fails at discover-connect's first step; nvmfd's log, shown
-# on failure, names the refusal.
 source "$(dirname "$0")/lib.sh"
 
-INSTALL_TREE='' TCP_PORT='' DENIED_HOSTNQN=''
-parse_scenario_args "INSTALL_TREE TCP_PORT DENIED_HOSTNQN" "$@"
-: "${INSTALL_TREE:?}" "${TCP_PORT:?}" "${DENIED_HOSTNQN:?}"
+INSTALL_TREE='' TCP_PORT='' DENIED_HOSTNQN='' RDMA_PROBE=''
+parse_scenario_args "INSTALL_TREE TCP_PORT DENIED_HOSTNQN RDMA_PROBE" "$@"
+: "${INSTALL_TREE:?}" "${TCP_PORT:?}" "${DENIED_HOSTNQN:?}" "${RDMA_PROBE:?}"
 [[ $HOSTNQN != "$DENIED_HOSTNQN" ]] || fail "HOSTNQN and DENIED_HOSTNQN must differ"
 # The scenarios this one runs inherit it (guest/lib.sh).
 export TRANSPORT=rdma
@@ -57,9 +59,6 @@ _stop_with_log() {
     if ((rc != 0)); then
         echo "----- nvmfd log -----"
         tail -n 80 "$NVMFD_LOG" 2>/dev/null
-        if grep -q "refused with NO_RSC" "$NVMFD_LOG" 2>/dev/null; then
-            say "nvmfd refused the RDMA connect with NO_RSC: this build's rdma transport serves no queues yet"
-        fi
         echo "----- rdma resources -----"
         rdma resource show cm_id 2>&1 | head -n 20
     fi
@@ -201,6 +200,13 @@ cross_transport() {
     check_dmesg_clean
 }
 
+# rdma-probe's cases (it prints each answer), then what nvmfd logged of them.
+hostile() {
+    within 120 "$HOSTROOT$RDMA_PROBE" "$ADDR" "$PORT" "$SUBNQN" "$HOSTNQN"
+    grep -E "refused with|failed: |closing the queue" "$NVMFD_LOG" | tail -n 12
+    [[ ! -e $NVMFD_RCFILE ]] || fail "nvmfd died (status $(cat "$NVMFD_RCFILE"))"
+}
+
 # Nothing of SUBNQN left on the host: no controller in sysfs, nothing in
 # list-subsys (a controller the kernel could not delete stays listed).
 no_controller_left() {
@@ -244,6 +250,7 @@ step discover-connect shared discover-connect.sh "$PORT" "$SUBNQN" "$HOSTNQN" EX
 step data-integrity shared data-integrity.sh "$PORT" "$SUBNQN" "$HOSTNQN"
 step cross-transport cross_transport
 step access-denied shared access-denied.sh "$PORT" "$SUBNQN" "$DENIED_HOSTNQN" ALLOWED_HOSTNQN="$HOSTNQN"
+step hostile hostile
 step reconnect shared reconnect.sh "$PORT" "$SUBNQN" "$HOSTNQN" VERIFY_OLD_DATA=1
 step no-controller-left no_controller_left
 step still-serving still_serving
