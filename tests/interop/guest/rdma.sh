@@ -32,7 +32,8 @@
 # serves on); reconnect over rdma (nvmfd
 # SIGKILLed under a writer and started again: the host reconnects, no write
 # fails, old and new data intact); no controller of SUBNQN left on the
-# host; nvmfd still serves both ports; SIGTERM: exit 0.
+# host; nvmfd still serves both ports; SIGTERM: exit 0; then the shipped
+# unit, with an rdma port added by nvmfctl, serves verified data over rdma.
 #
 source "$(dirname "$0")/lib.sh"
 
@@ -64,6 +65,10 @@ _stop_with_log() {
     fi
     nvme disconnect -n "$SUBNQN" >/dev/null 2>&1
     pid=$(cat "$NVMFD_PIDFILE" 2>/dev/null) && kill "$pid" 2>/dev/null
+    if ((rc != 0)) && systemctl is-active -q nvmfd 2>/dev/null; then
+        journalctl -b -u nvmfd -o cat --no-pager | tail -n 30
+        systemctl stop nvmfd
+    fi
     _rc=$rc
 }
 trap '_stop_with_log; (exit $_rc); _on_exit' EXIT
@@ -232,6 +237,33 @@ still_serving() {
     done
 }
 
+# The shipped unit (its sandbox, LimitMEMLOCK, capabilities) with an rdma
+# port added through nvmfctl on the system bus: a host connects over rdma
+# to the default export and moves verified data.
+UNIT_PORT=4422
+under_unit() {
+    local id dev
+    systemd-sysusers
+    systemctl daemon-reload
+    # The D-Bus policy names the admin group, which did not exist at boot.
+    dbus-send --system --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.ReloadConfig >/dev/null
+    rm -rf /var/lib/nvmfd
+    systemctl start nvmfd
+    id=$(nvmfctl port add --transport rdma --address "$ADDR" --port "$UNIT_PORT" | sed -n 's/^port \([0-9]*\) added.*/\1/p')
+    [[ -n $id ]] || fail "nvmfctl port add --transport rdma printed no port id"
+    nvmfctl port link "$id" nqn.2026-11.io.nvmfd:default
+    nvmfctl status
+    nvme connect -t rdma -a "$ADDR" -s "$UNIT_PORT" -n nqn.2026-11.io.nvmfd:default
+    dev=$(wait_for_blockdev nqn.2026-11.io.nvmfd:default 1)
+    make_pattern /tmp/unit-pattern 4M
+    within 60 write_region "$dev" /tmp/unit-pattern 0 1M
+    [[ $(within 60 region_md5 "$dev" 0 4M 64k) == "$(file_md5 /tmp/unit-pattern)" ]] ||
+        fail "data read back over rdma from the unit's nvmfd differs"
+    nvme disconnect -n nqn.2026-11.io.nvmfd:default
+    systemctl stop nvmfd
+    [[ $(systemctl show -p Result --value nvmfd) == success ]] || fail "nvmfd.service did not stop cleanly"
+}
+
 stop_nvmfd() {
     local pid rc
     pid=$(nvmfd_pid)
@@ -255,3 +287,4 @@ step reconnect shared reconnect.sh "$PORT" "$SUBNQN" "$HOSTNQN" VERIFY_OLD_DATA=
 step no-controller-left no_controller_left
 step still-serving still_serving
 step stop stop_nvmfd
+step unit under_unit
