@@ -171,6 +171,7 @@ void RdmaTransport::remove_port(uint16_t port_id) {
     }
     RdmaListener* raw = l.get();
     raw->reactor().run_and_wait([raw] { raw->stop(); });
+    settle_handovers();
     close_queues(port_id);
 }
 
@@ -184,6 +185,14 @@ void RdmaTransport::stop_listening() {
         RdmaListener* raw = l.get();
         raw->reactor().run_and_wait([raw] { raw->stop(); });
     }
+    settle_handovers();
+}
+
+void RdmaTransport::settle_handovers() {
+    // Connect requests a stopped listener handed to a reactor still sit on
+    // the listener's CM channel until that reactor migrates them: let every
+    // reactor run what was posted before the channel goes.
+    if (reactors_ready_) env_.reactors().run_on_all([](runtime::Reactor&) {});
 }
 
 plugin::DiscoveryAddress RdmaTransport::discovery_address(const plugin::PortConfig& port) const {

@@ -36,6 +36,7 @@ private:
     // Every reactor's RdmaReactor, made when the first port is added.
     Result<void> prepare_reactors();
     void close_queues(int port_id);
+    void settle_handovers();
 
     plugin::TransportEnv& env_;
     const RdmaOptions options_;
