@@ -65,7 +65,7 @@ Result<std::unique_ptr<RdmaLane>> RdmaLane::create(RdmaReactor& owner, runtime::
     l.cq_reserved_ = l.buffer_count_;
 
     l.buffer_size_ = static_cast<uint32_t>(sizeof(proto::Sqe)) + options.in_capsule_data_size;
-    l.buffers_.reset(new (std::align_val_t(64)) uint8_t[size_t(l.buffer_size_) * l.buffer_count_]);
+    l.buffers_.reset(new uint8_t[size_t(l.buffer_size_) * l.buffer_count_]);
     if (!(l.buffers_mr_ = ::ibv_reg_mr(l.pd_, l.buffers_.get(), size_t(l.buffer_size_) * l.buffer_count_,
                                        IBV_ACCESS_LOCAL_WRITE)))
         return nvmfd::unexpected(verbs_error(fmt::format("{}: registering the receive buffers", dev), errno));
