@@ -256,10 +256,22 @@ idle() {
     idle_mode busy-poll --busy-poll
 }
 
+# What the figures depend on: rxe's path MTU (when ibverbs-utils is there), the CRC32 code the kernel
+# picked for rxe's ICRC, the CPUs TCG emulates.
+context() {
+    local mtu crc
+    mtu=$(ibv_devinfo -d rxe0 2>/dev/null | awk '/active_mtu/ { print $2; exit }') || true
+    crc=$(awk '/^name/ { n = $3 } /^driver/ && n == "crc32" { print $3; exit }' /proc/crypto) || true
+    say "context: eth0 mtu $(cat /sys/class/net/eth0/mtu)${mtu:+, rxe0 active_mtu $mtu}," \
+        "crc32 driver ${crc:-unknown}, $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1))," \
+        "$(uname -r), $(fio --version)"
+}
+
 say "nvmfd at $ADDR: rdma $PORT, tcp $TCP_PORT; malloc $NS_SIZE; $ROUNDS rounds of ${RAMP}+${RUNTIME} s runs"
 step network network_up
 step rxe rxe_up eth0
 step install install_nvmfd
+step context context
 step start start_nvmfd
 step fill fill
 step rounds rounds
