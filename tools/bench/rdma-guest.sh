@@ -20,6 +20,7 @@
 #
 #   tools/bench/rdma-guest.sh [--rounds N] [--time SEC] [--ramp SEC] [--idle SEC]
 #                             [--ns-size SIZE] [--build DIR] [-o DIR]
+#   tools/bench/rdma-guest.sh --table DIR/console.log
 #     --rounds N     rounds (default 5)
 #     --time SEC     measured seconds per fio run (default 5)
 #     --ramp SEC     unmeasured seconds before each (default 1)
@@ -28,6 +29,7 @@
 #     --build DIR    build tree configured with -DNVMFD_RDMA=ON (default
 #                    <repo>/build)
 #     -o DIR         keep the guest's console log and table.md in DIR
+#     --table LOG    print the tables again from a kept console log, run nothing
 #
 # The guest runs under TCG (no KVM) and rxe computes its ICRC in software:
 # the figures show that the path works and what it costs relative to tcp
@@ -43,19 +45,74 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 interop=$bench_root/tests/interop
 
-ramp=1 idle=10 ns_size=256M outdir=''
-bench_usage="[--rounds N] [--time SEC] [--ramp SEC] [--idle SEC] [--ns-size SIZE] [--build DIR] [-o DIR]"
+ramp=1 idle=10 ns_size=256M outdir='' parse=''
+bench_usage="[--rounds N] [--time SEC] [--ramp SEC] [--idle SEC] [--ns-size SIZE] [--build DIR] [-o DIR] | --table LOG"
 bench_option() {
     case $1 in
     --ramp) ramp=$2 bench_shift=2 ;;
     --idle) idle=$2 bench_shift=2 ;;
     --ns-size) ns_size=$2 bench_shift=2 ;;
     -o) outdir=$2 bench_shift=2 ;;
+    --table) parse=$2 bench_shift=2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
     *) return 1 ;;
     esac
 }
+# table CONSOLE_LOG MACHINE COMMIT ELAPSED: the markdown tables from the
+# guest's result lines.
+table() {
+    tr -d '\r' <"$1" | python3 -c '
+import statistics, sys
+import re
+machine, commit, elapsed = sys.argv[1:4]
+res, idle, context, rounds, time, ramp = {}, [], "", "?", "?", "?"
+for line in sys.stdin:
+    f = line.split()
+    m = re.search(r"; (\d+) rounds of (\d+)\+(\d+) s runs", line)
+    if line.startswith("## ") and m:
+        rounds, ramp, time = m.groups()
+    if len(f) > 3 and f[0] == "##" and f[2] == "context:":
+        context = line.split(" context: ", 1)[1].strip()
+    if len(f) >= 7 and f[0] == "##" and f[2] == "RESULT":
+        _, _, _, rnd, t, w, v = f[:7]
+        res.setdefault(w, {}).setdefault(t, {})[int(rnd)] = None if v == "fail" else float(v)
+    elif len(f) >= 10 and f[0] == "##" and f[2] == "IDLE":
+        idle.append(f[3:10])
+names = [("randread-4k-qd1", "randread 4 KiB QD 1", "p50 µs", "%.1f"),
+         ("randread-4k-qd32", "randread 4 KiB QD 32", "IOPS", "%.0f"),
+         ("read-128k-qd8", "read 128 KiB QD 8", "MB/s", "%.1f"),
+         ("randwrite-4k-qd32", "randwrite 4 KiB QD 32", "IOPS", "%.0f")]
+print("nvmfd %s; guest under QEMU TCG, rxe0 on eth0; %s rounds, fio %s s after %s s ramp; %s s in all" % (commit, rounds, time, ramp, elapsed))
+print("guest: %s" % (context or "?"))
+print("host machine: %s" % machine)
+print()
+print("| workload | unit | rdma min | rdma median | rdma max | tcp min | tcp median | tcp max | rdma/tcp (medians) | rdma/tcp per round | runs ok (rdma, tcp) |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+def stats(v):
+    ok = [x for x in v if x is not None]
+    return (min(ok), statistics.median(ok), max(ok)) if ok else None
+for key, label, unit, fmt in names:
+    rd, td = res.get(key, {}).get("rdma", {}), res.get(key, {}).get("tcp", {})
+    r, t = list(rd.values()), list(td.values())
+    sr, st = stats(r), stats(t)
+    per = ", ".join("%.2f" % (rd[n] / td[n]) if rd.get(n) and td.get(n) else "-" for n in sorted(set(rd) | set(td)))
+    cells = []
+    for s in (sr, st):
+        cells += [fmt % x for x in s] if s else ["-"] * 3
+    ratio = "%.2f" % (sr[1] / st[1]) if sr and st and st[1] else "-"
+    okr = "%d/%d, %d/%d" % (sum(x is not None for x in r), len(r), sum(x is not None for x in t), len(t))
+    print("| %s | %s | %s | %s | %s | %s |" % (label, unit, " | ".join(cells), ratio, per, okr))
+print()
+print("| nvmfd idle | state | seconds | CPU ticks (utime+stime) | % of one core | guest CPUs busy | busiest threads (ticks) |")
+print("|---|---|---:|---:|---:|---:|---|")
+for mode, state, sec, ticks, hz, busy, threads in idle:
+    pct = 100.0 * int(ticks) / int(hz) / float(sec)
+    print("| %s | %s | %s | %s | %.1f%% | %s%% | %s |" % (mode, state, sec, ticks, pct, busy, threads.replace(",", ", ")))
+' "$2" "$3" "$4"
+}
+
 bench_options "$@"
+[[ -z $parse ]] || { table "$parse" "(from $parse)" "?" "?"; exit 0; }
 
 [[ -x $build/nvmfd && -n $(find "$build/plugins" -name 'nvmfd-transport-rdma.so' 2>/dev/null) ]] || {
     echo "$build has no nvmfd with the rdma transport: build first" >&2
@@ -97,47 +154,5 @@ elapsed=$((SECONDS - t0))
 [[ -z $outdir ]] || cp "$work/console.log" "$outdir/console.log"
 ((rc == 0)) || echo "warning: the guest script ended with rc=$rc; the table holds what it measured" >&2
 
-tr -d '\r' <"$work/console.log" | python3 -c '
-import statistics, sys
-machine, commit, rounds, time, ramp, elapsed = sys.argv[1:7]
-res, idle = {}, []
-for line in sys.stdin:
-    f = line.split()
-    if len(f) >= 7 and f[0] == "##" and f[2] == "RESULT":
-        _, _, _, rnd, t, w, v = f[:7]
-        res.setdefault(w, {}).setdefault(t, [])
-        if v != "fail":
-            res[w][t].append(float(v))
-        else:
-            res[w][t].append(None)
-    elif len(f) >= 10 and f[0] == "##" and f[2] == "IDLE":
-        idle.append(f[3:10])
-names = [("randread-4k-qd1", "randread 4 KiB QD 1", "p50 µs", "%.1f"),
-         ("randread-4k-qd32", "randread 4 KiB QD 32", "IOPS", "%.0f"),
-         ("read-128k-qd8", "read 128 KiB QD 8", "MB/s", "%.1f"),
-         ("randwrite-4k-qd32", "randwrite 4 KiB QD 32", "IOPS", "%.0f")]
-print("nvmfd %s; guest: Debian 6.12 under QEMU TCG, 2 vCPUs, rxe0 on eth0; %s rounds, fio %s s after %s s ramp; %s s in all" % (commit, rounds, time, ramp, elapsed))
-print("host machine: %s" % machine)
-print()
-print("| workload | unit | rdma min | rdma median | rdma max | tcp min | tcp median | tcp max | rdma/tcp (medians) | runs ok (rdma, tcp) |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
-def stats(v):
-    ok = [x for x in v if x is not None]
-    return (min(ok), statistics.median(ok), max(ok)) if ok else None
-for key, label, unit, fmt in names:
-    r, t = res.get(key, {}).get("rdma", []), res.get(key, {}).get("tcp", [])
-    sr, st = stats(r), stats(t)
-    cells = []
-    for s in (sr, st):
-        cells += [fmt % x for x in s] if s else ["-"] * 3
-    ratio = "%.2f" % (sr[1] / st[1]) if sr and st and st[1] else "-"
-    okr = "%d/%d, %d/%d" % (sum(x is not None for x in r), len(r), sum(x is not None for x in t), len(t))
-    print("| %s | %s | %s | %s | %s |" % (label, unit, " | ".join(cells), ratio, okr))
-print()
-print("| nvmfd idle | state | seconds | CPU ticks (utime+stime) | % of one core | guest CPUs busy | busiest threads (ticks) |")
-print("|---|---|---:|---:|---:|---:|---|")
-for mode, state, sec, ticks, hz, busy, threads in idle:
-    pct = 100.0 * int(ticks) / int(hz) / float(sec)
-    print("| %s | %s | %s | %s | %.1f%% | %s%% | %s |" % (mode, state, sec, ticks, pct, busy, threads.replace(",", ", ")))
-' "$machine" "$(bench_commit)" "$rounds" "$time" "$ramp" "$elapsed" | tee "${outdir:-$work}/table.md"
+table "$work/console.log" "$machine" "$(bench_commit)" "$elapsed" | tee "${outdir:-$work}/table.md"
 exit "$rc"
