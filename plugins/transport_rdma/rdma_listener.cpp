@@ -17,6 +17,8 @@ namespace nvmfd::plugins::rdma {
 namespace {
 
 constexpr std::chrono::seconds kReportInterval{1};
+// How often a port whose device was removed tries to listen again.
+constexpr std::chrono::seconds kRelistenInterval{2};
 // NVME_AQ_DEPTH: the admin queue a Linux host asks for, and the most we take.
 constexpr uint32_t kAdminQueueDepth = 32;
 
@@ -36,15 +38,55 @@ std::string describe(const sockaddr* sa) {
     return fmt::format("address family {}", sa->sa_family);
 }
 
+socklen_t address_length(const sockaddr* sa) {
+    return sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+}
+
 }  // namespace
 
+Result<rdma_cm_id*> listen_on(rdma_event_channel* channel, const sockaddr* address, const std::string& host,
+                              const std::string& service, int backlog) {
+    rdma_cm_id* id = nullptr;
+    if (::rdma_create_id(channel, &id, nullptr, RDMA_PS_TCP) != 0)
+        return make_error(ErrorCode::Io, fmt::format("rdma_create_id: {}", std::strerror(errno)), "transport");
+    auto fail = [id](Error e) -> Result<rdma_cm_id*> {
+        ::rdma_destroy_id(id);
+        return nvmfd::unexpected(std::move(e));
+    };
+    if (::rdma_bind_addr(id, const_cast<sockaddr*>(address)) != 0) {
+        int err = errno;
+        if (err == EADDRINUSE)
+            return fail(Error{ErrorCode::Busy,
+                              fmt::format("cannot listen on {}:{}: {}", host, service, std::strerror(err)),
+                              "address"});
+        if (err == EADDRNOTAVAIL || no_rdma_device(err))
+            return fail(Error{ErrorCode::NotSupported,
+                              fmt::format("{} is not the address of an RDMA device's network interface", host),
+                              "address"});
+        return fail(Error{ErrorCode::Io, fmt::format("cannot bind {}:{}: {}", host, service, std::strerror(err)),
+                          "address"});
+    }
+    if (::rdma_listen(id, backlog) != 0)
+        return fail(Error{ErrorCode::Io,
+                          fmt::format("cannot listen on {}:{}: {}", host, service, std::strerror(errno)), "address"});
+    return id;
+}
+
 RdmaListener::RdmaListener(RdmaTransport& t, runtime::Reactor& r, rdma_event_channel* channel, rdma_cm_id* id,
-                           uint16_t port_id)
-    : transport_(t), reactor_(r), channel_(channel), id_(id), port_id_(port_id) {}
+                           const plugin::PortConfig& port, const sockaddr* address)
+    : transport_(t),
+      reactor_(r),
+      channel_(channel),
+      id_(id),
+      port_id_(port.id),
+      host_(port.address),
+      service_(port.service) {
+    std::memcpy(&address_, address, address_length(address));
+}
 
 RdmaListener::~RdmaListener() {
     // The id first: destroying it needs its events acknowledged, and they all are.
-    ::rdma_destroy_id(id_);
+    if (id_) ::rdma_destroy_id(id_);
     ::rdma_destroy_event_channel(channel_);
 }
 
@@ -55,6 +97,7 @@ void RdmaListener::start() {
 
 void RdmaListener::stop() {
     if (report_timer_) reactor_.cancel_timer(std::exchange(report_timer_, 0));
+    if (relisten_timer_) reactor_.cancel_timer(std::exchange(relisten_timer_, 0));
     if (std::exchange(started_, false)) reactor_.remove_fd(channel_->fd);
 }
 
@@ -70,10 +113,14 @@ void RdmaListener::on_fd_event(uint32_t) {
         switch (ev->event) {
         case RDMA_CM_EVENT_CONNECT_REQUEST: on_connect_request(*ev); break;  // acknowledges ev
         case RDMA_CM_EVENT_DEVICE_REMOVAL:
-            log::warn("rdma: port {}: its RDMA device was removed; no new hosts until the port is added again",
-                      port_id_);
-            transport_.env().port_state_changed(port_id_, false, "RDMA device removed");
-            ::rdma_ack_cm_event(ev);
+            // Also sent for a connect request's id not yet handed over: its
+            // queue hears of the removal from the transport.
+            if (ev->id == id_) {
+                ::rdma_ack_cm_event(ev);
+                on_device_removal();
+            } else {
+                ::rdma_ack_cm_event(ev);
+            }
             break;
         case RDMA_CM_EVENT_ADDR_CHANGE:
             log::warn("rdma: port {}: the address of its RDMA device changed", port_id_);
@@ -85,6 +132,40 @@ void RdmaListener::on_fd_event(uint32_t) {
             break;
         }
     }
+}
+
+void RdmaListener::on_device_removal() {
+    ibv_context* device = id_->verbs;
+    std::string name = device ? ::ibv_get_device_name(device->device) : "?";
+    // Its events are acknowledged: the id goes now, so that librdmacm and
+    // the kernel can let go of the device.
+    ::rdma_destroy_id(std::exchange(id_, nullptr));
+    log::warn("rdma: port {}: RDMA device {} was removed; the port takes no hosts until it is back (trying every {} s)",
+              port_id_, name, kRelistenInterval.count());
+    transport_.env().port_state_changed(port_id_, false, fmt::format("RDMA device {} removed", name));
+    if (device) transport_.device_removed(device);
+    schedule_relisten();
+}
+
+void RdmaListener::schedule_relisten() {
+    relisten_timer_ = reactor_.add_timer(kRelistenInterval, [this] {
+        relisten_timer_ = 0;
+        try_listen_again();
+    });
+}
+
+void RdmaListener::try_listen_again() {
+    auto id = listen_on(channel_, reinterpret_cast<const sockaddr*>(&address_), host_, service_,
+                        transport_.options().listen_backlog);
+    if (!id) {
+        log::debug("rdma: port {}: not listening yet: {}", port_id_, id.error().message);
+        schedule_relisten();
+        return;
+    }
+    id_ = *id;
+    log::notice("rdma: listening on {}:{} again (port {}, device {})", host_, service_, port_id_,
+                id_->verbs ? ::ibv_get_device_name(id_->verbs->device) : "any");
+    transport_.env().port_state_changed(port_id_, true, "");
 }
 
 void RdmaListener::on_connect_request(rdma_cm_event& ev) {

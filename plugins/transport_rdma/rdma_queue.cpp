@@ -46,6 +46,7 @@ RdmaQueue::~RdmaQueue() {
 }
 
 runtime::Reactor& RdmaQueue::reactor() { return owner_.reactor(); }
+ibv_context* RdmaQueue::device() const { return id_->verbs; }
 
 bool RdmaQueue::accept(std::string& why) {
     started_ = runtime::Clock::now();
@@ -158,7 +159,10 @@ void RdmaQueue::on_cm_event(const rdma_cm_event& ev) {
     case RDMA_CM_EVENT_ESTABLISHED: established_ = true; break;
     case RDMA_CM_EVENT_DISCONNECTED: close("the host disconnected"); break;
     case RDMA_CM_EVENT_TIMEWAIT_EXIT: break;  // queue pairs are never reused
-    case RDMA_CM_EVENT_DEVICE_REMOVAL: close("its RDMA device was removed"); break;
+    case RDMA_CM_EVENT_DEVICE_REMOVAL:
+        close("its RDMA device was removed");
+        transport_.device_removed(id_->verbs);  // the other queues and lanes on it go too
+        break;
     case RDMA_CM_EVENT_ADDR_CHANGE: close("the address of its RDMA device changed"); break;
     case RDMA_CM_EVENT_CONNECT_ERROR:
     case RDMA_CM_EVENT_UNREACHABLE:

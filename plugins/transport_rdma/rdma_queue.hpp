@@ -42,6 +42,7 @@ public:
     // says what failed; the queue is then destroyed unused.
     bool accept(std::string& why);
     uint16_t port_id() const { return port_id_; }
+    ibv_context* device() const;
     bool closed() const { return dead_; }
 
     // plugin::TransportQueue

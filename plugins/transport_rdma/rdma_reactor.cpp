@@ -29,7 +29,6 @@ RdmaReactor::~RdmaReactor() {
 }
 
 void RdmaReactor::adopt(IncomingQueue incoming) {
-    rdma_cm_id* id = incoming.id;
     std::string peer = incoming.peer;
     uint16_t port = incoming.port_id;
     auto q = std::make_unique<RdmaQueue>(transport_, *this, std::move(incoming));
@@ -37,7 +36,6 @@ void RdmaReactor::adopt(IncomingQueue incoming) {
     if (!q->accept(why)) {
         // Its destructor refused the host and released what it held.
         log::notice("rdma: port {}: connect request from {} refused with NO_RSC ({})", port, peer, why);
-        (void)id;
         return;
     }
     RdmaQueue* raw = q.get();
@@ -59,10 +57,39 @@ void RdmaReactor::forget(RdmaQueue& q) {
     RdmaQueue* raw = &q;
     reactor_.post([this, raw] {
         if (live_.erase(raw)) reactor_.adjust_load(-1);
+        release_retired_devices();
     });
 }
 
+void RdmaReactor::retire_device(ibv_context* device) {
+    if (!retiring_.insert(device).second) return;
+    for (auto& [raw, q] : live_)
+        if (q->device() == device && !q->closed()) q->close("its RDMA device is being removed");
+    release_retired_devices();
+}
+
+void RdmaReactor::release_retired_devices() {
+    for (auto it = retiring_.begin(); it != retiring_.end();) {
+        ibv_context* device = *it;
+        bool in_use = false;
+        for (auto& [raw, q] : live_) in_use |= q->device() == device;
+        if (in_use) {
+            ++it;
+            continue;
+        }
+        // Its queue pairs are destroyed: the lane's completion queue, shared
+        // receive queue, registrations and protection domain can go.
+        lanes_.erase(device);
+        it = retiring_.erase(it);
+        transport_.device_released(device);
+    }
+}
+
 Result<RdmaLane*> RdmaReactor::lane_for(ibv_context* ctx) {
+    if (retiring_.count(ctx))
+        return make_error(ErrorCode::NotSupported,
+                          fmt::format("RDMA device {} is being removed", ::ibv_get_device_name(ctx->device)),
+                          "transport");
     auto it = lanes_.find(ctx);
     if (it != lanes_.end()) return it->second.get();
     auto lane = RdmaLane::create(*this, reactor_, ctx, transport_.options());

@@ -11,6 +11,7 @@
 #include <infiniband/verbs.h>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -54,6 +55,9 @@ public:
     // Ask the matching queues (port_id < 0: all) to close; counts those not gone yet.
     size_t close_queues(int port_id, std::string_view reason);
     void forget(RdmaQueue& q);  // deleted at the next turn
+    // `device` is being removed: close the queues on it, free its lane once
+    // they are gone, then tell the transport. No new queue gets a lane on it.
+    void retire_device(ibv_context* device);
 
     // The lane of `ctx` on this reactor, made on first use.
     Result<RdmaLane*> lane_for(ibv_context* ctx);
@@ -65,6 +69,7 @@ private:
     bool poll() override;
     bool before_sleep() override;
     void on_fd_event(uint32_t) override;
+    void release_retired_devices();
 
     RdmaTransport& transport_;
     runtime::Reactor& reactor_;
@@ -72,6 +77,7 @@ private:
     std::map<ibv_context*, std::unique_ptr<RdmaLane>> lanes_;
     std::unordered_map<uint32_t, RdmaQueue*> by_qp_;
     std::unordered_map<RdmaQueue*, std::unique_ptr<RdmaQueue>> live_;
+    std::set<ibv_context*> retiring_;
 };
 
 }  // namespace nvmfd::plugins::rdma

@@ -3,11 +3,13 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <unistd.h>
 #include <netdb.h>
 #include <rdma/rdma_cma.h>
 
 #include <atomic>
 #include <thread>
+#include <utility>
 
 #include "core/plugin/abi.hpp"
 #include "core/runtime/log.hpp"
@@ -17,12 +19,26 @@
 namespace nvmfd::plugins::rdma {
 namespace {
 
-// librdmacm reports a machine without RDMA devices (or without the rdma_ucm
-// module) as ENODEV or ENOENT when it first opens /dev/infiniband/rdma_cm.
-bool no_rdma_device(int err) { return err == ENODEV || err == ENOENT || err == ENXIO; }
+// librdmacm (rdma-core 44) closes a removed device when it next reads the
+// device list, except when that list is empty: the last device to go stays
+// open for good, and a provider that cannot take its resources back from a
+// process (rxe, siw) keeps the kernel's removal waiting on that open file.
+// Once nothing of nvmfd uses the context, its two files are swapped for
+// /dev/null in place: the descriptors stay valid for librdmacm to close
+// later (it does when a new device appears), the device file is let go now.
+void drop_device_files(ibv_context* ctx, const std::string& name) {
+    int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd < 0) {
+        log::warn("rdma: cannot let go of {}: /dev/null: {}", name, std::strerror(errno));
+        return;
+    }
+    for (int fd : {ctx->cmd_fd, ctx->async_fd})
+        if (fd >= 0 && ::dup3(null_fd, fd, O_CLOEXEC) < 0)
+            log::warn("rdma: cannot let go of {}: dup3: {}", name, std::strerror(errno));
+    ::close(null_fd);
+}
 
 }  // namespace
-
 RdmaTransport::RdmaTransport(plugin::TransportEnv& env, RdmaOptions options)
     : env_(env), options_(options), pending_(env.connection_limits().max_pending_per_address) {}
 
@@ -30,6 +46,9 @@ RdmaTransport::~RdmaTransport() {
     stop_listening();
     close_queues(-1);
     // Lanes and channels go on their own threads, before the plugin's code does.
+    if (reactors_ready_) env_.reactors().at(0).run_and_wait([this] {
+        if (close_timer_) env_.reactors().at(0).cancel_timer(std::exchange(close_timer_, 0));
+    });
     if (reactors_ready_)
         env_.reactors().run_on_all([](runtime::Reactor& r) { r.set_local(RdmaReactor::kLocalKey, nullptr); });
 }
@@ -75,6 +94,81 @@ void RdmaTransport::close_queues(int port_id) {
     log::warn("rdma: queues still draining after 10 s");
 }
 
+void RdmaTransport::device_removed(ibv_context* device) {
+    if (!reactors_ready_) return;
+    {
+        std::lock_guard lock(removals_mutex_);
+        if (!removals_.emplace(device, env_.reactors().size()).second) return;  // already on its way
+    }
+    log::warn("rdma: RDMA device {} is being removed: closing its queues", ::ibv_get_device_name(device->device));
+    auto& group = env_.reactors();
+    for (unsigned i = 0; i < group.size(); ++i) {
+        runtime::Reactor& r = group.at(i);
+        // Posted: the caller may be a reactor, which must not wait for another.
+        r.post([this, &r, device] {
+            if (auto* rr = RdmaReactor::of(r)) rr->retire_device(device);
+            else device_released(device);
+        });
+    }
+}
+
+void RdmaTransport::device_released(ibv_context* device) {
+    std::string name = ::ibv_get_device_name(device->device);
+    {
+        std::lock_guard lock(removals_mutex_);
+        auto it = removals_.find(device);
+        if (it == removals_.end() || --it->second > 0) return;
+        removals_.erase(it);
+    }
+    log::notice("rdma: RDMA device {} released by every reactor", name);
+    runtime::Reactor& r0 = env_.reactors().at(0);
+    r0.post([this, device, name] {
+        unclosed_.emplace(device, name);
+        close_attempts_ = 0;
+        close_released_devices();
+    });
+}
+
+void RdmaTransport::close_released_devices() {
+    // librdmacm keeps a device it opened for later ids until it sees the
+    // device gone from the device list, and only looks when asked for the
+    // list: ask. Until the kernel has taken the device off the list (it may
+    // still be removing other users first), ask again.
+    int count = 0;
+    ibv_context** list = ::rdma_get_devices(&count);
+    if (!list) {
+        // No RDMA device left: librdmacm did not look (see drop_device_files).
+        for (auto& [device, name] : unclosed_) {
+            drop_device_files(device, name);
+            log::notice("rdma: RDMA device {} was the last one: nvmfd closed librdmacm's handle of it", name);
+        }
+        unclosed_.clear();
+        return;
+    }
+    for (auto it = unclosed_.begin(); it != unclosed_.end();) {
+        bool listed = false;
+        for (int i = 0; i < count; ++i) listed |= list[i] == it->first;
+        if (listed) {
+            ++it;
+            continue;
+        }
+        log::notice("rdma: RDMA device {} is off librdmacm's list: nvmfd holds nothing of it", it->second);
+        it = unclosed_.erase(it);
+    }
+    ::rdma_free_devices(list);
+    if (unclosed_.empty() || close_timer_) return;
+    if (++close_attempts_ == 120) {
+        for (auto& [device, name] : unclosed_)
+            log::warn("rdma: librdmacm still lists the removed RDMA device {} after 60 s; not asking again", name);
+        unclosed_.clear();
+        return;
+    }
+    close_timer_ = env_.reactors().at(0).add_timer(std::chrono::milliseconds(500), [this] {
+        close_timer_ = 0;
+        close_released_devices();
+    });
+}
+
 plugin::TransportLimits RdmaTransport::limits() const {
     plugin::TransportLimits l;
     l.in_capsule_data_size = options_.in_capsule_data_size;
@@ -111,41 +205,19 @@ Result<void> RdmaTransport::add_port(const plugin::PortConfig& port) {
                               "transport");
         return make_error(ErrorCode::Io, fmt::format("cannot open the RDMA CM: {}", std::strerror(err)), "transport");
     }
-    auto fail = [&](rdma_cm_id* id, Error e) -> Result<void> {
-        if (id) ::rdma_destroy_id(id);
+    auto fail = [&](Error e) -> Result<void> {
         ::rdma_destroy_event_channel(channel);
         return nvmfd::unexpected(std::move(e));
     };
     int flags = ::fcntl(channel->fd, F_GETFL);
     if (flags < 0 || ::fcntl(channel->fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
         ::fcntl(channel->fd, F_SETFD, FD_CLOEXEC) != 0)
-        return fail(nullptr, Error{ErrorCode::Io, fmt::format("RDMA CM channel: {}", std::strerror(errno)), {}});
-    rdma_cm_id* id = nullptr;
-    if (::rdma_create_id(channel, &id, nullptr, RDMA_PS_TCP) != 0)
-        return fail(nullptr, Error{ErrorCode::Io, fmt::format("rdma_create_id: {}", std::strerror(errno)), {}});
-    if (::rdma_bind_addr(id, address->ai_addr) != 0) {
-        int err = errno;
-        if (err == EADDRINUSE)
-            return fail(id, Error{ErrorCode::Busy,
-                                  fmt::format("cannot listen on {}:{}: {}", port.address, port.service,
-                                              std::strerror(err)),
-                                  "address"});
-        if (err == EADDRNOTAVAIL || no_rdma_device(err))
-            return fail(id, Error{ErrorCode::NotSupported,
-                                  fmt::format("{} is not the address of an RDMA device's network interface",
-                                              port.address),
-                                  "address"});
-        return fail(id, Error{ErrorCode::Io,
-                              fmt::format("cannot bind {}:{}: {}", port.address, port.service, std::strerror(err)),
-                              "address"});
-    }
-    if (::rdma_listen(id, options_.listen_backlog) != 0)
-        return fail(id, Error{ErrorCode::Io,
-                              fmt::format("cannot listen on {}:{}: {}", port.address, port.service,
-                                          std::strerror(errno)),
-                              "address"});
+        return fail(Error{ErrorCode::Io, fmt::format("RDMA CM channel: {}", std::strerror(errno)), {}});
+    auto listening = listen_on(channel, address->ai_addr, port.address, port.service, options_.listen_backlog);
+    if (!listening) return fail(listening.error());
+    rdma_cm_id* id = *listening;
 
-    auto listener = std::make_unique<RdmaListener>(*this, env_.reactors().at(0), channel, id, port.id);
+    auto listener = std::make_unique<RdmaListener>(*this, env_.reactors().at(0), channel, id, port, address->ai_addr);
     RdmaListener* l = listener.get();
     {
         std::lock_guard lock(listeners_mutex_);

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <atomic>
+#include <infiniband/verbs.h>
 #include <map>
 #include <memory>
 #include <mutex>
 
 #include "core/plugin/pending_connections.hpp"
 #include "core/plugin/transport.hpp"
+#include "core/runtime/reactor.hpp"
 #include "plugins/transport_rdma/rdma_options.hpp"
 
 namespace nvmfd::plugins::rdma {
@@ -32,6 +34,15 @@ public:
     const RdmaOptions& options() const { return options_; }
     plugin::PendingConnections& pending() { return pending_; }
 
+    // An RDMA device is being removed (the RDMA CM said so on one of its
+    // ids); any thread, any number of times. Every reactor closes its
+    // queues on the device and frees its lane; once all have, librdmacm is
+    // asked to close the device, which lets the kernel finish the removal
+    // (a provider without hardware disassociation, rxe for one, waits for it).
+    void device_removed(ibv_context* device);
+    // One more reactor has no queue or lane left on `device` (reactor threads).
+    void device_released(ibv_context* device);
+
 private:
     // Every reactor's RdmaReactor, made when the first port is added.
     Result<void> prepare_reactors();
@@ -44,6 +55,16 @@ private:
     std::map<uint16_t, std::unique_ptr<RdmaListener>> listeners_;
     plugin::PendingConnections pending_;
     std::atomic<bool> reactors_ready_{false};  // set under listeners_mutex_
+
+    // Devices being removed: how many reactors still hold them.
+    std::mutex removals_mutex_;
+    std::map<ibv_context*, unsigned> removals_;
+    // Released devices librdmacm still lists, looked at again by a timer on
+    // reactor 0 (reactor 0's thread only).
+    void close_released_devices();
+    std::map<ibv_context*, std::string> unclosed_;
+    runtime::Reactor::TimerId close_timer_ = 0;
+    unsigned close_attempts_ = 0;
 };
 
 }  // namespace nvmfd::plugins::rdma

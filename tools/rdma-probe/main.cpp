@@ -3,8 +3,12 @@
 // gives, and a check after them all that the target still serves.
 //
 //   rdma-probe ADDR PORT SUBNQN HOSTNQN
+//   rdma-probe --hold ADDR PORT SUBNQN HOSTNQN
 //
 // Prints one line per case; exits 0 when every answer was the expected one.
+// --hold connects an admin queue, prints "holding", and waits (up to 5
+// minutes) for the target or the device to end it: a live queue for the
+// device removal test. Exits 0 when an RDMA CM event ended it.
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -99,17 +103,37 @@ bool admin_queue(const std::string& name, RdmaClient& c) {
     return true;
 }
 
+int hold() {
+    RdmaClient c(addr, port);
+    if (!admin_queue("hold", c)) return 1;
+    std::printf("holding\n");
+    std::fflush(stdout);
+    auto event = c.wait_any_event(5min);
+    std::printf("hold: ended by %s\n", event ? ::rdma_event_str(*event) : "nothing within 5 minutes");
+    return event ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 5) {
-        std::fprintf(stderr, "usage: rdma-probe ADDR PORT SUBNQN HOSTNQN\n");
+    bool holding = argc == 6 && std::strcmp(argv[1], "--hold") == 0;
+    if (argc != 5 && !holding) {
+        std::fprintf(stderr, "usage: rdma-probe [--hold] ADDR PORT SUBNQN HOSTNQN\n");
         return 2;
     }
-    addr = argv[1];
-    port = argv[2];
-    subnqn = argv[3];
-    hostnqn = argv[4];
+    char** args = argv + (holding ? 2 : 1);
+    addr = args[0];
+    port = args[1];
+    subnqn = args[2];
+    hostnqn = args[3];
+    if (holding) {
+        try {
+            return hold();
+        } catch (const std::exception& e) {
+            std::printf("hold: %s\n", e.what());
+            return 1;
+        }
+    }
     namespace st = proto::status;
     using proto::rdma::CmStatus;
     try {

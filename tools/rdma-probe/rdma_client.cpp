@@ -53,6 +53,15 @@ bool RdmaClient::wait_event(rdma_cm_event_type want, std::chrono::milliseconds t
     return got == want;
 }
 
+std::optional<rdma_cm_event_type> RdmaClient::wait_any_event(std::chrono::milliseconds timeout) {
+    pollfd p{channel_->fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
+    rdma_cm_event_type got{};
+    wait_event(RDMA_CM_EVENT_DEVICE_REMOVAL, timeout, got);  // readable: returns at once
+    connected_ = false;  // the connection is over either way
+    return got;
+}
+
 ConnectOutcome RdmaClient::connect(const proto::rdma::CmRequest& request, std::chrono::milliseconds timeout) {
     ConnectOutcome out;
     addrinfo hints{}, *res = nullptr;

@@ -42,6 +42,8 @@ public:
     ConnectOutcome connect(const proto::rdma::CmRequest& request, std::chrono::milliseconds timeout);
     // Sends `sqe` (its SGL as given) and waits for a response.
     CommandOutcome submit(const proto::Sqe& sqe, std::chrono::milliseconds timeout);
+    // The next RDMA CM event on the connection (DISCONNECTED, DEVICE_REMOVAL...), if one comes in time.
+    std::optional<rdma_cm_event_type> wait_any_event(std::chrono::milliseconds timeout);
     // The registered buffer commands point their keyed SGLs at.
     uint8_t* data() { return data_.data(); }
     uint64_t data_address() const { return reinterpret_cast<uint64_t>(data_.data()); }

@@ -32,7 +32,9 @@
 # serves on); reconnect over rdma (nvmfd
 # SIGKILLed under a writer and started again: the host reconnects, no write
 # fails, old and new data intact); no controller of SUBNQN left on the
-# host; nvmfd still serves both ports; SIGTERM: exit 0; then the shipped
+# host; nvmfd still serves both ports; rxe0 deleted under a connected host
+# and added again (nvmfd lets go of it, serves tcp meanwhile, listens on
+# rdma again, the data is intact); SIGTERM: exit 0; then the shipped
 # unit, with an rdma port added by nvmfctl, serves verified data over rdma.
 #
 source "$(dirname "$0")/lib.sh"
@@ -237,6 +239,62 @@ still_serving() {
     done
 }
 
+# --- device removal ---------------------------------------------------------
+# rxe0 deleted under a connected host and a live queue of rdma-probe
+# --hold (the kernel's host drops its controllers before the RDMA CM tells
+# nvmfd; the probe's queue is still there when it does, so nvmfd closes a
+# live queue for the removal). rxe cannot take its resources back
+# from a process, so the kernel's removal waits until every user has
+# closed the device: nvmfd must let go of it (queues, lanes, listener, and
+# librdmacm's handle) or `rdma link delete` hangs. nvmfd lives on, keeps
+# serving tcp, holds no uverbs device any more, and listens on rdma again
+# once rxe0 is back; what the host wrote before the removal reads back.
+device_removal() {
+    local pid at=$((200 << 20)) from del hold i
+    pid=$(nvmfd_pid)
+    make_pattern /tmp/removal 4M
+    connect_over rdma "$PORT"
+    within 60 write_region "$DEV" /tmp/removal "$at" 1M
+    from=$(wc -l <"$NVMFD_LOG")
+    "$HOSTROOT$RDMA_PROBE" --hold "$ADDR" "$PORT" "$SUBNQN" "$HOSTNQN" >/tmp/hold.out 2>&1 &
+    hold=$!
+    wait_until 30 "rdma-probe --hold to connect" grep -q '^holding' /tmp/hold.out
+    ls -l "/proc/$pid/fd" | grep -q uverbs || fail "nvmfd has no uverbs device open before the removal (test broken?)"
+    rdma link delete rxe0 &
+    del=$!
+    for ((i = 0; i < 600; i++)); do
+        kill -0 "$del" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$del" 2>/dev/null; then
+        ls -l "/proc/$pid/fd" | grep -E "uverbs|rdma_cm"
+        fail "rdma link delete rxe0 still runs after 60 s: the device is held (nvmfd's devices above)"
+    fi
+    wait "$del" || fail "rdma link delete rxe0 failed"
+    echo "rxe0 deleted"
+    wait "$hold" || fail "rdma-probe --hold: $(cat /tmp/hold.out)"
+    cat /tmp/hold.out
+    tail -n +$((from + 1)) "$NVMFD_LOG" | grep -q "rdma: queue from .* closed (its RDMA device" ||
+        fail "nvmfd did not close the probe's queue for the removal"
+    [[ ! -e $NVMFD_RCFILE ]] || fail "nvmfd died (status $(cat "$NVMFD_RCFILE"))"
+    wait_until 30 "nvmfd to log that it released rxe0" \
+        bash -c 'tail -n +$(('"$from"' + 1)) "$NVMFD_LOG" | grep -q "RDMA device rxe0 released"'
+    ! ls -l "/proc/$pid/fd" | grep uverbs || fail "nvmfd still holds a uverbs device after the removal"
+    wait_until 60 "the host's controller to go with the device" test -z "$(ctrls_for_nqn "$SUBNQN")"
+    host_id_args "$HOSTNQN"
+    within 30 nvme discover -t tcp -a "$ADDR" -s "$TCP_PORT" "${HOSTID_ARGS[@]}" >/tmp/disc.out ||
+        fail "discovery over tcp failed while rxe0 was gone: $(cat /tmp/disc.out)"
+    rxe_up eth0
+    wait_until 30 "nvmfd to listen on rdma again" \
+        bash -c 'tail -n +$(('"$from"' + 1)) "$NVMFD_LOG" | grep -q "rdma: listening on '"$ADDR:$PORT"' again"'
+    tail -n +$((from + 1)) "$NVMFD_LOG" | grep -E "rdma: " | head -n 20
+    connect_over rdma "$PORT"
+    [[ $(within 60 region_md5 "$DEV" "$at" 4M 128K) == "$(file_md5 /tmp/removal)" ]] ||
+        fail "data written before the removal reads back wrong over the new rxe0"
+    disconnect_all
+    [[ $(nvmfd_pid) == "$pid" ]] || fail "nvmfd was restarted (pid $pid, now $(nvmfd_pid))"
+}
+
 # The shipped unit (its sandbox, LimitMEMLOCK, capabilities) with an rdma
 # port added through nvmfctl on the system bus: a host connects over rdma
 # to the default export and moves verified data.
@@ -286,5 +344,6 @@ step hostile hostile
 step reconnect shared reconnect.sh "$PORT" "$SUBNQN" "$HOSTNQN" VERIFY_OLD_DATA=1
 step no-controller-left no_controller_left
 step still-serving still_serving
+step device-removal device_removal
 step stop stop_nvmfd
 step unit under_unit
