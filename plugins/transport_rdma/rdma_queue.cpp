@@ -174,6 +174,12 @@ void RdmaQueue::on_cm_event(const rdma_cm_event& ev) {
     }
 }
 
+void RdmaQueue::on_communication_established() {
+    // The CM then moves the connection on as if the RTU had come (it may be lost).
+    if (!established_ && ::rdma_notify(id_, IBV_EVENT_COMM_EST) != 0)
+        log::debug("rdma: {}: rdma_notify: {}", peer_, std::strerror(errno));
+}
+
 // ---------------------------------------------------------------- timeouts
 
 void RdmaQueue::check_connect_timeout() {

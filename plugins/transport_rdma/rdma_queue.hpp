@@ -43,6 +43,7 @@ public:
     bool accept(std::string& why);
     uint16_t port_id() const { return port_id_; }
     ibv_context* device() const;
+    const ibv_qp* queue_pair() const { return qp_; }
     bool closed() const { return dead_; }
 
     // plugin::TransportQueue
@@ -57,6 +58,8 @@ public:
 
     // From the reactor (rdma_cm_events.cpp, rdma_receive.cpp, rdma_send.cpp).
     void on_cm_event(const rdma_cm_event& ev);
+    // The host's first capsule arrived before the CM's RTU (IBV_EVENT_COMM_EST).
+    void on_communication_established();
     void on_receive(RdmaLane& lane, const ibv_wc& wc);
     void on_send_completion(const ibv_wc& wc);
 

@@ -68,6 +68,14 @@ void RdmaReactor::retire_device(ibv_context* device) {
     release_retired_devices();
 }
 
+void RdmaReactor::queue_pair_event(const ibv_qp* qp, uint32_t qp_num, QueuePairEvent event, std::string_view what) {
+    auto it = by_qp_.find(qp_num);
+    if (it == by_qp_.end() || it->second->queue_pair() != qp) return;
+    RdmaQueue& q = *it->second;
+    if (event == QueuePairEvent::Established) q.on_communication_established();
+    else q.close(fmt::format("queue pair error: {}", what));
+}
+
 void RdmaReactor::release_retired_devices() {
     for (auto it = retiring_.begin(); it != retiring_.end();) {
         ibv_context* device = *it;
@@ -96,6 +104,7 @@ Result<RdmaLane*> RdmaReactor::lane_for(ibv_context* ctx) {
     if (!lane) return nvmfd::unexpected(lane.error());
     RdmaLane* raw = lane->get();
     lanes_.emplace(ctx, std::move(*lane));
+    transport_.watch_device(ctx);
     return raw;
 }
 

@@ -27,6 +27,7 @@ namespace nvmfd::plugins::rdma {
 class RdmaLane;
 class RdmaQueue;
 class RdmaTransport;
+enum class QueuePairEvent;
 
 // A connect request that passed the checks, on its way to the reactor that
 // will own the queue.
@@ -58,6 +59,9 @@ public:
     // `device` is being removed: close the queues on it, free its lane once
     // they are gone, then tell the transport. No new queue gets a lane on it.
     void retire_device(ibv_context* device);
+    // A device event for queue pair `qp_num` (at `qp`, compared only: the
+    // number may be reused by then): close its queue, or tell the CM.
+    void queue_pair_event(const ibv_qp* qp, uint32_t qp_num, QueuePairEvent event, std::string_view what);
 
     // The lane of `ctx` on this reactor, made on first use.
     Result<RdmaLane*> lane_for(ibv_context* ctx);

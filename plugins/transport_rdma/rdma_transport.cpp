@@ -13,6 +13,7 @@
 
 #include "core/plugin/abi.hpp"
 #include "core/runtime/log.hpp"
+#include "plugins/transport_rdma/rdma_device_events.hpp"
 #include "plugins/transport_rdma/rdma_listener.hpp"
 #include "plugins/transport_rdma/rdma_reactor.hpp"
 
@@ -48,6 +49,7 @@ RdmaTransport::~RdmaTransport() {
     // Lanes and channels go on their own threads, before the plugin's code does.
     if (reactors_ready_) env_.reactors().at(0).run_and_wait([this] {
         if (close_timer_) env_.reactors().at(0).cancel_timer(std::exchange(close_timer_, 0));
+        watched_.clear();
     });
     if (reactors_ready_)
         env_.reactors().run_on_all([](runtime::Reactor& r) { r.set_local(RdmaReactor::kLocalKey, nullptr); });
@@ -123,10 +125,31 @@ void RdmaTransport::device_released(ibv_context* device) {
     log::notice("rdma: RDMA device {} released by every reactor", name);
     runtime::Reactor& r0 = env_.reactors().at(0);
     r0.post([this, device, name] {
+        watched_.erase(device);
         unclosed_.emplace(device, name);
         close_attempts_ = 0;
         close_released_devices();
     });
+}
+
+void RdmaTransport::watch_device(ibv_context* device) {
+    runtime::Reactor& r0 = env_.reactors().at(0);
+    r0.post([this, &r0, device] {
+        if (!watched_.count(device)) watched_.emplace(device, std::make_unique<RdmaDeviceEvents>(*this, r0, device));
+    });
+}
+
+void RdmaTransport::queue_pair_event(ibv_qp* qp, QueuePairEvent event, const char* what) {
+    // The queue pair outlives this call (its event is not acknowledged
+    // yet); afterwards only its number and address are compared.
+    uint32_t qp_num = qp->qp_num;
+    auto& group = env_.reactors();
+    for (unsigned i = 0; i < group.size(); ++i) {
+        runtime::Reactor& r = group.at(i);
+        r.post([&r, qp, qp_num, event, reason = std::string(what)] {
+            if (auto* rr = RdmaReactor::of(r)) rr->queue_pair_event(qp, qp_num, event, reason);
+        });
+    }
 }
 
 void RdmaTransport::close_released_devices() {

@@ -16,7 +16,11 @@
 
 namespace nvmfd::plugins::rdma {
 
+class RdmaDeviceEvents;
 class RdmaListener;
+
+// What a device's asynchronous event says of a queue pair.
+enum class QueuePairEvent { Failed, Established };
 
 class RdmaTransport final : public plugin::Transport {
 public:
@@ -42,6 +46,10 @@ public:
     void device_removed(ibv_context* device);
     // One more reactor has no queue or lane left on `device` (reactor threads).
     void device_released(ibv_context* device);
+    // A lane was made on `device`: read its asynchronous events (any thread).
+    void watch_device(ibv_context* device);
+    // From a device's asynchronous events (reactor 0): tell the queue's owner.
+    void queue_pair_event(ibv_qp* qp, QueuePairEvent event, const char* what);
 
 private:
     // Every reactor's RdmaReactor, made when the first port is added.
@@ -59,10 +67,11 @@ private:
     // Devices being removed: how many reactors still hold them.
     std::mutex removals_mutex_;
     std::map<ibv_context*, unsigned> removals_;
-    // Released devices librdmacm still lists, looked at again by a timer on
-    // reactor 0 (reactor 0's thread only).
+    // Released devices librdmacm still lists, looked at again by a timer, and
+    // the devices whose events are read (reactor 0's thread only).
     void close_released_devices();
     std::map<ibv_context*, std::string> unclosed_;
+    std::map<ibv_context*, std::unique_ptr<RdmaDeviceEvents>> watched_;
     runtime::Reactor::TimerId close_timer_ = 0;
     unsigned close_attempts_ = 0;
 };

@@ -171,6 +171,20 @@ int main(int argc, char** argv) {
             }
         }
         {
+            // An RDMA WRITE to the target, which never gave this host a key
+            // (its registrations allow local access only): the device
+            // refuses it, and the target's queue pair fails. Hardware then
+            // raises an asynchronous event and nvmfd closes the queue; rxe
+            // raises none, so the queue stays until keep-alive or the host
+            // leaves. Either way the target serves on (next case).
+            RdmaClient c(addr, port);
+            if (admin_queue("rogue-write", c)) {
+                auto status = c.rdma_write(c.data_address(), 0x5a5a5a, 10s);
+                report("rogue-write", status == ::ibv_wc_status_str(IBV_WC_REM_ACCESS_ERR),
+                       "the WRITE ended with " + status);
+            }
+        }
+        {
             // The target serves on: a fresh queue connects and works.
             RdmaClient c(addr, port);
             if (admin_queue("still-serving", c))

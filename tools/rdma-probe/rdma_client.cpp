@@ -155,4 +155,23 @@ CommandOutcome RdmaClient::submit(const proto::Sqe& sqe, std::chrono::millisecon
     return out;
 }
 
+std::string RdmaClient::rdma_write(uint64_t remote_address, uint32_t rkey, std::chrono::milliseconds timeout) {
+    ibv_sge sge{data_address(), 512, data_mr_->lkey};
+    ibv_send_wr wr{};
+    wr.wr_id = kSendId;
+    wr.sg_list = &sge;
+    wr.num_sge = 1;
+    wr.opcode = IBV_WR_RDMA_WRITE;
+    wr.send_flags = IBV_SEND_SIGNALED;
+    wr.wr.rdma.remote_addr = remote_address;
+    wr.wr.rdma.rkey = rkey;
+    ibv_send_wr* bad = nullptr;
+    if (::ibv_post_send(id_->qp, &wr, &bad) != 0) return "not posted";
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    ibv_wc wc{};
+    while (::ibv_poll_cq(cq_, 1, &wc) == 0)
+        if (std::chrono::steady_clock::now() > deadline) return "no completion in time";
+    return ::ibv_wc_status_str(wc.status);
+}
+
 }  // namespace nvmfd::rdma_probe

@@ -42,6 +42,9 @@ public:
     ConnectOutcome connect(const proto::rdma::CmRequest& request, std::chrono::milliseconds timeout);
     // Sends `sqe` (its SGL as given) and waits for a response.
     CommandOutcome submit(const proto::Sqe& sqe, std::chrono::milliseconds timeout);
+    // An RDMA WRITE of 512 bytes to the peer's `remote_address` and `rkey`:
+    // how it completed (ibv_wc_status_str).
+    std::string rdma_write(uint64_t remote_address, uint32_t rkey, std::chrono::milliseconds timeout);
     // The next RDMA CM event on the connection (DISCONNECTED, DEVICE_REMOVAL...), if one comes in time.
     std::optional<rdma_cm_event_type> wait_any_event(std::chrono::milliseconds timeout);
     // The registered buffer commands point their keyed SGLs at.

@@ -28,11 +28,12 @@
 # one per transport); access-denied over rdma (Connect Invalid Host, hidden
 # in discovery, the allowed host gets in); hostile input (rdma-probe: bad
 # CM private data, commands before Connect, keyed SGLs over MDTS, of the
-# wrong length or type, a bad key; each gets the spec's answer and nvmfd
-# serves on); reconnect over rdma (nvmfd
+# wrong length or type, a bad key, an RDMA WRITE to nvmfd; each gets the
+# spec's answer, or the device's refusal, and nvmfd serves on); reconnect over rdma (nvmfd
 # SIGKILLed under a writer and started again: the host reconnects, no write
 # fails, old and new data intact); no controller of SUBNQN left on the
-# host; nvmfd still serves both ports; rxe0 deleted under a connected host
+# host; nvmfd still serves both ports; eth0 down and up (nvmfd logs rxe0's
+# port events and serves on); rxe0 deleted under a connected host
 # and added again (nvmfd lets go of it, serves tcp meanwhile, listens on
 # rdma again, the data is intact); SIGTERM: exit 0; then the shipped
 # unit, with an rdma port added by nvmfctl, serves verified data over rdma.
@@ -239,6 +240,23 @@ still_serving() {
     done
 }
 
+# --- the device's port goes down and up -------------------------------------
+# eth0 down and up: rxe reports its port down and active through the
+# device's asynchronous events, which nvmfd reads (and logs); rdma serves
+# again after.
+port_events() {
+    local from
+    from=$(wc -l <"$NVMFD_LOG")
+    ip link set eth0 down
+    wait_until 20 "nvmfd to log rxe0's port down" \
+        bash -c 'tail -n +$(('"$from"' + 1)) "$NVMFD_LOG" | grep -q "rdma: rxe0: port 1 is down"'
+    ip link set eth0 up
+    wait_until 20 "nvmfd to log rxe0's port up" \
+        bash -c 'tail -n +$(('"$from"' + 1)) "$NVMFD_LOG" | grep -q "rdma: rxe0: port 1 is up"'
+    tail -n +$((from + 1)) "$NVMFD_LOG" | grep "rdma: "
+    still_serving
+}
+
 # --- device removal ---------------------------------------------------------
 # rxe0 deleted under a connected host and a live queue of rdma-probe
 # --hold (the kernel's host drops its controllers before the RDMA CM tells
@@ -344,6 +362,7 @@ step hostile hostile
 step reconnect shared reconnect.sh "$PORT" "$SUBNQN" "$HOSTNQN" VERIFY_OLD_DATA=1
 step no-controller-left no_controller_left
 step still-serving still_serving
+step port-events port_events
 step device-removal device_removal
 step stop stop_nvmfd
 step unit under_unit
