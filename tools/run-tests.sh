@@ -35,7 +35,7 @@ fi
 if [[ ${NVMFD_SKIP_ASAN:-0} != 1 ]]; then
     echo "=== ASan+UBSan build (build-asan/)"
     cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNVMFD_SANITIZE=ON -DNVMFD_WERROR=ON -DNVMFD_RDMA=ON >/dev/null
-    cmake --build build-asan -j "$(nproc)"
+    cmake --build build-asan -j "$(nproc)" --target unit_integration_tests
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         ctest --test-dir build-asan --output-on-failure -L "unit|integration"
 fi
