@@ -93,12 +93,10 @@ Result<std::unique_ptr<RdmaLane>> RdmaLane::create(RdmaReactor& owner, runtime::
         l.repost(i);
     }
     l.post_receives();
-    if (!l.repost_head_ && l.srq_) {
-        reactor.add_fd(l.channel_->fd, EPOLLIN, l);
-        l.in_epoll_ = true;
-    } else {
+    if (l.repost_head_)  // post_receives keeps what the device refused
         return make_error(ErrorCode::Io, fmt::format("{}: posting the receive buffers failed", dev), "transport");
-    }
+    reactor.add_fd(l.channel_->fd, EPOLLIN, l);
+    l.in_epoll_ = true;
     log::info("rdma: reactor {} uses {} ({} receive buffers of {} bytes, completion queue of {})", reactor.id(), dev,
               l.buffer_count_, l.buffer_size_, l.cq_size_);
     return lane;

@@ -22,6 +22,7 @@ void RdmaQueue::queue_response(plugin::Request& req) {
         return;
     }
     r.fetching = false;
+    r.chunks.clear();  // nothing to WRITE unless planned below
     const bool with_data =
         r.status().ok() && r.direction == DataDirection::ControllerToHost && r.transfer_length > 0;
     if (with_data &&
@@ -34,8 +35,6 @@ void RdmaQueue::queue_response(plugin::Request& req) {
             reactor().buffers().wait(*this);
             return;
         }
-    } else if (!with_data) {
-        r.chunks.clear();
     }
     send_response(r);
 }
