@@ -17,6 +17,17 @@ constexpr uint64_t kRecvId = 1, kSendId = 2;
     throw std::runtime_error(fmt::format("{}: {}", what, std::strerror(errno)));
 }
 
+// One signaled work request of one scatter entry.
+ibv_send_wr signaled(ibv_sge& sge, ibv_wr_opcode opcode) {
+    ibv_send_wr wr{};
+    wr.wr_id = kSendId;
+    wr.sg_list = &sge;
+    wr.num_sge = 1;
+    wr.opcode = opcode;
+    wr.send_flags = IBV_SEND_SIGNALED;
+    return wr;
+}
+
 }  // namespace
 
 RdmaClient::RdmaClient(std::string address, std::string port)
@@ -118,12 +129,7 @@ CommandOutcome RdmaClient::submit(const proto::Sqe& sqe, std::chrono::millisecon
     }
     std::memcpy(sqe_buf_, &sqe, sizeof sqe);
     ibv_sge ssge{reinterpret_cast<uint64_t>(sqe_buf_), sizeof sqe, msg_mr_->lkey};
-    ibv_send_wr swr{};
-    swr.wr_id = kSendId;
-    swr.sg_list = &ssge;
-    swr.num_sge = 1;
-    swr.opcode = IBV_WR_SEND;
-    swr.send_flags = IBV_SEND_SIGNALED;
+    ibv_send_wr swr = signaled(ssge, IBV_WR_SEND);
     ibv_send_wr* sbad = nullptr;
     if (::ibv_post_send(id_->qp, &swr, &sbad) != 0) {
         out.failure = "posting the command failed";
@@ -157,12 +163,7 @@ CommandOutcome RdmaClient::submit(const proto::Sqe& sqe, std::chrono::millisecon
 
 std::string RdmaClient::rdma_write(uint64_t remote_address, uint32_t rkey, std::chrono::milliseconds timeout) {
     ibv_sge sge{data_address(), 512, data_mr_->lkey};
-    ibv_send_wr wr{};
-    wr.wr_id = kSendId;
-    wr.sg_list = &sge;
-    wr.num_sge = 1;
-    wr.opcode = IBV_WR_RDMA_WRITE;
-    wr.send_flags = IBV_SEND_SIGNALED;
+    ibv_send_wr wr = signaled(sge, IBV_WR_RDMA_WRITE);
     wr.wr.rdma.remote_addr = remote_address;
     wr.wr.rdma.rkey = rkey;
     ibv_send_wr* bad = nullptr;
