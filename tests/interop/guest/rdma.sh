@@ -260,15 +260,15 @@ port_events() {
 # --- device removal ---------------------------------------------------------
 # rxe0 deleted under a connected host and a live queue of rdma-probe
 # --hold (the kernel's host drops its controllers before the RDMA CM tells
-# nvmfd; the probe's queue is still there when it does, so nvmfd closes a
-# live queue for the removal). rxe cannot take its resources back
+# nvmfd; the probe's queue is usually still there when it does, and nvmfd
+# closes it for the removal, unless the probe heard first and left). rxe cannot take its resources back
 # from a process, so the kernel's removal waits until every user has
 # closed the device: nvmfd must let go of it (queues, lanes, listener, and
 # librdmacm's handle) or `rdma link delete` hangs. nvmfd lives on, keeps
 # serving tcp, holds no uverbs device any more, and listens on rdma again
 # once rxe0 is back; what the host wrote before the removal reads back.
 device_removal() {
-    local pid at=$((200 << 20)) from del hold i
+    local pid at=$((200 << 20)) from del hold i probe_peer
     pid=$(nvmfd_pid)
     make_pattern /tmp/removal 4M
     connect_over rdma "$PORT"
@@ -292,8 +292,13 @@ device_removal() {
     echo "rxe0 deleted"
     wait "$hold" || fail "rdma-probe --hold: $(cat /tmp/hold.out)"
     cat /tmp/hold.out
-    tail -n +$((from + 1)) "$NVMFD_LOG" | grep -q "rdma: queue from .* closed (its RDMA device" ||
-        fail "nvmfd did not close the probe's queue for the removal"
+    # The probe's queue (its Connect asked for a 10 s keep-alive) is gone:
+    # closed for the removal, or for the probe's disconnect when the probe
+    # heard of the removal first.
+    probe_peer=$(tail -n +$((from + 1)) "$NVMFD_LOG" | sed -n 's/.*(\([0-9.:]*\)) connected to .*(kato 10000 ms)$/\1/p')
+    [[ -n $probe_peer ]] || fail "no connection of rdma-probe --hold in nvmfd's log"
+    tail -n +$((from + 1)) "$NVMFD_LOG" | grep -q "rdma: queue from $probe_peer closed (" ||
+        fail "nvmfd did not close the probe's queue ($probe_peer)"
     [[ ! -e $NVMFD_RCFILE ]] || fail "nvmfd died (status $(cat "$NVMFD_RCFILE"))"
     wait_until 30 "nvmfd to log that it released rxe0" \
         bash -c 'tail -n +$(('"$from"' + 1)) "$NVMFD_LOG" | grep -q "RDMA device rxe0 released"'
