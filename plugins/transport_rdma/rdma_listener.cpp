@@ -44,6 +44,11 @@ socklen_t address_length(const sockaddr* sa) {
 
 }  // namespace
 
+std::string endpoint(const std::string& host, const std::string& service) {
+    if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, service);
+    return fmt::format("{}:{}", host, service);
+}
+
 Result<rdma_cm_id*> listen_on(rdma_event_channel* channel, const sockaddr* address, const std::string& host,
                               const std::string& service, int backlog) {
     rdma_cm_id* id = nullptr;
@@ -57,18 +62,19 @@ Result<rdma_cm_id*> listen_on(rdma_event_channel* channel, const sockaddr* addre
         int err = errno;
         if (err == EADDRINUSE)
             return fail(Error{ErrorCode::Busy,
-                              fmt::format("cannot listen on {}:{}: {}", host, service, std::strerror(err)),
+                              fmt::format("cannot listen on {}: {}", endpoint(host, service), std::strerror(err)),
                               "address"});
         if (err == EADDRNOTAVAIL || no_rdma_device(err))
             return fail(Error{ErrorCode::NotSupported,
                               fmt::format("{} is not the address of an RDMA device's network interface", host),
                               "address"});
-        return fail(Error{ErrorCode::Io, fmt::format("cannot bind {}:{}: {}", host, service, std::strerror(err)),
+        return fail(Error{ErrorCode::Io, fmt::format("cannot bind {}: {}", endpoint(host, service), std::strerror(err)),
                           "address"});
     }
     if (::rdma_listen(id, backlog) != 0)
         return fail(Error{ErrorCode::Io,
-                          fmt::format("cannot listen on {}:{}: {}", host, service, std::strerror(errno)), "address"});
+                          fmt::format("cannot listen on {}: {}", endpoint(host, service), std::strerror(errno)),
+                          "address"});
     return id;
 }
 
@@ -163,7 +169,7 @@ void RdmaListener::try_listen_again() {
         return;
     }
     id_ = *id;
-    log::notice("rdma: listening on {}:{} again (port {}, device {})", host_, service_, port_id_,
+    log::notice("rdma: listening on {} again (port {}, device {})", endpoint(host_, service_), port_id_,
                 id_->verbs ? ::ibv_get_device_name(id_->verbs->device) : "any");
     transport_.env().port_state_changed(port_id_, true, "");
 }

@@ -32,6 +32,9 @@ class RdmaTransport;
 // without the rdma_ucm module) as one of these.
 inline bool no_rdma_device(int err) { return err == ENODEV || err == ENOENT || err == ENXIO; }
 
+// HOST:SERVICE, an IPv6 host in brackets (as a peer is logged).
+std::string endpoint(const std::string& host, const std::string& service);
+
 // A new id on `channel`, bound to `address` and listening; the error names
 // the field at fault (address: not an RDMA device's, or in use).
 Result<rdma_cm_id*> listen_on(rdma_event_channel* channel, const sockaddr* address, const std::string& host,

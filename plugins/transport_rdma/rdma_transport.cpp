@@ -250,7 +250,7 @@ Result<void> RdmaTransport::add_port(const plugin::PortConfig& port) {
         listeners_[port.id] = std::move(listener);
     }
     l->reactor().run_and_wait([l] { l->start(); });
-    log::info("rdma: listening on {}:{} (port {}, device {})", port.address, port.service, port.id,
+    log::info("rdma: listening on {} (port {}, device {})", endpoint(port.address, port.service), port.id,
               id->verbs ? ::ibv_get_device_name(id->verbs->device) : "any");
     return {};
 }

@@ -14,29 +14,34 @@
 #
 # The subsystem has one 256 MiB uring namespace on a file in the guest's
 # /tmp (created at the first start: data outlives an nvmfd restart, which
-# the reconnect step needs) and two ports on ADDR: rdma on PORT and tcp on
-# TCP_PORT. Only HOSTNQN may connect (DENIED_HOSTNQN is the one
+# the reconnect step needs) and three ports: rdma on ADDR:PORT, tcp on
+# ADDR:TCP_PORT, and rdma on eth0's IPv6 ULA, fd00:10::15 port 4423
+# (RoCE v2 over IPv6). Only HOSTNQN may connect (DENIED_HOSTNQN is the one
 # access-denied tries). nvmfd runs by hand, not under the unit: the unit
 # is systemd-unit.sh's subject, and a crash here should show nvmfd's own
 # log, not a restart.
 #
-# Steps: eth0 up; rxe0 on it; nvmfd up on both ports; discover-connect
-# over rdma (TSAS, plain and --nr-io-queues 2 connections, admin commands,
-# I/O at both ends and in-capsule writes); data-integrity over rdma (4 KiB
-# to 1 MiB parallel O_DIRECT, ext4 across a remount); cross-transport (data
-# written over rdma reads back over tcp and the reverse: one namespace, not
-# one per transport); access-denied over rdma (Connect Invalid Host, hidden
-# in discovery, the allowed host gets in); hostile input (rdma-probe: bad
-# CM private data, commands before Connect, keyed SGLs over MDTS, of the
-# wrong length or type, a bad key, an RDMA WRITE to nvmfd; each gets the
-# spec's answer, or the device's refusal, and nvmfd serves on); reconnect over rdma (nvmfd
-# SIGKILLed under a writer and started again: the host reconnects, no write
-# fails, old and new data intact); no controller of SUBNQN left on the
-# host; nvmfd still serves both ports; eth0 down and up (nvmfd logs rxe0's
-# port events and serves on); rxe0 deleted under a connected host
-# and added again (nvmfd lets go of it, serves tcp meanwhile, listens on
-# rdma again, the data is intact); SIGTERM: exit 0; then the shipped
-# unit, with an rdma port added by nvmfctl, serves verified data over rdma.
+# Steps: eth0 up with its IPv6 address; rxe0 on it, with a GID for that
+# address; nvmfd up on all three ports; discover-connect over rdma (TSAS,
+# plain and --nr-io-queues 2 connections, admin commands, I/O at both ends
+# and in-capsule writes); data-integrity over rdma (4 KiB to 1 MiB parallel
+# O_DIRECT, ext4 across a remount); cross-transport (data written over rdma
+# reads back over tcp and the reverse: one namespace, not one per
+# transport); ipv6 (discovery through the IPv6 port says adrfam ipv6 and its
+# traddr, 4 MiB written and read back over it, nvmfd logs the host as
+# [ADDR]:PORT); access-denied over rdma (Connect Invalid Host, hidden in
+# discovery, the allowed host gets in); hostile input (rdma-probe: bad CM
+# private data, commands before Connect, keyed SGLs over MDTS, of the wrong
+# length or type, a bad key, an RDMA WRITE to nvmfd; each gets the spec's
+# answer, or the device's refusal, and nvmfd serves on); reconnect over
+# rdma (nvmfd SIGKILLed under a writer and started again: the host
+# reconnects, no write fails, old and new data intact); no controller of
+# SUBNQN left on the host; nvmfd still serves all three ports; eth0 down
+# and up (nvmfd logs rxe0's port events and serves on); rxe0 deleted under
+# a connected host and a live probe queue and added again (nvmfd lets go of
+# it, serves tcp meanwhile, listens on both rdma ports again, the data is
+# intact); SIGTERM: exit 0; then the shipped unit, with an rdma port added
+# by nvmfctl, serves verified data over rdma.
 #
 source "$(dirname "$0")/lib.sh"
 
@@ -55,7 +60,9 @@ NS_BYTES=$((256 << 20))
 # files every process can read; the log is appended across starts.
 export NVMFD_STATE=/tmp/nvmfd-rdma/state.json NVMFD_LOG=/tmp/nvmfd.log
 export NVMFD_PIDFILE=/tmp/nvmfd-rdma/pid NVMFD_RCFILE=/tmp/nvmfd-rdma/rc
-export RDMA_ADDR=$ADDR RDMA_PORT=$PORT RDMA_TCP_PORT=$TCP_PORT
+# A third port: rdma on an IPv6 ULA of eth0 (RoCE v2 over IPv6).
+ADDR6=fd00:10::15 IPV6_PORT=4423
+export RDMA_ADDR=$ADDR RDMA_PORT=$PORT RDMA_TCP_PORT=$TCP_PORT RDMA_ADDR6=$ADDR6 RDMA_IPV6_PORT=$IPV6_PORT
 
 _stop_with_log() {
     local rc=$? pid
@@ -79,25 +86,56 @@ trap '_stop_with_log; (exit $_rc); _on_exit' EXIT
 network_up() {
     ip link set eth0 up
     ip addr show dev eth0 | grep -q "inet $ADDR/" || ip addr add "$ADDR/24" dev eth0
+    # nodad: usable at once, not tentative for a second.
+    ip -6 addr show dev eth0 | grep -q "inet6 $ADDR6/" || ip -6 addr add "$ADDR6/64" dev eth0 nodad
+}
+
+# ipv6_gid ADDR: ADDR as the GID tables in sysfs write it, eight groups of
+# four hex digits (fd00:10::15 is fd00:0010:0000:...:0015).
+ipv6_gid() {
+    local head=${1%%::*} tail='' groups g
+    [[ $1 == *::* ]] && tail=${1#*::}
+    IFS=: read -ra groups <<<"$head"
+    IFS=: read -ra g <<<"$tail"
+    while ((${#groups[@]} + ${#g[@]} < 8)); do groups+=(0); done
+    groups+=("${g[@]}")
+    printf '%04x:%04x:%04x:%04x:%04x:%04x:%04x:%04x\n' "${groups[@]/#/0x}"
+}
+
+# rxe0 on eth0, with a GID for each address: the RDMA CM finds the
+# device of a bound address through them. The kernel adds them
+# asynchronously, so nvmfd starts only once the IPv6 one is there.
+rxe_with_gids() {
+    local gid
+    rxe_up eth0
+    gid=$(ipv6_gid "$ADDR6")
+    wait_until 10 "rxe0's GID for $ADDR6 ($gid)" grep -qx "$gid" /sys/class/infiniband/rxe0/ports/1/gids/*
+    grep -v '^0000:0000:0000:0000:0000:0000:0000:0000$' /sys/class/infiniband/rxe0/ports/1/gids/* || true
 }
 
 nvmfd_pid() { cat "$NVMFD_PIDFILE" 2>/dev/null; }
 
-# Both ports up: the rdma transport logs its listener (there is no `ss`
+# rdma_listening ENDPOINT: the latest nvmfd start logged an rdma listener
+# on ENDPOINT (ADDR:PORT, an IPv6 address in brackets).
+rdma_listening() {
+    awk '/^--- nvmfd start/ { seen = 0 } index($0, "rdma: listening on " a " ") { seen = 1 } END { exit !seen }' \
+        a="$1" "$NVMFD_LOG"
+}
+
+# All ports up: the rdma transport logs its listeners (there is no `ss`
 # for RDMA CM ids), the tcp one is a listening socket. Also true when
 # nvmfd is gone (its rc file exists), so that a failed start stops the
 # wait at once.
 nvmfd_ready() {
     [[ -e $NVMFD_RCFILE ]] && return 0
     [[ -n $(ss -Hltn "sport = :$RDMA_TCP_PORT") ]] || return 1
-    # Only the lines of the latest start count.
-    awk '/^--- nvmfd start/ { seen = 0 } index($0, "rdma: listening on " a) { seen = 1 } END { exit !seen }' \
-        a="$RDMA_ADDR:$RDMA_PORT" "$NVMFD_LOG"
+    rdma_listening "$RDMA_ADDR:$RDMA_PORT" && rdma_listening "[$RDMA_ADDR6]:$RDMA_IPV6_PORT"
 }
 
 # launch_nvmfd: start nvmfd from the state file, wait until both ports
 # listen. setsid: the nvmfd started by the hook must outlive reconnect.sh.
 launch_nvmfd() {
+    local ports="$RDMA_ADDR:$RDMA_PORT and [$RDMA_ADDR6]:$RDMA_IPV6_PORT (rdma), $RDMA_ADDR:$RDMA_TCP_PORT (tcp)"
     rm -f "$NVMFD_PIDFILE" "$NVMFD_RCFILE"
     echo "--- nvmfd start $(date +%T.%N)" >>"$NVMFD_LOG"
     # shellcheck disable=SC2016 # the inner bash expands them (exported)
@@ -106,9 +144,9 @@ launch_nvmfd() {
         wait $!
         echo $? >"$NVMFD_RCFILE"' </dev/null >/dev/null 2>&1 &
     wait_until 10 "nvmfd's pid file" test -s "$NVMFD_PIDFILE"
-    wait_until 30 "nvmfd to listen on $RDMA_ADDR:$RDMA_PORT (rdma) and :$RDMA_TCP_PORT (tcp)" nvmfd_ready
+    wait_until 30 "nvmfd to listen on $ports" nvmfd_ready
     [[ ! -e $NVMFD_RCFILE ]] || fail "nvmfd exited at start with status $(cat "$NVMFD_RCFILE")"
-    echo "nvmfd pid $(nvmfd_pid) listens on $RDMA_ADDR:$RDMA_PORT (rdma) and $RDMA_ADDR:$RDMA_TCP_PORT (tcp)"
+    echo "nvmfd pid $(nvmfd_pid) listens on $ports"
 }
 
 start_nvmfd() {
@@ -133,6 +171,8 @@ start_nvmfd() {
     {"id": 1, "transport": "rdma", "family": "ipv4", "address": "$ADDR", "service": "$PORT",
      "subsystems": ["$SUBNQN"]},
     {"id": 2, "transport": "tcp", "family": "ipv4", "address": "$ADDR", "service": "$TCP_PORT",
+     "subsystems": ["$SUBNQN"]},
+    {"id": 3, "transport": "rdma", "family": "ipv6", "address": "$ADDR6", "service": "$IPV6_PORT",
      "subsystems": ["$SUBNQN"]}
   ]
 }
@@ -153,7 +193,7 @@ local_hook_RESTART_NVMFD() {
     sleep "${RESTART_DOWNTIME:-2}"
     launch_nvmfd
 }
-export -f local_hook_RESTART_NVMFD launch_nvmfd nvmfd_ready nvmfd_pid
+export -f local_hook_RESTART_NVMFD launch_nvmfd nvmfd_ready rdma_listening nvmfd_pid
 
 # shared SCENARIO ARGS...: one of the shared scenarios against nvmfd; its
 # own steps and kernel log checks, its status ours.
@@ -164,17 +204,19 @@ shared() {
 }
 
 # --- cross-transport: one namespace behind both ports ----------------------
-# connect_over TRANSPORT PORT: connects HOSTNQN, sets DEV.
+# connect_over TRANSPORT ADDRESS PORT: connects HOSTNQN, sets DEV.
 connect_over() {
     local n
     host_id_args "$HOSTNQN"
-    nvme connect -t "$1" -a "$ADDR" -s "$2" -n "$SUBNQN" "${HOSTID_ARGS[@]}"
+    nvme connect -t "$1" -a "$2" -s "$3" -n "$SUBNQN" "${HOSTID_ARGS[@]}"
     mapfile -t n < <(ctrls_for_nqn "$SUBNQN")
     ((${#n[@]} == 1)) || fail "expected one controller for $SUBNQN, found: ${n[*]:-none}"
     [[ $(cat "/sys/class/nvme/${n[0]}/transport") == "$1" ]] ||
         fail "${n[0]} is over $(cat "/sys/class/nvme/${n[0]}/transport"), not $1"
+    [[ $(cat "/sys/class/nvme/${n[0]}/address") == "traddr=$2,trsvcid=$3"* ]] ||
+        fail "${n[0]} is connected to $(cat "/sys/class/nvme/${n[0]}/address"), not $2 port $3"
     DEV=$(wait_for_blockdev "$SUBNQN")
-    echo "over $1: controller ${n[0]}, namespace $DEV"
+    echo "over $1 to $2 port $3: controller ${n[0]}, namespace $DEV"
 }
 
 disconnect_all() {
@@ -191,20 +233,44 @@ cross_transport() {
     mark_dmesg
     make_pattern /tmp/cross-a 8M
     make_pattern /tmp/cross-b 8M
-    connect_over rdma "$PORT"
+    connect_over rdma "$ADDR" "$PORT"
     within 60 write_region "$DEV" /tmp/cross-a "$a" 128K
     disconnect_all
-    connect_over tcp "$TCP_PORT"
+    connect_over tcp "$ADDR" "$TCP_PORT"
     [[ $(within 60 region_md5 "$DEV" "$a" 8M 1M) == "$(file_md5 /tmp/cross-a)" ]] ||
         fail "8 MiB written over rdma read back wrong over tcp"
     within 60 write_region "$DEV" /tmp/cross-b "$b" 1M
     disconnect_all
-    connect_over rdma "$PORT"
+    connect_over rdma "$ADDR" "$PORT"
     [[ $(within 60 region_md5 "$DEV" "$b" 8M 128K) == "$(file_md5 /tmp/cross-b)" ]] ||
         fail "8 MiB written over tcp read back wrong over rdma"
     [[ $(within 60 region_md5 "$DEV" "$a" 8M 64K) == "$(file_md5 /tmp/cross-a)" ]] ||
         fail "8 MiB written over rdma read back wrong over rdma after the tcp connection"
     disconnect_all
+    check_dmesg_clean
+}
+
+# --- ipv6: the rdma port on eth0's IPv6 address ----------------------------
+# Discovery through it reports it as ipv6 (nvmfd lists only the port asked
+# through); 4 MiB written and read back over it; nvmfd logs the host as
+# [ADDR]:PORT, as a TCP peer would be written.
+rdma_ipv6() {
+    local at=$((128 << 20)) from
+    mark_dmesg
+    from=$(wc -l <"$NVMFD_LOG")
+    discover_over rdma "$ADDR6" "$IPV6_PORT"
+    cat /tmp/disc.out
+    grep -q '^adrfam: *ipv6$' /tmp/disc.out || fail "the discovery entry is not adrfam ipv6"
+    grep -q "^traddr: *$ADDR6\$" /tmp/disc.out || fail "the discovery entry's traddr is not $ADDR6"
+    grep -q "^trsvcid: *$IPV6_PORT\$" /tmp/disc.out || fail "the discovery entry's trsvcid is not $IPV6_PORT"
+    make_pattern /tmp/ipv6 4M
+    connect_over rdma "$ADDR6" "$IPV6_PORT"
+    within 60 write_region "$DEV" /tmp/ipv6 "$at" 128K
+    [[ $(within 60 region_md5 "$DEV" "$at" 4M 1M) == "$(file_md5 /tmp/ipv6)" ]] ||
+        fail "4 MiB written over rdma on IPv6 read back wrong"
+    disconnect_all
+    tail -n +$((from + 1)) "$NVMFD_LOG" | grep -E "rdma: queue from \[$ADDR6\]:[0-9]+ closed" | head -n 3 | grep . ||
+        fail "nvmfd's log shows no queue from [$ADDR6]:PORT"
     check_dmesg_clean
 }
 
@@ -225,20 +291,26 @@ no_controller_left() {
     ! grep -Fq "$SUBNQN" <<<"$out" || fail "nvme list-subsys still shows $SUBNQN"
 }
 
-# Both ports still answer discovery for the allowed host, and nvmfd is the
+# discover_over TRANSPORT ADDRESS PORT: the allowed host's discovery log
+# lists SUBNQN; the log is left in /tmp/disc.out.
+discover_over() {
+    host_id_args "$HOSTNQN"
+    within 30 nvme discover -t "$1" -a "$2" -s "$3" "${HOSTID_ARGS[@]}" >/tmp/disc.out ||
+        fail "discovery over $1 at $2 port $3 failed: $(cat /tmp/disc.out)"
+    grep -q "subnqn: *$SUBNQN\$" /tmp/disc.out || fail "discovery over $1 at $2 port $3 does not list $SUBNQN"
+}
+
+# All ports still answer discovery for the allowed host, and nvmfd is the
 # one the reconnect step started.
 still_serving() {
-    local t p
     [[ ! -e $NVMFD_RCFILE ]] || fail "nvmfd died (status $(cat "$NVMFD_RCFILE"))"
-    host_id_args "$HOSTNQN"
-    for t in rdma tcp; do
-        p=$PORT
-        [[ $t == rdma ]] || p=$TCP_PORT
-        within 30 nvme discover -t "$t" -a "$ADDR" -s "$p" "${HOSTID_ARGS[@]}" >/tmp/disc.out ||
-            fail "discovery over $t failed: $(cat /tmp/disc.out)"
-        grep -q "subnqn: *$SUBNQN\$" /tmp/disc.out || fail "discovery over $t does not list $SUBNQN"
-    done
+    discover_over rdma "$ADDR" "$PORT"
+    discover_over tcp "$ADDR" "$TCP_PORT"
+    discover_over rdma "$ADDR6" "$IPV6_PORT"
 }
+
+# logged_since LINE TEXT: nvmfd's log has TEXT after its line LINE.
+logged_since() { tail -n +$(($1 + 1)) "$NVMFD_LOG" | grep -qF "$2"; }
 
 # --- the device's port goes down and up -------------------------------------
 # eth0 down and up: rxe reports its port down and active through the
@@ -248,11 +320,9 @@ port_events() {
     local from
     from=$(wc -l <"$NVMFD_LOG")
     ip link set eth0 down
-    wait_until 20 "nvmfd to log rxe0's port down" \
-        bash -c 'tail -n +$(('"$from"' + 1)) "$NVMFD_LOG" | grep -q "rdma: rxe0: port 1 is down"'
+    wait_until 20 "nvmfd to log rxe0's port down" logged_since "$from" "rdma: rxe0: port 1 is down"
     ip link set eth0 up
-    wait_until 20 "nvmfd to log rxe0's port up" \
-        bash -c 'tail -n +$(('"$from"' + 1)) "$NVMFD_LOG" | grep -q "rdma: rxe0: port 1 is up"'
+    wait_until 20 "nvmfd to log rxe0's port up" logged_since "$from" "rdma: rxe0: port 1 is up"
     tail -n +$((from + 1)) "$NVMFD_LOG" | grep "rdma: "
     still_serving
 }
@@ -261,9 +331,9 @@ port_events() {
 # rxe0 deleted under a connected host and a live queue of rdma-probe
 # --hold (the kernel's host drops its controllers before the RDMA CM tells
 # nvmfd; the probe's queue is usually still there when it does, and nvmfd
-# closes it for the removal, unless the probe heard first and left). rxe cannot take its resources back
-# from a process, so the kernel's removal waits until every user has
-# closed the device: nvmfd must let go of it (queues, lanes, listener, and
+# closes it for the removal, unless the probe heard first and left). rxe
+# cannot take its resources back from a process, so the kernel's removal
+# waits until every user has closed the device: nvmfd must let go of it (queues, lanes, listener, and
 # librdmacm's handle) or `rdma link delete` hangs. nvmfd lives on, keeps
 # serving tcp, holds no uverbs device any more, and listens on rdma again
 # once rxe0 is back; what the host wrote before the removal reads back.
@@ -271,7 +341,7 @@ device_removal() {
     local pid at=$((200 << 20)) from del hold i probe_peer
     pid=$(nvmfd_pid)
     make_pattern /tmp/removal 4M
-    connect_over rdma "$PORT"
+    connect_over rdma "$ADDR" "$PORT"
     within 60 write_region "$DEV" /tmp/removal "$at" 1M
     from=$(wc -l <"$NVMFD_LOG")
     "$HOSTROOT$RDMA_PROBE" --hold "$ADDR" "$PORT" "$SUBNQN" "$HOSTNQN" >/tmp/hold.out 2>&1 &
@@ -300,18 +370,18 @@ device_removal() {
     tail -n +$((from + 1)) "$NVMFD_LOG" | grep -q "rdma: queue from $probe_peer closed (" ||
         fail "nvmfd did not close the probe's queue ($probe_peer)"
     [[ ! -e $NVMFD_RCFILE ]] || fail "nvmfd died (status $(cat "$NVMFD_RCFILE"))"
-    wait_until 30 "nvmfd to log that it released rxe0" \
-        bash -c 'tail -n +$(('"$from"' + 1)) "$NVMFD_LOG" | grep -q "RDMA device rxe0 released"'
+    wait_until 30 "nvmfd to log that it released rxe0" logged_since "$from" "RDMA device rxe0 released"
     ! ls -l "/proc/$pid/fd" | grep uverbs || fail "nvmfd still holds a uverbs device after the removal"
     wait_until 60 "the host's controller to go with the device" test -z "$(ctrls_for_nqn "$SUBNQN")"
     host_id_args "$HOSTNQN"
     within 30 nvme discover -t tcp -a "$ADDR" -s "$TCP_PORT" "${HOSTID_ARGS[@]}" >/tmp/disc.out ||
         fail "discovery over tcp failed while rxe0 was gone: $(cat /tmp/disc.out)"
     rxe_up eth0
-    wait_until 30 "nvmfd to listen on rdma again" \
-        bash -c 'tail -n +$(('"$from"' + 1)) "$NVMFD_LOG" | grep -q "rdma: listening on '"$ADDR:$PORT"' again"'
+    wait_until 30 "nvmfd to listen on rdma again" logged_since "$from" "rdma: listening on $ADDR:$PORT again"
+    wait_until 30 "nvmfd to listen on rdma over IPv6 again" \
+        logged_since "$from" "rdma: listening on [$ADDR6]:$IPV6_PORT again"
     tail -n +$((from + 1)) "$NVMFD_LOG" | grep -E "rdma: " | head -n 20
-    connect_over rdma "$PORT"
+    connect_over rdma "$ADDR" "$PORT"
     [[ $(within 60 region_md5 "$DEV" "$at" 4M 128K) == "$(file_md5 /tmp/removal)" ]] ||
         fail "data written before the removal reads back wrong over the new rxe0"
     disconnect_all
@@ -355,13 +425,14 @@ stop_nvmfd() {
     ((rc == 0)) || fail "nvmfd exited with $rc on SIGTERM"
 }
 
-say "nvmfd at $ADDR: rdma $PORT, tcp $TCP_PORT; $SUBNQN for $HOSTNQN only"
+say "nvmfd at $ADDR: rdma $PORT, tcp $TCP_PORT; at [$ADDR6]: rdma $IPV6_PORT; $SUBNQN for $HOSTNQN only"
 step network network_up
-step rxe rxe_up eth0
+step rxe rxe_with_gids
 step start start_nvmfd
 step discover-connect shared discover-connect.sh "$PORT" "$SUBNQN" "$HOSTNQN" EXPECT_NS_BYTES=$NS_BYTES
 step data-integrity shared data-integrity.sh "$PORT" "$SUBNQN" "$HOSTNQN"
 step cross-transport cross_transport
+step ipv6 rdma_ipv6
 step access-denied shared access-denied.sh "$PORT" "$SUBNQN" "$DENIED_HOSTNQN" ALLOWED_HOSTNQN="$HOSTNQN"
 step hostile hostile
 step reconnect shared reconnect.sh "$PORT" "$SUBNQN" "$HOSTNQN" VERIFY_OLD_DATA=1
