@@ -84,6 +84,9 @@ _stop_with_log() {
 trap '_stop_with_log; (exit $_rc); _on_exit' EXIT
 
 network_up() {
+    # The port-events step takes eth0 down and up: keep the IPv6 address
+    # (by default the kernel drops it with the link).
+    sysctl -qw net.ipv6.conf.eth0.keep_addr_on_down=1
     ip link set eth0 up
     ip addr show dev eth0 | grep -q "inet $ADDR/" || ip addr add "$ADDR/24" dev eth0
     # nodad: usable at once, not tentative for a second.
@@ -106,8 +109,12 @@ ipv6_gid() {
 # device of a bound address through them. The kernel adds them
 # asynchronously, so nvmfd starts only once the IPv6 one is there.
 rxe_with_gids() {
-    local gid
     rxe_up eth0
+    wait_for_ipv6_gid
+}
+
+wait_for_ipv6_gid() {
+    local gid
     gid=$(ipv6_gid "$ADDR6")
     wait_until 10 "rxe0's GID for $ADDR6 ($gid)" grep -qx "$gid" /sys/class/infiniband/rxe0/ports/1/gids/*
     grep -v '^0000:0000:0000:0000:0000:0000:0000:0000$' /sys/class/infiniband/rxe0/ports/1/gids/* || true
@@ -323,6 +330,7 @@ port_events() {
     wait_until 20 "nvmfd to log rxe0's port down" logged_since "$from" "rdma: rxe0: port 1 is down"
     ip link set eth0 up
     wait_until 20 "nvmfd to log rxe0's port up" logged_since "$from" "rdma: rxe0: port 1 is up"
+    wait_for_ipv6_gid
     tail -n +$((from + 1)) "$NVMFD_LOG" | grep "rdma: "
     still_serving
 }
@@ -376,7 +384,7 @@ device_removal() {
     host_id_args "$HOSTNQN"
     within 30 nvme discover -t tcp -a "$ADDR" -s "$TCP_PORT" "${HOSTID_ARGS[@]}" >/tmp/disc.out ||
         fail "discovery over tcp failed while rxe0 was gone: $(cat /tmp/disc.out)"
-    rxe_up eth0
+    rxe_with_gids
     wait_until 30 "nvmfd to listen on rdma again" logged_since "$from" "rdma: listening on $ADDR:$PORT again"
     wait_until 30 "nvmfd to listen on rdma over IPv6 again" \
         logged_since "$from" "rdma: listening on [$ADDR6]:$IPV6_PORT again"
