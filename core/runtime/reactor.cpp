@@ -290,4 +290,11 @@ void ReactorGroup::run_on_all(const std::function<void(Reactor&)>& fn) {
     for (auto& f : done) f.get();
 }
 
+void ReactorGroup::post_to_all(const std::function<void(Reactor&)>& fn) {
+    for (auto& r : reactors_) {
+        Reactor* rp = r.get();
+        rp->post([rp, fn] { fn(*rp); });
+    }
+}
+
 }  // namespace nvmfd::runtime

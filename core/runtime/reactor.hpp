@@ -174,6 +174,8 @@ public:
     void stop();
     // Run fn on every reactor and wait until all have run it.
     void run_on_all(const std::function<void(Reactor&)>& fn);
+    // Post fn to every reactor without waiting (a reactor thread may call it).
+    void post_to_all(const std::function<void(Reactor&)>& fn);
 
 private:
     std::vector<std::unique_ptr<Reactor>> reactors_;

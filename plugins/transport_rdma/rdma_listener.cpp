@@ -118,16 +118,14 @@ void RdmaListener::on_fd_event(uint32_t) {
         }
         switch (ev->event) {
         case RDMA_CM_EVENT_CONNECT_REQUEST: on_connect_request(*ev); break;  // acknowledges ev
-        case RDMA_CM_EVENT_DEVICE_REMOVAL:
+        case RDMA_CM_EVENT_DEVICE_REMOVAL: {
             // Also sent for a connect request's id not yet handed over: its
             // queue hears of the removal from the transport.
-            if (ev->id == id_) {
-                ::rdma_ack_cm_event(ev);
-                on_device_removal();
-            } else {
-                ::rdma_ack_cm_event(ev);
-            }
+            bool listening_id = ev->id == id_;
+            ::rdma_ack_cm_event(ev);
+            if (listening_id) on_device_removal();
             break;
+        }
         case RDMA_CM_EVENT_ADDR_CHANGE:
             log::warn("rdma: port {}: the address of its RDMA device changed", port_id_);
             ::rdma_ack_cm_event(ev);

@@ -3,9 +3,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <unistd.h>
 #include <netdb.h>
 #include <rdma/rdma_cma.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <thread>
@@ -40,19 +40,22 @@ void drop_device_files(ibv_context* ctx, const std::string& name) {
 }
 
 }  // namespace
+
 RdmaTransport::RdmaTransport(plugin::TransportEnv& env, RdmaOptions options)
     : env_(env), options_(options), pending_(env.connection_limits().max_pending_per_address) {}
 
 RdmaTransport::~RdmaTransport() {
     stop_listening();
     close_queues(-1);
-    // Lanes and channels go on their own threads, before the plugin's code does.
-    if (reactors_ready_) env_.reactors().at(0).run_and_wait([this] {
-        if (close_timer_) env_.reactors().at(0).cancel_timer(std::exchange(close_timer_, 0));
+    if (!reactors_ready_) return;
+    // Device watchers, lanes and channels go on their own threads, before
+    // the plugin's code does.
+    runtime::Reactor& r0 = env_.reactors().at(0);
+    r0.run_and_wait([this, &r0] {
+        if (close_timer_) r0.cancel_timer(std::exchange(close_timer_, 0));
         watched_.clear();
     });
-    if (reactors_ready_)
-        env_.reactors().run_on_all([](runtime::Reactor& r) { r.set_local(RdmaReactor::kLocalKey, nullptr); });
+    env_.reactors().run_on_all([](runtime::Reactor& r) { r.set_local(RdmaReactor::kLocalKey, nullptr); });
 }
 
 Result<void> RdmaTransport::prepare_reactors() {
@@ -103,15 +106,11 @@ void RdmaTransport::device_removed(ibv_context* device) {
         if (!removals_.emplace(device, env_.reactors().size()).second) return;  // already on its way
     }
     log::warn("rdma: RDMA device {} is being removed: closing its queues", ::ibv_get_device_name(device->device));
-    auto& group = env_.reactors();
-    for (unsigned i = 0; i < group.size(); ++i) {
-        runtime::Reactor& r = group.at(i);
-        // Posted: the caller may be a reactor, which must not wait for another.
-        r.post([this, &r, device] {
-            if (auto* rr = RdmaReactor::of(r)) rr->retire_device(device);
-            else device_released(device);
-        });
-    }
+    // Posted: the caller may be a reactor, which must not wait for another.
+    env_.reactors().post_to_all([this, device](runtime::Reactor& r) {
+        if (auto* rr = RdmaReactor::of(r)) rr->retire_device(device);
+        else device_released(device);
+    });
 }
 
 void RdmaTransport::device_released(ibv_context* device) {
@@ -143,13 +142,9 @@ void RdmaTransport::queue_pair_event(ibv_qp* qp, QueuePairEvent event, const cha
     // The queue pair outlives this call (its event is not acknowledged
     // yet); afterwards only its number and address are compared.
     uint32_t qp_num = qp->qp_num;
-    auto& group = env_.reactors();
-    for (unsigned i = 0; i < group.size(); ++i) {
-        runtime::Reactor& r = group.at(i);
-        r.post([&r, qp, qp_num, event, reason = std::string(what)] {
-            if (auto* rr = RdmaReactor::of(r)) rr->queue_pair_event(qp, qp_num, event, reason);
-        });
-    }
+    env_.reactors().post_to_all([qp, qp_num, event, reason = std::string(what)](runtime::Reactor& r) {
+        if (auto* rr = RdmaReactor::of(r)) rr->queue_pair_event(qp, qp_num, event, reason);
+    });
 }
 
 void RdmaTransport::close_released_devices() {
