@@ -375,15 +375,13 @@ device_removal() {
     # heard of the removal first.
     probe_peer=$(tail -n +$((from + 1)) "$NVMFD_LOG" | sed -n 's/.*(\([0-9.:]*\)) connected to .*(kato 10000 ms)$/\1/p')
     [[ -n $probe_peer ]] || fail "no connection of rdma-probe --hold in nvmfd's log"
-    tail -n +$((from + 1)) "$NVMFD_LOG" | grep -q "rdma: queue from $probe_peer closed (" ||
+    logged_since "$from" "rdma: queue from $probe_peer closed (" ||
         fail "nvmfd did not close the probe's queue ($probe_peer)"
     [[ ! -e $NVMFD_RCFILE ]] || fail "nvmfd died (status $(cat "$NVMFD_RCFILE"))"
     wait_until 30 "nvmfd to log that it released rxe0" logged_since "$from" "RDMA device rxe0 released"
     ! ls -l "/proc/$pid/fd" | grep uverbs || fail "nvmfd still holds a uverbs device after the removal"
     wait_until 60 "the host's controller to go with the device" test -z "$(ctrls_for_nqn "$SUBNQN")"
-    host_id_args "$HOSTNQN"
-    within 30 nvme discover -t tcp -a "$ADDR" -s "$TCP_PORT" "${HOSTID_ARGS[@]}" >/tmp/disc.out ||
-        fail "discovery over tcp failed while rxe0 was gone: $(cat /tmp/disc.out)"
+    discover_over tcp "$ADDR" "$TCP_PORT"  # tcp serves while rxe0 is gone
     rxe_with_gids
     wait_until 30 "nvmfd to listen on rdma again" logged_since "$from" "rdma: listening on $ADDR:$PORT again"
     wait_until 30 "nvmfd to listen on rdma over IPv6 again" \
