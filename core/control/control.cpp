@@ -109,6 +109,7 @@ Result<plugin::Transport*> Control::transport(const std::string& name) {
                           fmt::format("transport '{}' refused its settings (see the log)", name), "transport");
     auto* raw = t.get();
     transports_[name] = std::move(t);
+    lent_memory_.transport_added(*raw);
     return raw;
 }
 
@@ -192,6 +193,7 @@ void Control::drop_namespace(const NsKey& key) {
     if (!target_.drain(*it->second.ns, kDrainTimeout))
         log::warn("{}: commands still in flight after {} s; closing anyway", ns_label(key.first, key.second),
                   std::chrono::duration_cast<std::chrono::seconds>(kDrainTimeout).count());
+    lent_memory_.device_closing(it->second.ns->device());
     live_.erase(it);
 }
 

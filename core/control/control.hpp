@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/control/events.hpp"
+#include "core/control/lent_memory.hpp"
 #include "core/control/export_spec.hpp"
 #include "core/control/state_store.hpp"
 #include "core/plugin/loader.hpp"
@@ -238,6 +239,7 @@ private:
     std::vector<uint16_t> held_ports_;  // prepared, waiting for release_listeners()
     std::map<std::string, OfflineItem> offline_;
     std::map<std::string, std::unique_ptr<plugin::Transport>> transports_;
+    LentMemory lent_memory_{target_};
     std::map<std::string, std::unique_ptr<plugin::Backend>> backends_;
     std::map<uint16_t, plugin::DiscoveryAddress> discovery_addresses_;
     uint64_t generation_ = 0;

@@ -51,7 +51,10 @@ Result<uint32_t> Control::add_namespace(const std::string& nqn, const NamespaceS
     insert_sorted(s.namespaces, ns, [](const NamespaceSpec& x) { return x.nsid; });
     TRY(persist(next));
     spec_ = std::move(next);
-    if (*opened) live_[{nqn, ns.nsid}] = LiveNamespace{*opened};  // none in a dry run
+    if (*opened) {  // none in a dry run
+        live_[{nqn, ns.nsid}] = LiveNamespace{*opened};
+        lent_memory_.device_opened((*opened)->device());
+    }
     publish(false);
     target_.notify_namespaces_changed(nqn, {ns.nsid});
     emit(make_event(EventKind::NamespaceAdded, nqn, ns.nsid));
@@ -103,6 +106,7 @@ Result<void> Control::resize_namespace(const std::string& nqn, uint32_t nsid, ui
     }
     spec_ = std::move(next);
     ns.set_num_blocks(new_size / ns.block_size());
+    lent_memory_.device_resized(ns.device());
     publish(false);
     target_.notify_namespaces_changed(nqn, {nsid});
     log::info("{} resized from {} to {} bytes", ns_label(nqn, nsid), old_size, new_size);

@@ -239,7 +239,10 @@ Result<void> Control::apply(const ExportSpec& input) {
                 offline_[what] = OfflineItem{what, opened.error().describe(), s.nqn, ns.nsid, 0};
                 continue;
             }
-            if (*opened) live_[{s.nqn, ns.nsid}] = LiveNamespace{*opened};  // none in a dry run
+            if (*opened) {  // none in a dry run
+                live_[{s.nqn, ns.nsid}] = LiveNamespace{*opened};
+                lent_memory_.device_opened((*opened)->device());
+            }
         }
     }
     spec_ = spec;

@@ -4,8 +4,10 @@
 // the queue pair (no locks, no thread hops).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <sys/uio.h>
 
@@ -93,6 +95,16 @@ public:
     virtual Result<void> resize(uint64_t /*new_size*/) {
         return make_error(ErrorCode::NotSupported, "this backend cannot resize namespaces");
     }
+    // The memory reads are lent from (provides_read_buffers), for the
+    // transports that register memory with their hardware (RDMA) and then
+    // send read data from it without a copy; empty: the device lends none.
+    // Registering pins pages, so once this is called the device keeps every
+    // page of the range in place until it is destroyed: it zeroes memory
+    // instead of handing pages back to the kernel (a page swapped for a
+    // fresh one, as MADV_DONTNEED does, would leave the hardware sending the
+    // old one). Called again after a resize: the range may grow, never move.
+    // Control thread.
+    virtual std::span<const std::byte> pin_lent_memory() { return {}; }
     // Parameters that reopen the same device after a restart (e.g. a path);
     // persisted in the state file.
     virtual Params persistent_params() const = 0;

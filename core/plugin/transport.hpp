@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -190,6 +191,18 @@ public:
     virtual DiscoveryAddress discovery_address(const PortConfig& port) const = 0;
     // Stop accepting everywhere (shutdown).
     virtual void stop_listening() = 0;
+
+    // Memory a backend lends for reads (BlockDevice::pin_lent_memory), which
+    // responses' data may point into. A transport that must register memory
+    // with its hardware before moving it (RDMA) says so here; the core then
+    // pins the lending devices' memory and tells it of each range, so that
+    // it sends from there instead of copying into its own buffers. The core
+    // withdraws a range once every command that used it has been released,
+    // before the memory goes; the call returns when nothing of the
+    // transport's uses the range any more. Control thread.
+    virtual bool registers_lent_memory() const { return false; }
+    virtual void memory_lent(std::span<const std::byte> /*range*/) {}
+    virtual void memory_withdrawn(std::span<const std::byte> /*range*/) {}
 };
 
 }  // namespace nvmfd::plugin

@@ -44,6 +44,10 @@ bool Target::drain(Namespace& ns, std::chrono::milliseconds timeout) {
     }
 }
 
+void Target::sync_reactors() {
+    if (reactors_running_) reactors_.run_on_all([](runtime::Reactor&) {});
+}
+
 void Target::notify_namespaces_changed(const std::string& subnqn, const std::vector<uint32_t>& nsids) {
     for (auto& ctrl : controllers_.of_subsystem(subnqn)) {
         ctrl->admin_reactor().post([ctrl, nsids] {

@@ -52,6 +52,10 @@ public:
     // Wait until no reactor has a command in flight on `ns` (after it was
     // unpublished). Returns false on timeout.
     bool drain(Namespace& ns, std::chrono::milliseconds timeout);
+    // Returns once every reactor has passed a point after the call (what the
+    // caller wrote before is then seen by any code they run next); nothing
+    // to wait for before they run.
+    void sync_reactors();
     // Tell every controller of the subsystem that namespaces changed.
     void notify_namespaces_changed(const std::string& subnqn, const std::vector<uint32_t>& nsids);
     void notify_ana_changed(const std::vector<std::string>& subnqns);

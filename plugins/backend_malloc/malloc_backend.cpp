@@ -1,8 +1,10 @@
 // The malloc backend: namespaces in anonymous memory, for tests, demos and
 // benchmarks of the target itself. Reads are zero copy (the transport sends
 // straight from the namespace's memory); deallocated ranges are returned to
-// the kernel and read back as zeroes.
+// the kernel and read back as zeroes, unless a transport registered the
+// memory (pin_lent_memory): then they are only zeroed.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <sys/mman.h>
 
@@ -63,8 +65,8 @@ public:
             if (::mprotect(base_ + old_mapped, new_mapped - old_mapped, PROT_READ | PROT_WRITE) != 0)
                 return make_error(ErrorCode::Io, fmt::format("mprotect: {}", std::strerror(errno)));
         } else if (new_mapped < old_mapped) {
-            // Freed now, so that growing later reads zeroes there.
-            ::madvise(base_ + new_mapped, old_mapped - new_mapped, MADV_DONTNEED);
+            // Freed now (zeroed, when pinned), so that growing later reads zeroes there.
+            discard(base_ + new_mapped, old_mapped - new_mapped);
             ::mprotect(base_ + new_mapped, old_mapped - new_mapped, PROT_NONE);
         }
         if (new_size < size_ && new_size < new_mapped) std::memset(base_ + new_size, 0, new_mapped - new_size);
@@ -77,6 +79,10 @@ public:
                 {"max_size", std::to_string(reserved_)}};
     }
     std::string describe() const override { return fmt::format("malloc {} MiB", size_ >> 20); }
+    std::span<const std::byte> pin_lent_memory() override {
+        pinned_.store(true, std::memory_order_release);
+        return {reinterpret_cast<const std::byte*>(base_), round_up(size_)};
+    }
 
     uint8_t* base() { return base_; }
     uint64_t size() const { return size_; }
@@ -86,7 +92,7 @@ public:
         uint64_t first = round_up(offset), last = (offset + len) & ~(kPage - 1);
         if (first < last) {
             std::memset(base_ + offset, 0, first - offset);
-            ::madvise(base_ + first, last - first, MADV_DONTNEED);
+            discard(base_ + first, last - first);
             std::memset(base_ + last, 0, offset + len - last);
         } else {
             std::memset(base_ + offset, 0, len);
@@ -96,10 +102,19 @@ public:
     static uint64_t round_up(uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
 
 private:
+    // Whole pages to read as zeroes: handed back to the kernel, or, once a
+    // transport pinned them (its registration keeps the old pages), cleared
+    // in place.
+    void discard(uint8_t* at, uint64_t len) {
+        if (pinned_.load(std::memory_order_acquire)) std::memset(at, 0, len);
+        else ::madvise(at, len, MADV_DONTNEED);
+    }
+
     uint8_t* base_;
     uint64_t size_;
     const uint64_t reserved_;
     const uint32_t block_size_;
+    std::atomic<bool> pinned_{false};
 };
 
 void MallocChannel::submit(BlockIo& io) {

@@ -42,6 +42,8 @@ Result<std::unique_ptr<RdmaLane>> RdmaLane::create(RdmaReactor& owner, runtime::
     const char* dev = ::ibv_get_device_name(ctx->device);
     if (int rc = ::ibv_query_device(ctx, &l.attr_); rc != 0)
         return nvmfd::unexpected(verbs_error(fmt::format("{}: ibv_query_device", dev), rc));
+    l.sends_with_invalidate_ =
+        options.send_with_invalidate && (l.attr_.device_cap_flags & IBV_DEVICE_MEM_MGT_EXTENSIONS) != 0;
     if (!(l.pd_ = ::ibv_alloc_pd(ctx))) return nvmfd::unexpected(verbs_error(fmt::format("{}: ibv_alloc_pd", dev), errno));
     if (!(l.channel_ = ::ibv_create_comp_channel(ctx)))
         return nvmfd::unexpected(verbs_error(fmt::format("{}: ibv_create_comp_channel", dev), errno));
@@ -78,9 +80,10 @@ Result<std::unique_ptr<RdmaLane>> RdmaLane::create(RdmaReactor& owner, runtime::
     std::memset(l.zero_page_, 0, runtime::BufferPool::kPageSize);
     if (!(l.zero_mr_ = ::ibv_reg_mr(l.pd_, l.zero_page_, runtime::BufferPool::kPageSize, 0)))
         return nvmfd::unexpected(verbs_error(fmt::format("{}: registering a zero page", dev), errno));
-    l.regions_[0] = MemoryRegion{pool.data(), pool.size(), l.pool_mr_->lkey, reinterpret_cast<uint64_t>(pool.data())};
-    l.regions_[1] = MemoryRegion{runtime::BufferPool::zero_page(), runtime::BufferPool::kPageSize, l.zero_mr_->lkey,
-                                 reinterpret_cast<uint64_t>(l.zero_page_)};
+    l.regions_.push_back(
+        MemoryRegion{pool.data(), pool.size(), l.pool_mr_->lkey, reinterpret_cast<uint64_t>(pool.data())});
+    l.regions_.push_back(MemoryRegion{runtime::BufferPool::zero_page(), runtime::BufferPool::kPageSize,
+                                      l.zero_mr_->lkey, reinterpret_cast<uint64_t>(l.zero_page_)});
 
     l.recv_sges_.resize(l.buffer_count_);
     l.recv_wrs_.resize(l.buffer_count_);
@@ -97,13 +100,18 @@ Result<std::unique_ptr<RdmaLane>> RdmaLane::create(RdmaReactor& owner, runtime::
         return make_error(ErrorCode::Io, fmt::format("{}: posting the receive buffers failed", dev), "transport");
     reactor.add_fd(l.channel_->fd, EPOLLIN, l);
     l.in_epoll_ = true;
-    log::info("rdma: reactor {} uses {} ({} receive buffers of {} bytes, completion queue of {})", reactor.id(), dev,
-              l.buffer_count_, l.buffer_size_, l.cq_size_);
+    log::info("rdma: reactor {} uses {} ({} receive buffers of {} bytes, completion queue of {}, {})", reactor.id(),
+              dev, l.buffer_count_, l.buffer_size_, l.cq_size_,
+              l.sends_with_invalidate_ ? "SEND with Invalidate"
+              : options.send_with_invalidate ? "plain SENDs: the device cannot invalidate remotely"
+                                             : "plain SENDs: send_with_invalidate is off");
     return lane;
 }
 
 RdmaLane::~RdmaLane() {
     if (in_epoll_) reactor_.remove_fd(channel_->fd);
+    for (auto& reg : lent_)
+        for (ibv_mr* mr : reg.mrs) ::ibv_dereg_mr(mr);
     if (cq_ && unacked_events_) ::ibv_ack_cq_events(cq_, unacked_events_);
     if (srq_) ::ibv_destroy_srq(srq_);
     if (cq_) ::ibv_destroy_cq(cq_);
@@ -113,6 +121,48 @@ RdmaLane::~RdmaLane() {
     if (buffers_mr_) ::ibv_dereg_mr(buffers_mr_);
     if (pd_) ::ibv_dealloc_pd(pd_);
     std::free(zero_page_);
+}
+
+void RdmaLane::register_lent(std::span<const std::byte> range) {
+    if (range.empty() ||
+        std::any_of(lent_.begin(), lent_.end(), [&](const LentRegistration& r) { return r.base == range.data(); }))
+        return;  // told twice (a lane made while the range was on its way)
+    const char* dev = ::ibv_get_device_name(ctx_->device);
+    // Page-aligned pieces the device takes (rxe: any size; some HCAs less).
+    uint64_t piece_max = attr_.max_mr_size ? std::min<uint64_t>(attr_.max_mr_size, uint64_t(1) << 40) : uint64_t(1) << 40;
+    piece_max = std::max<uint64_t>(piece_max & ~uint64_t(runtime::BufferPool::kPageSize - 1), runtime::BufferPool::kPageSize);
+    LentRegistration reg{range.data(), {}};
+    for (size_t off = 0; off < range.size(); off += piece_max) {
+        size_t len = static_cast<size_t>(std::min<uint64_t>(piece_max, range.size() - off));
+        // Local write access although the device only reads here: it makes
+        // the kernel pin the namespace's own pages (breaking copy-on-write
+        // of never-written ones) rather than the shared zero page, which a
+        // later write would leave behind.
+        ibv_mr* mr = ::ibv_reg_mr(pd_, const_cast<std::byte*>(range.data() + off), len, IBV_ACCESS_LOCAL_WRITE);
+        if (!mr) {
+            const int err = errno;
+            log::warn("rdma: {}: cannot register {} MiB of backend memory: {}; reads from it are copied",
+                      dev, range.size() >> 20, verbs_error("ibv_reg_mr", err).message);
+            for (ibv_mr* m : reg.mrs) ::ibv_dereg_mr(m);
+            return;
+        }
+        reg.mrs.push_back(mr);
+    }
+    for (ibv_mr* mr : reg.mrs)
+        regions_.push_back(MemoryRegion{mr->addr, mr->length, mr->lkey, reinterpret_cast<uint64_t>(mr->addr)});
+    lent_.push_back(std::move(reg));
+    log::info("rdma: reactor {} registered {} MiB of backend memory on {} (read data sent from it)", reactor_.id(),
+              range.size() >> 20, dev);
+}
+
+void RdmaLane::deregister_lent(std::span<const std::byte> range) {
+    auto it = std::find_if(lent_.begin(), lent_.end(), [&](const LentRegistration& r) { return r.base == range.data(); });
+    if (it == lent_.end()) return;
+    for (ibv_mr* mr : it->mrs) {
+        std::erase_if(regions_, [&](const MemoryRegion& r) { return r.lkey == mr->lkey && r.base == mr->addr; });
+        ::ibv_dereg_mr(mr);
+    }
+    lent_.erase(it);
 }
 
 bool RdmaLane::reserve_completions(uint32_t n) {

@@ -2,10 +2,11 @@
 // completion queue shared by all its queue pairs on the device (with a
 // completion channel whose fd is in the reactor's epoll set), one shared
 // receive queue of capsule buffers, and the memory registrations of the
-// reactor's buffer pool and of a zero page. Reactor thread only.
+// reactor's buffer pool, of a zero page and of the memory backends lend for
+// reads. Reactor thread only.
 #pragma once
 
-#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <infiniband/verbs.h>
 #include <memory>
@@ -34,6 +35,14 @@ public:
     ibv_srq* srq() const { return srq_; }
     const ibv_device_attr& device() const { return attr_; }
     std::span<const MemoryRegion> regions() const { return regions_; }
+    // Memory a backend lends for reads: registered, read data is sent from
+    // it without a copy. A range the device refuses (locked-memory limit,
+    // size) is logged and left out: its reads are copied, as before.
+    void register_lent(std::span<const std::byte> range);
+    void deregister_lent(std::span<const std::byte> range);
+    // Responses may be SENDs with Invalidate (the setting is on and the
+    // device has the memory management extensions).
+    bool sends_with_invalidate() const { return sends_with_invalidate_; }
 
     // Completion queue entries a queue pair may produce (its send queue);
     // refused when the lane's completion queue has no room for them.
@@ -74,7 +83,13 @@ private:
     uint32_t buffer_size_ = 0;
     uint32_t buffer_count_ = 0;
     void* zero_page_ = nullptr;
-    std::array<MemoryRegion, 2> regions_{};
+    // The pool and the zero page first, then the lent ranges' pieces.
+    std::vector<MemoryRegion> regions_;
+    struct LentRegistration {
+        const std::byte* base;
+        std::vector<ibv_mr*> mrs;  // pieces of at most the device's max_mr_size
+    };
+    std::vector<LentRegistration> lent_;
 
     std::vector<ibv_sge> recv_sges_;
     std::vector<ibv_recv_wr> recv_wrs_;
@@ -83,6 +98,7 @@ private:
 
     uint32_t cq_size_ = 0;
     uint32_t cq_reserved_ = 0;
+    bool sends_with_invalidate_ = false;
     bool armed_ = false;
     bool in_epoll_ = false;
     unsigned unacked_events_ = 0;

@@ -15,6 +15,12 @@ Result<RdmaOptions> parse_rdma_options(const plugin::Params& params) {
             o.connect_timeout = std::chrono::milliseconds(*ms);
             continue;
         }
+        if (key == "send_with_invalidate" || key == "register_backend_memory") {
+            auto on = plugin::parse_bool(value, key);
+            if (!on) return nvmfd::unexpected(on.error());
+            (key == "send_with_invalidate" ? o.send_with_invalidate : o.register_backend_memory) = *on;
+            continue;
+        }
         auto n = plugin::parse_size(value, key);
         if (!n) return nvmfd::unexpected(n.error());
         if (key == "in_capsule_data_size") {
@@ -46,7 +52,8 @@ Result<RdmaOptions> parse_rdma_options(const plugin::Params& params) {
         } else {
             return make_error(ErrorCode::InvalidArgument,
                               "unknown rdma transport setting (known: in_capsule_data_size, max_data_transfer, "
-                              "max_queue_depth, max_read_depth, srq_depth, listen_backlog, connect_timeout_ms)",
+                              "max_queue_depth, max_read_depth, srq_depth, listen_backlog, connect_timeout_ms, "
+                              "send_with_invalidate, register_backend_memory)",
                               key);
         }
     }

@@ -27,6 +27,17 @@ struct RdmaOptions {
     // command finds no buffer is told to retry by the device (RNR).
     uint32_t srq_depth = 1024;
     int listen_backlog = 128;
+    // Answer a host that asks for remote invalidation (keyed SGL subtype
+    // Invalidate Key, what the Linux host sends for its registered buffers)
+    // with SEND with Invalidate, on devices that can: the host then skips a
+    // local invalidate per command. Off: plain SENDs; the host invalidates
+    // its keys itself (the escape hatch for a device that misbehaves).
+    bool send_with_invalidate = true;
+    // Register the memory a backend lends for reads (the malloc backend's
+    // namespaces) on every lane, so that read data is sent from it rather
+    // than copied into pool pages first. Registering pins and commits that
+    // memory (every lane counts it against the locked-memory limit).
+    bool register_backend_memory = true;
     // The host's Connect (and authentication) must be done this long after
     // the CM accepted its queue.
     std::chrono::milliseconds connect_timeout{30000};

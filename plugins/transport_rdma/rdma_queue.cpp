@@ -270,7 +270,11 @@ void RdmaQueue::finish_close() {
     ::rdma_destroy_qp(id_);
     qp_ = nullptr;
     lane_->release_completions(std::exchange(cq_reserved_, 0));
-    log::info("rdma: queue from {} closed ({})", peer_, close_reason_);
+    if (copied_reads_)
+        log::info("rdma: queue from {} closed ({}); the data of {} reads was copied into registered memory first",
+                  peer_, close_reason_, copied_reads_);
+    else
+        log::info("rdma: queue from {} closed ({})", peer_, close_reason_);
     owner_.forget(*this);  // deleted once the loop turn is over
 }
 

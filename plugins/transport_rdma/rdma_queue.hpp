@@ -149,6 +149,9 @@ private:
     bool disconnecting_ = false;
     bool dead_ = false;
     std::string close_reason_;
+    // Reads whose data lay outside registered memory and was copied first
+    // (reported when the queue closes: a sign that registration failed or is off).
+    uint64_t copied_reads_ = 0;
 };
 
 }  // namespace nvmfd::plugins::rdma

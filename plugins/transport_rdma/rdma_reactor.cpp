@@ -103,9 +103,18 @@ Result<RdmaLane*> RdmaReactor::lane_for(ibv_context* ctx) {
     auto lane = RdmaLane::create(*this, reactor_, ctx, transport_.options());
     if (!lane) return nvmfd::unexpected(lane.error());
     RdmaLane* raw = lane->get();
+    for (auto range : transport_.lent_ranges()) raw->register_lent(range);
     lanes_.emplace(ctx, std::move(*lane));
     transport_.watch_device(ctx);
     return raw;
+}
+
+void RdmaReactor::lend(std::span<const std::byte> range) {
+    for (auto& [ctx, lane] : lanes_) lane->register_lent(range);
+}
+
+void RdmaReactor::withdraw(std::span<const std::byte> range) {
+    for (auto& [ctx, lane] : lanes_) lane->deregister_lent(range);
 }
 
 void RdmaReactor::bind(uint32_t qp_num, RdmaQueue* q) { by_qp_[qp_num] = q; }

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <unordered_map>
 
@@ -63,7 +64,11 @@ public:
     // number may be reused by then): close its queue, or tell the CM.
     void queue_pair_event(const ibv_qp* qp, uint32_t qp_num, QueuePairEvent event, std::string_view what);
 
-    // The lane of `ctx` on this reactor, made on first use.
+    // Backend memory lent for reads: registered on every lane, or let go.
+    void lend(std::span<const std::byte> range);
+    void withdraw(std::span<const std::byte> range);
+
+    // The lane of `ctx` on this reactor, made on first use (with every lent range registered).
     Result<RdmaLane*> lane_for(ibv_context* ctx);
     void bind(uint32_t qp_num, RdmaQueue* q);
     void unbind(uint32_t qp_num);

@@ -39,10 +39,14 @@ void RdmaQueue::on_receive(RdmaLane& lane, const ibv_wc& wc) {
     const uint8_t* capsule = lane.receive_buffer(buffer);
     std::memcpy(&r->sqe, capsule, sizeof r->sqe);
     const uint32_t capsule_data = wc.byte_len - static_cast<uint32_t>(sizeof(proto::Sqe));
+    r->invalidate_key = false;
     if (!handler_->prepare(*r)) {
         lane.repost(buffer);  // completed with an error; any data that came with it is ignored
         return;
     }
+    // As the kernel's nvmet-rdma: only a key whose transfer was accepted is
+    // invalidated (a refused command's key stays the host's to invalidate).
+    r->invalidate_key = r->sqe.sgl.type == proto::sgl::kKeyedInvalidate && r->transfer_length > 0;
     r->reserve_iovs(r->transfer_length);
     if (r->direction != DataDirection::HostToController || r->transfer_length == 0) {
         lane.repost(buffer);

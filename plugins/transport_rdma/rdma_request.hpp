@@ -40,6 +40,9 @@ struct RdmaRequest final : plugin::Request {
     // yet got back: returned by its one signaled work request's completion.
     uint32_t sq_entries = 0;
     bool fetching = false;  // the prepared work requests read write data (else: the response)
+    // The host asked for its key to be invalidated by the response (keyed
+    // SGL subtype Invalidate Key) and the command was accepted with data.
+    bool invalidate_key = false;
 
     // Read data that lay outside registered memory, copied into pool pages.
     std::vector<iovec> bounce;

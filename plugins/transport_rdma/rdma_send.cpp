@@ -44,6 +44,7 @@ bool RdmaQueue::bounce_read_data(RdmaRequest& r) {
     size_t n = reactor().buffers().allocate(r.transfer_length, r.bounce);
     if (n == 0) return false;
     r.bounce_count = static_cast<uint32_t>(n);
+    ++copied_reads_;
     // Gather the lent pieces into the pool pages.
     size_t dst_i = 0, dst_off = 0;
     uint32_t left = r.transfer_length;
@@ -88,16 +89,22 @@ void RdmaQueue::send_response(RdmaRequest& r) {
         wr.wr.rdma.remote_addr = sgl.address + c.remote_offset;
         wr.wr.rdma.rkey = sgl.key();
     }
-    // Plain SEND even when the host asked for remote invalidation: the host
-    // then invalidates its key itself (always correct; SEND with Invalidate
-    // only saves it a work request, and rxe does not implement it).
     r.response_sge = ibv_sge{reinterpret_cast<uint64_t>(&r.cqe), sizeof r.cqe, 0};
     ibv_send_wr& send = r.wrs[writes];
     send = ibv_send_wr{};
     send.wr_id = wr_id(WrKind::Send, r.index);
     send.sg_list = &r.response_sge;
     send.num_sge = 1;
-    send.opcode = IBV_WR_SEND;
+    // With Invalidate when the host asked: its device invalidates the key
+    // once the WRITEs before are placed, and the host skips its own local
+    // invalidate. Otherwise (or on a device that cannot) the host does that
+    // itself, which is always correct.
+    if (r.invalidate_key && lane_->sends_with_invalidate()) {
+        send.opcode = IBV_WR_SEND_WITH_INV;
+        send.invalidate_rkey = sgl.key();
+    } else {
+        send.opcode = IBV_WR_SEND;
+    }
     send.send_flags = IBV_SEND_SIGNALED | IBV_SEND_INLINE;
     r.wr_count = writes + 1;
     submit(r);

@@ -81,6 +81,37 @@ Result<void> RdmaTransport::prepare_reactors() {
     return {};
 }
 
+void RdmaTransport::memory_lent(std::span<const std::byte> range) {
+    {
+        std::lock_guard lock(lent_mutex_);
+        lent_.push_back(range);
+    }
+    // Lanes made from now on register it when they are made; these the
+    // existing ones (a lane made meanwhile is told twice and ignores it).
+    if (reactors_ready_)
+        env_.reactors().post_to_all([range](runtime::Reactor& r) {
+            if (auto* rr = RdmaReactor::of(r)) rr->lend(range);
+        });
+}
+
+void RdmaTransport::memory_withdrawn(std::span<const std::byte> range) {
+    {
+        std::lock_guard lock(lent_mutex_);
+        std::erase_if(lent_, [&](auto r) { return r.data() == range.data(); });
+    }
+    // Waits: the memory goes when this returns. Every command that used it
+    // was released (the core's promise), so no work request refers to it.
+    if (reactors_ready_)
+        env_.reactors().run_on_all([range](runtime::Reactor& r) {
+            if (auto* rr = RdmaReactor::of(r)) rr->withdraw(range);
+        });
+}
+
+std::vector<std::span<const std::byte>> RdmaTransport::lent_ranges() const {
+    std::lock_guard lock(lent_mutex_);
+    return lent_;
+}
+
 void RdmaTransport::close_queues(int port_id) {
     if (!reactors_ready_) return;
     // Ask every reactor to close the matching queues, then wait until they

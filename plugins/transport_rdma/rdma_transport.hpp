@@ -8,6 +8,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
+#include <vector>
 
 #include "core/plugin/pending_connections.hpp"
 #include "core/plugin/transport.hpp"
@@ -33,6 +35,12 @@ public:
     void remove_port(uint16_t port_id) override;
     plugin::DiscoveryAddress discovery_address(const plugin::PortConfig& port) const override;
     void stop_listening() override;
+    // Backend memory is registered on every lane (register_backend_memory).
+    bool registers_lent_memory() const override { return options_.register_backend_memory; }
+    void memory_lent(std::span<const std::byte> range) override;
+    void memory_withdrawn(std::span<const std::byte> range) override;
+    // The ranges lent now, for a lane being made (any thread).
+    std::vector<std::span<const std::byte>> lent_ranges() const;
 
     plugin::TransportEnv& env() { return env_; }
     const RdmaOptions& options() const { return options_; }
@@ -63,6 +71,8 @@ private:
     std::map<uint16_t, std::unique_ptr<RdmaListener>> listeners_;
     plugin::PendingConnections pending_;
     std::atomic<bool> reactors_ready_{false};  // set under listeners_mutex_
+    mutable std::mutex lent_mutex_;
+    std::vector<std::span<const std::byte>> lent_;
 
     // Devices being removed: how many reactors still hold them.
     std::mutex removals_mutex_;

@@ -23,6 +23,7 @@ TEST_CASE("rdma options: defaults and accepted values") {
     CHECK(d->in_capsule_data_size == 8192);
     CHECK(d->max_data_transfer == 1u << 20);
     CHECK(d->max_queue_depth == 128);
+    CHECK(d->send_with_invalidate);
 
     auto o = parse_rdma_options({{"in_capsule_data_size", "4K"},
                                  {"max_data_transfer", "256K"},
@@ -30,7 +31,8 @@ TEST_CASE("rdma options: defaults and accepted values") {
                                  {"max_read_depth", "4"},
                                  {"srq_depth", "4096"},
                                  {"listen_backlog", "16"},
-                                 {"connect_timeout_ms", "5000"}});
+                                 {"connect_timeout_ms", "5000"},
+                                 {"send_with_invalidate", "off"}});
     REQUIRE(o.has_value());
     CHECK(o->in_capsule_data_size == 4096);
     CHECK(o->max_data_transfer == 256u << 10);
@@ -40,6 +42,7 @@ TEST_CASE("rdma options: defaults and accepted values") {
     CHECK(d->srq_depth == 1024);
     CHECK(o->listen_backlog == 16);
     CHECK(o->connect_timeout.count() == 5000);
+    CHECK_FALSE(o->send_with_invalidate);
 }
 
 TEST_CASE("rdma options: bad values name their key") {
@@ -53,6 +56,7 @@ TEST_CASE("rdma options: bad values name their key") {
     CHECK(error_of({{"srq_depth", "65537"}}).field == "srq_depth");
     CHECK(error_of({{"connect_timeout_ms", "10"}}).field == "connect_timeout_ms");
     CHECK(error_of({{"max_queue_depth", "lots"}}).field == "max_queue_depth");
+    CHECK(error_of({{"send_with_invalidate", "maybe"}}).field == "send_with_invalidate");
     Error unknown = error_of({{"srq", "1"}});
     CHECK(unknown.field == "srq");
     CHECK(unknown.message.find("max_queue_depth") != std::string::npos);  // lists what is known

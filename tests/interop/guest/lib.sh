@@ -216,7 +216,7 @@ dmesg_since_mark() {
 # else, e.g. a read nobody in the scenario issued (udev's blkid reads a new
 # device's head and tail, and reads it again when a writer closes it), still
 # fails the check.
-NVME_RECOVERY_RE='QID [0-9]+ timeout|starting error recovery|Reconnecting in|reconnect attempt|Successfully reconnected|resetting controller|keep_alive_end_io|keep-alive|digest error|unexpected pdu|TermReq'
+NVME_RECOVERY_RE='QID [0-9]+ timeout|starting error recovery|Reconnecting in|reconnect attempt|Successfully reconnected|resetting controller|keep_alive_end_io|keep-alive|digest error|unexpected pdu|TermReq|Bogus remote invalidation'
 DMESG_ALLOWED_MEDIUM_ERRORS=()
 check_dmesg_clean() {
     local bad line re='Call Trace|BUG:|WARNING:|Oops|general protection|I/O error|critical medium error'

@@ -17,9 +17,10 @@
 # the reconnect step needs) and three ports: rdma on ADDR:PORT, tcp on
 # ADDR:TCP_PORT, and rdma on eth0's IPv6 ULA, fd00:10::15 port 4423
 # (RoCE v2 over IPv6). Only HOSTNQN may connect (DENIED_HOSTNQN is the one
-# access-denied tries). nvmfd runs by hand, not under the unit: the unit
-# is systemd-unit.sh's subject, and a crash here should show nvmfd's own
-# log, not a restart.
+# access-denied tries). A second subsystem, SUBNQN-malloc, has a 48 MiB
+# malloc namespace on the rdma port (malloc-zero-copy). nvmfd runs by
+# hand, not under the unit: the unit is systemd-unit.sh's subject, and a
+# crash here should show nvmfd's own log, not a restart.
 #
 # Steps: eth0 up with its IPv6 address; rxe0 on it, with a GID for that
 # address; nvmfd up on all three ports; discover-connect over rdma (TSAS,
@@ -29,7 +30,12 @@
 # reads back over tcp and the reverse: one namespace, not one per
 # transport); ipv6 (discovery through the IPv6 port says adrfam ipv6 and its
 # traddr, 4 MiB written and read back over it, nvmfd logs the host as
-# [ADDR]:PORT); access-denied over rdma (Connect Invalid Host, hidden in
+# [ADDR]:PORT); remote-invalidate (the host posts no LOCAL_INV of its own
+# while nvmfd answers with SEND with Invalidate, one a command with
+# send_with_invalidate off: a kprobe counts them); malloc-zero-copy (a
+# malloc namespace on the rdma port, registered: reads sent without a
+# copy, a deallocated range reads zeroes and takes new data; copies with
+# register_backend_memory off); access-denied over rdma (Connect Invalid Host, hidden in
 # discovery, the allowed host gets in); hostile input (rdma-probe: bad CM
 # private data, commands before Connect, keyed SGLs over MDTS, of the wrong
 # length or type, a bad key, an RDMA WRITE to nvmfd; each gets the spec's
@@ -60,6 +66,9 @@ NS_BYTES=$((256 << 20))
 # files every process can read; the log is appended across starts.
 export NVMFD_STATE=/tmp/nvmfd-rdma/state.json NVMFD_LOG=/tmp/nvmfd.log
 export NVMFD_PIDFILE=/tmp/nvmfd-rdma/pid NVMFD_RCFILE=/tmp/nvmfd-rdma/rc
+# A second subsystem on the rdma port, with a malloc namespace (whose memory
+# nvmfd registers; not the buffer pool's 64 MiB, to tell their MRs apart).
+MALLOC_NQN=$SUBNQN-malloc MALLOC_MIB=48
 # A third port: rdma on an IPv6 ULA of eth0 (RoCE v2 over IPv6).
 ADDR6=fd00:10::15 IPV6_PORT=4423
 export RDMA_ADDR=$ADDR RDMA_PORT=$PORT RDMA_TCP_PORT=$TCP_PORT RDMA_ADDR6=$ADDR6 RDMA_IPV6_PORT=$IPV6_PORT
@@ -146,7 +155,8 @@ launch_nvmfd() {
     rm -f "$NVMFD_PIDFILE" "$NVMFD_RCFILE"
     echo "--- nvmfd start $(date +%T.%N)" >>"$NVMFD_LOG"
     # shellcheck disable=SC2016 # the inner bash expands them (exported)
-    setsid bash -c '"$NVMFD_BIN" --bus none --state-file "$NVMFD_STATE" --log-level info >>"$NVMFD_LOG" 2>&1 </dev/null &
+    # shellcheck disable=SC2086 # NVMFD_ARGS: extra options, word-split on purpose
+    setsid bash -c '"$NVMFD_BIN" --bus none --state-file "$NVMFD_STATE" --log-level info $NVMFD_ARGS >>"$NVMFD_LOG" 2>&1 </dev/null &
         echo $! >"$NVMFD_PIDFILE"
         wait $!
         echo $? >"$NVMFD_RCFILE"' </dev/null >/dev/null 2>&1 &
@@ -172,11 +182,13 @@ start_nvmfd() {
   "subsystems": [
     {"nqn": "$SUBNQN", "allow_any_host": false, "hosts": ["$HOSTNQN"],
      "namespaces": [{"nsid": 1, "backend": "uring",
-                     "params": {"path": "/tmp/nvmfd-rdma/ns1.img", "size": "256M", "create": "true"}}]}
+                     "params": {"path": "/tmp/nvmfd-rdma/ns1.img", "size": "256M", "create": "true"}}]},
+    {"nqn": "$MALLOC_NQN", "allow_any_host": false, "hosts": ["$HOSTNQN"],
+     "namespaces": [{"nsid": 1, "backend": "malloc", "params": {"size": "${MALLOC_MIB}M"}}]}
   ],
   "ports": [
     {"id": 1, "transport": "rdma", "family": "ipv4", "address": "$ADDR", "service": "$PORT",
-     "subsystems": ["$SUBNQN"]},
+     "subsystems": ["$SUBNQN", "$MALLOC_NQN"]},
     {"id": 2, "transport": "tcp", "family": "ipv4", "address": "$ADDR", "service": "$TCP_PORT",
      "subsystems": ["$SUBNQN"]},
     {"id": 3, "transport": "rdma", "family": "ipv6", "address": "$ADDR6", "service": "$IPV6_PORT",
@@ -278,6 +290,141 @@ rdma_ipv6() {
     disconnect_all
     tail -n +$((from + 1)) "$NVMFD_LOG" | grep -E "rdma: queue from \[$ADDR6\]:[0-9]+ closed" | head -n 3 | grep . ||
         fail "nvmfd's log shows no queue from [$ADDR6]:PORT"
+    check_dmesg_clean
+}
+
+# restart_with SETTING=VALUE: nvmfd stopped, then started with that
+# [transport.rdma] setting; LOG_FROM is its log's length before the start.
+restart_with() {
+    local conf=/tmp/nvmfd-rdma/${1%%=*}.conf
+    stop_nvmfd
+    printf '[transport.rdma]\n%s = %s\n' "${1%%=*}" "${1#*=}" >"$conf"
+    LOG_FROM=$(wc -l <"$NVMFD_LOG")
+    NVMFD_ARGS="--config $conf" launch_nvmfd
+}
+
+# --- remote invalidation: SEND with Invalidate ------------------------------
+# The Linux host registers each command's buffer (fast registration) and
+# asks for its key to be invalidated by the response (keyed SGL subtype
+# Invalidate Key). A SEND with Invalidate has the host's device do that, and
+# the host posts no LOCAL_INV of its own; after a plain SEND it posts one per
+# command, whose completion nvme_rdma_inv_rkey_done handles. A kprobe
+# counts those calls: none with nvmfd's default, and (the control that
+# shows the count can tell) at least one a command with
+# send_with_invalidate off. 4 MiB is written and read back in 128 KiB
+# commands (above the in-capsule size: RDMA READ and WRITE) each time.
+TRACEFS=/sys/kernel/tracing
+host_local_invalidates() {
+    awk '$1 == "host_local_inv" { print $2 }' "$TRACEFS/kprobe_profile"
+}
+
+# invalidate_round: connect, the I/O, disconnect; sets LOCAL_INVS.
+invalidate_round() {
+    local at=$((160 << 20)) before
+    connect_over rdma "$ADDR" "$PORT"
+    before=$(host_local_invalidates)
+    within 60 write_region "$DEV" /tmp/inv-pattern "$at" 128K
+    [[ $(within 60 region_md5 "$DEV" "$at" 4M 128K) == "$(file_md5 /tmp/inv-pattern)" ]] ||
+        fail "4 MiB written over rdma read back wrong"
+    LOCAL_INVS=$(($(host_local_invalidates) - before))
+    disconnect_all
+}
+
+remote_invalidate() {
+    local with without commands=64
+    mountpoint -q "$TRACEFS" || mount -t tracefs nodev "$TRACEFS"
+    echo 'p:nvmfd/host_local_inv nvme_rdma:nvme_rdma_inv_rkey_done' >>"$TRACEFS/kprobe_events"
+    echo 1 >"$TRACEFS/events/nvmfd/host_local_inv/enable"
+    make_pattern /tmp/inv-pattern 4M
+    mark_dmesg
+
+    invalidate_round
+    with=$LOCAL_INVS
+    # Logged when the lane was made: by this nvmfd, maybe steps ago.
+    if ! grep -q 'rdma: reactor 0 uses rxe0 (.*, SEND with Invalidate)$' "$NVMFD_LOG"; then
+        grep 'uses rxe0' "$NVMFD_LOG" | tail -n 2
+        fail "nvmfd did not log that it answers with SEND with Invalidate on rxe0"
+    fi
+
+    restart_with send_with_invalidate=off
+    invalidate_round
+    without=$LOCAL_INVS
+    logged_since "$LOG_FROM" "plain SENDs: send_with_invalidate is off" ||
+        fail "nvmfd did not log that send_with_invalidate is off"
+    stop_nvmfd
+    launch_nvmfd
+
+    echo 0 >"$TRACEFS/events/nvmfd/host_local_inv/enable"
+    echo '-:nvmfd/host_local_inv' >>"$TRACEFS/kprobe_events"
+    echo "the host's own invalidations during $commands commands of 128 KiB: $with with SEND with Invalidate," \
+        "$without with plain SENDs"
+    ((without >= commands)) ||
+        fail "with plain SENDs the host invalidated $without keys, fewer than the $commands commands: the probe counts the wrong thing"
+    ((with == 0)) || fail "the host invalidated $with keys itself: nvmfd's SEND with Invalidate did not do it"
+    check_dmesg_clean
+}
+
+# --- a malloc namespace: read data sent from the namespace's own memory ------
+# nvmfd registers the malloc namespace's memory on its lane
+# (register_backend_memory, on by default), so reads are RDMA WRITEs
+# straight from it: no queue reports reads copied into registered memory
+# first, and nvmfd pins (VmPin) the namespace's size more than with
+# register_backend_memory off. What the
+# registration must survive is checked too: 4 MiB written and read back; a
+# MiB deallocated (blkdiscard: Dataset Management) reads as zeroes, and
+# written again reads the new data (the malloc backend zeroes pinned pages
+# in place: handing them back to the kernel would leave the registration
+# sending the old ones). The control: with register_backend_memory off,
+# the same reads are copied, and the queue says so when it closes.
+malloc_round() {
+    local at=$((8 << 20)) zeroes
+    host_id_args "$HOSTNQN"
+    nvme connect -t rdma -a "$ADDR" -s "$PORT" -n "$MALLOC_NQN" "${HOSTID_ARGS[@]}" >/dev/null
+    DEV=$(wait_for_blockdev "$MALLOC_NQN")
+    within 60 write_region "$DEV" /tmp/malloc-a "$at" 128K
+    [[ $(within 60 region_md5 "$DEV" "$at" 4M 128K) == "$(file_md5 /tmp/malloc-a)" ]] ||
+        fail "4 MiB written to the malloc namespace read back wrong"
+    blkdiscard -o "$at" -l $((1 << 20)) "$DEV"
+    zeroes=$(head -c $((1 << 20)) /dev/zero | md5sum | cut -d' ' -f1)
+    [[ $(within 60 region_md5 "$DEV" "$at" 1M 128K) == "$zeroes" ]] ||
+        fail "a deallocated MiB of the malloc namespace does not read as zeroes"
+    within 60 write_region "$DEV" /tmp/malloc-b "$at" 128K
+    [[ $(within 60 region_md5 "$DEV" "$at" 4M 1M) == "$(file_md5 /tmp/malloc-b)" ]] ||
+        fail "data written over a deallocated range of the malloc namespace read back wrong"
+}
+
+pinned_kib() { awk '/^VmPin:/ { print $2 }' "/proc/$(nvmfd_pid)/status"; }
+
+malloc_disconnect() {
+    nvme disconnect -n "$MALLOC_NQN" >/dev/null
+    [[ -z $(ctrls_for_nqn "$MALLOC_NQN") ]] || fail "controller of $MALLOC_NQN left after disconnect"
+}
+
+malloc_zero_copy() {
+    local from pinned unpinned
+    make_pattern /tmp/malloc-a 4M
+    make_pattern /tmp/malloc-b 4M
+    mark_dmesg
+    from=$(wc -l <"$NVMFD_LOG")
+    malloc_round
+    pinned=$(pinned_kib)
+    malloc_disconnect
+    grep -E "rdma: reactor [0-9]+ registered $MALLOC_MIB MiB of backend memory on rxe0" "$NVMFD_LOG" | tail -n 1 | grep . ||
+        fail "nvmfd did not log registering the malloc namespace on rxe0"
+    ! tail -n +$((from + 1)) "$NVMFD_LOG" | grep 'reads was copied' ||
+        fail "reads from the registered malloc namespace were copied"
+
+    restart_with register_backend_memory=off
+    malloc_round
+    unpinned=$(pinned_kib)
+    malloc_disconnect
+    tail -n +$((LOG_FROM + 1)) "$NVMFD_LOG" | grep 'reads was copied into registered memory first' ||
+        fail "with register_backend_memory off, no queue reported copied reads: the check cannot tell"
+    stop_nvmfd
+    launch_nvmfd
+    echo "nvmfd pins $pinned KiB with the malloc namespace registered, $unpinned KiB without"
+    ((pinned - unpinned >= MALLOC_MIB * 1024)) ||
+        fail "registering the $MALLOC_MIB MiB malloc namespace pinned only $((pinned - unpinned)) KiB more"
     check_dmesg_clean
 }
 
@@ -439,6 +586,8 @@ step discover-connect shared discover-connect.sh "$PORT" "$SUBNQN" "$HOSTNQN" EX
 step data-integrity shared data-integrity.sh "$PORT" "$SUBNQN" "$HOSTNQN"
 step cross-transport cross_transport
 step ipv6 rdma_ipv6
+step remote-invalidate remote_invalidate
+step malloc-zero-copy malloc_zero_copy
 step access-denied shared access-denied.sh "$PORT" "$SUBNQN" "$DENIED_HOSTNQN" ALLOWED_HOSTNQN="$HOSTNQN"
 step hostile hostile
 step reconnect shared reconnect.sh "$PORT" "$SUBNQN" "$HOSTNQN" VERIFY_OLD_DATA=1
