@@ -1,0 +1,338 @@
+// plugins/backend_nvmet against the fake nvmet tree (which refuses what the
+// kernel refuses): an export is written in an order the kernel takes, reads
+// back as itself, and a second reconcile changes nothing; changes touch only
+// what changed; at start, what would drop hosts is held back and reported;
+// objects nvmfd does not manage are never touched; the kernel's refusals
+// come back as named errors.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "plugins/backend_nvmet/nvmet_reconcile.hpp"
+#include "tests/nvmet_configfs/fake_configfs.hpp"
+
+using namespace nvmfd;
+using namespace nvmfd::plugins::nvmet;
+using nvmfd::test::FakeNvmetTree;
+using nvmfd::test::FsOp;
+using plugin::KernelExport;
+using plugin::KernelNamespace;
+using plugin::KernelPort;
+using plugin::KernelSubsystem;
+
+namespace {
+
+const std::string kA = "nqn.2026-12.io.nvmfd:kernel-a";
+const std::string kB = "nqn.2026-12.io.nvmfd:kernel-b";
+const std::string kH1 = "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000000h1";
+const std::string kH2 = "nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000000h2";
+
+KernelExport sample() {
+    KernelExport e;
+    KernelSubsystem a;
+    a.nqn = kA;
+    a.serial = "KA0001";
+    a.model = "nvmfd kernel";
+    a.min_cntlid = 10;
+    a.max_cntlid = 20;
+    a.hosts = {kH1, kH2};
+    KernelNamespace n1;
+    n1.nsid = 1;
+    n1.device_path = "/dev/vdb";
+    n1.uuid = "3b241101-e2bb-4255-8caf-4136c566a962";
+    n1.nguid = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
+    KernelNamespace n2;
+    n2.nsid = 2;
+    n2.device_path = "/srv/a.img";
+    n2.uuid = "7d444840-9dc0-11d1-b245-5ffdce74fad2";
+    n2.nguid = "0f0e0d0c0b0a09080706050403020100";
+    n2.buffered_io = true;
+    n2.ana_group = 2;
+    a.namespaces = {n1, n2};
+    KernelSubsystem b;
+    b.nqn = kB;
+    b.allow_any_host = true;
+    b.passthru_device = "/dev/nvme0";
+    e.subsystems = {a, b};
+    KernelPort p;
+    p.id = 1;
+    p.trtype = "tcp";
+    p.adrfam = "ipv4";
+    p.traddr = "127.0.0.1";
+    p.trsvcid = "4420";
+    p.subsystems = {kA, kB};
+    p.ana_states = {{1, "optimized"}, {2, "non-optimized"}};
+    e.ports = {p};
+    e.hosts = {kH1, kH2};
+    return e;
+}
+
+NvmetScope scope_of(const KernelExport& e) {
+    NvmetScope s;
+    for (const auto& x : e.subsystems) s.subsystems.insert(x.nqn);
+    for (const auto& p : e.ports) s.ports.insert(p.id);
+    for (const auto& h : e.hosts) s.hosts.insert(h);
+    return s;
+}
+
+NvmetScope both(const KernelExport& a, const KernelExport& b) {
+    NvmetScope s = scope_of(a), t = scope_of(b);
+    s.subsystems.insert(t.subsystems.begin(), t.subsystems.end());
+    s.ports.insert(t.ports.begin(), t.ports.end());
+    s.hosts.insert(t.hosts.begin(), t.hosts.end());
+    return s;
+}
+
+// The fake with the sample's devices, and the sample written into it.
+struct Served {
+    FakeNvmetTree t;
+    KernelExport e = sample();
+    Served() {
+        t.ops->devices = {"/dev/vdb", "/srv/a.img", "/srv/b.img", "/dev/nvme0"};
+        auto r = reconcile(*t.fs, e, scope_of(e));
+        REQUIRE_MESSAGE(r, r.error().describe());
+    }
+    KernelExport read() {
+        auto r = read_kernel_export(*t.fs);
+        REQUIRE_MESSAGE(r, r.error().describe());
+        return *r;
+    }
+    NvmetPlan change(const KernelExport& next, NvmetPlanOptions o = {}) {
+        auto r = reconcile(*t.fs, next, both(e, next), o);
+        REQUIRE_MESSAGE(r, r.error().describe());
+        e = next;
+        return *r;
+    }
+};
+
+// How the tree reads back what was written: NGUIDs without dashes, and the
+// kernel's own serial and model where the export left them to it.
+KernelExport as_read(KernelExport e) {
+    for (auto& s : e.subsystems) {
+        if (s.serial.empty()) s.serial = "5d1f7c2a9b3e4f60a1b2";  // the fake's nvmet default
+        if (s.model.empty()) s.model = "Linux";
+        for (auto& n : s.namespaces) n.nguid = normalized_nguid(n.nguid);
+    }
+    return e;
+}
+
+std::vector<std::string> lines(const NvmetPlan& p) {
+    std::vector<std::string> out;
+    for (const auto& s : p.steps) out.push_back(describe(s));
+    return out;
+}
+
+bool has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+size_t index_of(const std::vector<std::string>& v, const std::string& x) {
+    auto it = std::find(v.begin(), v.end(), x);
+    REQUIRE_MESSAGE(it != v.end(), "no step '" << x << "'");
+    return size_t(it - v.begin());
+}
+
+}  // namespace
+
+TEST_CASE("nvmet: an export is written in an order the kernel takes and reads back as itself") {
+    Served s;
+    KernelExport back = s.read();
+    CHECK(back == as_read(s.e));
+    CHECK(s.t.ops->value("subsystems/" + kA + "/attr_serial") == "KA0001              ");  // padded, read trimmed
+    CHECK(s.t.ops->value("ports/1/ana_groups/2/ana_state") == "non-optimized");
+
+    // Nothing left to do: no write, no link, no mkdir.
+    auto again = plan_reconcile(back, s.e, scope_of(s.e));
+    CHECK(again.steps.empty());
+    CHECK(again.held_back.empty());
+}
+
+TEST_CASE("nvmet: the order of a fresh export: hosts, identity, namespaces enabled last, ANA groups before links") {
+    KernelExport empty;
+    empty.hosts = {};
+    auto plan = plan_reconcile(empty, sample(), scope_of(sample()));
+    auto l = lines(plan);
+    const std::string a = "subsystems/" + kA;
+    CHECK(index_of(l, "mkdir hosts/" + kH1) < index_of(l, "link " + a + "/allowed_hosts/" + kH1 + " -> hosts/" + kH1));
+    CHECK(index_of(l, "write " + a + "/attr_serial = KA0001") < index_of(l, "link ports/1/subsystems/" + kA + " -> " + a));
+    // min 10 after max 20? No: moving down from the default 1..65519, min first.
+    CHECK(index_of(l, "write " + a + "/attr_cntlid_min = 10") < index_of(l, "write " + a + "/attr_cntlid_max = 20"));
+    CHECK(index_of(l, "write " + a + "/namespaces/2/buffered_io = 1") < index_of(l, "write " + a + "/namespaces/2/enable = 1"));
+    CHECK(index_of(l, "write ports/1/ana_groups/2/ana_state = non-optimized") <
+          index_of(l, "link ports/1/subsystems/" + kA + " -> " + a));
+    CHECK(has(l, "write subsystems/" + kB + "/attr_allow_any_host = 1"));
+    CHECK(has(l, "write subsystems/" + kB + "/passthru/enable = 1"));
+    CHECK_FALSE(has(l, "write ports/1/ana_groups/1/ana_state = optimized"));  // group 1 starts optimized
+}
+
+TEST_CASE("nvmet: a change touches only what changed") {
+    Served s;
+    SUBCASE("a namespace's file: disabled, rewritten, enabled; nothing else") {
+        KernelExport next = s.e;
+        next.subsystems[0].namespaces[1].device_path = "/srv/b.img";
+        auto l = lines(s.change(next));
+        const std::string ns = "subsystems/" + kA + "/namespaces/2";
+        CHECK(l == std::vector<std::string>{"write " + ns + "/enable = 0", "write " + ns + "/device_path = /srv/b.img",
+                                            "write " + ns + "/enable = 1"});
+    }
+    SUBCASE("an ANA state: one write, the port stays linked") {
+        KernelExport next = s.e;
+        next.ports[0].ana_states[2] = "inaccessible";
+        CHECK(lines(s.change(next)) == std::vector<std::string>{"write ports/1/ana_groups/2/ana_state = inaccessible"});
+    }
+    SUBCASE("the port's address: unlinked, rewritten, linked again") {
+        KernelExport next = s.e;
+        next.ports[0].trsvcid = "4421";
+        auto l = lines(s.change(next));
+        CHECK(index_of(l, "unlink ports/1/subsystems/" + kA) < index_of(l, "write ports/1/addr_trsvcid = 4421"));
+        CHECK(index_of(l, "write ports/1/addr_trsvcid = 4421") <
+              index_of(l, "link ports/1/subsystems/" + kA + " -> subsystems/" + kA));
+        CHECK(s.read() == as_read(s.e));
+    }
+    SUBCASE("allowed hosts to any host and back") {
+        KernelExport any = s.e;
+        any.subsystems[0].allow_any_host = true;
+        any.subsystems[0].hosts = {};
+        any.hosts = {};
+        auto l = lines(s.change(any));
+        CHECK(index_of(l, "unlink subsystems/" + kA + "/allowed_hosts/" + kH1) <
+              index_of(l, "write subsystems/" + kA + "/attr_allow_any_host = 1"));
+        CHECK(has(l, "rmdir hosts/" + kH2));  // no subsystem names it any more
+        CHECK(s.read() == as_read(s.e));
+        KernelExport back = sample();
+        auto l2 = lines(s.change(back));
+        CHECK(index_of(l2, "write subsystems/" + kA + "/attr_allow_any_host = 0") <
+              index_of(l2, "link subsystems/" + kA + "/allowed_hosts/" + kH1 + " -> hosts/" + kH1));
+        CHECK(s.read() == as_read(s.e));
+    }
+    SUBCASE("the controller ID range moved up: max before min") {
+        KernelExport next = s.e;
+        next.subsystems[0].min_cntlid = 30;
+        next.subsystems[0].max_cntlid = 40;
+        CHECK(lines(s.change(next)) == std::vector<std::string>{"write subsystems/" + kA + "/attr_cntlid_max = 40",
+                                                                "write subsystems/" + kA + "/attr_cntlid_min = 30"});
+    }
+    SUBCASE("a subsystem removed: off the port, its hosts and namespaces, then itself") {
+        KernelExport next = s.e;
+        next.subsystems.erase(next.subsystems.begin());
+        next.ports[0].subsystems = {kB};
+        next.ports[0].ana_states.erase(2);
+        next.hosts = {};
+        s.change(next);
+        CHECK(s.read() == as_read(s.e));
+        CHECK_FALSE(s.t.fs->exists("subsystems/" + kA));
+        CHECK_FALSE(s.t.fs->exists("ports/1/ana_groups/2"));
+        CHECK(s.t.fs->exists("ports/1/subsystems/" + kB));
+    }
+    SUBCASE("passthru given up for namespaces of its own") {
+        KernelExport next = s.e;
+        next.subsystems[1].passthru_device.clear();
+        KernelNamespace n;
+        n.nsid = 1;
+        n.device_path = "/srv/b.img";
+        n.uuid = "11111111-2222-4333-8444-555555555555";
+        next.subsystems[1].namespaces = {n};
+        s.change(next);
+        KernelExport back = s.read();
+        CHECK(back.subsystems[1].passthru_device.empty());
+        REQUIRE(back.subsystems[1].namespaces.size() == 1);
+        CHECK(back.subsystems[1].namespaces[0].enabled);
+    }
+}
+
+TEST_CASE("nvmet: at start, what hosts would notice is held back and reported; the rest is repaired") {
+    Served s;
+    const std::string ns = "subsystems/" + kA + "/namespaces/2";
+    // What the kernel holds drifted from the state: another file under an
+    // enabled namespace, another port address, a link the state lacks, an
+    // identity the kernel has locked; and a namespace a crash left disabled.
+    KernelExport state = s.e;
+    state.subsystems[0].namespaces[1].device_path = "/srv/b.img";
+    state.ports[0].trsvcid = "4430";
+    state.ports[0].subsystems = {kA};
+    state.subsystems[0].serial = "OTHER";
+    REQUIRE(s.t.fs->write("subsystems/" + kA + "/namespaces/1/enable", "0"));
+    REQUIRE(s.t.fs->write("ports/1/ana_groups/1/ana_state", "inaccessible"));
+
+    auto r = reconcile(*s.t.fs, state, scope_of(state), NvmetPlanOptions{.allow_disruptive = false});
+    REQUIRE_MESSAGE(r, r.error().describe());
+    auto l = lines(*r);
+    CHECK(l == std::vector<std::string>{"write subsystems/" + kA + "/namespaces/1/enable = 1",
+                                        "write ports/1/ana_groups/1/ana_state = optimized"});
+    REQUIRE(r->held_back.size() == 4);
+    CHECK(r->held_back[0] == "port 1: the kernel serves tcp 127.0.0.1 4420, the state says tcp 127.0.0.1 4430");
+    CHECK(r->held_back[1] == "port 1: " + kB + " is linked, the state says not");
+    CHECK(r->held_back[2] == kA + " namespace 2: the kernel serves /srv/a.img, the state says /srv/b.img");
+    CHECK(r->held_back[3] == kA + ": the kernel's serial is 'KA0001', the state says 'OTHER'");
+    CHECK(s.t.ops->value(ns + "/device_path") == "/srv/a.img");
+    CHECK(s.t.ops->value("ports/1/addr_trsvcid") == "4420");
+}
+
+TEST_CASE("nvmet: what nvmfd does not manage is never touched") {
+    Served s;
+    // An admin's own subsystem, port and host, made with nvmetcli.
+    REQUIRE(s.t.fs->make_dir("hosts/nqn.2014-08.org.nvmexpress:uuid:foreign"));
+    REQUIRE(s.t.fs->make_dir("subsystems/nqn.2026-12.example:foreign"));
+    REQUIRE(s.t.fs->make_dir("ports/7"));
+    REQUIRE(s.t.fs->write("ports/7/addr_trtype", "loop"));
+    REQUIRE(s.t.fs->link("subsystems/nqn.2026-12.example:foreign", "ports/7/subsystems/nqn.2026-12.example:foreign"));
+
+    KernelExport none;  // nvmfd gives up all of its own
+    auto r = reconcile(*s.t.fs, none, scope_of(s.e));
+    REQUIRE_MESSAGE(r, r.error().describe());
+    for (const auto& step : r->steps) {
+        CHECK(step.path.find("foreign") == std::string::npos);
+        CHECK(step.path.find("ports/7") == std::string::npos);
+    }
+    KernelExport left = s.read();
+    REQUIRE(left.subsystems.size() == 1);
+    CHECK(left.subsystems[0].nqn == "nqn.2026-12.example:foreign");
+    REQUIRE(left.ports.size() == 1);
+    CHECK(left.ports[0].id == 7);
+    CHECK(left.hosts == std::vector<std::string>{"nqn.2014-08.org.nvmexpress:uuid:foreign"});
+}
+
+TEST_CASE("nvmet: the kernel's refusals come back as named errors") {
+    SUBCASE("an identity a host has seen: InvalidArgument on serial") {
+        Served s;
+        s.t.ops->discovered.insert(kA);
+        KernelExport next = s.e;
+        next.subsystems[0].serial = "KA0002";
+        auto r = reconcile(*s.t.fs, next, scope_of(next));
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == ErrorCode::InvalidArgument);
+        CHECK(r.error().field == "serial");
+    }
+    SUBCASE("a namespace on a file that is not there: NotFound on path") {
+        FakeNvmetTree t;
+        KernelExport e = sample();
+        e.subsystems.resize(1);
+        e.ports[0].subsystems = {kA};
+        t.ops->devices = {"/dev/vdb"};  // /srv/a.img is missing
+        auto r = reconcile(*t.fs, e, scope_of(e));
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == ErrorCode::NotFound);
+        CHECK(r.error().field == "path");
+        CHECK(r.error().message.find("namespaces/2/enable") != std::string::npos);
+    }
+    SUBCASE("a second port on an address that is served: Busy on subsystems") {
+        Served s;
+        KernelExport next = s.e;
+        KernelPort twin = next.ports[0];
+        twin.id = 2;
+        twin.subsystems = {kB};
+        twin.ana_states = {{1, "optimized"}};
+        next.ports.push_back(twin);
+        auto r = reconcile(*s.t.fs, next, both(s.e, next));
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == ErrorCode::Busy);
+        CHECK(r.error().field == "subsystems");
+    }
+    SUBCASE("a refusal the fake injects: EBUSY writing a device path") {
+        FakeNvmetTree t;
+        t.ops->devices = {"/dev/vdb", "/srv/a.img", "/dev/nvme0"};
+        t.ops->refuse(FsOp::Write, "subsystems/" + kA + "/namespaces/1/device_path", EBUSY);
+        auto r = reconcile(*t.fs, sample(), scope_of(sample()));
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == ErrorCode::Busy);
+        CHECK(r.error().field == "path");
+    }
+}
