@@ -9,6 +9,9 @@
 #   rdma             nvmfd serving over rdma (and tcp) on soft-RoCE, with the
 #                    guest kernel's nvme-rdma as the host: the shared
 #                    scenarios with TRANSPORT=rdma, cross-transport, a restart
+#   nvmet-reconcile  the kernel data path's reconcile logic against the
+#                    guest kernel's nvmet configfs tree, and the kernel's
+#                    NVMe/TCP host on what it wrote
 #
 #   run-systemd-scenario.sh [-v] [--timeout SEC] [--only NAME[,NAME]] BUILD_DIR
 #
@@ -31,8 +34,9 @@ done
 (($# == 1)) || die "usage: run-systemd-scenario.sh [-v] [--timeout SEC] [--only NAME[,NAME]] BUILD_DIR"
 build=$(realpath "$1")
 perf=$build/tools/nvmf-perf/nvmf-perf
-[[ -x $build/nvmfd && -x $perf && -x $build/tools/rdma-probe/rdma-probe ]] ||
-    die "$build has no nvmfd, nvmf-perf or rdma-probe: build first (with -DNVMFD_RDMA=ON)"
+[[ -x $build/nvmfd && -x $perf && -x $build/tools/rdma-probe/rdma-probe &&
+    -x $build/tests/nvmet_configfs/nvmet_configfs_tests ]] ||
+    die "$build has no nvmfd, nvmf-perf, rdma-probe or nvmet_configfs_tests: build first (with -DNVMFD_RDMA=ON)"
 
 if ! command -v qemu-system-x86_64 >/dev/null || ! "$INTEROP_DIR/build-initramfs.sh" "$NVMFD_INTEROP_CACHE"; then
     echo "SKIP: no QEMU or no guest image: run tests/interop/deps.sh as root"
@@ -78,4 +82,9 @@ scenario rdma rdma.sh 10.0.2.15 4420 nqn.2026-11.io.nvmfd:rdma \
     INSTALL_TREE="$work/stage" TCP_PORT=4421 \
     DENIED_HOSTNQN=nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000de1ed \
     RDMA_PROBE="$build/tools/rdma-probe/rdma-probe"
+# The kernel data path's reconcile logic (issue 12) against the guest
+# kernel's own nvmet tree, then the kernel host on what it wrote. About 30 s.
+scenario nvmet-reconcile nvmet-reconcile.sh 127.0.0.1 4420 nqn.2026-12.io.nvmfd:kernel-a \
+    nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-00000000c0de \
+    TESTS="$build/tests/nvmet_configfs/nvmet_configfs_tests"
 ((failed == 0))

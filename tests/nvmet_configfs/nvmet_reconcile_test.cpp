@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "plugins/backend_nvmet/nvmet_reconcile.hpp"
 #include "tests/nvmet_configfs/fake_configfs.hpp"
@@ -335,4 +336,120 @@ TEST_CASE("nvmet: the kernel's refusals come back as named errors") {
         CHECK(r.error().code == ErrorCode::Busy);
         CHECK(r.error().field == "path");
     }
+}
+
+// --- against the kernel's own tree -----------------------------------------
+// The same logic on a real nvmet configfs tree: these cases run where
+// NVMFD_NVMET_ROOT names one (the interop guest's /sys/kernel/config/nvmet,
+// tests/interop/guest/nvmet-reconcile.sh), with NVMFD_NVMET_FILES a
+// directory for the namespaces' backing files and NVMFD_NVMET_HOSTNQN the
+// NQN the guest's host connects with; elsewhere they say so and pass.
+// "serve" leaves its export in place for the script to connect to;
+// "clean up" takes it away again.
+namespace {
+
+struct RealTree {
+    std::string root, files, hostnqn;
+    std::unique_ptr<Configfs> fs;
+    bool present() {
+        const char* r = std::getenv("NVMFD_NVMET_ROOT");
+        const char* f = std::getenv("NVMFD_NVMET_FILES");
+        const char* h = std::getenv("NVMFD_NVMET_HOSTNQN");
+        if (!r || !f || !h) {
+            MESSAGE("no nvmet tree here (NVMFD_NVMET_ROOT unset): run by tests/interop/guest/nvmet-reconcile.sh");
+            return false;
+        }
+        root = r, files = f, hostnqn = h;
+        fs = std::make_unique<Configfs>(root);
+        return true;
+    }
+    // Files on tmpfs: nvmet opens them O_DIRECT unless buffered_io.
+    KernelExport export_() const {
+        KernelExport e = sample();
+        auto& a = e.subsystems[0];
+        a.hosts = {hostnqn, kH1};
+        std::sort(a.hosts.begin(), a.hosts.end());
+        a.namespaces[0].device_path = files + "/ns1.img";
+        a.namespaces[0].buffered_io = true;
+        a.namespaces[1].device_path = files + "/ns2.img";
+        auto& b = e.subsystems[1];
+        b.serial = "KB0001";
+        b.model = "nvmfd kernel b";
+        b.passthru_device.clear();  // no NVMe controller in this guest
+        KernelNamespace n;
+        n.nsid = 1;
+        n.device_path = files + "/ns3.img";
+        n.uuid = "5f3c8a2e-1b4d-4c6e-8f7a-9b0c1d2e3f40";
+        n.nguid = "00112233445566778899aabbccddeeff";
+        n.buffered_io = true;
+        b.namespaces = {n};
+        e.hosts = a.hosts;
+        return e;
+    }
+    KernelExport read() const {
+        auto r = read_kernel_export(*fs);
+        REQUIRE_MESSAGE(r, r.error().describe());
+        return *r;
+    }
+    void apply(const KernelExport& next, const KernelExport& before, NvmetPlanOptions o = {}) {
+        auto r = reconcile(*fs, next, both(before, next), o);
+        REQUIRE_MESSAGE(r, r.error().describe());
+        KernelExport back = read();
+        auto mine = plan_reconcile(back, next, both(before, next), o);
+        INFO("left to do: " << (mine.steps.empty() ? std::string("nothing") : describe(mine.steps[0])));
+        CHECK(mine.steps.empty());
+    }
+};
+
+}  // namespace
+
+TEST_CASE("nvmet against the kernel: serve (write, change, repair, and leave the export in place)") {
+    RealTree k;
+    if (!k.present()) return;
+    const KernelExport e = k.export_();
+    k.apply(e, e);
+    CHECK(k.read().subsystems.size() >= 2);
+
+    KernelExport next = e;
+    next.subsystems[0].namespaces[1].device_path = k.files + "/ns3.img";  // one file in two namespaces: nvmet takes it
+    next.ports[0].ana_states[2] = "inaccessible";
+    next.subsystems[0].min_cntlid = 30;
+    next.subsystems[0].max_cntlid = 40;
+    k.apply(next, e);
+    KernelExport moved = next;
+    moved.ports[0].trsvcid = "4421";
+    k.apply(moved, next);
+    KernelExport any = moved;
+    any.subsystems[0].allow_any_host = true;
+    any.subsystems[0].hosts.clear();
+    any.hosts.clear();
+    k.apply(any, moved);
+    k.apply(e, any);  // and back
+
+    // What a crash can leave: a namespace disabled, an ANA state half set;
+    // and a drift hosts would notice, which a start leaves alone.
+    REQUIRE(k.fs->write("subsystems/" + kA + "/namespaces/1/enable", "0"));
+    REQUIRE(k.fs->write("ports/1/ana_groups/2/ana_state", "change"));
+    KernelExport state = e;
+    state.subsystems[0].namespaces[1].device_path = k.files + "/ns3.img";
+    auto r = reconcile(*k.fs, state, scope_of(state), NvmetPlanOptions{.allow_disruptive = false});
+    REQUIRE_MESSAGE(r, r.error().describe());
+    CHECK(r->held_back.size() == 1);
+    KernelExport back = k.read();
+    CHECK(back.subsystems[0].namespaces[0].enabled);
+    CHECK(back.ports[0].ana_states.at(2) == "non-optimized");
+    CHECK(back.subsystems[0].namespaces[1].device_path == k.files + "/ns2.img");
+}
+
+TEST_CASE("nvmet against the kernel: clean up") {
+    RealTree k;
+    if (!k.present()) return;
+    const KernelExport e = k.export_();
+    auto r = reconcile(*k.fs, KernelExport{}, scope_of(e));
+    REQUIRE_MESSAGE(r, r.error().describe());
+    KernelExport left = k.read();
+    for (const auto& s : left.subsystems) CHECK(s.nqn != kA);
+    for (const auto& s : left.subsystems) CHECK(s.nqn != kB);
+    for (const auto& p : left.ports) CHECK(p.id != 1);
+    CHECK(left.hosts.empty());
 }
