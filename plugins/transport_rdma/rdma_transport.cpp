@@ -321,7 +321,10 @@ plugin::DiscoveryAddress RdmaTransport::discovery_address(const plugin::PortConf
     plugin::DiscoveryAddress a;
     a.trtype = proto::TransportType::Rdma;
     a.adrfam = port.family == "ipv6" ? proto::AddressFamily::Ipv6 : proto::AddressFamily::Ipv4;
-    a.treq = proto::treq::kSecureChannelNotRequired | proto::treq::kDisableSqFlowControl;
+    // NVMe/RDMA has no secure channel to require or not: "not specified", as
+    // the kernel's nvmet-rdma says (nvme-cli 2.3 cannot print "not required"
+    // with the SQ flow control bit, and showed "unrecognized").
+    a.treq = proto::treq::kSecureChannelNotSpecified | proto::treq::kDisableSqFlowControl;
     a.traddr = port.address;
     a.trsvcid = port.service;
     // What the kernel's nvmet and SPDK report: connected QPs, provider not

@@ -96,7 +96,10 @@ Result<void> TcpTransport::add_port(const plugin::PortConfig& port) {
         listeners_[port.id] = std::move(listener);
     }
     l->reactor().run_and_wait([l] { l->start(); });
-    log::info("tcp: listening on {}:{} (port {})", port.address, port.service, port.id);
+    // An IPv6 address in brackets, as the rdma transport writes it.
+    const bool v6 = port.address.find(':') != std::string::npos;
+    log::info("tcp: listening on {}{}{}:{} (port {})", v6 ? "[" : "", port.address, v6 ? "]" : "", port.service,
+              port.id);
     return {};
 }
 

@@ -282,6 +282,9 @@ rdma_ipv6() {
     grep -q '^adrfam: *ipv6$' /tmp/disc.out || fail "the discovery entry is not adrfam ipv6"
     grep -q "^traddr: *$ADDR6\$" /tmp/disc.out || fail "the discovery entry's traddr is not $ADDR6"
     grep -q "^trsvcid: *$IPV6_PORT\$" /tmp/disc.out || fail "the discovery entry's trsvcid is not $IPV6_PORT"
+    # No secure channel over RDMA: "not specified", as nvmet-rdma says.
+    grep -q '^treq: *not specified, sq flow control disable supported$' /tmp/disc.out ||
+        fail "the discovery entry's treq is not 'not specified' with SQ flow control disable"
     make_pattern /tmp/ipv6 4M
     connect_over rdma "$ADDR6" "$IPV6_PORT"
     within 60 write_region "$DEV" /tmp/ipv6 "$at" 128K
