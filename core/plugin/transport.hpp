@@ -197,9 +197,11 @@ public:
     // with its hardware before moving it (RDMA) says so here; the core then
     // pins the lending devices' memory and tells it of each range, so that
     // it sends from there instead of copying into its own buffers. The core
-    // withdraws a range once every command that used it has been released,
-    // before the memory goes; the call returns when nothing of the
-    // transport's uses the range any more. Control thread.
+    // withdraws a range once every command that used it has been released
+    // (or once the drain gives up, after 30 s: what still uses the range then
+    // fails rather than read memory that is gone), before the memory goes;
+    // the call returns when nothing of the transport's uses the range any
+    // more. Control thread.
     virtual bool registers_lent_memory() const { return false; }
     virtual void memory_lent(std::span<const std::byte> /*range*/) {}
     virtual void memory_withdrawn(std::span<const std::byte> /*range*/) {}

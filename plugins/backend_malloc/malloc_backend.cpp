@@ -65,9 +65,12 @@ public:
             if (::mprotect(base_ + old_mapped, new_mapped - old_mapped, PROT_READ | PROT_WRITE) != 0)
                 return make_error(ErrorCode::Io, fmt::format("mprotect: {}", std::strerror(errno)));
         } else if (new_mapped < old_mapped) {
-            // Freed now (zeroed, when pinned), so that growing later reads zeroes there.
+            // Freed now, so that growing later reads zeroes there. Pinned
+            // pages stay mapped (zeroed): a lane made later registers the
+            // whole range that was lent, and cannot pin inaccessible pages.
             discard(base_ + new_mapped, old_mapped - new_mapped);
-            ::mprotect(base_ + new_mapped, old_mapped - new_mapped, PROT_NONE);
+            if (!pinned_.load(std::memory_order_acquire))
+                ::mprotect(base_ + new_mapped, old_mapped - new_mapped, PROT_NONE);
         }
         if (new_size < size_ && new_size < new_mapped) std::memset(base_ + new_size, 0, new_mapped - new_size);
         size_ = new_size;

@@ -46,22 +46,34 @@ bool contains(const std::vector<std::string>& v, const std::string& x) { return 
 // The hosts nvmet is to hold in allowed_hosts: none when any host may connect.
 std::vector<std::string> allowed(const KernelSubsystem& s) { return s.allow_any_host ? std::vector<std::string>{} : s.hosts; }
 
-bool same_address(const KernelPort& a, const KernelPort& b) {
+// The address a port is to have: the fields the export gives (FC and loop
+// ports have no service; a loop port no address) are compared, the others
+// are left as the kernel has them.
+bool same_address(const KernelPort& a, const KernelPort& d) {
+    return a.trtype == d.trtype && (d.adrfam.empty() || a.adrfam == d.adrfam) &&
+           (d.traddr.empty() || a.traddr == d.traddr) && (d.trsvcid.empty() || a.trsvcid == d.trsvcid);
+}
+bool serve_same_address(const KernelPort& a, const KernelPort& b) {
     return a.trtype == b.trtype && a.adrfam == b.adrfam && a.traddr == b.traddr && a.trsvcid == b.trsvcid;
 }
-// Attributes nvmet takes only while the namespace is disabled.
+// Attributes nvmet takes only while the namespace is disabled (a UUID or
+// NGUID the export leaves empty is the kernel's to keep).
 bool needs_disable(const KernelNamespace& a, const KernelNamespace& d) {
-    return a.device_path != d.device_path || normalized_uuid(a.uuid) != normalized_uuid(d.uuid) ||
-           normalized_nguid(a.nguid) != normalized_nguid(d.nguid) || a.buffered_io != d.buffered_io;
+    return a.device_path != d.device_path || (!d.uuid.empty() && normalized_uuid(a.uuid) != normalized_uuid(d.uuid)) ||
+           (!d.nguid.empty() && normalized_nguid(a.nguid) != normalized_nguid(d.nguid)) ||
+           a.buffered_io != d.buffered_io;
 }
 
 struct Planner {
+    const KernelExport& whole;   // the tree, for what nvmfd's objects collide with
     const KernelExport& actual;  // only what the scope names
     const KernelExport& desired;
     const bool disrupt;
     std::vector<NvmetStep> out;
     std::vector<std::string> held;
-    std::set<uint16_t> moving;  // ports re-addressed by this plan
+    std::set<uint16_t> moving;             // ports re-addressed by this plan
+    std::set<uint16_t> held_ports;         // desired ports left alone (their address is still served)
+    std::set<std::string> held_shapes;     // subsystems whose passthru/namespaces switch is held back
 
     void add(Kind k, std::string path, std::string value, std::string field) {
         out.push_back(NvmetStep{k, std::move(path), std::move(value), std::move(field)});
@@ -73,16 +85,36 @@ struct Planner {
         return false;
     }
 
-    // Ports whose address changes: nvmet takes address writes only on a
-    // port with no subsystem linked, so every host on it is dropped.
+    // Whether a port's address changes. nvmet takes address writes only on
+    // a port with no subsystem linked, so a linked port's hosts are dropped;
+    // a port with none (a change cut short) has no hosts to drop.
     bool moves(const KernelPort& a, const KernelPort* d) {
         if (!d || same_address(a, *d)) return false;
+        if (a.subsystems.empty()) return true;
         return may_disrupt(fmt::format("port {}: the kernel serves {} {} {}, the state says {} {} {}", a.id, a.trtype,
                                        a.traddr, a.trsvcid, d->trtype, d->traddr, d->trsvcid));
     }
 
-    // 1. Links of ports to subsystems that go (each drops the port's hosts
-    // of that subsystem; a port that moves loses them all).
+    // Serial and model of subsystems that exist, first of all: nvmet refuses
+    // them for good once a host has identified the subsystem (EINVAL), and
+    // that refusal must stop the plan before it has dropped anyone.
+    void identities() {
+        for (const KernelSubsystem& d : desired.subsystems)
+            if (const KernelSubsystem* a = find_sub(actual, d.nqn)) {
+                identity(a, sub_dir(d.nqn), d.serial, a->serial, "attr_serial", "serial");
+                identity(a, sub_dir(d.nqn), d.model, a->model, "attr_model", "model");
+            }
+    }
+    void identity(const KernelSubsystem* a, const std::string& dir, const std::string& want, const std::string& have,
+                  const char* attr, const char* field) {
+        if (want.empty() || (a && have == want)) return;
+        if (a && !may_disrupt(fmt::format("{}: the kernel's {} is '{}', the state says '{}'", a->nqn, field, have, want)))
+            return;
+        add(Kind::Write, dir + "/" + attr, want, field);
+    }
+
+    // Links of ports to subsystems that go (each drops the port's hosts of
+    // that subsystem; a port that moves loses them all).
     void unlink_ports() {
         for (const KernelPort& a : actual.ports) {
             const KernelPort* d = find_port(desired, a.id);
@@ -93,6 +125,18 @@ struct Planner {
                     add(Kind::Unlink, port_dir(a.id) + "/subsystems/" + nqn, "", "subsystems");
             }
         }
+    }
+
+    // Whether `a` still serves its address once the plan's unlinks and
+    // removals are done (a port held back does).
+    bool still_serves(const KernelPort& a) const {
+        if (a.subsystems.empty() || moving.count(a.id)) return false;
+        if (disrupt && !find_port(desired, a.id)) return false;  // removed
+        if (!disrupt) return true;                               // nothing linked is unlinked
+        const KernelPort* d = find_port(desired, a.id);
+        for (const std::string& nqn : a.subsystems)
+            if (contains(d->subsystems, nqn) && find_sub(desired, nqn)) return true;
+        return false;
     }
 
     void remove_ports() {
@@ -125,21 +169,34 @@ struct Planner {
                                        a.device_path, d.device_path));
     }
 
+    // A subsystem's passthru controller or its namespaces changing place
+    // (nvmet serves one or the other) is one change, held back as a whole.
+    void decide_shape(const KernelSubsystem& a, const KernelSubsystem& d) {
+        const bool passthru_changes = a.passthru_device != d.passthru_device;
+        const bool loses_namespaces = !d.passthru_device.empty() &&
+                                      std::any_of(a.namespaces.begin(), a.namespaces.end(), [](auto& n) { return n.enabled; });
+        if ((passthru_changes && !a.passthru_device.empty()) || loses_namespaces)
+            if (!may_disrupt(fmt::format("{}: the kernel passes '{}' through, the state says '{}'", a.nqn,
+                                         a.passthru_device, d.passthru_device)))
+                held_shapes.insert(a.nqn);
+    }
+
     // What must go or be disabled in a subsystem that stays, before its
     // new settings are written.
     void trim_subsystem(const KernelSubsystem& a, const KernelSubsystem& d) {
+        const bool held_shape = held_shapes.count(a.nqn) > 0;
         for (const KernelNamespace& n : a.namespaces) {
+            if (held_shape) break;
             const KernelNamespace* dn = d.passthru_device.empty() ? find_ns(&d, n.nsid) : nullptr;
             if (!dn) {
-                if (may_disrupt(fmt::format("{} namespace {} is in the kernel, not in the state", a.nqn, n.nsid)))
+                if (!d.passthru_device.empty() ||
+                    may_disrupt(fmt::format("{} namespace {} is in the kernel, not in the state", a.nqn, n.nsid)))
                     add(Kind::RemoveDir, ns_dir(a.nqn, n.nsid), "", "nsid");
             } else if (n.enabled && may_rewrite(a.nqn, n, *dn)) {
                 add(Kind::Write, ns_dir(a.nqn, n.nsid) + "/enable", "0", "path");
             }
         }
-        if (!a.passthru_device.empty() && a.passthru_device != d.passthru_device &&
-            may_disrupt(fmt::format("{}: the kernel passes {} through, the state says '{}'", a.nqn, a.passthru_device,
-                                    d.passthru_device)))
+        if (!held_shape && !a.passthru_device.empty() && a.passthru_device != d.passthru_device)
             add(Kind::Write, sub_dir(a.nqn) + "/passthru/enable", "0", "passthru");
         // Unlinking an allowed host only refuses its next connect.
         const auto keep = allowed(d);
@@ -152,20 +209,13 @@ struct Planner {
             if (!contains(actual.hosts, h)) add(Kind::MakeDir, "hosts/" + h, "", "hosts");
     }
 
-    void identity(const KernelSubsystem* a, const std::string& dir, const std::string& want, const std::string& have,
-                  const char* attr, const char* field) {
-        if (want.empty() || (a && have == want)) return;
-        // nvmet locks it once a host has identified the subsystem (EINVAL).
-        if (a && !may_disrupt(fmt::format("{}: the kernel's {} is '{}', the state says '{}'", a->nqn, field, have, want)))
-            return;
-        add(Kind::Write, dir + "/" + attr, want, field);
-    }
-
     void build_subsystem(const KernelSubsystem* a, const KernelSubsystem& d) {
         const std::string dir = sub_dir(d.nqn);
-        if (!a) add(Kind::MakeDir, dir, "", "nqn");
-        identity(a, dir, d.serial, a ? a->serial : "", "attr_serial", "serial");
-        identity(a, dir, d.model, a ? a->model : "", "attr_model", "model");
+        if (!a) {
+            add(Kind::MakeDir, dir, "", "nqn");
+            identity(nullptr, dir, d.serial, "", "attr_serial", "serial");
+            identity(nullptr, dir, d.model, "", "attr_model", "model");
+        }
         const uint16_t min = a ? a->min_cntlid : kDefaultMinCntlid, max = a ? a->max_cntlid : kDefaultMaxCntlid;
         auto write_min = [&] {
             if (min != d.min_cntlid) add(Kind::Write, dir + "/attr_cntlid_min", std::to_string(d.min_cntlid), "min_cntlid");
@@ -181,9 +231,10 @@ struct Planner {
         for (const std::string& h : allowed(d))
             if (!a || !contains(a->hosts, h)) add(Kind::Link, dir + "/allowed_hosts/" + h, "hosts/" + h, "hosts");
         if (!any_now && d.allow_any_host) add(Kind::Write, dir + "/attr_allow_any_host", "1", "allow_any_host");
+        if (held_shapes.count(d.nqn)) return;
         if (d.passthru_device.empty()) {
             for (const KernelNamespace& n : d.namespaces) build_namespace(d.nqn, find_ns(a, n.nsid), n);
-        } else if (!a || a->passthru_device.empty() || (a->passthru_device != d.passthru_device && disrupt)) {
+        } else if (!a || a->passthru_device != d.passthru_device) {
             add(Kind::Write, dir + "/passthru/device_path", d.passthru_device, "passthru");
             add(Kind::Write, dir + "/passthru/enable", "1", "passthru");
         }
@@ -191,10 +242,9 @@ struct Planner {
 
     void build_namespace(const std::string& nqn, const KernelNamespace* a, const KernelNamespace& d) {
         const std::string dir = ns_dir(nqn, d.nsid);
-        // may_rewrite was asked in trim_subsystem already: ask the same
-        // question without reporting twice.
-        const bool fresh = !a,
-                   reenable = a && (!a->enabled || (needs_disable(*a, d) && disrupt));
+        // Whether it may be rewritten was asked (and reported) in
+        // trim_subsystem already: the same question, without reporting.
+        const bool fresh = !a, reenable = a && (!a->enabled || (needs_disable(*a, d) && disrupt));
         if (fresh) add(Kind::MakeDir, dir, "", "nsid");
         if (fresh || reenable) {
             if (fresh || a->device_path != d.device_path) add(Kind::Write, dir + "/device_path", d.device_path, "path");
@@ -205,24 +255,41 @@ struct Planner {
             if (fresh ? d.buffered_io : a->buffered_io != d.buffered_io)
                 add(Kind::Write, dir + "/buffered_io", d.buffered_io ? "1" : "0", "buffered_io");
         }
-        // Taken while enabled (an ANA change event for the hosts).
+        // Taken while enabled (an ANA change event for the hosts); the
+        // ports' groups exist by now.
         if (fresh ? d.ana_group != 1 : a->ana_group != d.ana_group)
             add(Kind::Write, dir + "/ana_grpid", std::to_string(d.ana_group), "ana_group");
         if (fresh || reenable) add(Kind::Write, dir + "/enable", "1", "path");
     }
 
-    void build_port(const KernelPort* a, const KernelPort& d, bool moved) {
+    // A port's directory, address and ANA groups with their states, before
+    // any namespace names a group (a group a port lacks is inaccessible
+    // there) and before the port's first link.
+    void prepare_port(const KernelPort* a, const KernelPort& d) {
         const std::string dir = port_dir(d.id);
-        if (!a) add(Kind::MakeDir, dir, "", "port");
-        if (!a || moved) {
+        if (!a) {
+            // nvmet refuses a second port on a served address (EADDRINUSE at
+            // the link): one nvmfd does not manage always wins; one of its
+            // own that this plan leaves alone wins at start.
+            for (const KernelPort& other : whole.ports) {
+                if (other.id == d.id || other.subsystems.empty() || !serve_same_address(other, d)) continue;
+                const bool mine = find_port(actual, other.id) != nullptr;
+                if (mine && !still_serves(other)) continue;
+                const std::string what = fmt::format("port {}: {} {} {} is still served by port {}{}", d.id, d.trtype,
+                                                     d.traddr, d.trsvcid, other.id, mine ? "" : ", not nvmfd's");
+                if (mine ? may_disrupt(what) : (held.push_back(what), false)) continue;
+                held_ports.insert(d.id);
+                return;
+            }
+            add(Kind::MakeDir, dir, "", "port");
+        }
+        if (!a || moving.count(d.id)) {
+            // Only what the transport uses: nvmet refuses an empty value.
             add(Kind::Write, dir + "/addr_trtype", d.trtype, "transport");
-            add(Kind::Write, dir + "/addr_adrfam", d.adrfam, "family");
-            add(Kind::Write, dir + "/addr_traddr", d.traddr, "address");
+            if (!d.adrfam.empty()) add(Kind::Write, dir + "/addr_adrfam", d.adrfam, "family");
+            if (!d.traddr.empty()) add(Kind::Write, dir + "/addr_traddr", d.traddr, "address");
             if (!d.trsvcid.empty()) add(Kind::Write, dir + "/addr_trsvcid", d.trsvcid, "service");
         }
-        // ANA groups and states before the first link, so that the port
-        // never serves a namespace through a group that is not there yet
-        // (nvmet: inaccessible).
         for (const auto& [group, state] : d.ana_states) {
             const std::string gdir = dir + "/ana_groups/" + std::to_string(group);
             const auto known = a ? a->ana_states.find(group) : d.ana_states.end();
@@ -233,13 +300,21 @@ struct Planner {
                                                                       : kNewGroupState;
             if (now != state) add(Kind::Write, gdir + "/ana_state", state, "ana_state");
         }
+    }
+
+    // The links, once the subsystems are ready; then the groups the port no
+    // longer has (their namespaces have moved to others by now).
+    void finish_port(const KernelPort* a, const KernelPort& d) {
+        if (held_ports.count(d.id)) return;
+        const std::string dir = port_dir(d.id);
+        for (const std::string& nqn : d.subsystems)
+            if (!a || moving.count(d.id) || !contains(a->subsystems, nqn))
+                add(Kind::Link, dir + "/subsystems/" + nqn, sub_dir(nqn), "subsystems");
         if (a)
             for (const auto& [group, state] : a->ana_states)
-                if (group != 1 && !d.ana_states.count(group))
+                if (group != 1 && !d.ana_states.count(group) &&
+                    may_disrupt(fmt::format("port {}: ANA group {} is in the kernel, not in the state", d.id, group)))
                     add(Kind::RemoveDir, dir + "/ana_groups/" + std::to_string(group), "", "ana_group");
-        for (const std::string& nqn : d.subsystems)
-            if (!a || moved || !contains(a->subsystems, nqn))
-                add(Kind::Link, dir + "/subsystems/" + nqn, sub_dir(nqn), "subsystems");
     }
 
     void remove_hosts() {
@@ -248,18 +323,24 @@ struct Planner {
     }
 
     void run() {
-        // Whether each port moves is decided (and reported) once.
+        // Whether each port moves is decided (and reported) once, and so is
+        // each subsystem's passthru/namespaces switch.
         for (const KernelPort& a : actual.ports)
             if (moves(a, find_port(desired, a.id))) moving.insert(a.id);
+        identities();
+        for (const KernelSubsystem& d : desired.subsystems)
+            if (const KernelSubsystem* a = find_sub(actual, d.nqn)) decide_shape(*a, d);
         unlink_ports();
         remove_ports();
         remove_subsystems();
         for (const KernelSubsystem& d : desired.subsystems)
             if (const KernelSubsystem* a = find_sub(actual, d.nqn)) trim_subsystem(*a, d);
         make_hosts();
+        for (const KernelPort& d : desired.ports) prepare_port(find_port(actual, d.id), d);
         for (const KernelSubsystem& d : desired.subsystems) build_subsystem(find_sub(actual, d.nqn), d);
-        for (const KernelPort& d : desired.ports)
-            build_port(find_port(actual, d.id), d, moving.count(d.id) > 0);
+        for (const KernelPort& d : desired.ports) finish_port(find_port(actual, d.id), d);
+        // Host entries no subsystem names are harmless: removed on an
+        // admin's change only.
         if (disrupt) remove_hosts();
     }
 };
@@ -293,7 +374,7 @@ std::string normalized_uuid(std::string_view text) { return lower_hex(text, true
 NvmetPlan plan_reconcile(const KernelExport& actual, const KernelExport& desired, const NvmetScope& scope,
                          NvmetPlanOptions options) {
     const KernelExport mine = in_scope(actual, scope);
-    Planner p{mine, desired, options.allow_disruptive, {}, {}, {}};
+    Planner p{actual, mine, desired, options.allow_disruptive, {}, {}, {}, {}, {}};
     p.run();
     return NvmetPlan{std::move(p.out), std::move(p.held)};
 }

@@ -5,11 +5,12 @@
 namespace nvmfd::plugins::rdma {
 namespace {
 
-const MemoryRegion* find_region(std::span<const MemoryRegion> regions, const void* p, size_t len) {
+// The region holding the byte at `p`.
+const MemoryRegion* find_region(std::span<const MemoryRegion> regions, const void* p) {
     auto* b = static_cast<const std::byte*>(p);
     for (const MemoryRegion& r : regions) {
         auto* base = static_cast<const std::byte*>(r.base);
-        if (b >= base && len <= r.size && size_t(b - base) <= r.size - len) return &r;
+        if (b >= base && size_t(b - base) < r.size) return &r;
     }
     return nullptr;
 }
@@ -26,22 +27,29 @@ bool plan_transfer(std::span<const iovec> iov, uint32_t length, uint32_t max_sge
     for (const iovec& v : iov) {
         if (!left) break;
         uint32_t n = static_cast<uint32_t>(std::min<size_t>(v.iov_len, left));
-        if (!n) continue;
-        const MemoryRegion* r = find_region(regions, v.iov_base, n);
-        if (!r) {
-            sges.clear();
-            chunks.clear();
-            return false;
+        auto* p = static_cast<const std::byte*>(v.iov_base);
+        // A piece that runs from one region into the next (a namespace
+        // registered as its first range and the range it grew by) takes a
+        // scatter entry in each.
+        while (n) {
+            const MemoryRegion* r = find_region(regions, p);
+            if (!r) {
+                sges.clear();
+                chunks.clear();
+                return false;
+            }
+            auto delta = static_cast<uint64_t>(p - static_cast<const std::byte*>(r->base));
+            auto k = static_cast<uint32_t>(std::min<uint64_t>(n, r->size - delta));
+            if (chunks.empty() || chunks.back().sge_count == max_sge)
+                chunks.push_back(WrChunk{static_cast<uint32_t>(sges.size()), 0, offset, 0});
+            sges.push_back(LocalSge{r->device_base + delta, k, r->lkey});
+            ++chunks.back().sge_count;
+            chunks.back().length += k;
+            offset += k;
+            left -= k;
+            n -= k;
+            p += k;
         }
-        if (chunks.empty() || chunks.back().sge_count == max_sge)
-            chunks.push_back(WrChunk{static_cast<uint32_t>(sges.size()), 0, offset, 0});
-        auto delta = static_cast<uint64_t>(static_cast<const std::byte*>(v.iov_base) -
-                                           static_cast<const std::byte*>(r->base));
-        sges.push_back(LocalSge{r->device_base + delta, n, r->lkey});
-        ++chunks.back().sge_count;
-        chunks.back().length += n;
-        offset += n;
-        left -= n;
     }
     if (left) {
         sges.clear();

@@ -181,8 +181,15 @@ private:
     int kernel_write_check(const std::string& r, const std::string& v) const {
         auto q = parts(r);
         const std::string& attr = q.back();
-        if (q[0] == "ports" && q.size() == 3 && (attr.starts_with("addr_") || attr.starts_with("param_")))
-            return has_entries("ports/" + q[1] + "/subsystems") ? EACCES : 0;  // even the same value
+        if (q[0] == "ports" && q.size() == 3 && (attr.starts_with("addr_") || attr.starts_with("param_"))) {
+            if (has_entries("ports/" + q[1] + "/subsystems")) return EACCES;  // even the same value
+            static const std::set<std::string> trtypes{"tcp", "rdma", "fc", "loop"},
+                adrfams{"pcie", "ipv4", "ipv6", "ib", "fc", "loop"};
+            if (attr == "addr_trtype") return trtypes.count(v) ? 0 : EINVAL;
+            if (attr == "addr_adrfam") return adrfams.count(v) ? 0 : EINVAL;
+            if (attr == "addr_traddr" || attr == "addr_trsvcid") return v.empty() ? EINVAL : 0;
+            return 0;
+        }
         if (q[0] == "ports" && attr == "ana_state") {
             static const std::set<std::string> states{"optimized", "non-optimized", "inaccessible", "persistent-loss",
                                                       "change"};

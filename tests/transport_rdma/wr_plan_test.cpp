@@ -78,6 +78,28 @@ TEST_CASE("rdma wr plan: the zero page maps to the lane's own page; other memory
     CHECK_FALSE(plan_transfer(straddle, 8192, 32, r, sges, chunks));
 }
 
+TEST_CASE("rdma wr plan: a piece across two adjacent regions takes an entry in each; one running out of them fails") {
+    // A namespace registered as its first 8 pages and the 8 it grew by.
+    std::array<MemoryRegion, 2> grown{MemoryRegion{pool, 8 * 4096, 0x31, reinterpret_cast<uint64_t>(pool)},
+                                      MemoryRegion{pool + 8 * 4096, 8 * 4096, 0x32,
+                                                   reinterpret_cast<uint64_t>(pool + 8 * 4096)}};
+    std::vector<iovec> iov{iovec{pool + 6 * 4096, 4 * 4096}};  // pages 6..9
+    std::vector<LocalSge> sges;
+    std::vector<WrChunk> chunks;
+    REQUIRE(plan_transfer(iov, 4 * 4096, 32, grown, sges, chunks));
+    REQUIRE(sges.size() == 2);
+    CHECK(sges[0].lkey == 0x31);
+    CHECK(sges[0].length == 8192);
+    CHECK(sges[1].lkey == 0x32);
+    CHECK(sges[1].addr == reinterpret_cast<uint64_t>(pool + 8 * 4096));
+    CHECK(sges[1].length == 8192);
+    REQUIRE(chunks.size() == 1);
+    CHECK(chunks[0].length == 4 * 4096);
+    std::vector<iovec> beyond{iovec{pool + 14 * 4096, 3 * 4096}};  // pages 14..16: 16 is in neither
+    CHECK_FALSE(plan_transfer(beyond, 3 * 4096, 32, grown, sges, chunks));
+    CHECK(sges.empty());
+}
+
 TEST_CASE("rdma wr plan: the send queue bound per command covers the worst 1 MiB command") {
     std::vector<iovec> iov;
     for (unsigned i = 0; i < 32; ++i) iov.push_back(page(2 * i % 64, 4096));  // 32 separate pages

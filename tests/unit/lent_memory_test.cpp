@@ -1,11 +1,13 @@
 // core/control/lent_memory: which ranges of which devices the transports
-// that register memory are told of, when a device is pinned, and that they
-// let go before the memory does.
+// that register memory are told of, when a device is pinned, and that every
+// range is withdrawn when the device closes. (That Control closes it only
+// after the drain, before the device goes, is Control::drop_namespace's.)
 #include <doctest/doctest.h>
 
 #include <vector>
 
 #include "core/control/lent_memory.hpp"
+#include "core/runtime/log.hpp"
 #include "core/target/target.hpp"
 
 using namespace nvmfd;
@@ -53,6 +55,7 @@ struct FakeTransport final : plugin::Transport {
 bool same(Range a, Range b) { return a.data() == b.data() && a.size() == b.size(); }
 
 struct Setup {
+    Setup() { log::set_level(log::Level::Warning); }
     runtime::ReactorGroup reactors{1, runtime::ReactorOptions{.buffer_pool_bytes = 1u << 20}};
     target::Target target{reactors, {}};
     control::LentMemory lent{target};

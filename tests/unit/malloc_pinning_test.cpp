@@ -109,6 +109,15 @@ TEST_CASE("malloc backend: pinned, it lends its whole memory and zeroes dealloca
     CHECK(all_zero(p));
     m.write_page(8192, 0xcd);
     CHECK(p[4095] == 0xcd);
+    // Shrinking keeps the pinned pages mapped (zeroed), so that a lane made
+    // later can still register all that was lent.
+    REQUIRE(m.device->resize(512u << 10));
+    const uint8_t* tail = reinterpret_cast<const uint8_t*>(lent.data()) + (768u << 10);
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    CHECK(::write(fds[1], tail, 1) == 1);  // readable (PROT_NONE would be EFAULT)
+    ::close(fds[0]);
+    ::close(fds[1]);
     // Growing keeps the range where it was and lends more.
     REQUIRE(m.device->resize(2u << 20));
     auto grown = m.device->pin_lent_memory();
