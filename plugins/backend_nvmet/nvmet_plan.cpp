@@ -204,9 +204,16 @@ struct Planner {
             if (!contains(keep, h)) add(Kind::Unlink, sub_dir(a.nqn) + "/allowed_hosts/" + h, "", "hosts");
     }
 
+    // hosts/ is shared with what nvmfd does not manage: an entry may be
+    // there already, or still be linked from a subsystem that is not nvmfd's.
     void make_hosts() {
         for (const std::string& h : desired.hosts)
-            if (!contains(actual.hosts, h)) add(Kind::MakeDir, "hosts/" + h, "", "hosts");
+            if (!contains(whole.hosts, h)) add(Kind::MakeDir, "hosts/" + h, "", "hosts");
+    }
+    bool used_elsewhere(const std::string& h) const {
+        for (const KernelSubsystem& s : whole.subsystems)
+            if (!find_sub(actual, s.nqn) && contains(s.hosts, h)) return true;
+        return false;
     }
 
     void build_subsystem(const KernelSubsystem* a, const KernelSubsystem& d) {
@@ -319,7 +326,7 @@ struct Planner {
 
     void remove_hosts() {
         for (const std::string& h : actual.hosts)
-            if (!contains(desired.hosts, h)) add(Kind::RemoveDir, "hosts/" + h, "", "hosts");
+            if (!contains(desired.hosts, h) && !used_elsewhere(h)) add(Kind::RemoveDir, "hosts/" + h, "", "hosts");
     }
 
     void run() {

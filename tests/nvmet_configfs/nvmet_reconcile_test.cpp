@@ -375,19 +375,31 @@ TEST_CASE("nvmet: what nvmfd does not manage is never touched") {
     REQUIRE(s.t.fs->write("ports/7/addr_trtype", "loop"));
     REQUIRE(s.t.fs->link("subsystems/nqn.2026-12.example:foreign", "ports/7/subsystems/nqn.2026-12.example:foreign"));
 
+    // It also allows one of nvmfd's hosts, and nvmfd is to allow one the
+    // admin made: hosts/ is shared.
+    REQUIRE(s.t.fs->link("hosts/" + kH1, "subsystems/nqn.2026-12.example:foreign/allowed_hosts/" + kH1));
+    REQUIRE(s.t.fs->link("hosts/nqn.2014-08.org.nvmexpress:uuid:foreign",
+                         "subsystems/nqn.2026-12.example:foreign/allowed_hosts/nqn.2014-08.org.nvmexpress:uuid:foreign"));
+    KernelExport more = s.e;
+    more.subsystems[0].hosts.push_back("nqn.2014-08.org.nvmexpress:uuid:foreign");
+    std::sort(more.subsystems[0].hosts.begin(), more.subsystems[0].hosts.end());
+    more.hosts = more.subsystems[0].hosts;
+    s.change(more);  // no EEXIST for the admin's host
+
     KernelExport none;  // nvmfd gives up all of its own
-    auto r = reconcile(*s.t.fs, none, scope_of(s.e));
+    auto r = reconcile(*s.t.fs, none, scope_of(s.e));  // no EBUSY for the host the admin still uses
     REQUIRE_MESSAGE(r, r.error().describe());
     for (const auto& step : r->steps) {
-        CHECK(step.path.find("foreign") == std::string::npos);
+        CHECK(step.path.find("example:foreign") == std::string::npos);
         CHECK(step.path.find("ports/7") == std::string::npos);
+        CHECK(step.path != "hosts/nqn.2014-08.org.nvmexpress:uuid:foreign");
     }
     KernelExport left = s.read();
     REQUIRE(left.subsystems.size() == 1);
     CHECK(left.subsystems[0].nqn == "nqn.2026-12.example:foreign");
     REQUIRE(left.ports.size() == 1);
     CHECK(left.ports[0].id == 7);
-    CHECK(left.hosts == std::vector<std::string>{"nqn.2014-08.org.nvmexpress:uuid:foreign"});
+    CHECK(left.hosts == std::vector<std::string>{kH1, "nqn.2014-08.org.nvmexpress:uuid:foreign"});
 }
 
 TEST_CASE("nvmet: the kernel's refusals come back as named errors") {
