@@ -73,9 +73,11 @@ TEST_CASE("rdma wr plan: the zero page maps to the lane's own page; other memory
     CHECK(sges[1].lkey == 0x22);
     std::vector<iovec> lent{page(0), iovec{elsewhere, 4096}};
     CHECK_FALSE(plan_transfer(lent, 8192, 32, r, sges, chunks));
-    // A piece that starts inside a region and runs past its end is not inside it.
-    std::vector<iovec> straddle{iovec{pool + sizeof pool - 4096, 8192}};
-    CHECK_FALSE(plan_transfer(straddle, 8192, 32, r, sges, chunks));
+    // A piece that starts inside a region and runs on into memory no region
+    // holds (pool pages 4 and 5, outside a region of the first 4).
+    std::array<MemoryRegion, 1> first4{MemoryRegion{pool, 4 * 4096, 0x11, reinterpret_cast<uint64_t>(pool)}};
+    std::vector<iovec> straddle{iovec{pool + 3 * 4096, 3 * 4096}};
+    CHECK_FALSE(plan_transfer(straddle, 3 * 4096, 32, first4, sges, chunks));
 }
 
 TEST_CASE("rdma wr plan: a piece across two adjacent regions takes an entry in each; one running out of them fails") {
