@@ -59,10 +59,11 @@ void LentMemory::lend(plugin::BlockDevice& device, Lender& lender) {
     if (all.empty() || told_end >= all.data() + all.size()) return;
     std::span<const std::byte> fresh(told_end, all.data() + all.size());
     lender.ranges.push_back(fresh);
-    for (plugin::Transport* t : takers_) t->memory_lent(fresh);
-    for (plugin::Transport* t : takers_)
+    for (plugin::Transport* t : takers_) {
+        t->memory_lent(fresh);
         log::info("{}: {} MiB of a namespace's memory lent to it (read data sent without a copy)", t->name(),
                   fresh.size() >> 20);
+    }
 }
 
 }  // namespace nvmfd::control

@@ -58,10 +58,14 @@ bool serve_same_address(const KernelPort& a, const KernelPort& b) {
 }
 // Attributes nvmet takes only while the namespace is disabled (a UUID or
 // NGUID the export leaves empty is the kernel's to keep).
+bool uuid_changes(const KernelNamespace& a, const KernelNamespace& d) {
+    return !d.uuid.empty() && normalized_uuid(a.uuid) != normalized_uuid(d.uuid);
+}
+bool nguid_changes(const KernelNamespace& a, const KernelNamespace& d) {
+    return !d.nguid.empty() && normalized_nguid(a.nguid) != normalized_nguid(d.nguid);
+}
 bool needs_disable(const KernelNamespace& a, const KernelNamespace& d) {
-    return a.device_path != d.device_path || (!d.uuid.empty() && normalized_uuid(a.uuid) != normalized_uuid(d.uuid)) ||
-           (!d.nguid.empty() && normalized_nguid(a.nguid) != normalized_nguid(d.nguid)) ||
-           a.buffered_io != d.buffered_io;
+    return a.device_path != d.device_path || uuid_changes(a, d) || nguid_changes(a, d) || a.buffered_io != d.buffered_io;
 }
 
 struct Planner {
@@ -255,9 +259,8 @@ struct Planner {
         if (fresh) add(Kind::MakeDir, dir, "", "nsid");
         if (fresh || reenable) {
             if (fresh || a->device_path != d.device_path) add(Kind::Write, dir + "/device_path", d.device_path, "path");
-            if (!d.uuid.empty() && (fresh || normalized_uuid(a->uuid) != normalized_uuid(d.uuid)))
-                add(Kind::Write, dir + "/device_uuid", d.uuid, "uuid");
-            if (!d.nguid.empty() && (fresh || normalized_nguid(a->nguid) != normalized_nguid(d.nguid)))
+            if (!d.uuid.empty() && (fresh || uuid_changes(*a, d))) add(Kind::Write, dir + "/device_uuid", d.uuid, "uuid");
+            if (!d.nguid.empty() && (fresh || nguid_changes(*a, d)))
                 add(Kind::Write, dir + "/device_nguid", d.nguid, "nguid");
             if (fresh ? d.buffered_io : a->buffered_io != d.buffered_io)
                 add(Kind::Write, dir + "/buffered_io", d.buffered_io ? "1" : "0", "buffered_io");

@@ -150,8 +150,7 @@ Result<KernelExport> read_kernel_export(const Configfs& fs) {
     return e;
 }
 
-Result<void> apply_steps(Configfs& fs, const std::vector<NvmetStep>& steps, size_t* done) {
-    if (done) *done = 0;
+Result<void> apply_steps(Configfs& fs, const std::vector<NvmetStep>& steps) {
     for (const NvmetStep& s : steps) {
         Result<void> r;
         switch (s.kind) {
@@ -162,7 +161,6 @@ Result<void> apply_steps(Configfs& fs, const std::vector<NvmetStep>& steps, size
         case NvmetStep::Kind::Unlink: r = fs.unlink(s.path, s.field); break;
         }
         if (!r) return r;
-        if (done) ++*done;
     }
     return {};
 }

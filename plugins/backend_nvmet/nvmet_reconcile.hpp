@@ -14,9 +14,8 @@ namespace nvmfd::plugins::nvmet {
 Result<plugin::KernelExport> read_kernel_export(const Configfs& fs);
 
 // Runs the steps in order and stops at the first the kernel refuses: its
-// error names the path, the errno and the field. `done` counts the steps
-// that took effect.
-Result<void> apply_steps(Configfs& fs, const std::vector<NvmetStep>& steps, size_t* done = nullptr);
+// error names the path, the errno and the field.
+Result<void> apply_steps(Configfs& fs, const std::vector<NvmetStep>& steps);
 
 // Read, plan, apply; returns the plan that was carried out (no steps: the
 // tree already matched).

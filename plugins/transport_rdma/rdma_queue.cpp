@@ -270,11 +270,9 @@ void RdmaQueue::finish_close() {
     ::rdma_destroy_qp(id_);
     qp_ = nullptr;
     lane_->release_completions(std::exchange(cq_reserved_, 0));
-    if (copied_reads_)
-        log::info("rdma: queue from {} closed ({}); the data of {} reads was copied into registered memory first",
-                  peer_, close_reason_, copied_reads_);
-    else
-        log::info("rdma: queue from {} closed ({})", peer_, close_reason_);
+    log::info("rdma: queue from {} closed ({}){}", peer_, close_reason_,
+              copied_reads_ ? fmt::format("; the data of {} reads was copied into registered memory first", copied_reads_)
+                            : std::string());
     owner_.forget(*this);  // deleted once the loop turn is over
 }
 

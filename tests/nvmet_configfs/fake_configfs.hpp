@@ -30,10 +30,6 @@ public:
 
     // The next `op` on `rel` (relative to the root) fails with `err`.
     void refuse(FsOp op, std::string rel, int err) { refusals_[{op, root_ + "/" + rel}] = err; }
-    int calls(FsOp op) const {
-        auto it = calls_.find(op);
-        return it == calls_.end() ? 0 : it->second;
-    }
     // Block devices and files a namespace or passthru may be enabled on.
     std::set<std::string> devices;
     // Subsystems a host has identified: their identity is locked (EINVAL).
@@ -257,7 +253,6 @@ private:
 
     template <typename F>
     int run(FsOp op, const std::string& path, F real) {
-        ++calls_[op];
         auto it = refusals_.find({op, path});
         if (it != refusals_.end()) {
             int err = it->second;
@@ -269,7 +264,6 @@ private:
     std::string root_;
     std::unique_ptr<plugins::nvmet::ConfigfsOps> real_;
     std::map<std::pair<FsOp, std::string>, int> refusals_;
-    std::map<FsOp, int> calls_;
 };
 
 // A temporary directory standing for /sys/kernel/config/nvmet, with the

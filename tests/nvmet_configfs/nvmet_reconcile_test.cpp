@@ -84,6 +84,18 @@ NvmetScope both(const KernelExport& a, const KernelExport& b) {
     return s;
 }
 
+// Applies `next`; then the tree reads back with nothing left to do.
+NvmetPlan settle(Configfs& fs, const KernelExport& next, const NvmetScope& scope, NvmetPlanOptions o = {}) {
+    auto r = reconcile(fs, next, scope, o);
+    REQUIRE_MESSAGE(r, r.error().describe());
+    auto back = read_kernel_export(fs);
+    REQUIRE_MESSAGE(back, back.error().describe());
+    auto again = plan_reconcile(*back, next, scope, o);
+    INFO("left to do: " << (again.steps.empty() ? std::string("nothing") : describe(again.steps[0])));
+    CHECK(again.steps.empty());
+    return *r;
+}
+
 // The fake with the sample's devices, and the sample written into it.
 struct Served {
     FakeNvmetTree t;
@@ -100,13 +112,9 @@ struct Served {
     }
     // Applies `next`; then nothing is left to do, whatever the change.
     NvmetPlan change(const KernelExport& next, NvmetPlanOptions o = {}) {
-        auto r = reconcile(*t.fs, next, both(e, next), o);
-        REQUIRE_MESSAGE(r, r.error().describe());
-        auto again = plan_reconcile(read(), next, both(e, next), o);
-        INFO("left to do: " << (again.steps.empty() ? std::string("nothing") : describe(again.steps[0])));
-        CHECK(again.steps.empty());
+        NvmetPlan p = settle(*t.fs, next, both(e, next), o);
         e = next;
-        return *r;
+        return p;
     }
     NvmetPlan start(const KernelExport& state) {
         auto r = reconcile(*t.fs, state, scope_of(state), NvmetPlanOptions{.allow_disruptive = false});
@@ -502,14 +510,7 @@ struct RealTree {
         REQUIRE_MESSAGE(r, r.error().describe());
         return *r;
     }
-    void apply(const KernelExport& next, const KernelExport& before, NvmetPlanOptions o = {}) {
-        auto r = reconcile(*fs, next, both(before, next), o);
-        REQUIRE_MESSAGE(r, r.error().describe());
-        KernelExport back = read();
-        auto mine = plan_reconcile(back, next, both(before, next), o);
-        INFO("left to do: " << (mine.steps.empty() ? std::string("nothing") : describe(mine.steps[0])));
-        CHECK(mine.steps.empty());
-    }
+    void apply(const KernelExport& next, const KernelExport& before) { settle(*fs, next, both(before, next)); }
 };
 
 }  // namespace
