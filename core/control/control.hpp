@@ -28,6 +28,8 @@
 namespace nvmfd::control {
 
 struct SubsystemSettings {
+    std::optional<DataPath> data_path;  // add only: fixed once made
+    std::optional<std::string> passthru_device;  // kernel only; "" removes it
     std::optional<std::string> serial;
     std::optional<std::string> model;
     std::optional<bool> allow_any_host;
@@ -72,6 +74,7 @@ struct NamespaceSettings {
 
 struct PortSettings {
     uint16_t id = 0;  // 0: the lowest free id
+    DataPath data_path = DataPath::Nvmfd;
     std::string transport = "tcp";
     std::string family = "ipv4";
     std::string address;
@@ -175,6 +178,13 @@ public:
     Result<target::NamespaceStats> namespace_stats(const std::string& nqn, uint32_t nsid) const;
     Result<uint64_t> namespace_size(const std::string& nqn, uint32_t nsid) const;
     std::vector<OfflineItem> offline() const;
+    // Kernel-served exports: where the kernel's configuration differs from
+    // nvmfd's and nvmfd left it so (at start, what hosts would notice is
+    // held back), one line each; empty when they agree.
+    std::vector<std::string> kernel_drift() const;
+    // Make the kernel's configuration equal to nvmfd's now, including what
+    // was held back (hosts of the objects that differ may reconnect).
+    Result<void> apply_kernel_drift();
     std::string state_json() const;
     // The same with every secret nvmfd holds (`config save --include-secrets`):
     // for the admin's backup only, never the state file or a D-Bus reply.

@@ -15,6 +15,14 @@
 
 namespace nvmfd::control {
 
+// Who moves a subsystem's or a port's data: nvmfd's reactors, or the
+// kernel's nvmet, which nvmfd then configures through configfs
+// (docs/kernel-offload.md). Chosen when the object is made.
+enum class DataPath { Nvmfd, Kernel };
+
+// The backend name of a kernel-served namespace (params: path, buffered_io).
+inline constexpr const char* kKernelBackend = "kernel";
+
 struct NamespaceSpec {
     uint32_t nsid = 0;
     std::string backend;
@@ -49,6 +57,10 @@ struct HostAuthSpec {
 
 struct SubsystemSpec {
     std::string nqn;
+    DataPath data_path = DataPath::Nvmfd;
+    // Kernel only: a whole local NVMe controller (/dev/nvmeN) passed
+    // through; then the subsystem has no namespaces of its own.
+    std::string passthru_device;
     std::string serial;
     std::string model;
     bool allow_any_host = false;
@@ -65,6 +77,7 @@ struct SubsystemSpec {
 
 struct PortSpec {
     uint16_t id = 0;
+    DataPath data_path = DataPath::Nvmfd;
     std::string transport = "tcp";
     std::string family = "ipv4";
     std::string address;
