@@ -248,6 +248,7 @@ private:
     bool hold_listeners_ = false;
     std::vector<uint16_t> held_ports_;  // prepared, waiting for release_listeners()
     std::map<std::string, OfflineItem> offline_;
+    std::vector<std::string> kernel_drift_;  // see kernel_drift()
     std::map<std::string, std::unique_ptr<plugin::Transport>> transports_;
     LentMemory lent_memory_{target_};
     std::map<std::string, std::unique_ptr<plugin::Backend>> backends_;
