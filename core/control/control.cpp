@@ -54,6 +54,8 @@ Control::~Control() {
     for (auto& k : keys) drop_namespace(k);
     transports_.clear();
     backends_.clear();
+    // kernel_: the kernel keeps serving its part after nvmfd is gone.
+    kernel_.reset();
 }
 
 void Control::set_executor(std::function<void(std::function<void()>)> post) {
@@ -124,7 +126,7 @@ Result<plugin::Backend*> Control::backend(const std::string& name) {
     return raw;
 }
 
-Result<void> Control::persist(const ExportSpec& spec) {
+Result<void> Control::write_state(const ExportSpec& spec) {
     if (!store_) return {};
     // Secrets first: see secrets_file.hpp for why this order.
     auto secrets = secrets_path_for(store_->path());
@@ -151,6 +153,7 @@ std::shared_ptr<const target::TargetSnapshot> Control::build_snapshot(bool disco
     snap->ana_change_count = ana_change_count_;
     for (uint32_t g : spec_.ana_groups) snap->ana_groups.push_back(target::AnaGroup{g, ana_group_changes_[g]});
     for (const auto& s : spec_.subsystems) {
+        if (s.data_path == DataPath::Kernel) continue;  // the kernel serves it
         auto sub = std::make_shared<target::Subsystem>();
         sub->nqn = s.nqn;
         sub->serial = s.serial;
@@ -170,7 +173,8 @@ std::shared_ptr<const target::TargetSnapshot> Control::build_snapshot(bool disco
         snap->subsystems.push_back(std::move(sub));
     }
     for (const auto& p : spec_.ports) {
-        if (!discovery_addresses_.count(p.id)) continue;  // its transport could not be loaded
+        // The kernel serves it, or its transport could not be loaded.
+        if (p.data_path == DataPath::Kernel || !discovery_addresses_.count(p.id)) continue;
         auto port = std::make_shared<target::Port>();
         port->config = detail::port_config(p);
         port->discovery = discovery_addresses_[p.id];

@@ -22,14 +22,15 @@
 #include "core/control/lent_memory.hpp"
 #include "core/control/export_spec.hpp"
 #include "core/control/state_store.hpp"
+#include "core/plugin/kernel_target.hpp"
 #include "core/plugin/loader.hpp"
 #include "core/target/target.hpp"
 
 namespace nvmfd::control {
 
 struct SubsystemSettings {
-    std::optional<DataPath> data_path;  // add only: fixed once made
-    std::optional<std::string> passthru_device;  // kernel only; "" removes it
+    std::optional<DataPath> data_path{};  // add only: fixed once made
+    std::optional<std::string> passthru_device{};  // kernel only; "" removes it
     std::optional<std::string> serial;
     std::optional<std::string> model;
     std::optional<bool> allow_any_host;
@@ -106,6 +107,7 @@ struct ControlOptions {
     // (Backend::check), never opened, and ports never listen; the
     // namespaces are then absent from the snapshots.
     bool dry_run = false;
+    plugin::Params kernel_params{};  // the kernel target plugin's ([kernel.nvmet] in nvmfd.conf)
 };
 
 class ScratchControl;
@@ -120,7 +122,7 @@ public:
     Result<bool> load_state();
     // Apply a whole export spec on an empty target (startup, after load_state
     // or for the default export). Items that cannot be brought up go offline.
-    Result<void> apply(const ExportSpec& spec);
+    Result<void> apply(const ExportSpec& spec) { return apply_export(spec, false); }
     // Replace the whole configuration (config restore): validated first;
     // on failure nothing changes.
     Result<void> restore(const ExportSpec& spec, bool force);
@@ -212,7 +214,22 @@ private:
     };
     using NsKey = std::pair<std::string, uint32_t>;
 
-    Result<void> persist(const ExportSpec& spec);
+    // Make `next` durable: the kernel's configuration first (its refusal
+    // leaves everything as it was), then the state file.
+    Result<void> persist(const ExportSpec& next);
+    Result<void> write_state(const ExportSpec& spec);
+    // Bring up a whole configuration on an empty target; `admin_change`
+    // (restore) may disturb hosts of kernel-served objects, the start may not.
+    Result<void> apply_export(const ExportSpec& spec, bool admin_change);
+    // The kernel's target (control_kernel.cpp).
+    Result<plugin::KernelTarget*> kernel_target();
+    Result<void> sync_kernel(const plugin::KernelExport& desired, const plugin::KernelScope& scope,
+                             bool allow_disruptive);
+    void refresh_kernel_drift();
+    plugin::KernelScope recorded_kernel_scope() const;
+    Result<void> record_kernel_scope(const plugin::KernelScope& scope);
+    void forget_old_kernel_objects();
+    Result<void> start_kernel_export(const ExportSpec& spec, bool admin_change);
     Result<void> load_secrets(ExportSpec& spec);
     void publish(bool discovery_changed);
     void emit(const Event& e);
@@ -249,6 +266,8 @@ private:
     std::vector<uint16_t> held_ports_;  // prepared, waiting for release_listeners()
     std::map<std::string, OfflineItem> offline_;
     std::vector<std::string> kernel_drift_;  // see kernel_drift()
+    std::unique_ptr<plugin::KernelTarget> kernel_;
+    plugin::KernelExport kernel_wanted_;  // what the state file's kernel-served part asks for
     std::map<std::string, std::unique_ptr<plugin::Transport>> transports_;
     LentMemory lent_memory_{target_};
     std::map<std::string, std::unique_ptr<plugin::Backend>> backends_;

@@ -1,11 +1,173 @@
-// The control API for kernel-served exports (docs/kernel-offload.md).
-#include "core/control/control.hpp"
+// The control API for kernel-served exports (docs/kernel-offload.md): the
+// subsystems and ports whose data path is the kernel's are written into the
+// kernel's target by a KernelTarget plugin (nvmfd-kernel-nvmet.so) before
+// the state file records them, and made equal to the state at start.
+#include <nlohmann/json.hpp>
 
+#include "core/control/control.hpp"
 #include "core/control/control_helpers.hpp"
+#include "core/control/data_path_rules.hpp"
+#include "core/control/kernel_export.hpp"
+#include "core/runtime/log.hpp"
 
 namespace nvmfd::control {
 
 using namespace detail;
+
+namespace {
+
+constexpr const char* kKernelTargetPlugin = "nvmet";
+
+// Next to the state file: every kernel object nvmfd may have written,
+// recorded before it writes them. A crash between the kernel's change and
+// the state file's leaves objects the state does not name; this is how the
+// next start still knows they are nvmfd's to remove.
+std::filesystem::path kernel_scope_path_for(const std::filesystem::path& state_file) {
+    auto p = state_file;
+    p.replace_filename(state_file.stem().string() + ".kernel-scope.json");
+    return p;
+}
+
+void merge(plugin::KernelScope& into, const plugin::KernelScope& from) {
+    into.subsystems.insert(from.subsystems.begin(), from.subsystems.end());
+    into.ports.insert(from.ports.begin(), from.ports.end());
+    into.hosts.insert(from.hosts.begin(), from.hosts.end());
+}
+
+}  // namespace
+
+Result<plugin::KernelTarget*> Control::kernel_target() {
+    if (kernel_) return kernel_.get();
+    auto loaded = plugins_.load(plugin::PluginKind::KernelTarget, kKernelTargetPlugin);
+    if (!loaded) return nvmfd::unexpected(Error{loaded.error().code, loaded.error().message, "data_path"});
+    auto made = (*loaded)->descriptor->create_kernel_target(options_.kernel_params);
+    if (!made) return nvmfd::unexpected(Error{made.error().code, made.error().message, "data_path"});
+    kernel_ = std::move(*made);
+    log::info("kernel data path: {}", kernel_->describe());
+    return kernel_.get();
+}
+
+Result<void> Control::sync_kernel(const plugin::KernelExport& desired, const plugin::KernelScope& scope,
+                                  bool allow_disruptive) {
+    plugin::KernelTarget* k;
+    {
+        auto r = kernel_target();
+        if (!r) return nvmfd::unexpected(r.error());
+        k = *r;
+    }
+    auto applied = k->apply(desired, scope, allow_disruptive);
+    if (!applied) {
+        refresh_kernel_drift();
+        return nvmfd::unexpected(applied.error());
+    }
+    if (applied->changes) log::info("kernel data path: {} change(s) made", applied->changes);
+    for (const auto& line : applied->held_back) log::notice("kernel data path: held back: {}", line);
+    refresh_kernel_drift();
+    return {};
+}
+
+void Control::refresh_kernel_drift() {
+    kernel_drift_.clear();
+    if (!kernel_) return;
+    plugin::KernelScope scope = kernel_scope(kernel_wanted_, kernel_wanted_);
+    merge(scope, recorded_kernel_scope());
+    auto lines = kernel_->differences(kernel_wanted_, scope);
+    if (!lines) kernel_drift_.push_back("cannot read the kernel's configuration: " + lines.error().describe());
+    else kernel_drift_ = std::move(*lines);
+}
+
+plugin::KernelScope Control::recorded_kernel_scope() const {
+    plugin::KernelScope scope;
+    if (!store_) return scope;
+    StateStore file(kernel_scope_path_for(store_->path()));
+    auto text = file.read();
+    if (!text || !*text) return scope;
+    auto j = nlohmann::json::parse(**text, nullptr, false);
+    try {
+        for (const auto& s : j.at("subsystems")) scope.subsystems.insert(s.get<std::string>());
+        for (const auto& p : j.at("ports")) scope.ports.insert(p.get<uint16_t>());
+        for (const auto& h : j.at("hosts")) scope.hosts.insert(h.get<std::string>());
+    } catch (const nlohmann::json::exception& e) {
+        log::warn("{} is unreadable ({}); only the state file's kernel objects are nvmfd's",
+                  file.path().string(), printable(e.what()));
+        return {};
+    }
+    return scope;
+}
+
+Result<void> Control::record_kernel_scope(const plugin::KernelScope& scope) {
+    if (!store_) return {};
+    nlohmann::json j{{"subsystems", scope.subsystems}, {"ports", scope.ports}, {"hosts", scope.hosts}};
+    auto path = kernel_scope_path_for(store_->path());
+    if (auto w = StateStore::write_atomically(path, j.dump(2) + "\n"); !w)
+        return make_error(ErrorCode::Io, fmt::format("the change was not made: {}", w.error().message));
+    return {};
+}
+
+Result<void> Control::persist(const ExportSpec& next) {
+    TRY(check_data_paths(next));
+    plugin::KernelExport desired = kernel_export(next);
+    if (options_.dry_run || desired == kernel_wanted_) return write_state(next);
+    // Only the objects this change touches may be disturbed: drift held
+    // back elsewhere stays held back (apply_kernel_drift is its own change).
+    plugin::KernelScope scope = changed_scope(kernel_wanted_, desired);
+    plugin::KernelScope both = kernel_scope(kernel_wanted_, desired);
+    merge(both, recorded_kernel_scope());
+    TRY(record_kernel_scope(both));
+    auto undo = [&](const char* why) {
+        if (auto back = sync_kernel(kernel_wanted_, scope, true); !back)
+            log::error("kernel data path: after {}, the previous configuration could not be restored: {}", why,
+                       back.error().describe());
+    };
+    if (auto synced = sync_kernel(desired, scope, true); !synced) {
+        undo("the kernel's refusal");
+        return nvmfd::unexpected(synced.error());
+    }
+    if (auto w = write_state(next); !w) {
+        undo("a failed state file write");
+        return nvmfd::unexpected(w.error());
+    }
+    kernel_wanted_ = std::move(desired);
+    refresh_kernel_drift();
+    forget_old_kernel_objects();
+    return {};
+}
+
+// The record narrows to the state's objects once the kernel holds nothing
+// else of nvmfd's (while drift is held back, it may name an object left
+// over from a crash that only `nvmfctl kernel apply` removes).
+void Control::forget_old_kernel_objects() {
+    if (!kernel_drift_.empty()) return;
+    if (auto r = record_kernel_scope(kernel_scope(kernel_wanted_, kernel_wanted_)); !r)
+        log::warn("kernel data path: {}", r.error().describe());  // the wider record stays: harmless
+}
+
+Result<void> Control::start_kernel_export(const ExportSpec& spec, bool admin_change) {
+    plugin::KernelExport desired = kernel_export(spec);
+    plugin::KernelScope scope = kernel_scope(kernel_wanted_, desired);
+    merge(scope, recorded_kernel_scope());
+    offline_.erase("kernel data path");
+    if (options_.dry_run || scope.empty()) {
+        kernel_wanted_ = std::move(desired);
+        return {};
+    }
+    auto old = std::exchange(kernel_wanted_, desired);
+    auto synced = sync_kernel(desired, scope, admin_change);
+    if (synced) {
+        forget_old_kernel_objects();
+        return {};
+    }
+    if (admin_change) {
+        kernel_wanted_ = std::move(old);
+        return synced;
+    }
+    // At start the kernel goes on serving what it has; nvmfd says why it
+    // could not make it equal to the state.
+    std::string what = "kernel data path";
+    log::error("{}: {}", what, synced.error().describe());
+    offline_[what] = OfflineItem{what, synced.error().describe(), {}, 0, 0};
+    return {};
+}
 
 std::vector<std::string> Control::kernel_drift() const {
     std::lock_guard lock(mutex_);
@@ -14,7 +176,14 @@ std::vector<std::string> Control::kernel_drift() const {
 
 Result<void> Control::apply_kernel_drift() {
     std::lock_guard lock(mutex_);
-    return make_error(ErrorCode::NotSupported, "kernel-served exports are not wired yet", "kernel");
+    plugin::KernelScope scope = kernel_scope(kernel_wanted_, kernel_wanted_);
+    merge(scope, recorded_kernel_scope());
+    if (scope.empty()) return {};
+    TRY(sync_kernel(kernel_wanted_, scope, true));
+    offline_.erase("kernel data path");
+    log::notice("kernel data path: made equal to the state at the administrator's request");
+    forget_old_kernel_objects();
+    return {};
 }
 
 }  // namespace nvmfd::control

@@ -5,6 +5,7 @@
 
 #include "core/control/control_helpers.hpp"
 #include "core/runtime/log.hpp"
+#include "core/target/identifiers.hpp"
 
 namespace nvmfd::control {
 
@@ -44,7 +45,14 @@ Result<uint32_t> Control::add_namespace(const std::string& nqn, const NamespaceS
     ns.uuid = st.uuid;
     ns.nguid = st.nguid;
     TRY(validate_namespace(*sub, ns, spec_.ana_groups));
-    auto opened = open_namespace(nqn, ns);
+    // A kernel-served namespace is opened by the kernel (persist writes it there).
+    Result<std::shared_ptr<Namespace>> opened = std::shared_ptr<Namespace>();
+    if (sub->data_path == DataPath::Kernel) {
+        if (ns.uuid.empty()) ns.uuid = target::format_uuid(target::generate_uuid());
+        if (ns.nguid.empty()) ns.nguid = target::format_hex(target::generate_nguid());
+    } else {
+        opened = open_namespace(nqn, ns);
+    }
     if (!opened) return nvmfd::unexpected(opened.error());
     ExportSpec next = spec_;
     auto& s = *std::find_if(next.subsystems.begin(), next.subsystems.end(), [&](auto& x) { return x.nqn == nqn; });
@@ -88,6 +96,12 @@ Result<void> Control::remove_namespace(const std::string& nqn, uint32_t nsid) {
 Result<void> Control::resize_namespace(const std::string& nqn, uint32_t nsid, uint64_t new_size) {
     std::lock_guard lock(mutex_);
     TRY(need_subsystem(nqn));
+    if (find_subsystem(nqn)->data_path == DataPath::Kernel)
+        return make_error(ErrorCode::NotSupported,
+                          fmt::format("'{}' is served by the kernel, which sizes a namespace by its device: grow "
+                                      "the block device or file instead",
+                                      nqn),
+                          "size");
     auto it = live_.find({nqn, nsid});
     if (it == live_.end())
         return make_error(ErrorCode::NotFound, fmt::format("'{}' has no namespace {} online", nqn, nsid), "nsid");

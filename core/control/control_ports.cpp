@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "core/control/control_helpers.hpp"
+#include "core/control/data_path_rules.hpp"
 #include "core/runtime/log.hpp"
 #include "core/target/ana.hpp"
 
@@ -28,6 +29,7 @@ Result<uint16_t> Control::add_port(const PortSettings& st) {
         p.id = id;
     }
     if (find_port(p.id)) return make_error(ErrorCode::AlreadyExists, fmt::format("port {} exists", p.id), "id");
+    p.data_path = st.data_path;
     p.transport = st.transport;
     p.family = st.family;
     p.address = st.address;
@@ -44,6 +46,22 @@ Result<uint16_t> Control::add_port(const PortSettings& st) {
         if (e.transport == p.transport && e.address == p.address && e.service == p.service)
             return make_error(ErrorCode::AlreadyExists,
                               fmt::format("port {} already listens on {}:{}", e.id, p.address, p.service), "address");
+    if (p.data_path == DataPath::Kernel) {
+        // The kernel listens once a subsystem is linked; persist writes it there.
+        ExportSpec next = spec_;
+        insert_sorted(next.ports, p, [](const PortSpec& x) { return x.id; });
+        TRY(persist(next));
+        spec_ = std::move(next);
+        log::info("port {} added ({} {}:{}, served by the kernel)", p.id, p.transport, p.address, p.service);
+        emit(make_event(EventKind::PortAdded, {}, 0, p.id));
+        return p.id;
+    }
+    {
+        // The rules first: nvmfd must not listen where a kernel port will.
+        ExportSpec next = spec_;
+        insert_sorted(next.ports, p, [](const PortSpec& x) { return x.id; });
+        TRY(check_data_paths(next));
+    }
     TRY(prepare_port(p));
     ExportSpec previous = spec_;
     auto back_out = [&] {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/control/control_helpers.hpp"
+#include "core/control/data_path_rules.hpp"
 #include "core/control/host_auth_rules.hpp"
 #include "core/control/secrets_file.hpp"
 #include "core/control/state_json.hpp"
@@ -213,6 +214,7 @@ Result<ExportSpec> Control::normalize(const ExportSpec& input) const {
                 return make_error(ErrorCode::NotFound, fmt::format("ANA group {} does not exist", g),
                                   where + ".ana_states");
     }
+    TRY(check_data_paths(spec));
     std::sort(spec.policies.begin(), spec.policies.end(), [](auto& a, auto& b) { return a.name < b.name; });
     for (size_t i = 0; i < spec.policies.size(); ++i) {
         std::string field = fmt::format("policies[{}].name", i);
@@ -222,7 +224,7 @@ Result<ExportSpec> Control::normalize(const ExportSpec& input) const {
     return spec;
 }
 
-Result<void> Control::apply(const ExportSpec& input) {
+Result<void> Control::apply_export(const ExportSpec& input, bool admin_change) {
     std::lock_guard lock(mutex_);
     auto normalized = normalize(input);
     if (!normalized) return nvmfd::unexpected(normalized.error());
@@ -230,7 +232,11 @@ Result<void> Control::apply(const ExportSpec& input) {
 
     // Bring it up: namespaces first, ports last, so that a host never
     // connects to a half-built subsystem.
+    // The kernel's part first: the kernel serves it by itself (and kept
+    // serving it while nvmfd was down).
+    TRY(start_kernel_export(spec, admin_change));
     for (auto& s : spec.subsystems) {
+        if (s.data_path == DataPath::Kernel) continue;
         for (auto& ns : s.namespaces) {
             auto opened = open_namespace(s.nqn, ns);
             if (!opened) {
@@ -247,6 +253,7 @@ Result<void> Control::apply(const ExportSpec& input) {
     }
     spec_ = spec;
     for (const auto& p : spec.ports) {
+        if (p.data_path == DataPath::Kernel) continue;
         auto prepared = prepare_port(p);
         if (!prepared) {
             std::string what = fmt::format("port {}", p.id);
@@ -332,10 +339,10 @@ Result<void> Control::restore(const ExportSpec& spec, bool force) {
     for (auto& [k, v] : live_) keys.push_back(k);
     for (auto& k : keys) drop_namespace(k);
     offline_.clear();
-    auto applied = apply(wanted);
+    auto applied = apply_export(wanted, true);
     if (!applied) {
         log::error("restore failed ({}); bringing back the previous configuration", applied.error().describe());
-        auto back = apply(old);
+        auto back = apply_export(old, true);
         if (!back) log::error("could not bring back the previous configuration: {}", back.error().describe());
         return applied;
     }

@@ -22,6 +22,8 @@ Result<void> Control::add_subsystem(const std::string& nqn, const SubsystemSetti
     if (find_subsystem(nqn)) return make_error(ErrorCode::AlreadyExists, fmt::format("subsystem '{}' exists", nqn), "nqn");
     SubsystemSpec s;
     s.nqn = nqn;
+    s.data_path = st.data_path.value_or(DataPath::Nvmfd);
+    s.passthru_device = st.passthru_device.value_or("");
     s.serial = st.serial.value_or(random_serial());
     s.model = st.model.value_or(target_.options().default_model);
     s.allow_any_host = st.allow_any_host.value_or(false);
@@ -33,12 +35,13 @@ Result<void> Control::add_subsystem(const std::string& nqn, const SubsystemSetti
     s.min_cntlid = st.min_cntlid.value_or(s.min_cntlid);
     s.max_cntlid = st.max_cntlid.value_or(s.max_cntlid);
     TRY(check_cntlid_range(s.min_cntlid, s.max_cntlid, ""));
+    const bool s_kernel = s.data_path == DataPath::Kernel;
     ExportSpec next = spec_;
     insert_sorted(next.subsystems, std::move(s), [](const SubsystemSpec& x) { return x.nqn; });
     TRY(persist(next));
     spec_ = std::move(next);
     publish(true);
-    log::info("subsystem {} added", nqn);
+    log::info("subsystem {} added{}", nqn, s_kernel ? " (served by the kernel)" : "");
     emit(make_event(EventKind::SubsystemAdded, nqn));
     return {};
 }
@@ -48,6 +51,12 @@ Result<void> Control::set_subsystem(const std::string& nqn, const SubsystemSetti
     TRY(need_subsystem(nqn));
     ExportSpec next = spec_;
     SubsystemSpec& s = *std::find_if(next.subsystems.begin(), next.subsystems.end(), [&](auto& x) { return x.nqn == nqn; });
+    if (st.data_path && *st.data_path != s.data_path)
+        return invalid(fmt::format("'{}' is served by {}; the data path is chosen when a subsystem is made (remove it "
+                                   "and add it again)",
+                                   nqn, s.data_path == DataPath::Kernel ? "the kernel" : "nvmfd"),
+                       "data_path");
+    if (st.passthru_device) s.passthru_device = *st.passthru_device;
     if (st.serial) {
         TRY(check_printable(*st.serial, 20, "serial"));
         s.serial = *st.serial;

@@ -17,7 +17,7 @@ ScratchControl::ScratchControl(plugin::PluginLoader& plugins, const target::Targ
                                std::map<std::string, plugin::Params> transport_params)
     : reactors_(1, idle_reactor()),
       target_(reactors_, target_options),
-      control_(target_, plugins, ControlOptions{std::nullopt, std::move(transport_params), true}) {}
+      control_(target_, plugins, ControlOptions{std::nullopt, std::move(transport_params), true, {}}) {}
 
 Result<std::unique_ptr<ScratchControl>> Control::dry_run_copy() const {
     std::lock_guard lock(mutex_);

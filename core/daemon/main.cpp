@@ -27,7 +27,7 @@ int list_plugins(plugin::PluginLoader& loader) {
     for (auto& p : found) {
         if (p.descriptor)
             std::cout << fmt::format("{:<10} {:<8} {}  ({})\n",
-                                     p.descriptor->kind == plugin::PluginKind::Transport ? "transport" : "backend",
+                                     plugin::PluginLoader::kind_name(p.descriptor->kind),
                                      p.descriptor->name, p.descriptor->description, p.path.string());
         else
             std::cout << fmt::format("{:<10} {:<8} {}\n", "broken", "-", p.error);
@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
     // with it rather than run against a Control that is gone.
     boost::asio::io_context io;
     {
-        control::Control control(target, loader, control::ControlOptions{opt.state_file, opt.transport_params});
+        control::Control control(target, loader, control::ControlOptions{opt.state_file, opt.transport_params, false, opt.kernel_params});
         control.set_executor([&io](std::function<void()> f) { boost::asio::post(io, std::move(f)); });
         // Ports listen only once the policies ran on_start (below): a gateway
         // of a group shows hosts the ANA states its failover policy decides,

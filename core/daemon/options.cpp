@@ -75,7 +75,7 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
     general.add_options()
         ("help,h", "show this help and exit")
         ("version", "show the version and exit")
-        ("config,c", po::value<std::string>(), "INI settings file (same keys as these options, plus [transport.NAME] sections)")
+        ("config,c", po::value<std::string>(), "INI settings file (same keys as these options, plus [transport.NAME] and [kernel.nvmet] sections)")
         ("state-file", po::value<std::string>()->default_value("/var/lib/nvmfd/state.json"), "where the export state is kept across restarts")
         ("no-state", po::bool_switch(), "keep the export state in memory only")
         ("plugin-dir", po::value<std::string>(), "directory of nvmfd-*.so plugins (default: beside the binary in a build tree, else " NVMFD_INSTALL_PLUGIN_DIR ")")
@@ -118,7 +118,7 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
             auto parsed = po::parse_config_file(in, general, /*allow_unregistered=*/true);
             for (auto& o : parsed.options) {
                 if (!o.unregistered) continue;
-                if (!o.string_key.starts_with("transport."))
+                if (!o.string_key.starts_with("transport.") && !o.string_key.starts_with("kernel.nvmet."))
                     return make_error(ErrorCode::InvalidArgument,
                                       fmt::format("{}: unknown setting '{}'", path, o.string_key), o.string_key);
                 file_options.push_back(o);
@@ -220,6 +220,10 @@ Result<ParseOutcome> parse_options(int argc, char** argv) {
     o.dbus_name = vm["dbus-name"].as<std::string>();
     o.admin_group = vm["admin-group"].as<std::string>();
     for (auto& fo : file_options) {
+        if (fo.string_key.starts_with("kernel.nvmet.") && !fo.value.empty()) {
+            o.kernel_params[fo.string_key.substr(std::string("kernel.nvmet.").size())] = fo.value.front();
+            continue;
+        }
         // transport.NAME.key = value
         std::string rest = fo.string_key.substr(std::string("transport.").size());
         size_t dot = rest.find('.');

@@ -6,6 +6,8 @@
 //   log-level = info
 //   [transport.tcp]
 //   in_capsule_data_size = 8192
+//   [kernel.nvmet]
+//   configfs_root = /sys/kernel/config/nvmet
 #pragma once
 
 #include <chrono>
@@ -39,6 +41,7 @@ struct Options {
     log::Level log_level = log::Level::Info;
     target::TargetOptions target;
     std::map<std::string, plugin::Params> transport_params;
+    plugin::Params kernel_params;  // [kernel.nvmet]: the kernel data path's settings
     bool default_export = true;
     ListenAddress listen{"ipv4", "127.0.0.1", "4420"};
     std::string default_nqn = "nqn.2026-11.io.nvmfd:default";

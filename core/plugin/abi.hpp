@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "core/plugin/backend.hpp"
+#include "core/plugin/kernel_target.hpp"
 #include "core/plugin/transport.hpp"
 #include "nvmfd/abi_hash.hpp"  // generated: a hash of every header a plugin sees
 
@@ -26,7 +27,9 @@ inline constexpr int kAbiVersion = 1;
     NVMFD_STRINGIFY(_GLIBCXX_USE_CXX11_ABI) "/headers-" NVMFD_PLUGIN_HEADERS_HASH
 static_assert(kAbiVersion == 1, "update the number in NVMFD_PLUGIN_ABI_TAG too");
 
-enum class PluginKind : uint32_t { Transport = 1, Backend = 2 };
+// KernelTarget: a kernel's own target configured by nvmfd (Linux nvmet),
+// for subsystems and ports whose data path is the kernel's.
+enum class PluginKind : uint32_t { Transport = 1, Backend = 2, KernelTarget = 3 };
 
 struct PluginDescriptor {
     PluginKind kind;
@@ -34,6 +37,9 @@ struct PluginDescriptor {
     const char* description;  // one line for `nvmfd --list-plugins`
     std::unique_ptr<Transport> (*create_transport)(TransportEnv& env, const Params& params);
     std::unique_ptr<Backend> (*create_backend)(const Params& params);
+    // KernelTarget plugins; nullptr and an error in the log when the kernel
+    // lacks what it needs.
+    Result<std::unique_ptr<KernelTarget>> (*create_kernel_target)(const Params& params) = nullptr;
 };
 
 inline constexpr const char* kAbiTagSymbol = "nvmfd_plugin_abi_tag";

@@ -11,9 +11,11 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "core/plugin/params.hpp"
 #include "core/runtime/error.hpp"
 
 namespace nvmfd::plugin {
@@ -67,6 +69,38 @@ struct KernelExport {
     // of every subsystem, sorted.
     std::vector<std::string> hosts;
     bool operator==(const KernelExport&) const = default;
+};
+
+// What nvmfd manages in the kernel's configuration: the subsystems, ports
+// and hosts its state names, before and after a change. Everything else
+// (an admin's own nvmetcli objects) is neither compared nor touched.
+struct KernelScope {
+    std::set<std::string> subsystems;
+    std::set<uint16_t> ports;
+    std::set<std::string> hosts;
+    bool empty() const { return subsystems.empty() && ports.empty() && hosts.empty(); }
+};
+
+struct KernelApplied {
+    size_t changes = 0;                  // single configuration writes made
+    std::vector<std::string> held_back;  // differences left alone, one line each
+};
+
+class KernelTarget {
+public:
+    virtual ~KernelTarget() = default;
+    // Make the kernel's configuration of what `scope` names equal to
+    // `desired`. With `allow_disruptive` (an admin's change) it does what
+    // it takes, even what drops hosts (re-addressing a port, changing a
+    // namespace's device, removing things); without (start, recovery) only
+    // what hosts do not notice, and the rest is held back. Stops at the
+    // first refusal, whose error names the field.
+    virtual Result<KernelApplied> apply(const KernelExport& desired, const KernelScope& scope,
+                                        bool allow_disruptive) = 0;
+    // What differs now (nothing changed): one line per difference.
+    virtual Result<std::vector<std::string>> differences(const KernelExport& desired, const KernelScope& scope) = 0;
+    // One line for logs: where it writes ("nvmet configfs at /sys/kernel/config/nvmet").
+    virtual std::string describe() const = 0;
 };
 
 }  // namespace nvmfd::plugin

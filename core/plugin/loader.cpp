@@ -8,9 +8,28 @@
 namespace nvmfd::plugin {
 namespace {
 
-const char* kind_name(PluginKind kind) { return kind == PluginKind::Transport ? "transport" : "backend"; }
+const char* kind_text(PluginKind kind) {
+    switch (kind) {
+        case PluginKind::Transport: return "transport";
+        case PluginKind::Backend: return "backend";
+        case PluginKind::KernelTarget: return "kernel";
+    }
+    return "unknown";
+}
+
+bool valid(const PluginDescriptor* d) {
+    if (!d || !d->name) return false;
+    switch (d->kind) {
+        case PluginKind::Transport: return d->create_transport != nullptr;
+        case PluginKind::Backend: return d->create_backend != nullptr;
+        case PluginKind::KernelTarget: return d->create_kernel_target != nullptr;
+    }
+    return false;
+}
 
 }  // namespace
+
+const char* PluginLoader::kind_name(PluginKind kind) { return kind_text(kind); }
 
 PluginLoader::PluginLoader(std::filesystem::path directory) : directory_(std::move(directory)) {}
 
@@ -50,10 +69,7 @@ Result<const LoadedPlugin*> PluginLoader::load_file(const std::filesystem::path&
     auto& describe = plugin->library.get<const PluginDescriptor*()>(kDescriptorSymbol);
     plugin->descriptor = describe();
     const PluginDescriptor* d = plugin->descriptor;
-    if (!d || !d->name ||
-        (d->kind == PluginKind::Transport && !d->create_transport) ||
-        (d->kind == PluginKind::Backend && !d->create_backend) ||
-        (d->kind != PluginKind::Transport && d->kind != PluginKind::Backend))
+    if (!valid(d))
         return make_error(ErrorCode::PluginError, fmt::format("plugin {} has an invalid descriptor", path.string()));
     log::debug("loaded {} plugin '{}' from {}", kind_name(d->kind), d->name, path.string());
     loaded_.push_back(std::move(plugin));

@@ -30,6 +30,7 @@ public:
 
     const std::filesystem::path& directory() const { return directory_; }
     static std::string file_name(PluginKind kind, std::string_view name);
+    static const char* kind_name(PluginKind kind);  // "transport", "backend", "kernel"
 
     // Load (once) the plugin of that kind and name.
     Result<const LoadedPlugin*> load(PluginKind kind, std::string_view name);

@@ -383,8 +383,11 @@ std::string normalized_uuid(std::string_view text) { return lower_hex(text, true
 
 NvmetPlan plan_reconcile(const KernelExport& actual, const KernelExport& desired, const NvmetScope& scope,
                          NvmetPlanOptions options) {
+    // Both sides only what the scope names: a change may name only the
+    // objects it touches, and everything else stays as it is.
     const KernelExport mine = in_scope(actual, scope);
-    Planner p{actual, mine, desired, options.allow_disruptive, {}, {}, {}, {}, {}};
+    const KernelExport wanted = in_scope(desired, scope);
+    Planner p{actual, mine, wanted, options.allow_disruptive, {}, {}, {}, {}, {}};
     p.run();
     return NvmetPlan{std::move(p.out), std::move(p.held)};
 }

@@ -30,14 +30,9 @@ struct NvmetStep {
 std::string normalized_nguid(std::string_view text);
 std::string normalized_uuid(std::string_view text);
 
-// What nvmfd manages in the tree: the subsystems, ports and hosts of its
-// state before and after the change. Everything else (an admin's own
-// nvmetcli objects) is left alone, never read as nvmfd's.
-struct NvmetScope {
-    std::set<std::string> subsystems;
-    std::set<uint16_t> ports;
-    std::set<std::string> hosts;
-};
+// What nvmfd manages in the tree (plugin::KernelScope): everything else
+// (an admin's own nvmetcli objects) is left alone, never read as nvmfd's.
+using NvmetScope = plugin::KernelScope;
 
 struct NvmetPlanOptions {
     // An admin's change: do what it takes, even what drops hosts or fails
@@ -53,8 +48,8 @@ struct NvmetPlan {
     std::vector<std::string> held_back;  // differences left alone, one line each
 };
 
-// `actual` is the whole tree (read_kernel_export); only what `scope` names
-// is compared with `desired`.
+// `actual` is the whole tree (read_kernel_export); of both it and
+// `desired`, only what `scope` names is compared and changed.
 NvmetPlan plan_reconcile(const plugin::KernelExport& actual, const plugin::KernelExport& desired,
                          const NvmetScope& scope, NvmetPlanOptions options = {});
 
