@@ -108,6 +108,8 @@ struct ControlOptions {
     // namespaces are then absent from the snapshots.
     bool dry_run = false;
     plugin::Params kernel_params{};  // the kernel target plugin's ([kernel.nvmet] in nvmfd.conf)
+    // Tests: the kernel target on a fake configfs tree instead of the plugin's.
+    std::function<Result<std::unique_ptr<plugin::KernelTarget>>()> kernel_target_factory{};
 };
 
 class ScratchControl;

@@ -38,9 +38,14 @@ void merge(plugin::KernelScope& into, const plugin::KernelScope& from) {
 
 Result<plugin::KernelTarget*> Control::kernel_target() {
     if (kernel_) return kernel_.get();
-    auto loaded = plugins_.load(plugin::PluginKind::KernelTarget, kKernelTargetPlugin);
-    if (!loaded) return nvmfd::unexpected(Error{loaded.error().code, loaded.error().message, "data_path"});
-    auto made = (*loaded)->descriptor->create_kernel_target(options_.kernel_params);
+    Result<std::unique_ptr<plugin::KernelTarget>> made = nullptr;
+    if (options_.kernel_target_factory) {
+        made = options_.kernel_target_factory();
+    } else {
+        auto loaded = plugins_.load(plugin::PluginKind::KernelTarget, kKernelTargetPlugin);
+        if (!loaded) return nvmfd::unexpected(Error{loaded.error().code, loaded.error().message, "data_path"});
+        made = (*loaded)->descriptor->create_kernel_target(options_.kernel_params);
+    }
     if (!made) return nvmfd::unexpected(Error{made.error().code, made.error().message, "data_path"});
     kernel_ = std::move(*made);
     log::info("kernel data path: {}", kernel_->describe());

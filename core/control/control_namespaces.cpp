@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "core/control/control_helpers.hpp"
+#include "core/control/data_path_rules.hpp"
 #include "core/runtime/log.hpp"
 #include "core/target/identifiers.hpp"
 
@@ -45,6 +46,13 @@ Result<uint32_t> Control::add_namespace(const std::string& nqn, const NamespaceS
     ns.uuid = st.uuid;
     ns.nguid = st.nguid;
     TRY(validate_namespace(*sub, ns, spec_.ana_groups));
+    {
+        // The data path's rules before any backend is asked to open it.
+        ExportSpec candidate = spec_;
+        auto& s = *std::find_if(candidate.subsystems.begin(), candidate.subsystems.end(), [&](auto& x) { return x.nqn == nqn; });
+        insert_sorted(s.namespaces, ns, [](const NamespaceSpec& x) { return x.nsid; });
+        TRY(check_data_paths(candidate));
+    }
     // A kernel-served namespace is opened by the kernel (persist writes it there).
     Result<std::shared_ptr<Namespace>> opened = std::shared_ptr<Namespace>();
     if (sub->data_path == DataPath::Kernel) {
