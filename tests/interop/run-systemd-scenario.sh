@@ -9,6 +9,7 @@
 #   rdma             nvmfd serving over rdma (and tcp) on soft-RoCE, with the
 #                    guest kernel's nvme-rdma as the host: the shared
 #                    scenarios with TRANSPORT=rdma, cross-transport, a restart
+#   kernel-offload   nvmfd managing the kernel's nvmet through nvmfctl
 #   nvmet-reconcile  the kernel data path's reconcile logic against the
 #                    guest kernel's nvmet configfs tree, and the kernel's
 #                    NVMe/TCP host on what it wrote
@@ -87,4 +88,10 @@ scenario rdma rdma.sh 10.0.2.15 4420 nqn.2026-11.io.nvmfd:rdma \
 scenario nvmet-reconcile nvmet-reconcile.sh 127.0.0.1 4420 nqn.2026-12.io.nvmfd:kernel-a \
     nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-00000000c0de \
     TESTS="$build/tests/nvmet_configfs/nvmet_configfs_tests"
+# The kernel data path as an admin uses it (issue 12): nvmfd under its unit
+# with the kernel-offload drop-in, exports built with nvmfctl, the kernel
+# host's I/O, ANA through nvmfctl, SIGKILL of nvmfd under I/O.
+scenario kernel-offload kernel-offload.sh 127.0.0.1 4430 nqn.2026-12.io.nvmfd:koff \
+    nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-00000000c0f1 \
+    INSTALL_TREE="$work/stage"
 ((failed == 0))

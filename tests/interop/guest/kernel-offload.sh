@@ -1,0 +1,174 @@
+#!/bin/bash
+# The kernel data path (issue 12) as an admin uses it: nvmfd under its
+# systemd unit (with the drop-in docs/kernel-offload.md gives) manages the
+# guest kernel's nvmet; the exports are built with nvmfctl alone and the
+# guest kernel's NVMe/TCP host uses them over loopback. Needs run-guest.sh
+# --systemd (the install tree is a host path).
+#
+#   kernel-offload.sh 127.0.0.1 PORT SUBNQN HOSTNQN INSTALL_TREE=DIR
+#
+# Steps: a subsystem served by the kernel with a block device (a loop
+# device) and a file namespace, on a kernel TCP port, built with nvmfctl;
+# `nvmfctl status` and `subsystem show` say so; the host verifies I/O on
+# both; an ANA state set with nvmfctl reaches the host (`nvme ana-log`);
+# nvmfd SIGKILLed while the host writes and reads: the host sees no error
+# (the kernel keeps serving), systemd restarts nvmfd, which reconciles
+# without a change and holds nothing back; a change made after that
+# reaches the kernel; removing the exports with nvmfctl leaves the nvmet
+# tree empty.
+source "$(dirname "$0")/lib.sh"
+
+parse_scenario_args "INSTALL_TREE" "$@"
+: "${INSTALL_TREE:?}"
+UNIT=nvmfd.service
+NVMET=/sys/kernel/config/nvmet
+DATA=/srv/nvmfd
+LOOP=
+
+_fail_with_log() {
+    local rc=$?
+    set +e
+    if ((rc != 0)); then
+        echo "----- journal of $UNIT -----"
+        journalctl -u "$UNIT" --no-pager -n 80 2>&1
+        echo "----- nvmet tree -----"
+        find "$NVMET" -maxdepth 3 2>/dev/null | head -n 40
+    fi
+    nvme disconnect -n "$SUBNQN" >/dev/null 2>&1
+    [[ -z $LOOP ]] || losetup -d "$LOOP" 2>/dev/null
+    _rc=$rc
+}
+trap '_fail_with_log; (exit $_rc); _on_exit' EXIT
+
+setup() {
+    modprobe -a nvmet nvmet-tcp nvme-tcp loop
+    mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
+    mkdir -p "$DATA"
+    truncate -s 64M "$DATA/blk.img" "$DATA/file.img"
+    LOOP=$(losetup --find --show "$DATA/blk.img")
+    rm -rf /var/lib/nvmfd /etc/nvmfd
+    install_staged "$INSTALL_TREE"
+    systemd-sysusers
+    # What docs/kernel-offload.md tells an admin to add for the kernel data path.
+    mkdir -p /etc/systemd/system/$UNIT.d
+    local dropin
+    dropin=$(find "$HOSTROOT$INSTALL_TREE" -path '*/examples/kernel-offload.conf' | head -n1)
+    [[ -n $dropin ]] || fail "the install tree has no examples/kernel-offload.conf"
+    cp "$dropin" /etc/systemd/system/$UNIT.d/kernel-offload.conf
+    cat >>/etc/systemd/system/$UNIT.d/kernel-offload.conf <<CONF
+ReadWritePaths=$DATA
+CONF
+    systemctl daemon-reload
+    dbus-send --system --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.ReloadConfig >/dev/null
+    systemctl start "$UNIT"
+    [[ $(systemctl is-active "$UNIT") == active ]] || fail "$UNIT did not start"
+}
+
+build_with_nvmfctl() {
+    nvmfctl subsystem add "$SUBNQN" --data-path kernel --serial KOFF1 --model "nvmfd kernel offload"
+    nvmfctl host allow "$SUBNQN" "$HOSTNQN"
+    nvmfctl namespace add "$SUBNQN" --backend kernel --param path="$LOOP" --nsid 1
+    nvmfctl namespace add "$SUBNQN" --backend kernel --param path="$DATA/file.img" --nsid 2
+    nvmfctl port add --data-path kernel --transport tcp --address "$ADDR" --port "$PORT" --id 7
+    nvmfctl port link 7 "$SUBNQN"
+    [[ $(cat "$NVMET/subsystems/$SUBNQN/namespaces/1/device_path") == "$LOOP" ]] ||
+        fail "namespace 1 is not $LOOP in the nvmet tree"
+    [[ $(cat "$NVMET/ports/7/addr_trsvcid") == "$PORT" ]] || fail "port 7 is not on $PORT in the nvmet tree"
+    local out
+    out=$(nvmfctl status)
+    echo "$out"
+    grep -q "$SUBNQN" <<<"$out" || fail "nvmfctl status does not show $SUBNQN"
+    out=$(nvmfctl subsystem show "$SUBNQN")
+    echo "$out"
+    grep -qi "kernel" <<<"$out" || fail "nvmfctl subsystem show does not say the kernel serves $SUBNQN"
+    # A misuse gets a clear error naming the field.
+    if out=$(nvmfctl namespace add "$SUBNQN" --backend malloc --param size=1M 2>&1); then
+        fail "a malloc namespace in a kernel-served subsystem was accepted"
+    fi
+    echo "refused as it should be: $out"
+    grep -q "backend" <<<"$out" || fail "the refusal does not name the backend"
+}
+
+connect_and_verify() {
+    local d1 d2
+    mark_dmesg
+    host_id_args "$HOSTNQN"
+    nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$SUBNQN" "${HOSTID_ARGS[@]}"
+    d1=$(wait_for_blockdev "$SUBNQN" 1)
+    d2=$(wait_for_blockdev "$SUBNQN" 2)
+    make_pattern /tmp/pattern 4M
+    for d in "$d1" "$d2"; do
+        within 60 write_region "$d" /tmp/pattern 0 128K
+        [[ $(within 60 region_md5 "$d" 0 4M 1M) == "$(file_md5 /tmp/pattern)" ]] || fail "4 MiB on $d read back wrong"
+    done
+    # Through the kernel: the data is in the loop device's file and in the file itself.
+    sync
+    [[ $(dd if="$DATA/file.img" bs=1M count=4 status=none | md5sum | cut -d' ' -f1) == "$(file_md5 /tmp/pattern)" ]] ||
+        fail "the file namespace's data is not in $DATA/file.img"
+    nvme id-ctrl "/dev/$(ctrls_for_nqn "$SUBNQN" | head -n1)" | grep -E "^(sn|mn) " | tee /tmp/idctrl
+    grep -q "KOFF1" /tmp/idctrl || fail "the host does not see the serial set with nvmfctl"
+}
+
+ana_state_of_group1() {
+    nvme ana-log "/dev/$(ctrls_for_nqn "$SUBNQN" | head -n1)" -o json | jq -r '.descs[] | select(.grpid == 1) | .state'
+}
+
+ana_reaches_host() {
+    [[ $(ana_state_of_group1) == optimized ]] || fail "group 1 is $(ana_state_of_group1) before the change"
+    nvmfctl ana set --group 1 --port 7 non-optimized
+    wait_until 10 "the host to see group 1 non-optimized" test "$(ana_state_of_group1)" == non-optimized
+    ana_state_of_group1
+}
+
+io_loop() {  # writes and reads back until /tmp/io.stop exists; exit 1 at the first error
+    local dev=$1 i=0
+    while [[ ! -e /tmp/io.stop ]]; do
+        write_region "$dev" /tmp/pattern $(((i % 8) << 20)) 64K || return 1
+        [[ $(region_md5 "$dev" $(((i % 8) << 20)) 4M 1M) == "$(file_md5 /tmp/pattern)" ]] || return 1
+        i=$((i + 1))
+    done
+    echo "$i" >/tmp/io.rounds
+}
+
+kill_under_io() {
+    local d1 pid restarts
+    d1=$(ns_blockdev "$SUBNQN" 1)
+    rm -f /tmp/io.stop /tmp/io.rounds
+    io_loop "$d1" &
+    pid=$!
+    sleep 2
+    restarts=$(systemctl show -p NRestarts --value "$UNIT")
+    systemctl kill -s KILL "$UNIT"
+    wait_until 30 "systemd to restart nvmfd" test "$(systemctl show -p NRestarts --value "$UNIT")" -gt "$restarts"
+    wait_until 30 "nvmfd to be active again" test "$(systemctl is-active "$UNIT")" == active
+    sleep 2
+    touch /tmp/io.stop
+    wait "$pid" || fail "the host's I/O failed while nvmfd was killed and restarted"
+    echo "I/O rounds while nvmfd died and came back: $(cat /tmp/io.rounds)"
+    # It reconciled without changing anything, and holds nothing back.
+    journalctl -u "$UNIT" --no-pager -n 40 | grep -E "kernel data path" || true
+    ! journalctl -u "$UNIT" --no-pager -n 40 | grep -q "held back" || fail "nvmfd held changes back after a kill"
+    nvmfctl status | tee /tmp/status
+    ! grep -qi "kernel differs" /tmp/status || fail "nvmfctl status shows drift after the restart"
+    # A change after that reaches the kernel and the host.
+    nvmfctl ana set --group 1 --port 7 optimized
+    wait_until 10 "the host to see group 1 optimized again" test "$(ana_state_of_group1)" == optimized
+    check_dmesg_clean
+}
+
+remove_all() {
+    nvme disconnect -n "$SUBNQN"
+    nvmfctl port remove 7
+    nvmfctl subsystem remove "$SUBNQN"
+    local n
+    n=$(find "$NVMET/subsystems" "$NVMET/ports" "$NVMET/hosts" -mindepth 1 -maxdepth 1 | wc -l)
+    ((n == 0)) || fail "removing the exports left $n objects in the nvmet tree"
+    systemctl stop "$UNIT"
+}
+
+step setup setup
+step build build_with_nvmfctl
+step io connect_and_verify
+step ana ana_reaches_host
+step sigkill kill_under_io
+step remove remove_all
