@@ -20,9 +20,9 @@ int list(Context& ctx, const ParsedArgs&) {
         print_json(j);
         return 0;
     }
-    Table t({"ID", "TRANSPORT", "FAMILY", "ADDRESS", "SERVICE", "TLS", "SUBSYSTEMS", "STATE"});
+    Table t({"ID", "DATA PATH", "TRANSPORT", "FAMILY", "ADDRESS", "SERVICE", "TLS", "SUBSYSTEMS", "STATE"});
     for (const auto& p : st.ports)
-        t.add({std::to_string(p.id), p.transport, p.family, p.address, p.service, p.secure_channel,
+        t.add({std::to_string(p.id), p.data_path, p.transport, p.family, p.address, p.service, p.secure_channel,
                p.subsystems.empty() ? "-" : join(p.subsystems), state_cell(p)});
     print(t);
     return 0;
@@ -41,6 +41,7 @@ int show(Context& ctx, const ParsedArgs& a) {
     for (const auto& [k, v] : p->params) params.push_back(k + "=" + v);
     for (const auto& [g, s] : p->ana_states) ana.push_back(fmt::format("group {}: {}", g, s));
     print_line(fmt::format("id:         {}", p->id));
+    print_line(fmt::format("data path:  {}", p->data_path));
     print_line(fmt::format("transport:  {} ({})", p->transport, p->family));
     print_line(fmt::format("address:    {}:{}", p->address, p->service));
     print_line(fmt::format("params:     {}", params.empty() ? "-" : join(params, " ")));
@@ -54,6 +55,7 @@ int show(Context& ctx, const ParsedArgs& a) {
 int add(Context& ctx, const ParsedArgs& a) {
     std::map<std::string, sdbus::Variant> o;
     if (auto v = a.value("id")) o["id"] = port_id_arg(*v);
+    if (auto v = a.value("data-path")) o["data_path"] = *v;
     if (auto v = a.value("family")) o["family"] = *v;
     if (auto v = a.value("secure-channel")) o["secure_channel"] = *v;
     std::map<std::string, std::string> params;
@@ -112,6 +114,8 @@ Group port_commands() {
                {"transport", "NAME", "transport plugin (default tcp)"},
                {"family", "ipv4|ipv6", "address family (default ipv4)"},
                {"id", "N", "port ID (default: the lowest free one)"},
+               {"data-path", "nvmfd|kernel",
+                "who listens: nvmfd (default), or the kernel's nvmet (a port for kernel-served subsystems)"},
                {"secure-channel", "required|allowed|none",
                 "TLS 1.3 with a PSK (NVMe/TCP): required refuses plaintext hosts, allowed takes both (default none)"},
                {"param", "KEY=VALUE", "a transport setting for this port", true}},

@@ -35,6 +35,10 @@ int status(Context& ctx, const ParsedArgs&) {
         print_line("\nnot serving:");
         for (const auto& [what, reason] : st.offline) print_line(fmt::format("  {}: {}", what, reason));
     }
+    if (!st.kernel_drift.empty()) {
+        print_line("\nkernel differs (held back at start; 'nvmfctl kernel apply' applies it):");
+        for (const auto& line : st.kernel_drift) print_line("  " + line);
+    }
     if (!st.ports.empty()) {
         print_line("");
         Table t({"PORT", "TRANSPORT", "ADDRESS", "TLS", "SUBSYSTEMS"});

@@ -38,6 +38,7 @@ Group ana_commands();
 Group controller_commands();
 Group policy_commands();
 Group gateway_commands();
+Group kernel_commands();
 Group status_commands();
 Group config_commands();
 

@@ -24,7 +24,8 @@ struct Globals {
 
 std::vector<Group> all_groups() {
     return {subsystem_commands(), namespace_commands(), host_commands(),   port_commands(), ana_commands(),
-            controller_commands(), policy_commands(),   gateway_commands(),   status_commands(), config_commands()};
+            controller_commands(), policy_commands(),   gateway_commands(),   kernel_commands(), status_commands(),
+            config_commands()};
 }
 
 std::string main_help() {

@@ -16,6 +16,12 @@ T get(const Properties& p, const char* name) {
     return it->second.get<T>();
 }
 
+// A data path property: nvmfd from a daemon that predates kernel-served exports.
+std::string data_path(const Properties& p) {
+    auto name = get<std::string>(p, "DataPath");
+    return name.empty() ? "nvmfd" : name;
+}
+
 NamespaceInfo read_namespace(const Properties& p) {
     NamespaceInfo n;
     n.subsystem = get<std::string>(p, "Subsystem");
@@ -40,6 +46,8 @@ NamespaceInfo read_namespace(const Properties& p) {
 SubsystemInfo read_subsystem(const Properties& p) {
     SubsystemInfo s;
     s.nqn = get<std::string>(p, "Nqn");
+    s.data_path = data_path(p);
+    s.passthru_device = get<std::string>(p, "PassthruDevice");
     s.serial = get<std::string>(p, "Serial");
     s.model = get<std::string>(p, "Model");
     s.allow_any_host = get<bool>(p, "AllowAnyHost");
@@ -54,6 +62,7 @@ SubsystemInfo read_subsystem(const Properties& p) {
 PortInfo read_port(const Properties& p) {
     PortInfo x;
     x.id = get<uint16_t>(p, "Id");
+    x.data_path = data_path(p);
     x.transport = get<std::string>(p, "Transport");
     x.family = get<std::string>(p, "Family");
     x.address = get<std::string>(p, "Address");
@@ -105,6 +114,7 @@ State build_state(const Properties& manager, const ManagedObjects& objects) {
     st.ana_groups = get<std::vector<uint32_t>>(manager, "AnaGroups");
     for (auto& o : get<std::vector<sdbus::Struct<std::string, std::string>>>(manager, "Offline"))
         st.offline.emplace_back(o.get<0>(), o.get<1>());
+    st.kernel_drift = get<std::vector<std::string>>(manager, "KernelDrift");
 
     std::vector<NamespaceInfo> namespaces;
     for (const auto& [path, ifaces] : objects) {
@@ -151,6 +161,8 @@ nlohmann::json to_json(const SubsystemInfo& s) {
     nlohmann::json ns = nlohmann::json::array();
     for (const auto& n : s.namespaces) ns.push_back(to_json(n));
     return {{"nqn", s.nqn},
+            {"data_path", s.data_path},
+            {"passthru_device", s.passthru_device},
             {"serial", s.serial},
             {"model", s.model},
             {"allow_any_host", s.allow_any_host},
@@ -166,6 +178,7 @@ nlohmann::json to_json(const PortInfo& p) {
     nlohmann::json ana = nlohmann::json::object();
     for (const auto& [g, state] : p.ana_states) ana[std::to_string(g)] = state;
     return {{"id", p.id},
+            {"data_path", p.data_path},
             {"transport", p.transport},
             {"family", p.family},
             {"address", p.address},
@@ -203,6 +216,7 @@ nlohmann::json to_json(const State& s) {
             {"admin_group", s.admin_group},
             {"ana_groups", s.ana_groups},
             {"offline", offline},
+            {"kernel_drift", s.kernel_drift},
             {"subsystems", subs},
             {"ports", ports},
             {"controllers", ctrls}};

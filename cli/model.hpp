@@ -30,6 +30,8 @@ struct NamespaceInfo {
 
 struct SubsystemInfo {
     std::string nqn, serial, model;
+    std::string data_path = "nvmfd";
+    std::string passthru_device;  // empty: none
     bool allow_any_host = false;
     std::vector<std::string> hosts;
     uint32_t max_namespaces = 0;
@@ -46,6 +48,7 @@ struct PortInfo {
     std::vector<std::string> subsystems;
     std::map<uint32_t, std::string> ana_states;
     std::string secure_channel = "none";
+    std::string data_path = "nvmfd";
     bool online = false;
     std::string offline_reason;
 };
@@ -65,6 +68,7 @@ struct State {
     std::string version, state_file, admin_group;
     std::vector<uint32_t> ana_groups;
     std::vector<std::pair<std::string, std::string>> offline;  // what, reason
+    std::vector<std::string> kernel_drift;                     // held back at start; see 'kernel apply'
     std::vector<SubsystemInfo> subsystems;                     // by NQN
     std::vector<PortInfo> ports;                               // by id
     std::vector<ControllerInfo> controllers;                   // by subsystem, cntlid

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <initializer_list>
 
+#include "core/control/data_path.hpp"
 #include "core/control/secure_channel.hpp"
 
 namespace nvmfd::dbus {
@@ -38,6 +39,16 @@ public:
         if (!v) return std::optional<std::string>{};
         if (v->peekValueType() != "s") return wrong_type(key, "a string", "s", v->peekValueType());
         return std::optional<std::string>(v->get<std::string>());
+    }
+
+    Result<std::optional<control::DataPath>> data_path(const char* key) const {
+        auto name = string(key);
+        if (!name) return nvmfd::unexpected(std::move(name.error()));
+        if (!*name) return std::optional<control::DataPath>{};
+        auto p = control::parse_data_path(**name);
+        if (!p)
+            return make_error(ErrorCode::InvalidArgument, fmt::format("'{}' is not nvmfd or kernel", **name), key);
+        return std::optional<control::DataPath>(*p);
     }
 
     Result<std::optional<bool>> boolean(const char* key) const {
@@ -97,11 +108,20 @@ private:
 
 }  // namespace
 
-Result<control::SubsystemSettings> subsystem_settings(const Options& options) {
+Result<control::SubsystemSettings> subsystem_settings(const Options& options, SubsystemCall call) {
     Reader r(options);
     control::SubsystemSettings s;
-    if (auto ok = r.only({"serial", "model", "allow_any_host", "max_namespaces", "min_cntlid", "max_cntlid"}); !ok)
+    if (auto ok = r.only({"data_path", "passthru_device", "serial", "model", "allow_any_host", "max_namespaces",
+                          "min_cntlid", "max_cntlid"});
+        !ok)
         return nvmfd::unexpected(ok.error());
+    TRY_ASSIGN(s.data_path, r.data_path("data_path"));
+    if (s.data_path && call == SubsystemCall::Set)
+        return make_error(ErrorCode::InvalidArgument,
+                          "is chosen when the subsystem is added and cannot change; remove the subsystem and add it "
+                          "again with the other data path",
+                          "data_path");
+    TRY_ASSIGN(s.passthru_device, r.string("passthru_device"));
     TRY_ASSIGN(s.serial, r.string("serial"));
     TRY_ASSIGN(s.model, r.string("model"));
     TRY_ASSIGN(s.allow_any_host, r.boolean("allow_any_host"));
@@ -157,10 +177,13 @@ Result<void> read_namespace_options(const Options& options, control::NamespaceSe
 
 Result<void> read_port_options(const Options& options, control::PortSettings& into) {
     Reader r(options);
-    if (auto ok = r.only({"id", "family", "params", "secure_channel"}); !ok) return ok;
+    if (auto ok = r.only({"id", "data_path", "family", "params", "secure_channel"}); !ok) return ok;
     std::optional<uint64_t> id;
     TRY_ASSIGN(id, r.integer("id", 0xffff));
     if (id) into.id = uint16_t(*id);
+    std::optional<control::DataPath> data_path;
+    TRY_ASSIGN(data_path, r.data_path("data_path"));
+    if (data_path) into.data_path = *data_path;
     std::optional<std::string> family;
     TRY_ASSIGN(family, r.string("family"));
     if (family) into.family = *family;

@@ -17,14 +17,18 @@ namespace nvmfd::dbus {
 
 using Options = std::map<std::string, sdbus::Variant>;
 
-// serial s, model s, allow_any_host b, max_namespaces u, min_cntlid q, max_cntlid q
-Result<control::SubsystemSettings> subsystem_settings(const Options& options);
+enum class SubsystemCall { Add, Set };
+// data_path s (nvmfd or kernel; Add only: Set refuses it, naming it),
+// passthru_device s (Set: empty removes it), serial s, model s,
+// allow_any_host b, max_namespaces u, min_cntlid q, max_cntlid q
+Result<control::SubsystemSettings> subsystem_settings(const Options& options, SubsystemCall call);
 // nsid u, ana_group u, visible_to as, uuid s, nguid s (backend and params are arguments)
 Result<void> read_namespace_options(const Options& options, control::NamespaceSettings& into);
 // dhchap-secret s, dhchap-ctrl-secret s, tls-psk s (empty: remove),
 // dhchap-digests as, dhchap-groups as (empty: all), disconnect b (SetHostKeys only)
 Result<control::HostKeyUpdate> host_key_update(const Options& options, bool* disconnect);
-// id q, family s, params a{ss} (transport, address and service are arguments)
+// id q, data_path s (nvmfd or kernel), family s, params a{ss}, secure_channel s
+// (transport, address and service are arguments)
 Result<void> read_port_options(const Options& options, control::PortSettings& into);
 
 }  // namespace nvmfd::dbus

@@ -25,12 +25,15 @@ ManagerObject::ManagerObject(sdbus::IConnection& connection, control::Control& c
 ManagerObject::~ManagerObject() { unregisterAdaptor(); }
 
 void ManagerObject::update(std::vector<uint32_t> ana_groups,
-                           std::vector<sdbus::Struct<std::string, std::string>> offline) {
+                           std::vector<sdbus::Struct<std::string, std::string>> offline,
+                           std::vector<std::string> kernel_drift) {
     std::vector<std::string> names;
     if (ana_groups != ana_groups_) names.emplace_back("AnaGroups");
     if (offline != offline_) names.emplace_back("Offline");
+    if (kernel_drift != kernel_drift_) names.emplace_back("KernelDrift");
     ana_groups_ = std::move(ana_groups);
     offline_ = std::move(offline);
+    kernel_drift_ = std::move(kernel_drift);
     if (!names.empty()) getObject().emitPropertiesChangedSignal(org::nvmfd::Manager1_adaptor::INTERFACE_NAME, names);
 }
 
@@ -78,7 +81,7 @@ auto ManagerObject::admin_read(std::string_view what, F&& f) -> decltype(f()) {
 
 sdbus::ObjectPath ManagerObject::AddSubsystem(const std::string& nqn, const Options& options) {
     return mutate([&] {
-        auto settings = value_or_throw(subsystem_settings(options));
+        auto settings = value_or_throw(subsystem_settings(options, SubsystemCall::Add));
         value_or_throw(control_.add_subsystem(nqn, settings));
         return sdbus::ObjectPath(subsystem_path(nqn));
     });
@@ -86,7 +89,7 @@ sdbus::ObjectPath ManagerObject::AddSubsystem(const std::string& nqn, const Opti
 
 void ManagerObject::SetSubsystem(const std::string& nqn, const Options& options) {
     mutate([&] {
-        auto settings = value_or_throw(subsystem_settings(options));
+        auto settings = value_or_throw(subsystem_settings(options, SubsystemCall::Set));
         value_or_throw(control_.set_subsystem(nqn, settings));
     });
 }
@@ -208,6 +211,15 @@ void ManagerObject::SetAnaState(const uint16_t& port, const uint32_t& group, con
                                                   state),
                                       "state"});
         value_or_throw(control_.set_ana_state(port, group, *parsed));
+    });
+}
+
+// Returns the differences it set out to remove (KernelDrift before the call).
+std::vector<std::string> ManagerObject::ApplyKernelChanges() {
+    return mutate([&] {
+        auto drift = control_.kernel_drift();
+        value_or_throw(control_.apply_kernel_drift());
+        return drift;
     });
 }
 

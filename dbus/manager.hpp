@@ -36,7 +36,8 @@ public:
     using PolicyRecord = sdbus::Struct<std::string, std::string, std::map<std::string, std::string>,
                                        std::vector<std::string>, uint64_t, uint64_t, std::string, uint64_t>;
 
-    void update(std::vector<uint32_t> ana_groups, std::vector<sdbus::Struct<std::string, std::string>> offline);
+    void update(std::vector<uint32_t> ana_groups, std::vector<sdbus::Struct<std::string, std::string>> offline,
+                std::vector<std::string> kernel_drift);
 
 private:
     using Options = std::map<std::string, sdbus::Variant>;
@@ -66,6 +67,7 @@ private:
     void RemoveAnaGroup(const uint32_t& group) override;
     void SetAnaState(const uint16_t& port, const uint32_t& group, const std::string& state) override;
     void DisconnectController(const std::string& nqn, const uint16_t& cntlid) override;
+    std::vector<std::string> ApplyKernelChanges() override;
     std::string ExportConfig() override;
     void ExportConfigWithSecrets(const sdbus::UnixFd& file) override;
     void RestoreConfig(const std::string& json, const bool& force) override;
@@ -89,6 +91,7 @@ private:
     std::string AdminGroup() override { return access_.admin_group(); }
     std::vector<uint32_t> AnaGroups() override { return ana_groups_; }
     std::vector<sdbus::Struct<std::string, std::string>> Offline() override { return offline_; }
+    std::vector<std::string> KernelDrift() override { return kernel_drift_; }
 
     // Runs a mutating call: checks the caller, maps errors, follows up.
     template <typename F>
@@ -104,6 +107,7 @@ private:
     std::function<void()> changed_;
     std::vector<uint32_t> ana_groups_;
     std::vector<sdbus::Struct<std::string, std::string>> offline_;
+    std::vector<std::string> kernel_drift_;
 };
 
 }  // namespace nvmfd::dbus

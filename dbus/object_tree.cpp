@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/control/data_path.hpp"
 #include "core/control/secure_channel.hpp"
 #include "core/runtime/untrusted_text.hpp"
 #include "core/target/ana.hpp"
@@ -59,13 +60,14 @@ void ObjectTree::sync() {
         if (o.nsid) ns_offline[{o.subsystem, o.nsid}] = o.reason;
         else if (o.port) port_offline[o.port] = o.reason;
     }
-    manager_.update(spec.ana_groups, std::move(offline_list));
+    manager_.update(spec.ana_groups, std::move(offline_list), control_.kernel_drift());
 
     std::map<std::string, SubsystemState> subsystems;
     std::map<NsKey, NamespaceState> namespaces;
     for (const auto& s : spec.subsystems) {
-        SubsystemState st{s.nqn, s.serial, s.model, s.allow_any_host, s.hosts, s.max_namespaces,
-                           s.min_cntlid, s.max_cntlid, {}, {}};
+        SubsystemState st{s.nqn,        control::data_path_name(s.data_path), s.passthru_device, s.serial,
+                          s.model,      s.allow_any_host, s.hosts, s.max_namespaces, s.min_cntlid, s.max_cntlid,
+                          {},           {}};
         for (const auto& p : spec.ports)
             if (std::binary_search(p.subsystems.begin(), p.subsystems.end(), s.nqn)) st.ports.push_back(p.id);
         for (const auto& ns : s.namespaces) {
@@ -92,7 +94,8 @@ void ObjectTree::sync() {
     std::map<uint16_t, PortState> ports;
     for (const auto& p : spec.ports) {
         PortState st{p.id,         p.transport, p.family, p.address, p.service, to_map(p.params),
-                     p.subsystems, {},          true,     {},        control::secure_channel_name(p.secure_channel)};
+                     p.subsystems, {},          true,     {},        control::secure_channel_name(p.secure_channel),
+                     control::data_path_name(p.data_path)};
         for (uint32_t g : spec.ana_groups) {
             auto it = p.ana_states.find(g);
             st.ana_states.emplace_back(

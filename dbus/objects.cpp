@@ -13,6 +13,8 @@ void note(std::vector<std::string>& changed, const char* name, const T& before, 
 
 void SubsystemObject::update(SubsystemState n) {
     std::vector<std::string> c;
+    note(c, "DataPath", s_.data_path, n.data_path);  // fixed once made, but a restore may bring another
+    note(c, "PassthruDevice", s_.passthru_device, n.passthru_device);
     note(c, "Serial", s_.serial, n.serial);
     note(c, "Model", s_.model, n.model);
     note(c, "AllowAnyHost", s_.allow_any_host, n.allow_any_host);
@@ -48,6 +50,7 @@ target::NamespaceStats NamespaceObject::stats() const {
 
 void PortObject::update(PortState n) {
     std::vector<std::string> c;
+    note(c, "DataPath", s_.data_path, n.data_path);
     note(c, "Transport", s_.transport, n.transport);
     note(c, "Family", s_.family, n.family);
     note(c, "Address", s_.address, n.address);

@@ -22,7 +22,7 @@
 namespace nvmfd::dbus {
 
 struct SubsystemState {
-    std::string nqn, serial, model;
+    std::string nqn, data_path, passthru_device, serial, model;
     bool allow_any_host = false;
     std::vector<std::string> hosts;
     uint32_t max_namespaces = 0;
@@ -54,6 +54,7 @@ struct PortState {
     bool online = false;
     std::string offline_reason;
     std::string secure_channel = "none";
+    std::string data_path = "nvmfd";
 };
 
 struct ControllerState {
@@ -100,6 +101,8 @@ public:
 
 private:
     std::string Nqn() override { return s_.nqn; }
+    std::string DataPath() override { return s_.data_path; }
+    std::string PassthruDevice() override { return s_.passthru_device; }
     std::string Serial() override { return s_.serial; }
     std::string Model() override { return s_.model; }
     bool AllowAnyHost() override { return s_.allow_any_host; }
@@ -156,6 +159,7 @@ private:
     bool Online() override { return s_.online; }
     std::string OfflineReason() override { return s_.offline_reason; }
     std::string SecureChannel() override { return s_.secure_channel; }
+    std::string DataPath() override { return s_.data_path; }
 };
 
 class ControllerObject final : public ExportedObject<org::nvmfd::Controller1_adaptor, ControllerState> {

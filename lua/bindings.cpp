@@ -3,6 +3,7 @@
 #include <array>
 #include <cstring>
 
+#include "core/control/data_path.hpp"
 #include "core/control/state_json.hpp"
 #include "core/runtime/log.hpp"
 #include "core/target/ana.hpp"
@@ -96,11 +97,29 @@ int l_controllers(lua_State* L) {
     return 1;
 }
 
+// The kernel's differences from nvmfd's configuration held back at start, one line each.
+int l_kernel_drift(lua_State* L) {
+    auto lines = binding_context(L).control.kernel_drift();
+    lua_createtable(L, static_cast<int>(lines.size()), 0);
+    lua_Integer i = 0;
+    for (const auto& line : lines) {
+        lua_pushlstring(L, line.data(), line.size());
+        lua_rawseti(L, -2, ++i);
+    }
+    return 1;
+}
+
 int l_add_subsystem(lua_State* L) {
     auto& control = changing(L, "add_subsystem");
     std::string nqn = arg_string(L, 1, "nqn");
-    Options o(L, 2, {"serial", "model", "allow_any_host", "max_namespaces", "min_cntlid", "max_cntlid"});
+    Options o(L, 2, {"data_path", "passthru_device", "serial", "model", "allow_any_host", "max_namespaces",
+                     "min_cntlid", "max_cntlid"});
     control::SubsystemSettings s;
+    if (auto name = o.string("data_path")) {
+        s.data_path = control::parse_data_path(*name);
+        if (!s.data_path) raise_invalid(L, fmt::format("'{}' is not nvmfd or kernel", *name), "data_path");
+    }
+    s.passthru_device = o.string("passthru_device");
     s.serial = o.string("serial");
     s.model = o.string("model");
     s.allow_any_host = o.boolean("allow_any_host");
@@ -198,11 +217,12 @@ int timed_binding(lua_State* L) {
     return fn(L);
 }
 
-constexpr std::array<luaL_Reg, 20> kFunctions{{
+constexpr std::array<luaL_Reg, 21> kFunctions{{
     {"log", l_log},
     {"error", l_error},
     {"state", l_state},
     {"controllers", l_controllers},
+    {"kernel_drift", l_kernel_drift},
     {"add_subsystem", l_add_subsystem},
     {"remove_subsystem", l_remove_subsystem},
     {"allow_host", l_allow_host},

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "core/control/data_path.hpp"
 #include "core/control/secure_channel.hpp"
 #include "core/target/ana.hpp"
 
@@ -63,6 +64,16 @@ public:
         const json& v = j_.at(key);
         if (!v.is_boolean()) return make_error(ErrorCode::InvalidArgument, "must be true or false", sub(key));
         return v.get<bool>();
+    }
+    // Absent: nvmfd's own data path (files from before kernel-served exports).
+    Result<DataPath> data_path(const char* key) const {
+        auto name = string(key, false, data_path_name(DataPath::Nvmfd));
+        if (!name) return nvmfd::unexpected(std::move(name.error()));
+        auto p = parse_data_path(*name);
+        if (!p)
+            return make_error(ErrorCode::InvalidArgument,
+                              fmt::format("must be 'nvmfd' or 'kernel', not '{}'", *name), sub(key));
+        return *p;
     }
     Result<std::vector<std::string>> strings(const char* key) const {
         std::vector<std::string> out;
@@ -167,9 +178,11 @@ Result<HostAuthSpec> read_host_auth(const Reader& r) {
 
 Result<SubsystemSpec> read_subsystem(const Reader& r) {
     SubsystemSpec s;
-    TRY(r.only_keys({"nqn", "serial", "model", "allow_any_host", "hosts", "host_auth", "max_namespaces", "min_cntlid",
-                     "max_cntlid", "namespaces"}));
+    TRY(r.only_keys({"nqn", "data_path", "passthru_device", "serial", "model", "allow_any_host", "hosts", "host_auth",
+                     "max_namespaces", "min_cntlid", "max_cntlid", "namespaces"}));
     TRY_ASSIGN(s.nqn, r.string("nqn"));
+    TRY_ASSIGN(s.data_path, r.data_path("data_path"));
+    TRY_ASSIGN(s.passthru_device, r.string("passthru_device", false));
     TRY_ASSIGN(s.serial, r.string("serial", false));
     TRY_ASSIGN(s.model, r.string("model", false));
     TRY_ASSIGN(s.allow_any_host, r.boolean("allow_any_host", false));
@@ -197,11 +210,12 @@ Result<SubsystemSpec> read_subsystem(const Reader& r) {
 
 Result<PortSpec> read_port(const Reader& r) {
     PortSpec p;
-    TRY(r.only_keys({"id", "transport", "family", "address", "service", "params", "subsystems", "ana_states",
-                     "secure_channel"}));
+    TRY(r.only_keys({"id", "data_path", "transport", "family", "address", "service", "params", "subsystems",
+                     "ana_states", "secure_channel"}));
     uint64_t v;
     TRY_ASSIGN(v, r.number("id", true, 0, 0xffff));
     p.id = static_cast<uint16_t>(v);
+    TRY_ASSIGN(p.data_path, r.data_path("data_path"));
     TRY_ASSIGN(p.transport, r.string("transport", false, "tcp"));
     TRY_ASSIGN(p.family, r.string("family", false, "ipv4"));
     TRY_ASSIGN(p.address, r.string("address"));
@@ -264,6 +278,9 @@ json to_json(const ExportSpec& spec) {
         json js{{"nqn", s.nqn},       {"serial", s.serial}, {"model", s.model},
                 {"allow_any_host", s.allow_any_host}, {"hosts", s.hosts}, {"max_namespaces", s.max_namespaces},
                 {"min_cntlid", s.min_cntlid}, {"max_cntlid", s.max_cntlid}};
+        // Only when kernel-served: files of nvmfd-served exports stay as they were.
+        if (s.data_path != DataPath::Nvmfd) js["data_path"] = data_path_name(s.data_path);
+        if (!s.passthru_device.empty()) js["passthru_device"] = s.passthru_device;
         if (!s.host_auth.empty()) {
             json& ha = js["host_auth"] = json::object();
             for (const auto& [host, a] : s.host_auth) {
@@ -301,6 +318,7 @@ json to_json(const ExportSpec& spec) {
         // Only when set: a file without it stays readable by an nvmfd that predates TLS.
         if (p.secure_channel != plugin::SecureChannel::None)
             j["ports"].back()["secure_channel"] = secure_channel_name(p.secure_channel);
+        if (p.data_path != DataPath::Nvmfd) j["ports"].back()["data_path"] = data_path_name(p.data_path);
     }
     // Only when there are some: a file without policies stays readable by
     // an nvmfd that predates them.

@@ -21,6 +21,7 @@ GROUPS = {
     "controller": ["list", "show", "disconnect"],
     "policy": ["list", "load", "unload", "show"],
     "config": ["save", "restore", "show"],
+    "kernel": ["apply"],
 }
 
 
@@ -157,6 +158,50 @@ def main():
         check(r.rc == 1 and "secure_channel" in r.err and "none, allowed or required" in r.err, f"bad TLS: {r}")
         ctl_ok(bus, "port", "remove", "8")
         log("port --secure-channel: shown, exported, bad values refused")
+
+        # Kernel-served exports: the options reach the daemon, bad values are refused naming the field, the
+        # data path and passthru device are shown (a kernel subsystem brought in by config restore), the drift
+        # lines are in status --json, and 'kernel apply' reaches ApplyKernelChanges.
+        for opt in ["--data-path", "--passthru"]:
+            check(opt in plain("subsystem", "add", "--help").stdout, f"subsystem add --help lacks {opt}")
+        for opt in ["--passthru", "--no-passthru"]:
+            check(opt in plain("subsystem", "set", "--help").stdout, f"subsystem set --help lacks {opt}")
+        check("--data-path" in plain("port", "add", "--help").stdout, "port add --help lacks --data-path")
+        K = "nqn.2026-11.io.nvmfd:kernel1"
+        r = nvmfctl(bus, "subsystem", "add", K, "--data-path", "foo")
+        check(r.rc == 1 and "data_path" in r.err and "'foo' is not nvmfd or kernel" in r.err, f"bad data path: {r}")
+        r = nvmfctl(bus, "port", "add", "--address", "127.0.0.1", "--port", str(free_port()), "--data-path", "foo")
+        check(r.rc == 1 and "data_path" in r.err and "'foo' is not nvmfd or kernel" in r.err, f"bad port path: {r}")
+        check(nvmfctl(bus, "subsystem", "set", N, "--data-path", "kernel").rc == 2, "subsystem set --data-path")
+        check(nvmfctl(bus, "subsystem", "set", N, "--passthru", "/dev/nvme0", "--no-passthru").rc == 2,
+              "--passthru with --no-passthru")
+        check(K not in ctl_ok(bus, "subsystem", "list").out, "a refused add left a subsystem")
+        saved = json.loads(ctl_ok(bus, "config", "show").out)
+        check("data_path" not in json.dumps(saved), f"nvmfd-served exports write no data_path: {saved}")
+        saved["subsystems"].append({"nqn": K, "data_path": "kernel", "passthru_device": "/dev/nvme0"})
+        kfile = work.file("kernel.json")
+        with open(kfile, "w") as f:
+            json.dump(saved, f)
+        ctl_ok(bus, "config", "restore", kfile)
+        shown = ctl_ok(bus, "subsystem", "show", K).out
+        check(re.search(r"^data path:\s+kernel$", shown, re.M) and re.search(r"^passthru:\s+/dev/nvme0$", shown, re.M),
+              f"subsystem show: {shown}")
+        check(re.search(rf"^{re.escape(K)}\s+kernel \(passthru /dev/nvme0\)", ctl_ok(bus, "subsystem", "list").out,
+                        re.M), "subsystem list lacks the data path")
+        check(re.search(rf"^{re.escape(N)}\s+nvmfd\s", ctl_ok(bus, "subsystem", "list").out, re.M),
+              "subsystem list lacks nvmfd's data path")
+        st = ctl_ok(bus, "status", "--json").json()
+        jk = next(s for s in st["subsystems"] if s["nqn"] == K)
+        check(jk["data_path"] == "kernel" and jk["passthru_device"] == "/dev/nvme0", f"status --json: {jk}")
+        check(st["kernel_drift"] == [], f"kernel_drift: {st.get('kernel_drift')}")
+        check(all(p["data_path"] == "nvmfd" for p in st["ports"]), f"ports' data path: {st['ports']}")
+        check("kernel differs" not in ctl_ok(bus, "status").out, "status shows an empty drift")
+        ctl_ok(bus, "subsystem", "set", K, "--no-passthru")
+        r = nvmfctl(bus, "kernel", "apply")
+        check((r.rc == 0 and "nothing to apply" in r.out) or (r.rc == 1 and "NotSupported" in r.err),
+              f"kernel apply: {r}")
+        ctl_ok(bus, "subsystem", "remove", K)
+        log(f"kernel data path: options, bad values, shown after restore; kernel apply: {(r.out + r.err).strip()}")
         ctl_ok(bus, "host", "disallow", N, H)  # the alias of revoke
         st = ctl_ok(bus, "status", "--json").json()
         j = next(s for s in st["subsystems"] if s["nqn"] == N)

@@ -146,3 +146,60 @@ TEST_CASE("a port's secure channel survives a round trip; none is not written; b
     CHECK(bad.error().field == "ports[0].secure_channel");
     CHECK(bad.error().message.find("none, allowed or required") != std::string::npos);
 }
+
+TEST_CASE("kernel-served subsystems and ports survive a round trip; nvmfd's own are written as before") {
+    ExportSpec s = sample();
+    json before = to_json(s);
+    CHECK_FALSE(before["subsystems"][0].contains("data_path"));  // files of nvmfd-served exports stay byte-identical
+    CHECK_FALSE(before["subsystems"][0].contains("passthru_device"));
+    CHECK_FALSE(before["ports"][0].contains("data_path"));
+
+    s.subsystems[0].data_path = DataPath::Kernel;
+    s.subsystems[0].passthru_device = "/dev/nvme0";
+    s.ports[0].data_path = DataPath::Kernel;
+    json j = to_json(s);
+    CHECK(j["subsystems"][0]["data_path"] == "kernel");
+    CHECK(j["subsystems"][0]["passthru_device"] == "/dev/nvme0");
+    CHECK(j["ports"][0]["data_path"] == "kernel");
+    auto back = from_json(json::parse(j.dump()));
+    REQUIRE(back);
+    CHECK(to_json(*back) == j);
+    CHECK(back->subsystems[0].data_path == DataPath::Kernel);
+    CHECK(back->subsystems[0].passthru_device == "/dev/nvme0");
+    CHECK(back->ports[0].data_path == DataPath::Kernel);
+
+    auto old = from_json(before);
+    REQUIRE(old);
+    CHECK(old->subsystems[0].data_path == DataPath::Nvmfd);
+    CHECK(old->subsystems[0].passthru_device.empty());
+    CHECK(old->ports[0].data_path == DataPath::Nvmfd);
+
+    json explicit_nvmfd = before;
+    explicit_nvmfd["ports"][0]["data_path"] = "nvmfd";
+    auto e = from_json(explicit_nvmfd);
+    REQUIRE(e);
+    CHECK(e->ports[0].data_path == DataPath::Nvmfd);
+}
+
+TEST_CASE("a bad data path or passthru device names the field") {
+    json j = to_json(sample());
+    auto error_of = [](const json& bad) {
+        auto r = from_json(bad);
+        REQUIRE_FALSE(r);
+        return r.error();
+    };
+    json a = j;
+    a["subsystems"][0]["data_path"] = "x";
+    CHECK(error_of(a).field == "subsystems[0].data_path");
+    CHECK(error_of(a).message == "must be 'nvmfd' or 'kernel', not 'x'");
+    json b = j;
+    b["ports"][0]["data_path"] = "Kernel";
+    CHECK(error_of(b).field == "ports[0].data_path");
+    CHECK(error_of(b).message == "must be 'nvmfd' or 'kernel', not 'Kernel'");
+    json c = j;
+    c["subsystems"][0]["data_path"] = 1;
+    CHECK(error_of(c).field == "subsystems[0].data_path");
+    json d = j;
+    d["subsystems"][0]["passthru_device"] = false;
+    CHECK(error_of(d).field == "subsystems[0].passthru_device");
+}
