@@ -341,7 +341,8 @@ TEST_CASE("kernel data path: objects a crash left in the kernel but not in the s
     CHECK(f.control->kernel_drift().empty());
 
     // An nvmetcli-made subsystem nobody told nvmfd about is never touched.
-    fs::create_directories(f.root() / "subsystems/nqn.2026-12.io.admin:own");
+    FakeConfigfsOps admin(f.root().string());  // as nvmetcli would, with the kernel's defaults
+    REQUIRE(admin.make_dir((f.root() / "subsystems/nqn.2026-12.io.admin:own").string()) == 0);
     f.restart();
     f.must(f.control->apply_kernel_drift());
     CHECK(fs::exists(f.root() / "subsystems/nqn.2026-12.io.admin:own"));
