@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "core/control/control_helpers.hpp"
+#include "core/control/kernel_export.hpp"
 #include "core/control/host_auth_rules.hpp"
 #include "core/control/secrets_file.hpp"
 #include "core/control/config_document.hpp"
@@ -258,6 +259,10 @@ Result<target::NamespaceStats> Control::namespace_stats(const std::string& nqn, 
 
 Result<uint64_t> Control::namespace_size(const std::string& nqn, uint32_t nsid) const {
     std::lock_guard lock(mutex_);
+    for (const auto& s : spec_.subsystems)
+        if (s.nqn == nqn && s.data_path == DataPath::Kernel)
+            for (const auto& ns : s.namespaces)
+                if (ns.nsid == nsid) return kernel_device_size(ns.params);
     auto it = live_.find({nqn, nsid});
     if (it == live_.end())
         return make_error(ErrorCode::NotFound, fmt::format("'{}' has no namespace {} online", nqn, nsid), "nsid");

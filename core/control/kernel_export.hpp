@@ -19,4 +19,7 @@ plugin::KernelScope kernel_scope(const plugin::KernelExport& a, const plugin::Ke
 // changed), and the hosts they name: what an admin's change may disturb.
 plugin::KernelScope changed_scope(const plugin::KernelExport& before, const plugin::KernelExport& after);
 
+// The size of a kernel namespace's block device or file (params.path), read now.
+Result<uint64_t> kernel_device_size(const plugin::Params& params);
+
 }  // namespace nvmfd::control

@@ -36,6 +36,7 @@ _fail_with_log() {
     fi
     nvme disconnect -n "$SUBNQN" >/dev/null 2>&1
     [[ -z $LOOP ]] || losetup -d "$LOOP" 2>/dev/null
+    umount "$DATA" 2>/dev/null
     _rc=$rc
 }
 trap '_fail_with_log; (exit $_rc); _on_exit' EXIT
@@ -43,7 +44,11 @@ trap '_fail_with_log; (exit $_rc); _on_exit' EXIT
 setup() {
     modprobe -a nvmet nvmet-tcp nvme-tcp loop
     mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
+    # A tmpfs of its own: the guest's root is the host's over 9p, on which
+    # nvmet's file backend cannot do its I/O. tmpfs has no O_DIRECT either,
+    # hence buffered_io for the file namespace.
     mkdir -p "$DATA"
+    mountpoint -q "$DATA" || mount -t tmpfs -o size=256M none "$DATA"
     truncate -s 64M "$DATA/blk.img" "$DATA/file.img"
     LOOP=$(losetup --find --show "$DATA/blk.img")
     rm -rf /var/lib/nvmfd /etc/nvmfd
@@ -68,7 +73,7 @@ build_with_nvmfctl() {
     nvmfctl subsystem add "$SUBNQN" --data-path kernel --serial KOFF1 --model "nvmfd kernel offload"
     nvmfctl host allow "$SUBNQN" "$HOSTNQN"
     nvmfctl namespace add "$SUBNQN" --backend kernel --param path="$LOOP" --nsid 1
-    nvmfctl namespace add "$SUBNQN" --backend kernel --param path="$DATA/file.img" --nsid 2
+    nvmfctl namespace add "$SUBNQN" --backend kernel --param path="$DATA/file.img" --param buffered_io=true --nsid 2
     nvmfctl port add --data-path kernel --transport tcp --address "$ADDR" --port "$PORT" --id 7
     nvmfctl port link 7 "$SUBNQN"
     [[ $(cat "$NVMET/subsystems/$SUBNQN/namespaces/1/device_path") == "$LOOP" ]] ||
