@@ -123,6 +123,14 @@ def main():
                                                   "serial", "u", 5), E + "InvalidArgument", "must be a string")
         refused("unknown option", manager_call(bus, "AddSubsystem", "sa{sv}", "nqn.2026-11.io.nvmfd:x", 1,
                                                "colour", "s", "blue"), E + "InvalidArgument", "unknown option")
+        refused("bad data path", manager_call(bus, "AddSubsystem", "sa{sv}", "nqn.2026-11.io.nvmfd:x", 1,
+                                              "data_path", "s", "foo"), E + "InvalidArgument",
+                "data_path: 'foo' is not nvmfd or kernel")
+        refused("data path changed", manager_call(bus, "SetSubsystem", "sa{sv}", NQN, 1, "data_path", "s",
+                                                  "kernel"), E + "InvalidArgument", "data_path: is chosen when")
+        refused("bad port data path", manager_call(bus, "AddPort", "sssa{sv}", "tcp", "127.0.0.1", "4999", 1,
+                                                   "data_path", "s", "foo"), E + "InvalidArgument",
+                "data_path: 'foo' is not nvmfd or kernel")
         refused("negative NSID option", manager_call(bus, "AddNamespace", "ssa{ss}a{sv}", NQN, "malloc", 1, "size",
                                                      "1M", 1, "nsid", "i", -3), E + "InvalidArgument", "must be 0 to")
         refused("wrong params type", manager_call(bus, "AddPort", "sssa{sv}", "tcp", "127.0.0.1", "4999", 1,
@@ -145,6 +153,8 @@ def main():
         refused("change as nobody", nvmfctl(bus, "subsystem", "add", "nqn.2026-11.io.nvmfd:n", as_user=NOBODY),
                 E + "PermissionDenied", "may not change")
         refused("restore as nobody", nvmfctl(bus, "config", "restore", bad, as_user=NOBODY),
+                E + "PermissionDenied", "may not change")
+        refused("kernel apply as nobody", nvmfctl(bus, "kernel", "apply", as_user=NOBODY),
                 E + "PermissionDenied", "may not change")
         r = nvmfctl(bus, "status", "--json", as_user=NOBODY)
         check(r.rc == 0 and r.json()["subsystems"][0]["nqn"] == NQN, f"nobody cannot read: {r}")

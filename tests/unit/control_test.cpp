@@ -93,8 +93,9 @@ TEST_CASE("a port whose address is taken is refused as busy") {
 
 TEST_CASE("every change is persisted and a restart restores it exactly") {
     Fixture f;
-    REQUIRE(f.control->add_subsystem(kNqn, {.serial = "UNIT1", .model = "model x", .allow_any_host = false,
-                                            .max_namespaces = 16, .min_cntlid = 100, .max_cntlid = 199}));
+    REQUIRE(f.control->add_subsystem(kNqn, {.data_path = {}, .passthru_device = {}, .serial = "UNIT1",
+                                            .model = "model x", .allow_any_host = false, .max_namespaces = 16,
+                                            .min_cntlid = 100, .max_cntlid = 199}));
     REQUIRE(f.control->allow_host(kNqn, kHost));
     REQUIRE(f.control->add_ana_group(2));
     auto ns = malloc_ns("2M");
