@@ -139,6 +139,8 @@ Result<void> Control::persist(const ExportSpec& next) {
     if (options_.dry_run || desired == kernel_wanted_) return write_state(next);
     // Only the objects this change touches may be disturbed: drift held
     // back elsewhere stays held back (apply_kernel_drift is its own change).
+    // Without a kernel target there is nothing to record or undo: the error says why.
+    TRY(kernel_target());
     plugin::KernelScope scope = changed_scope(kernel_wanted_, desired);
     plugin::KernelScope both = kernel_scope(kernel_wanted_, desired);
     merge(both, recorded_kernel_scope());

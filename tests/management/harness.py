@@ -231,6 +231,13 @@ class Daemon:
         a = [NVMFD, "--bus", "session", "--plugin-dir", PLUGINS, "--listen", f"127.0.0.1:{self.listen_port}",
              "--default-export", "true" if self.default_export else "false", "--log-level", "debug"]
         a += ["--state-file", self.state_file] if self.state_file != "none" else ["--no-state"]
+        if "--config" not in self.extra:
+            # Never the machine's own nvmet (a developer's box may have it
+            # loaded): kernel-served exports see no kernel target here.
+            conf = self.work.file("nvmfd-test.conf")
+            with open(conf, "w") as f:
+                f.write(f"[kernel.nvmet]\nconfigfs_root = {self.work.file('no-nvmet-here')}\n")
+            a += ["--config", conf]
         return a + self.extra
 
     def start(self, expect_ready=True, timeout=20, env_extra=None):

@@ -53,7 +53,9 @@ struct Fixture {
     fs::path state() const { return dir / "state.json"; }
     void open() {
         control.reset();
-        control = std::make_unique<Control>(target, loader, control::ControlOptions{state(), {}});
+        // Never the machine's own nvmet: kernel-served exports find no kernel target here.
+        control = std::make_unique<Control>(
+            target, loader, control::ControlOptions{state(), {}, false, {{"configfs_root", (dir / "no-nvmet-here").string()}}});
     }
     std::string spec_json() const { return control::to_json(control->export_spec()).dump(); }
 };

@@ -114,8 +114,10 @@ connect_and_verify() {
     grep -q "KOFF1" /tmp/idctrl || fail "the host does not see the serial set with nvmfctl"
 }
 
+# The group's state in the host's ANA log page (nvme-cli 2.3 names the
+# descriptor list "ANA DESC LIST "; found by its grpid whatever the key).
 ana_state_of_group1() {
-    nvme ana-log "/dev/$(ctrls_for_nqn "$SUBNQN" | head -n1)" -o json | jq -r '.descs[] | select(.grpid == 1) | .state'
+    nvme ana-log "/dev/$(ctrls_for_nqn "$SUBNQN" | head -n1)" -o json | jq -r '.. | objects | select(.grpid? == 1) | .state'
 }
 
 ana_reaches_host() {
