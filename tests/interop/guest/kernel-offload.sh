@@ -120,10 +120,16 @@ ana_state_of_group1() {
     nvme ana-log "/dev/$(ctrls_for_nqn "$SUBNQN" | head -n1)" -o json | jq -r '.. | objects | select(.grpid? == 1) | .state'
 }
 
+# For wait_until, which runs a command again and again (a $(...) in its
+# arguments would be read once).
+group1_is() { [[ $(ana_state_of_group1) == "$1" ]]; }
+restarted_since() { (($(systemctl show -p NRestarts --value "$UNIT") > $1)); }
+unit_active() { [[ $(systemctl is-active "$UNIT") == active ]]; }
+
 ana_reaches_host() {
     [[ $(ana_state_of_group1) == optimized ]] || fail "group 1 is $(ana_state_of_group1) before the change"
     nvmfctl ana set --group 1 --port 7 non-optimized
-    wait_until 10 "the host to see group 1 non-optimized" test "$(ana_state_of_group1)" == non-optimized
+    wait_until 10 "the host to see group 1 non-optimized" group1_is non-optimized
     ana_state_of_group1
 }
 
@@ -146,8 +152,8 @@ kill_under_io() {
     sleep 2
     restarts=$(systemctl show -p NRestarts --value "$UNIT")
     systemctl kill -s KILL "$UNIT"
-    wait_until 30 "systemd to restart nvmfd" test "$(systemctl show -p NRestarts --value "$UNIT")" -gt "$restarts"
-    wait_until 30 "nvmfd to be active again" test "$(systemctl is-active "$UNIT")" == active
+    wait_until 30 "systemd to restart nvmfd" restarted_since "$restarts"
+    wait_until 30 "nvmfd to be active again" unit_active
     sleep 2
     touch /tmp/io.stop
     wait "$pid" || fail "the host's I/O failed while nvmfd was killed and restarted"
@@ -159,7 +165,7 @@ kill_under_io() {
     ! grep -qi "kernel differs" /tmp/status || fail "nvmfctl status shows drift after the restart"
     # A change after that reaches the kernel and the host.
     nvmfctl ana set --group 1 --port 7 optimized
-    wait_until 10 "the host to see group 1 optimized again" test "$(ana_state_of_group1)" == optimized
+    wait_until 10 "the host to see group 1 optimized again" group1_is optimized
     check_dmesg_clean
 }
 
