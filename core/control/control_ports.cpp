@@ -38,10 +38,16 @@ Result<uint16_t> Control::add_port(const PortSettings& st) {
     p.secure_channel = st.secure_channel;
     TRY(check_secure_channel(p, "secure_channel"));
     if (p.address.empty()) return invalid("a port needs an address", "address");
-    uint32_t svc = 0;
-    auto [ptr, ec] = std::from_chars(p.service.data(), p.service.data() + p.service.size(), svc);
-    if (ec != std::errc() || ptr != p.service.data() + p.service.size() || svc == 0 || svc > 65535)
-        return invalid(fmt::format("'{}' is not a port number (1-65535)", p.service), "service");
+    if (p.transport == "fc") {
+        // Addressed by its world wide names alone (nn-0x...:pn-0x...).
+        p.family = "fc";
+        p.service.clear();
+    } else {
+        uint32_t svc = 0;
+        auto [ptr, ec] = std::from_chars(p.service.data(), p.service.data() + p.service.size(), svc);
+        if (ec != std::errc() || ptr != p.service.data() + p.service.size() || svc == 0 || svc > 65535)
+            return invalid(fmt::format("'{}' is not a port number (1-65535)", p.service), "service");
+    }
     for (const auto& e : spec_.ports)
         if (e.transport == p.transport && e.address == p.address && e.service == p.service)
             return make_error(ErrorCode::AlreadyExists,

@@ -197,6 +197,7 @@ Result<ExportSpec> Control::normalize(const ExportSpec& input) const {
         if (p.id == 0) return invalid("port ids start at 1", where + ".id");
         if (i > 0 && spec.ports[i - 1].id == p.id) return invalid("duplicate port id", where + ".id");
         TRY(check_secure_channel(p, where + ".secure_channel"));
+        if (p.transport == "fc") p.family = "fc", p.service.clear();  // as add_port makes them
         std::sort(p.subsystems.begin(), p.subsystems.end());
         for (const auto& nqn : p.subsystems)
             if (!std::binary_search(spec.subsystems.begin(), spec.subsystems.end(), nqn,

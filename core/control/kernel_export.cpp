@@ -15,8 +15,11 @@ std::string param(const plugin::Params& p, std::string_view key) {
 plugin::KernelSubsystem kernel_subsystem(const SubsystemSpec& s) {
     plugin::KernelSubsystem k;
     k.nqn = s.nqn;
-    k.serial = s.serial;
-    k.model = s.model;
+    // A passthru controller shows hosts the drive's own serial and model.
+    if (s.passthru_device.empty()) {
+        k.serial = s.serial;
+        k.model = s.model;
+    }
     k.min_cntlid = s.min_cntlid;
     k.max_cntlid = s.max_cntlid;
     k.allow_any_host = s.allow_any_host;

@@ -2,9 +2,28 @@
 
 #include "core/runtime/log.hpp"
 #include "plugins/backend_nvmet/nvmet_reconcile.hpp"
+#include "plugins/transport_fc/fc_address.hpp"
 
 namespace nvmfd::plugins::nvmet {
 namespace {
+
+// What nvmet takes and shows: FC ports' addresses checked and written in
+// nvmet's spelling, before anything is written.
+Result<plugin::KernelExport> for_nvmet(plugin::KernelExport e) {
+    for (auto& p : e.ports) {
+        if (p.trtype != "fc") continue;
+        auto a = fc::parse_fc_address(p.traddr, "address");
+        if (!a) {
+            Error err = a.error();
+            err.message = fmt::format("port {}: {}", p.id, err.message);
+            return nvmfd::unexpected(std::move(err));
+        }
+        p.traddr = fc::format_fc_address(*a);
+        p.adrfam = "fc";
+        p.trsvcid.clear();
+    }
+    return e;
+}
 
 class NvmetKernelTarget final : public plugin::KernelTarget {
 public:
@@ -12,9 +31,11 @@ public:
 
     Result<plugin::KernelApplied> apply(const plugin::KernelExport& desired, const plugin::KernelScope& scope,
                                         bool allow_disruptive) override {
+        auto want = for_nvmet(desired);
+        if (!want) return nvmfd::unexpected(want.error());
         auto actual = read_kernel_export(*fs_);
         if (!actual) return nvmfd::unexpected(actual.error());
-        NvmetPlan plan = plan_reconcile(*actual, desired, scope, {allow_disruptive});
+        NvmetPlan plan = plan_reconcile(*actual, *want, scope, {allow_disruptive});
         // Each write is logged before it is made: if the kernel refuses one,
         // the log shows what was done before it.
         for (const NvmetStep& step : plan.steps) {
@@ -26,9 +47,11 @@ public:
 
     Result<std::vector<std::string>> differences(const plugin::KernelExport& desired,
                                                  const plugin::KernelScope& scope) override {
+        auto want = for_nvmet(desired);
+        if (!want) return nvmfd::unexpected(want.error());
         auto actual = read_kernel_export(*fs_);
         if (!actual) return nvmfd::unexpected(actual.error());
-        NvmetPlan plan = plan_reconcile(*actual, desired, scope, {false});
+        NvmetPlan plan = plan_reconcile(*actual, *want, scope, {false});
         std::vector<std::string> out;
         for (const NvmetStep& step : plan.steps) out.push_back("to do: " + nvmet::describe(step));
         for (std::string& line : plan.held_back) out.push_back(std::move(line));

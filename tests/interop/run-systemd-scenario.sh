@@ -91,7 +91,11 @@ scenario nvmet-reconcile nvmet-reconcile.sh 127.0.0.1 4420 nqn.2026-12.io.nvmfd:
 # The kernel data path as an admin uses it (issue 12): nvmfd under its unit
 # with the kernel-offload drop-in, exports built with nvmfctl, the kernel
 # host's I/O, ANA through nvmfctl, SIGKILL of nvmfd under I/O.
-scenario kernel-offload kernel-offload.sh 127.0.0.1 4430 nqn.2026-12.io.nvmfd:koff \
+# QEMU's emulated NVMe controller (serial deadbeef01) is the passthru drive.
+truncate -s 64M "$work/nvme-drive.img"
+scenario kernel-offload --qemu-arg -drive --qemu-arg "file=$work/nvme-drive.img,if=none,id=d0,format=raw" \
+    --qemu-arg -device --qemu-arg nvme,serial=deadbeef01,drive=d0 \
+    kernel-offload.sh 127.0.0.1 4430 nqn.2026-12.io.nvmfd:koff \
     nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-00000000c0f1 \
-    INSTALL_TREE="$work/stage"
+    INSTALL_TREE="$work/stage" DRIVE_SERIAL=deadbeef01
 ((failed == 0))

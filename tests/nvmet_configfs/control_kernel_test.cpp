@@ -347,3 +347,32 @@ TEST_CASE("kernel data path: objects a crash left in the kernel but not in the s
     f.must(f.control->apply_kernel_drift());
     CHECK(fs::exists(f.root() / "subsystems/nqn.2026-12.io.admin:own"));
 }
+
+TEST_CASE("kernel data path: an FC port is addressed by its world wide names, written as nvmet spells them") {
+    KernelFixture f;
+    f.serve();
+    control::PortSettings fc;
+    fc.data_path = DataPath::Kernel;
+    fc.transport = "fc";
+    fc.address = "NN-0x10001100AB000001:pn-0x20001100ab000001";  // family and service: ignored for fc
+    fc.id = 8;
+    refused(f, [&] {
+        auto bad = fc;
+        bad.address = "nn-0x1000:pn-0x2000";
+        return f.control->add_port(bad);
+    }, ErrorCode::InvalidArgument, "address");
+    f.must(f.control->add_port(fc));
+    f.must(f.control->link_subsystem(8, kSub));
+    auto t = f.tree();
+    REQUIRE(t.ports.size() == 2);
+    const auto& p = t.ports[1];
+    CHECK(p.trtype == "fc");
+    CHECK(p.adrfam == "fc");
+    CHECK(p.traddr == "nn-0x10001100ab000001:pn-0x20001100ab000001");
+    CHECK(p.trsvcid.empty());
+    CHECK(p.subsystems == std::vector<std::string>{kSub});
+    CHECK(f.control->kernel_drift().empty());  // the admin's spelling is the kernel's, read back
+    const auto spec = f.control->export_spec();
+    CHECK(spec.ports[1].family == "fc");
+    CHECK(spec.ports[1].service.empty());
+}

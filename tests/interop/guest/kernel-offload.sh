@@ -5,7 +5,7 @@
 # guest kernel's NVMe/TCP host uses them over loopback. Needs run-guest.sh
 # --systemd (the install tree is a host path).
 #
-#   kernel-offload.sh 127.0.0.1 PORT SUBNQN HOSTNQN INSTALL_TREE=DIR
+#   kernel-offload.sh 127.0.0.1 PORT SUBNQN HOSTNQN INSTALL_TREE=DIR DRIVE_SERIAL=S
 #
 # Steps: a subsystem served by the kernel with a block device (a loop
 # device) and a file namespace, on a kernel TCP port, built with nvmfctl;
@@ -14,12 +14,17 @@
 # nvmfd SIGKILLed while the host writes and reads: the host sees no error
 # (the kernel keeps serving), systemd restarts nvmfd, which reconciles
 # without a change and holds nothing back; a change made after that
-# reaches the kernel; removing the exports with nvmfctl leaves the nvmet
-# tree empty.
+# reaches the kernel; QEMU's NVMe drive (DRIVE_SERIAL) passed through whole
+# with nvmfctl: the host sees the drive's serial and model and its data
+# lands on the drive; an FC port (nvme-fcloop) added with nvmfctl: FC
+# discovery lists the subsystem, verified I/O over FC alone; removing the
+# exports with nvmfctl leaves the nvmet tree empty.
 source "$(dirname "$0")/lib.sh"
 
-parse_scenario_args "INSTALL_TREE" "$@"
-: "${INSTALL_TREE:?}"
+DRIVE_SERIAL=''
+parse_scenario_args "INSTALL_TREE DRIVE_SERIAL" "$@"
+: "${INSTALL_TREE:?}" "${DRIVE_SERIAL:?}"
+PTNQN=$SUBNQN-passthru
 UNIT=nvmfd.service
 NVMET=/sys/kernel/config/nvmet
 DATA=/srv/nvmfd
@@ -35,6 +40,7 @@ _fail_with_log() {
         find "$NVMET" -maxdepth 3 2>/dev/null | head -n 40
     fi
     nvme disconnect -n "$SUBNQN" >/dev/null 2>&1
+    nvme disconnect -n "$PTNQN" >/dev/null 2>&1
     [[ -z $LOOP ]] || losetup -d "$LOOP" 2>/dev/null
     umount "$DATA" 2>/dev/null
     _rc=$rc
@@ -169,8 +175,90 @@ kill_under_io() {
     check_dmesg_clean
 }
 
-remove_all() {
+# The guest's local controller of QEMU's NVMe drive (nvme0...), by its serial.
+local_drive() {
+    local c
+    for c in /sys/class/nvme/nvme*; do
+        [[ $(tr -d ' ' <"$c/serial" 2>/dev/null) == "$DRIVE_SERIAL" && $(cat "$c/transport") == pcie ]] &&
+            { echo "${c##*/}"; return 0; }
+    done
+    return 1
+}
+
+passthru_drive() {
+    local drive ctrl dev
+    modprobe nvme
+    wait_until 20 "the local controller of QEMU's drive (serial $DRIVE_SERIAL)" local_drive ||
+        fail "no local NVMe controller with serial $DRIVE_SERIAL: $(grep -H . /sys/class/nvme/*/serial)"
+    drive=$(local_drive)
+    nvmfctl subsystem add "$PTNQN" --data-path kernel --passthru "/dev/$drive"
+    nvmfctl host allow "$PTNQN" "$HOSTNQN"
+    nvmfctl port link 7 "$PTNQN"
+    nvmfctl subsystem show "$PTNQN"
+    host_id_args "$HOSTNQN"
+    nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$PTNQN" "${HOSTID_ARGS[@]}"
+    wait_until 20 "a controller of $PTNQN" test -n "$(ctrls_for_nqn "$PTNQN")"
+    ctrl=$(ctrls_for_nqn "$PTNQN" | head -n1)
+    nvme id-ctrl "/dev/$ctrl" | grep -E "^(sn|mn|fr) " | tee /tmp/pt-idctrl
+    grep -Eq "^sn +: $DRIVE_SERIAL" /tmp/pt-idctrl || fail "the fabric's controller does not show the drive's serial"
+    grep -Eq "^mn +: QEMU NVMe Ctrl" /tmp/pt-idctrl || fail "the fabric's controller does not show the drive's model"
+    dev=$(wait_for_blockdev "$PTNQN" 1)
+    within 60 write_region "$dev" /tmp/pattern 1M 128K
+    [[ $(within 60 region_md5 "$dev" 1M 4M 1M) == "$(file_md5 /tmp/pattern)" ]] ||
+        fail "4 MiB through the passthru subsystem read back wrong"
+    # On the drive itself, read through the guest's local controller.
+    [[ $(within 60 region_md5 "/dev/${drive}n1" 1M 4M 1M) == "$(file_md5 /tmp/pattern)" ]] ||
+        fail "what was written through the fabric is not on the drive"
+    nvme disconnect -n "$PTNQN"
+    nvmfctl port unlink 7 "$PTNQN"
+    nvmfctl subsystem remove "$PTNQN"
+}
+
+# Fibre Channel through nvme-fcloop (blktests' names; roles=0x60 on the
+# remote port, the target port before the nvmet port is linked).
+FC_HOST=nn-0x10001100aa000001:pn-0x20001100aa000001
+FC_TARGET=nn-0x10001100ab000001:pn-0x20001100ab000001
+FCLOOP=/sys/class/fcloop/ctl
+fc_through_fcloop() {
+    local out ctrl dev
+    modprobe -a nvmet-fc nvme-fc nvme-fcloop
+    echo "wwnn=0x10001100aa000001,wwpn=0x20001100aa000001" >"$FCLOOP/add_local_port"
+    echo "wwnn=0x10001100ab000001,wwpn=0x20001100ab000001" >"$FCLOOP/add_target_port"
+    echo "wwnn=0x10001100ab000001,wwpn=0x20001100ab000001,lpwwnn=0x10001100aa000001,lpwwpn=0x20001100aa000001,roles=0x60" \
+        >"$FCLOOP/add_remote_port"
+    # A bad address is refused by nvmfd, naming the field, before the kernel sees it.
+    if out=$(nvmfctl port add --data-path kernel --transport fc --address nn-0x1:pn-0x2 --id 8 2>&1); then
+        fail "a malformed FC address was accepted"
+    fi
+    echo "refused as it should be: $out"
+    grep -q "address" <<<"$out" || fail "the refusal does not name the address"
+    # The admin's spelling in upper case; nvmet gets (and shows) its own.
+    nvmfctl port add --data-path kernel --transport fc --address "${FC_TARGET^^}" --id 8
+    nvmfctl port link 8 "$SUBNQN"
+    [[ $(cat "$NVMET/ports/8/addr_traddr") == "$FC_TARGET" ]] || fail "port 8's traddr is $(cat "$NVMET/ports/8/addr_traddr")"
+    nvme disconnect -n "$SUBNQN"  # the TCP path: I/O below goes over FC alone
+    host_id_args "$HOSTNQN"
+    out=$(nvme discover -t fc -a "$FC_TARGET" -w "$FC_HOST" "${HOSTID_ARGS[@]}")
+    echo "$out"
+    grep -q "subnqn: *$SUBNQN" <<<"$out" || fail "FC discovery does not list $SUBNQN"
+    grep -q "traddr: *$FC_TARGET" <<<"$out" || fail "FC discovery does not give the FC address"
+    nvme connect -t fc -a "$FC_TARGET" -w "$FC_HOST" -n "$SUBNQN" "${HOSTID_ARGS[@]}"
+    wait_until 20 "an FC controller of $SUBNQN" test -n "$(ctrls_for_nqn "$SUBNQN")"
+    ctrl=$(ctrls_for_nqn "$SUBNQN" | head -n1)
+    [[ $(cat "/sys/class/nvme/$ctrl/transport") == fc ]] || fail "$ctrl is not an FC controller"
+    dev=$(wait_for_blockdev "$SUBNQN" 1)
+    make_pattern /tmp/fc-pattern 4M
+    within 60 write_region "$dev" /tmp/fc-pattern 8M 128K
+    [[ $(within 60 region_md5 "$dev" 8M 4M 1M) == "$(file_md5 /tmp/fc-pattern)" ]] || fail "4 MiB over FC read back wrong"
     nvme disconnect -n "$SUBNQN"
+    nvmfctl port remove 8
+    echo "wwnn=0x10001100ab000001,wwpn=0x20001100ab000001" >"$FCLOOP/del_target_port"
+    echo "wwnn=0x10001100ab000001,wwpn=0x20001100ab000001" >"$FCLOOP/del_remote_port"
+    echo "wwnn=0x10001100aa000001,wwpn=0x20001100aa000001" >"$FCLOOP/del_local_port"
+}
+
+remove_all() {
+    nvme disconnect -n "$SUBNQN" || true  # the FC step left nothing connected
     nvmfctl port remove 7
     nvmfctl subsystem remove "$SUBNQN"
     local n
@@ -184,4 +272,6 @@ step build build_with_nvmfctl
 step io connect_and_verify
 step ana ana_reaches_host
 step sigkill kill_under_io
+step passthru passthru_drive
+step fc fc_through_fcloop
 step remove remove_all
