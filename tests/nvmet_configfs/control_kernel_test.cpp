@@ -376,3 +376,66 @@ TEST_CASE("kernel data path: an FC port is addressed by its world wide names, wr
     CHECK(spec.ports[1].family == "fc");
     CHECK(spec.ports[1].service.empty());
 }
+
+TEST_CASE("kernel data path: an export an admin made with nvmetcli is adopted in place when nvmfd is given its name") {
+    KernelFixture f;
+    f.serve(kOther, "/srv/b.img", 2);  // the fixture's kernel target (and fake) exist from here
+    // The admin's own subsystem, as nvmetcli leaves it: a namespace, a host, allow_any_host off.
+    const std::string own = "nqn.2026-12.io.admin:adopted";
+    const std::string dir = "subsystems/" + own;
+    REQUIRE(f.ops->make_dir((f.root() / dir).string()) == 0);
+    REQUIRE(f.ops->make_dir((f.root() / dir / "namespaces/5").string()) == 0);
+    REQUIRE(f.ops->write_attr((f.root() / dir / "namespaces/5/device_path").string(), "/srv/a.img") == 0);
+    REQUIRE(f.ops->write_attr((f.root() / dir / "namespaces/5/enable").string(), "1") == 0);
+    std::ofstream(f.root() / dir / "adopted.marker") << "made by the admin\n";  // gone if nvmfd re-made the directory
+
+    // Left alone while nvmfd does not name it.
+    f.must(f.control->apply_kernel_drift());
+    CHECK(fs::exists(f.root() / dir / "namespaces/5"));
+
+    control::SubsystemSettings s;
+    s.data_path = DataPath::Kernel;
+    s.serial = "ADOPTED";
+    s.allow_any_host = true;
+    f.must(f.control->add_subsystem(own, s));
+    f.must(f.control->add_namespace(own, KernelFixture::kernel_ns("/srv/b.img")));
+    CHECK(fs::exists(f.root() / dir / "adopted.marker"));  // changed in place, not removed and made again
+    const auto tree = f.tree();
+    const auto* k = f.subsystem(tree, own);
+    REQUIRE(k);
+    CHECK(k->serial == "ADOPTED");
+    CHECK(k->allow_any_host);
+    REQUIRE(k->namespaces.size() == 1);  // the configuration's namespace; the admin's NSID 5 went
+    CHECK(k->namespaces[0].nsid == 1);
+    CHECK(k->namespaces[0].device_path == "/srv/b.img");
+    CHECK(f.control->kernel_drift().empty());
+}
+
+TEST_CASE("kernel data path: the kernel's EBUSY, EINVAL and ENOENT come back as Busy, InvalidArgument, NotFound") {
+    KernelFixture f;
+    f.serve();
+    REQUIRE(f.ops);
+    const std::string sub = "subsystems/" + std::string(kSub);
+    f.ops->refuse(FsOp::MakeDir, sub + "/namespaces/2", EBUSY);
+    refused(f, [&] { return f.control->add_namespace(kSub, KernelFixture::kernel_ns("/srv/b.img")); }, ErrorCode::Busy,
+            "nsid");
+    f.ops->refuse(FsOp::Write, sub + "/attr_model", EINVAL);
+    refused(f, [&] {
+        control::SubsystemSettings s;
+        s.model = "Renamed";
+        return f.control->set_subsystem(kSub, s);
+    }, ErrorCode::InvalidArgument, "model");
+    f.ops->refuse(FsOp::Link, "ports/1/subsystems/" + std::string(kOther), ENOENT);
+    control::SubsystemSettings k;
+    k.data_path = DataPath::Kernel;
+    f.must(f.control->add_subsystem(kOther, k));
+    refused(f, [&] { return f.control->link_subsystem(1, kOther); }, ErrorCode::NotFound, "subsystems");
+    // Each message says where and what the kernel said.
+    f.ops->refuse(FsOp::Write, sub + "/attr_serial", EINVAL);
+    control::SubsystemSettings s;
+    s.serial = "NEW";
+    auto r = f.control->set_subsystem(kSub, s);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("attr_serial") != std::string::npos);
+    CHECK(r.error().message.find("Invalid argument") != std::string::npos);
+}

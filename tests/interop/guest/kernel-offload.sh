@@ -20,7 +20,8 @@
 # `nvmfctl kernel apply`; QEMU's NVMe drive (DRIVE_SERIAL) passed through whole
 # with nvmfctl: the host sees the drive's serial and model and its data
 # lands on the drive; an FC port (nvme-fcloop) added with nvmfctl: FC
-# discovery lists the subsystem, verified I/O over FC alone; removing the
+# discovery lists the subsystem, verified I/O over FC alone; the same over
+# an RDMA port on soft-RoCE; removing the
 # exports with nvmfctl leaves the nvmet tree empty.
 source "$(dirname "$0")/lib.sh"
 
@@ -290,8 +291,35 @@ fc_through_fcloop() {
     echo "wwnn=0x10001100aa000001,wwpn=0x20001100aa000001" >"$FCLOOP/del_local_port"
 }
 
+# An RDMA port of the kernel's, on soft-RoCE over the guest's eth0.
+rdma_port() {
+    local ip=10.0.2.15 out ctrl dev
+    ip link set eth0 up
+    ip addr show dev eth0 | grep -q "inet $ip/" || ip addr add "$ip/24" dev eth0
+    rxe_up eth0
+    # The RDMA CM finds rxe0 for the address through its GID (IPv4-mapped).
+    wait_until 10 "rxe0's GID for $ip" grep -qx "0000:0000:0000:0000:0000:ffff:0a00:020f" \
+        /sys/class/infiniband/rxe0/ports/1/gids/*
+    modprobe nvmet-rdma
+    nvmfctl port add --data-path kernel --transport rdma --address "$ip" --port 4431 --id 9
+    nvmfctl port link 9 "$SUBNQN"
+    [[ $(cat "$NVMET/ports/9/addr_trtype") == rdma ]] || fail "port 9 is not an rdma port in the nvmet tree"
+    host_id_args "$HOSTNQN"
+    out=$(nvme discover -t rdma -a "$ip" -s 4431 "${HOSTID_ARGS[@]}")
+    grep -q "subnqn: *$SUBNQN" <<<"$out" || fail "RDMA discovery does not list $SUBNQN: $out"
+    nvme connect -t rdma -a "$ip" -s 4431 -n "$SUBNQN" "${HOSTID_ARGS[@]}"
+    wait_until 20 "an RDMA controller of $SUBNQN" test -n "$(ctrls_for_nqn "$SUBNQN")"
+    ctrl=$(ctrls_for_nqn "$SUBNQN" | head -n1)
+    [[ $(cat "/sys/class/nvme/$ctrl/transport") == rdma ]] || fail "$ctrl is not an RDMA controller"
+    dev=$(wait_for_blockdev "$SUBNQN" 2)
+    within 90 write_region "$dev" /tmp/pattern 12M 128K
+    [[ $(within 90 region_md5 "$dev" 12M 4M 1M) == "$(file_md5 /tmp/pattern)" ]] || fail "4 MiB over RDMA read back wrong"
+    nvme disconnect -n "$SUBNQN"
+    nvmfctl port remove 9
+}
+
 remove_all() {
-    nvme disconnect -n "$SUBNQN" || true  # the FC step left nothing connected
+    nvme disconnect -n "$SUBNQN" || true  # the FC and RDMA steps left nothing connected
     nvmfctl port remove 7
     nvmfctl subsystem remove "$SUBNQN"
     local n
@@ -308,4 +336,5 @@ step sigkill kill_under_io
 step drift drift_held_back
 step passthru passthru_drive
 step fc fc_through_fcloop
+step rdma rdma_port
 step remove remove_all
