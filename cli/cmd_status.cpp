@@ -41,10 +41,11 @@ int status(Context& ctx, const ParsedArgs&) {
     }
     if (!st.ports.empty()) {
         print_line("");
-        Table t({"PORT", "TRANSPORT", "ADDRESS", "TLS", "SUBSYSTEMS"});
+        Table t({"PORT", "DATA PATH", "TRANSPORT", "ADDRESS", "TLS", "SUBSYSTEMS"});
         for (const auto& p : st.ports)
-            t.add({std::to_string(p.id), p.transport, fmt::format("{}:{}", p.address, p.service), p.secure_channel,
-                   p.subsystems.empty() ? "-" : join(p.subsystems)});
+            t.add({std::to_string(p.id), p.data_path, p.transport,
+                   p.service.empty() ? p.address : fmt::format("{}:{}", p.address, p.service),  // fc: names only
+                   p.secure_channel, p.subsystems.empty() ? "-" : join(p.subsystems)});
         print(t);
     }
     return 0;

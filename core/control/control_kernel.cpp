@@ -2,14 +2,6 @@
 // subsystems and ports whose data path is the kernel's are written into the
 // kernel's target by a KernelTarget plugin (nvmfd-kernel-nvmet.so) before
 // the state file records them, and made equal to the state at start.
-#include <fcntl.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "core/control/control.hpp"
@@ -43,22 +35,6 @@ void merge(plugin::KernelScope& into, const plugin::KernelScope& from) {
 }
 
 }  // namespace
-
-// What the kernel serves is the device's or the file's whole size, read now.
-Result<uint64_t> kernel_device_size(const plugin::Params& params) {
-    std::string path(plugin::find_param(params, "path").value_or(""));
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return make_error(ErrorCode::NotFound, fmt::format("{}: {}", path, std::strerror(errno)), "path");
-    struct stat st{};
-    uint64_t size = 0;
-    bool ok = ::fstat(fd, &st) == 0;
-    if (ok && S_ISBLK(st.st_mode)) ok = ::ioctl(fd, BLKGETSIZE64, &size) == 0;
-    else size = uint64_t(st.st_size);
-    int err = errno;
-    ::close(fd);
-    if (!ok) return make_error(ErrorCode::Io, fmt::format("{}: {}", path, std::strerror(err)), "path");
-    return size;
-}
 
 Result<plugin::KernelTarget*> Control::kernel_target() {
     if (kernel_) return kernel_.get();

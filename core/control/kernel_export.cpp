@@ -1,6 +1,15 @@
 #include "core/control/kernel_export.hpp"
 
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
 #include <set>
 
 #include "core/target/ana.hpp"
@@ -130,6 +139,22 @@ plugin::KernelScope changed_scope(const plugin::KernelExport& before, const plug
     std::set_symmetric_difference(before.hosts.begin(), before.hosts.end(), after.hosts.begin(), after.hosts.end(),
                                   std::inserter(changed.hosts, changed.hosts.end()));
     return changed;
+}
+
+// What the kernel serves is the device's or the file's whole size, read now.
+Result<uint64_t> kernel_device_size(const plugin::Params& params) {
+    std::string path(plugin::find_param(params, "path").value_or(""));
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return make_error(ErrorCode::NotFound, fmt::format("{}: {}", path, std::strerror(errno)), "path");
+    struct stat st{};
+    uint64_t size = 0;
+    bool ok = ::fstat(fd, &st) == 0;
+    if (ok && S_ISBLK(st.st_mode)) ok = ::ioctl(fd, BLKGETSIZE64, &size) == 0;
+    else size = uint64_t(st.st_size);
+    int err = errno;
+    ::close(fd);
+    if (!ok) return make_error(ErrorCode::Io, fmt::format("{}: {}", path, std::strerror(err)), "path");
+    return size;
 }
 
 }  // namespace nvmfd::control
