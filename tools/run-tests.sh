@@ -27,7 +27,7 @@ ctest --test-dir build --output-on-failure --timeout 900 "${exclude[@]}"
 # ctest keeps a passing test's output in its log only: show the guest
 # scenarios' times here too.
 if [[ ${NVMFD_SKIP_INTEROP:-0} != 1 ]]; then
-    sed -n -e '/^interop scenarios/,/^interop: /p' -e '/^=== \(systemd-unit\|uring-dm-errors\|rdma\|nvmet-reconcile\): /p' \
+    sed -n -e '/^interop scenarios/,/^interop: /p' -e '/^=== \(systemd-unit\|uring-dm-errors\|rdma\|nvmet-reconcile\|kernel-offload\): /p' \
         -e '/^=== failover-[a-z]*: /p' -e '/killed: first write completed/p' -e '/^interop-failover: /p' \
         build/Testing/Temporary/LastTest.log || true
 fi
