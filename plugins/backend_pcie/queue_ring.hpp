@@ -47,6 +47,8 @@ public:
     void head_moved(uint16_t sqhd) {
         if (sqhd < entries_) head_ = sqhd;
     }
+    // The queue was created again (after a controller reset): empty.
+    void restart() { tail_ = rung_ = head_ = 0; }
 
 private:
     uint16_t used() const { return uint16_t((tail_ + entries_ - head_) % entries_); }
@@ -83,6 +85,12 @@ public:
             head_ = 0;
             phase_ = !phase_;
         }
+    }
+    // The queue was created again (after a controller reset; its memory
+    // zeroed by the owner): empty, first pass.
+    void restart() {
+        head_ = rung_ = 0;
+        phase_ = rung_phase_ = true;
     }
     // Gives the drive back the entries popped since the last ring.
     void ring() {

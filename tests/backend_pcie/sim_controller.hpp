@@ -25,11 +25,21 @@ struct SimQueuePair {
     // The status field (bits 1-15 of the CQE's status) for a command; 0: success.
     std::function<uint16_t(const proto::Sqe&)> status_for = [](const proto::Sqe&) { return uint16_t(0); };
     std::vector<uint16_t> taken;  // CIDs in the order the drive took them
+    // Commands the drive takes and never completes (a stuck command).
+    std::function<bool(const proto::Sqe&)> swallow = [](const proto::Sqe&) { return false; };
 
     explicit SimQueuePair(uint16_t entries) : sq(entries), cq(entries) {}
 
     uint16_t entries() const { return uint16_t(sq.size()); }
     bool cq_full() const { return uint16_t((cq_tail + 1) % entries()) == cq_doorbell; }
+
+    // A controller reset: the queues are gone, whatever was in them; the
+    // driver creates them again (its doorbells start from 0).
+    void reset() {
+        sq_head = cq_tail = 0;
+        sq_doorbell = cq_doorbell = 0;
+        phase = true;
+    }
 
     // Takes up to `max` commands and completes them; returns how many.
     size_t run(size_t max = SIZE_MAX) {
@@ -38,6 +48,7 @@ struct SimQueuePair {
             const proto::Sqe& cmd = sq[sq_head];
             sq_head = uint16_t((sq_head + 1) % entries());
             taken.push_back(cmd.cid);
+            if (swallow(cmd)) continue;
             proto::Cqe& c = cq[cq_tail];
             c.dw0 = cmd.cdw10;  // echoes something of the command, for the test
             c.sqhd = sq_head;
