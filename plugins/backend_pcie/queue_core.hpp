@@ -36,6 +36,9 @@ public:
     size_t outstanding() const { return trackers_.outstanding(); }
     uint64_t stale_completions() const { return stale_; }
 
+    // The slot the next submit() takes: its per-slot memory (the PRP list
+    // page) can be filled first.
+    std::optional<uint16_t> next_slot() const { return trackers_.next_index(); }
     // Queues `sqe` (its CID is set here) with `cookie`, due by `deadline`;
     // the CID, or nullopt when every slot is taken. The drive hears of it
     // at the next ring().

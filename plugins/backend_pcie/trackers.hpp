@@ -32,6 +32,12 @@ public:
     size_t outstanding() const { return busy_; }
     bool full() const { return free_.empty(); }
 
+    // The slot index the next take() will use (for memory owned per slot,
+    // such as its PRP list page); nullopt when full.
+    std::optional<uint16_t> next_index() const {
+        if (free_.empty()) return std::nullopt;
+        return free_.back();
+    }
     // A slot for a command carrying `cookie` (the caller's: which request,
     // which piece), due by `deadline`; its command ID. nullopt when full.
     std::optional<uint16_t> take(uint64_t cookie, Clock::time_point deadline);

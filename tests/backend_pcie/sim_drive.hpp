@@ -1,0 +1,118 @@
+// A simulated drive behind the simulated queue pair: it executes the
+// commands it takes against a RAM disk, reaching host memory through PRPs
+// the way a drive does (IOVAs translated through the test's mappings), and
+// answers errors where the test says. With SimQueuePair it plays a whole
+// NVMe drive's I/O side for the PCIe backend's unit tests.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "core/proto/nvme.hpp"
+#include "plugins/backend_pcie/drive_commands.hpp"
+#include "tests/backend_pcie/sim_controller.hpp"
+
+namespace nvmfd::test {
+
+struct SimDrive {
+    SimQueuePair q;
+    uint32_t block_size;
+    std::vector<uint8_t> disk;
+    std::map<uint64_t, std::pair<uint8_t*, uint64_t>> mappings;  // iova -> host memory, length
+    uint32_t page_size = 4096;
+    std::function<uint16_t(uint64_t lba, uint32_t blocks, bool write)> media_error = [](uint64_t, uint32_t, bool) {
+        return uint16_t(0);
+    };
+    uint64_t commands = 0;
+
+    SimDrive(uint16_t entries, uint32_t block, uint64_t blocks) : q(entries), block_size(block), disk(block * blocks) {
+        q.status_for = [this](const proto::Sqe& s) { return execute(s); };
+    }
+
+    void map(uint64_t iova, void* p, uint64_t len) { mappings[iova] = {static_cast<uint8_t*>(p), len}; }
+    uint8_t* at(uint64_t iova, uint64_t len) {
+        auto it = mappings.upper_bound(iova);
+        if (it == mappings.begin()) return nullptr;
+        --it;
+        if (iova + len > it->first + it->second.second) return nullptr;
+        return it->second.first + (iova - it->first);
+    }
+
+    // The host memory a command's PRPs describe, as (pointer, length) pieces; empty on a bad PRP.
+    std::vector<std::pair<uint8_t*, uint64_t>> walk(const proto::Sqe& s, uint64_t len) {
+        std::vector<std::pair<uint8_t*, uint64_t>> out;
+        const uint64_t prp1 = plugins::pcie::prp1_of(s), prp2 = plugins::pcie::prp2_of(s);
+        const uint64_t first = std::min<uint64_t>(len, page_size - prp1 % page_size);
+        auto add = [&](uint64_t iova, uint64_t n) {
+            uint8_t* p = at(iova, n);
+            if (!p) return false;
+            out.emplace_back(p, n);
+            return true;
+        };
+        if (!add(prp1, first)) return {};
+        uint64_t left = len - first;
+        if (left == 0) return out;
+        if (left <= page_size) return add(prp2, left) ? out : decltype(out){};
+        uint64_t* e = reinterpret_cast<uint64_t*>(at(prp2, 8));
+        uint64_t in_page = (page_size - prp2 % page_size) / 8;
+        while (left > 0) {
+            if (!e) return {};
+            if (in_page == 1 && left > page_size) {
+                e = reinterpret_cast<uint64_t*>(at(*e, 8));
+                in_page = page_size / 8;
+                continue;
+            }
+            const uint64_t n = std::min<uint64_t>(left, page_size);
+            if (*e % page_size || !add(*e, n)) return {};
+            left -= n;
+            ++e;
+            --in_page;
+        }
+        return out;
+    }
+
+    uint16_t execute(const proto::Sqe& s) {
+        ++commands;
+        const uint64_t lba = s.cdw10 | uint64_t(s.cdw11) << 32;
+        const uint32_t blocks = (s.cdw12 & 0xffff) + 1;
+        const uint64_t nblocks = disk.size() / block_size;
+        switch (s.opcode) {
+        case 0x01:  // write
+        case 0x02: {  // read
+            if (lba + blocks > nblocks) return 0x080;  // LBA Out of Range
+            if (uint16_t e = media_error(lba, blocks, s.opcode == 0x01)) return e;
+            auto pieces = walk(s, uint64_t(blocks) * block_size);
+            if (pieces.empty()) return 0x013;  // PRP Offset Invalid
+            uint8_t* d = disk.data() + lba * block_size;
+            for (auto [p, n] : pieces) {
+                if (s.opcode == 0x01) std::memcpy(d, p, n); else std::memcpy(p, d, n);
+                d += n;
+            }
+            return 0;
+        }
+        case 0x08:  // write zeroes
+            if (lba + blocks > nblocks) return 0x080;
+            std::memset(disk.data() + lba * block_size, 0, uint64_t(blocks) * block_size);
+            return 0;
+        case 0x09: {  // dataset management: deallocate reads back zeroes here
+            const uint32_t ranges = (s.cdw10 & 0xff) + 1;
+            auto* list = reinterpret_cast<proto::DsmRange*>(at(plugins::pcie::prp1_of(s), ranges * 16ull));
+            if (!list) return 0x013;
+            for (uint32_t i = 0; i < ranges; ++i) {
+                if (list[i].slba + list[i].nlb > nblocks) return 0x080;
+                std::memset(disk.data() + list[i].slba * block_size, 0, uint64_t(list[i].nlb) * block_size);
+            }
+            return 0;
+        }
+        case 0x00:  // flush
+            return 0;
+        default:
+            return 0x001;  // Invalid Opcode
+        }
+    }
+};
+
+}  // namespace nvmfd::test
