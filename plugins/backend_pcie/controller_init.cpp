@@ -34,7 +34,7 @@ Result<uint32_t> wait_csts(RegisterAccess& r, WaitClock& clock, milliseconds tim
 
 bool ready(uint32_t csts) { return csts & regs::csts::kReady; }
 bool not_ready(uint32_t csts) { return !(csts & regs::csts::kReady); }
-bool shut_down(uint32_t csts) { return (csts & regs::csts::kShutdownStatusMask) == regs::csts::kShutdownComplete; }
+bool shut_down(uint32_t csts) { return (csts & regs::csts::kShutdownMask) == regs::csts::kShutdownComplete; }
 
 // CAP.TO of 0 would be no time at all: the spec's worst case is 127.5 s;
 // take at least 500 ms.

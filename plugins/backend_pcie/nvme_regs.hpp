@@ -5,13 +5,16 @@
 
 #include <cstdint>
 
+#include "core/proto/fabrics.hpp"  // the registers fabrics calls properties: one definition
+
 namespace nvmfd::plugins::pcie::regs {
 
-inline constexpr uint32_t kCap = 0x00;   // 64-bit
-inline constexpr uint32_t kVs = 0x08;
-inline constexpr uint32_t kCc = 0x14;
-inline constexpr uint32_t kCsts = 0x1c;
-inline constexpr uint32_t kNssr = 0x20;
+inline constexpr uint32_t kCap = proto::property::kCap;   // 64-bit
+inline constexpr uint32_t kVs = proto::property::kVs;
+inline constexpr uint32_t kCc = proto::property::kCc;
+inline constexpr uint32_t kCsts = proto::property::kCsts;
+inline constexpr uint32_t kNssr = proto::property::kNssr;
+// PCIe only: the admin queues and the doorbells.
 inline constexpr uint32_t kAqa = 0x24;
 inline constexpr uint32_t kAsq = 0x28;   // 64-bit
 inline constexpr uint32_t kAcq = 0x30;   // 64-bit
@@ -32,7 +35,7 @@ struct Cap {
 };
 
 namespace cc {
-inline constexpr uint32_t kEnable = 1u << 0;
+inline constexpr uint32_t kEnable = proto::cc::kEnable;
 inline constexpr uint32_t kShutdownNormal = 1u << 14;  // SHN = 01b
 inline constexpr uint32_t kShutdownMask = 3u << 14;
 // NVM command set (CSS 000b), round robin (AMS 000b), 64-byte SQ and 16-byte CQ entries.
@@ -43,12 +46,7 @@ inline constexpr uint32_t configure(uint32_t page_size) {
 }
 }  // namespace cc
 
-namespace csts {
-inline constexpr uint32_t kReady = 1u << 0;
-inline constexpr uint32_t kFatal = 1u << 1;
-inline constexpr uint32_t kShutdownStatusMask = 3u << 2;
-inline constexpr uint32_t kShutdownComplete = 2u << 2;
-}  // namespace csts
+namespace csts = proto::csts;
 
 // Admin queue sizes, 0's based: ASQS in bits 11:0, ACQS in 27:16.
 inline constexpr uint32_t aqa(uint32_t sq_entries, uint32_t cq_entries) {

@@ -43,18 +43,6 @@ Result<Prp> build_prp(std::span<const DmaSegment> segments, uint32_t page_size,
     out.prp1 = segments[0].iova;
     const uint64_t first_page_room = page_size - (segments[0].iova & mask);
     const size_t per_page = page_size / 8;
-    uint64_t after_first = 0;  // entries needed
-    for (size_t i = 0; i < segments.size(); ++i) {
-        uint64_t start = segments[i].iova, len = segments[i].len;
-        if (i == 0) {
-            if (len <= first_page_room) continue;
-            start += first_page_room;
-            len -= first_page_room;
-        }
-        after_first += (len + mask) / page_size;
-    }
-    if (after_first == 0) return out;
-
     // Walk the page addresses after the first, calling `put` for each.
     auto each_page = [&](auto put) {
         for (size_t i = 0; i < segments.size(); ++i) {
@@ -67,6 +55,10 @@ Result<Prp> build_prp(std::span<const DmaSegment> segments, uint32_t page_size,
             for (uint64_t off = 0; off < len; off += page_size) put(start + off);
         }
     };
+    uint64_t after_first = 0;  // entries needed
+    each_page([&](uint64_t) { ++after_first; });
+    if (after_first == 0) return out;
+
     if (after_first == 1) {
         each_page([&](uint64_t page) { out.prp2 = page; });
         return out;

@@ -118,7 +118,7 @@ TEST_CASE("controller shutdown: normal shutdown waited for; a disabled controlle
     auto r = shut_down_controller(sim, clock, std::chrono::milliseconds(5000));
     REQUIRE_MESSAGE(r, r.error().describe());
     CHECK((sim.cc & regs::cc::kShutdownMask) == regs::cc::kShutdownNormal);
-    CHECK((sim.csts & regs::csts::kShutdownStatusMask) == regs::csts::kShutdownComplete);
+    CHECK((sim.csts & regs::csts::kShutdownMask) == regs::csts::kShutdownComplete);
     SimRegisters off;
     CHECK(shut_down_controller(off, clock, std::chrono::milliseconds(5000)));
     CHECK(off.writes.empty());

@@ -77,9 +77,9 @@ private:
             if (fatal_on_enable) csts |= regs::csts::kFatal;
             else if (!never_ready) csts |= regs::csts::kReady;
             if ((cc & regs::cc::kShutdownMask) == regs::cc::kShutdownNormal)
-                csts = (csts & ~regs::csts::kShutdownStatusMask) | regs::csts::kShutdownComplete;
+                csts = (csts & ~regs::csts::kShutdownMask) | regs::csts::kShutdownComplete;
         } else {
-            csts &= ~(regs::csts::kReady | regs::csts::kShutdownStatusMask);
+            csts &= ~(regs::csts::kReady | regs::csts::kShutdownMask);
         }
     }
 };
