@@ -185,7 +185,7 @@ public:
     // Kernel-served exports: where the kernel's configuration differs from
     // nvmfd's and nvmfd left it so (at start, what hosts would notice is
     // held back), one line each; empty when they agree.
-    std::vector<std::string> kernel_drift() const;
+    std::vector<std::string> kernel_drift();
     // Make the kernel's configuration equal to nvmfd's now, including what
     // was held back (hosts of the objects that differ may reconnect).
     Result<void> apply_kernel_drift();
@@ -232,6 +232,13 @@ private:
     Result<void> record_kernel_scope(const plugin::KernelScope& scope);
     void forget_old_kernel_objects();
     Result<void> start_kernel_export(const ExportSpec& spec, bool admin_change);
+    plugin::KernelScope kernel_objects_of_ours() const;
+    Result<void> check_kernel_port(PortSpec& p, bool id_chosen_here);
+    // An admin's change of the kernel's part: refuses to take over a port,
+    // records the objects first, applies with `scope` disruptive, and on the
+    // kernel's refusal writes the previous export back (sparing what it
+    // adopted). Returns the adopted objects.
+    Result<plugin::KernelScope> change_kernel(const plugin::KernelExport& desired, const plugin::KernelScope& scope);
     Result<void> load_secrets(ExportSpec& spec);
     void publish(bool discovery_changed);
     void emit(const Event& e);

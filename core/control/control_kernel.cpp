@@ -109,29 +109,84 @@ Result<void> Control::record_kernel_scope(const plugin::KernelScope& scope) {
     return {};
 }
 
+namespace {
+
+plugin::KernelScope minus(plugin::KernelScope a, const plugin::KernelScope& b) {
+    for (const auto& n : b.subsystems) a.subsystems.erase(n);
+    for (uint16_t id : b.ports) a.ports.erase(id);
+    for (const auto& h : b.hosts) a.hosts.erase(h);
+    return a;
+}
+
+plugin::KernelScope both_in(const plugin::KernelScope& a, const plugin::KernelScope& b) {
+    plugin::KernelScope out;
+    for (const auto& n : a.subsystems)
+        if (b.subsystems.count(n)) out.subsystems.insert(n);
+    for (uint16_t id : a.ports)
+        if (b.ports.count(id)) out.ports.insert(id);
+    for (const auto& h : a.hosts)
+        if (b.hosts.count(h)) out.hosts.insert(h);
+    return out;
+}
+
+}  // namespace
+
+// What nvmfd has, or may have, written to the kernel: its wanted export and
+// what the record names (objects a crash left behind).
+plugin::KernelScope Control::kernel_objects_of_ours() const {
+    plugin::KernelScope ours = kernel_scope(kernel_wanted_, kernel_wanted_);
+    merge(ours, recorded_kernel_scope());
+    return ours;
+}
+
+Result<plugin::KernelScope> Control::change_kernel(const plugin::KernelExport& desired, const plugin::KernelScope& scope) {
+    plugin::KernelTarget* k;
+    {
+        auto r = kernel_target();  // without one, the error says why
+        if (!r) return nvmfd::unexpected(r.error());
+        k = *r;
+    }
+    auto present = k->objects();
+    if (!present) return nvmfd::unexpected(present.error());
+    const plugin::KernelScope ours = kernel_objects_of_ours();
+    // A port is never taken over: the admin's port may serve subsystems nvmfd
+    // does not manage. A subsystem or a host entry of the same name is
+    // adopted (docs/kernel-offload.md), but not removed again if the change fails.
+    for (const auto& p : desired.ports)
+        if (!ours.ports.count(p.id) && present->ports.count(p.id))
+            return make_error(ErrorCode::Busy,
+                              fmt::format("port {} exists in the kernel's configuration, made outside nvmfd; choose "
+                                          "another id, or remove that port with nvmetcli",
+                                          p.id),
+                              "id");
+    const plugin::KernelScope adopted = both_in(minus(kernel_scope(desired, desired), ours), *present);
+    plugin::KernelScope widened = ours;
+    merge(widened, kernel_scope(desired, desired));
+    TRY(record_kernel_scope(widened));
+    auto synced = sync_kernel(desired, scope, true);
+    if (synced) return adopted;
+    // The kernel refused part of it: write back what the state file still says.
+    if (auto back = sync_kernel(kernel_wanted_, minus(scope, adopted), true); !back)
+        log::error("kernel data path: after the kernel's refusal, the previous configuration could not be restored: {}",
+                   back.error().describe());
+    if (auto r = record_kernel_scope(ours); !r) log::warn("kernel data path: {}", r.error().describe());
+    return nvmfd::unexpected(synced.error());
+}
+
 Result<void> Control::persist(const ExportSpec& next) {
     TRY(check_data_paths(next));
     plugin::KernelExport desired = kernel_export(next);
     if (options_.dry_run || desired == kernel_wanted_) return write_state(next);
     // Only the objects this change touches may be disturbed: drift held
     // back elsewhere stays held back (apply_kernel_drift is its own change).
-    // Without a kernel target there is nothing to record or undo: the error says why.
-    TRY(kernel_target());
-    plugin::KernelScope scope = changed_scope(kernel_wanted_, desired);
-    plugin::KernelScope both = kernel_scope(kernel_wanted_, desired);
-    merge(both, recorded_kernel_scope());
-    TRY(record_kernel_scope(both));
-    auto undo = [&](const char* why) {
-        if (auto back = sync_kernel(kernel_wanted_, scope, true); !back)
-            log::error("kernel data path: after {}, the previous configuration could not be restored: {}", why,
-                       back.error().describe());
-    };
-    if (auto synced = sync_kernel(desired, scope, true); !synced) {
-        undo("the kernel's refusal");
-        return nvmfd::unexpected(synced.error());
-    }
+    const plugin::KernelScope scope = changed_scope(kernel_wanted_, desired);
+    auto adopted = change_kernel(desired, scope);
+    if (!adopted) return nvmfd::unexpected(adopted.error());
     if (auto w = write_state(next); !w) {
-        undo("a failed state file write");
+        if (auto back = sync_kernel(kernel_wanted_, minus(scope, *adopted), true); !back)
+            log::error("kernel data path: after a failed state file write, the previous configuration could not be "
+                       "restored: {}",
+                       back.error().describe());
         return nvmfd::unexpected(w.error());
     }
     kernel_wanted_ = std::move(desired);
@@ -140,12 +195,15 @@ Result<void> Control::persist(const ExportSpec& next) {
     return {};
 }
 
-// The record narrows to the state's objects once the kernel holds nothing
-// else of nvmfd's (while drift is held back, it may name an object left
-// over from a crash that only `nvmfctl kernel apply` removes).
+// The record keeps the state's objects and, of the others it names, those
+// the kernel still has (left by a crash, removed by `nvmfctl kernel apply`).
 void Control::forget_old_kernel_objects() {
-    if (!kernel_drift_.empty()) return;
-    if (auto r = record_kernel_scope(kernel_scope(kernel_wanted_, kernel_wanted_)); !r)
+    if (!kernel_) return;
+    auto present = kernel_->objects();
+    if (!present) return;
+    plugin::KernelScope keep = kernel_scope(kernel_wanted_, kernel_wanted_);
+    merge(keep, both_in(recorded_kernel_scope(), *present));
+    if (auto r = record_kernel_scope(keep); !r)
         log::warn("kernel data path: {}", r.error().describe());  // the wider record stays: harmless
 }
 
@@ -158,26 +216,30 @@ Result<void> Control::start_kernel_export(const ExportSpec& spec, bool admin_cha
         kernel_wanted_ = std::move(desired);
         return {};
     }
-    auto old = std::exchange(kernel_wanted_, desired);
-    auto synced = sync_kernel(desired, scope, admin_change);
-    if (synced) {
+    if (admin_change) {
+        // A restore: like a change, with everything either side names in scope.
+        TRY(change_kernel(desired, scope));
+        kernel_wanted_ = std::move(desired);
+        refresh_kernel_drift();
         forget_old_kernel_objects();
         return {};
     }
-    if (admin_change) {
-        kernel_wanted_ = std::move(old);
-        return synced;
+    kernel_wanted_ = desired;
+    if (auto synced = sync_kernel(desired, scope, false); !synced) {
+        // At start the kernel goes on serving what it has; nvmfd says why it
+        // could not make it equal to the state.
+        std::string what = "kernel data path";
+        log::error("{}: {}", what, synced.error().describe());
+        offline_[what] = OfflineItem{what, synced.error().describe(), {}, 0, 0};
+        return {};
     }
-    // At start the kernel goes on serving what it has; nvmfd says why it
-    // could not make it equal to the state.
-    std::string what = "kernel data path";
-    log::error("{}: {}", what, synced.error().describe());
-    offline_[what] = OfflineItem{what, synced.error().describe(), {}, 0, 0};
+    forget_old_kernel_objects();
     return {};
 }
 
-std::vector<std::string> Control::kernel_drift() const {
+std::vector<std::string> Control::kernel_drift() {
     std::lock_guard lock(mutex_);
+    refresh_kernel_drift();  // nvmetcli may have changed the kernel meanwhile
     return kernel_drift_;
 }
 

@@ -6,6 +6,7 @@
 
 #include "core/control/control_helpers.hpp"
 #include "core/control/data_path_rules.hpp"
+#include "core/control/kernel_export.hpp"
 #include "core/runtime/log.hpp"
 #include "core/target/ana.hpp"
 
@@ -38,6 +39,7 @@ Result<uint16_t> Control::add_port(const PortSettings& st) {
     p.secure_channel = st.secure_channel;
     TRY(check_secure_channel(p, "secure_channel"));
     if (p.address.empty()) return invalid("a port needs an address", "address");
+    if (p.data_path == DataPath::Kernel) TRY(check_kernel_port(p, st.id == 0));
     if (p.transport == "fc") {
         // Addressed by its world wide names alone (nn-0x...:pn-0x...).
         p.family = "fc";
@@ -95,6 +97,34 @@ Result<uint16_t> Control::add_port(const PortSettings& st) {
     }
     emit(make_event(EventKind::PortAdded, {}, 0, p.id));
     return p.id;
+}
+
+// A kernel port as the kernel target takes it (an FC address in the
+// kernel's spelling, so that duplicates compare equal); an id nvmfd chose
+// must not be one the kernel already has (an admin's port).
+Result<void> Control::check_kernel_port(PortSpec& p, bool id_chosen_here) {
+    plugin::KernelTarget* k;
+    {
+        auto r = kernel_target();
+        if (!r) return nvmfd::unexpected(r.error());
+        k = *r;
+    }
+    ExportSpec one;
+    one.ports.push_back(p);
+    if (p.transport == "fc") one.ports.back().family = "fc", one.ports.back().service.clear();
+    auto checked = k->check_port(kernel_export(one).ports.front());
+    if (!checked) return nvmfd::unexpected(checked.error());
+    p.address = checked->traddr;
+    if (id_chosen_here) {
+        auto present = k->objects();
+        if (!present) return nvmfd::unexpected(present.error());
+        const plugin::KernelScope ours = kernel_objects_of_ours();
+        while (find_port(p.id) || (present->ports.count(p.id) && !ours.ports.count(p.id))) {
+            if (p.id == UINT16_MAX) return make_error(ErrorCode::Busy, "no free port id", "id");
+            ++p.id;
+        }
+    }
+    return {};
 }
 
 Result<void> Control::remove_port(uint16_t id, bool force) {

@@ -1,6 +1,8 @@
 #include "core/control/data_path_rules.hpp"
 
 #include <algorithm>
+#include <filesystem>
+#include <map>
 #include <fmt/format.h>
 
 #include "core/control/control_helpers.hpp"
@@ -105,6 +107,9 @@ Result<void> check_port(const PortSpec& p, const ExportSpec& spec) {
             return refuse(fmt::format("{}: '{}' is a setting of nvmfd's transport; the kernel's port takes none",
                                       what, p.params.begin()->first),
                           "params");
+        if (p.transport != "fc" && p.family != "ipv4" && p.family != "ipv6")
+            return refuse(fmt::format("{}: {} takes family ipv4 or ipv6, not '{}'", what, p.transport, p.family),
+                          "family");
     } else if (p.transport == "fc") {
         return refuse(fmt::format("{}: Fibre Channel is served by the kernel only (data path kernel)", what),
                       "data_path");
@@ -126,7 +131,38 @@ Result<void> check_port(const PortSpec& p, const ExportSpec& spec) {
 
 }  // namespace
 
+// One device, one writer: a file or block device serves one namespace, and a
+// controller passed through serves none of its namespaces elsewhere.
+Result<void> check_devices(const ExportSpec& spec) {
+    std::map<std::string, std::string> used;  // path -> what uses it
+    for (const auto& s : spec.subsystems) {
+        if (!s.passthru_device.empty()) {
+            const std::string what = fmt::format("{} (passthru)", s.nqn);
+            if (auto [it, fresh] = used.emplace(s.passthru_device, what); !fresh)
+                return refuse(fmt::format("{} is passed through by {} already", s.passthru_device, it->second),
+                              "passthru_device");
+        }
+        for (const auto& ns : s.namespaces) {
+            auto path = plugin::find_param(ns.params, "path");
+            if (!path || path->empty()) continue;
+            const std::string p = std::filesystem::path(*path).lexically_normal().string();
+            const std::string what = fmt::format("namespace {} of {}", ns.nsid, s.nqn);
+            if (auto [it, fresh] = used.emplace(p, what); !fresh)
+                return refuse(fmt::format("{}: {} is served by {} already", what, p, it->second), "params.path");
+        }
+    }
+    // /dev/nvme0 passed through: none of /dev/nvme0n1, /dev/nvme0n2... elsewhere.
+    for (const auto& [path, what] : used)
+        for (const auto& s : spec.subsystems)
+            if (!s.passthru_device.empty() && path != s.passthru_device && path.starts_with(s.passthru_device + "n"))
+                return refuse(fmt::format("{} uses {}, a namespace of {}, which {} passes through whole", what, path,
+                                          s.passthru_device, s.nqn),
+                              "params.path");
+    return {};
+}
+
 Result<void> check_data_paths(const ExportSpec& spec) {
+    TRY(check_devices(spec));
     for (const auto& s : spec.subsystems) TRY(check_subsystem(s));
     for (const auto& p : spec.ports) TRY(check_port(p, spec));
     return {};

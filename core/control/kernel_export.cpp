@@ -1,15 +1,13 @@
 #include "core/control/kernel_export.hpp"
 
-#include <fcntl.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <unistd.h>
+#include <sys/sysmacros.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fmt/format.h>
+#include <fstream>
 #include <set>
 
 #include "core/target/ana.hpp"
@@ -123,17 +121,10 @@ plugin::KernelScope changed_scope(const plugin::KernelExport& before, const plug
     for (uint16_t id : all.ports) {
         const auto* b = find_port(before, id);
         const auto* a = find_port(after, id);
-        if (b && a && *b == *a) continue;
-        changed.ports.insert(id);
-        // The subsystems a changed port links, before and after, come along:
-        // its links are only kept or made between objects in scope.
-        for (const auto* p : {b, a})
-            if (p)
-                for (const auto& nqn : p->subsystems) {
-                    changed.subsystems.insert(nqn);
-                    add_hosts(changed.hosts, find_sub(before, nqn));
-                    add_hosts(changed.hosts, find_sub(after, nqn));
-                }
+        // A port's links to subsystems out of scope are kept or made as the
+        // whole export says (the plan reads it); the subsystems themselves,
+        // and whatever was held back on them, are left alone.
+        if (!(b && a && *b == *a)) changed.ports.insert(id);
     }
     // A host no subsystem names any more (its entry goes) or a new one.
     std::set_symmetric_difference(before.hosts.begin(), before.hosts.end(), after.hosts.begin(), after.hosts.end(),
@@ -141,20 +132,21 @@ plugin::KernelScope changed_scope(const plugin::KernelExport& before, const plug
     return changed;
 }
 
-// What the kernel serves is the device's or the file's whole size, read now.
+// What the kernel serves is the device's or the file's whole size, read now
+// without opening it (a FIFO or a hung mount must not stall the caller,
+// which holds the control lock): stat, and a block device's size from sysfs.
 Result<uint64_t> kernel_device_size(const plugin::Params& params) {
     std::string path(plugin::find_param(params, "path").value_or(""));
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return make_error(ErrorCode::NotFound, fmt::format("{}: {}", path, std::strerror(errno)), "path");
     struct stat st{};
-    uint64_t size = 0;
-    bool ok = ::fstat(fd, &st) == 0;
-    if (ok && S_ISBLK(st.st_mode)) ok = ::ioctl(fd, BLKGETSIZE64, &size) == 0;
-    else size = uint64_t(st.st_size);
-    int err = errno;
-    ::close(fd);
-    if (!ok) return make_error(ErrorCode::Io, fmt::format("{}: {}", path, std::strerror(err)), "path");
-    return size;
+    if (::stat(path.c_str(), &st) != 0)
+        return make_error(ErrorCode::NotFound, fmt::format("{}: {}", path, std::strerror(errno)), "path");
+    if (S_ISREG(st.st_mode)) return uint64_t(st.st_size);
+    if (!S_ISBLK(st.st_mode))
+        return make_error(ErrorCode::InvalidArgument, fmt::format("{} is neither a file nor a block device", path), "path");
+    std::ifstream sectors(fmt::format("/sys/dev/block/{}:{}/size", major(st.st_rdev), minor(st.st_rdev)));
+    uint64_t n = 0;
+    if (!(sectors >> n)) return make_error(ErrorCode::Io, fmt::format("{}: no size in sysfs", path), "path");
+    return n * 512;  // sysfs counts 512-byte sectors whatever the block size
 }
 
 }  // namespace nvmfd::control

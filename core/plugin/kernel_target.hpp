@@ -99,6 +99,13 @@ public:
                                         bool allow_disruptive) = 0;
     // What differs now (nothing changed): one line per difference.
     virtual Result<std::vector<std::string>> differences(const KernelExport& desired, const KernelScope& scope) = 0;
+    // Every subsystem, port and host the kernel's configuration holds now,
+    // whoever made it.
+    virtual Result<KernelScope> objects() = 0;
+    // A port as this kernel target takes it: its address checked and
+    // written the way the kernel spells it (an FC port's world wide names);
+    // the error names the field.
+    virtual Result<KernelPort> check_port(const KernelPort& port) = 0;
     // One line for logs: where it writes ("nvmet configfs at /sys/kernel/config/nvmet").
     virtual std::string describe() const = 0;
 };

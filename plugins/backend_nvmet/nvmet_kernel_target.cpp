@@ -7,20 +7,27 @@
 namespace nvmfd::plugins::nvmet {
 namespace {
 
-// What nvmet takes and shows: FC ports' addresses checked and written in
-// nvmet's spelling, before anything is written.
+// A port as nvmet takes and shows it: an FC port's address checked and
+// written in nvmet's spelling.
+Result<plugin::KernelPort> port_for_nvmet(plugin::KernelPort p) {
+    if (p.trtype != "fc") return p;
+    auto a = fc::parse_fc_address(p.traddr, "address");
+    if (!a) {
+        Error err = a.error();
+        err.message = fmt::format("port {}: {}", p.id, err.message);
+        return nvmfd::unexpected(std::move(err));
+    }
+    p.traddr = fc::format_fc_address(*a);
+    p.adrfam = "fc";
+    p.trsvcid.clear();
+    return p;
+}
+
 Result<plugin::KernelExport> for_nvmet(plugin::KernelExport e) {
     for (auto& p : e.ports) {
-        if (p.trtype != "fc") continue;
-        auto a = fc::parse_fc_address(p.traddr, "address");
-        if (!a) {
-            Error err = a.error();
-            err.message = fmt::format("port {}: {}", p.id, err.message);
-            return nvmfd::unexpected(std::move(err));
-        }
-        p.traddr = fc::format_fc_address(*a);
-        p.adrfam = "fc";
-        p.trsvcid.clear();
+        auto checked = port_for_nvmet(p);
+        if (!checked) return nvmfd::unexpected(checked.error());
+        p = std::move(*checked);
     }
     return e;
 }
@@ -36,6 +43,7 @@ public:
         auto actual = read_kernel_export(*fs_);
         if (!actual) return nvmfd::unexpected(actual.error());
         NvmetPlan plan = plan_reconcile(*actual, *want, scope, {allow_disruptive});
+        if (auto r = refusal(plan); !r) return nvmfd::unexpected(r.error());
         // Each write is logged before it is made: if the kernel refuses one,
         // the log shows what was done before it.
         for (const NvmetStep& step : plan.steps) {
@@ -57,6 +65,18 @@ public:
         for (std::string& line : plan.held_back) out.push_back(std::move(line));
         return out;
     }
+
+    Result<plugin::KernelScope> objects() override {
+        auto actual = read_kernel_export(*fs_);
+        if (!actual) return nvmfd::unexpected(actual.error());
+        plugin::KernelScope all;
+        for (const auto& s : actual->subsystems) all.subsystems.insert(s.nqn);
+        for (const auto& p : actual->ports) all.ports.insert(p.id);
+        all.hosts.insert(actual->hosts.begin(), actual->hosts.end());
+        return all;
+    }
+
+    Result<plugin::KernelPort> check_port(const plugin::KernelPort& port) override { return port_for_nvmet(port); }
 
     std::string describe() const override { return fmt::format("nvmet configfs at {}", fs_->root()); }
 

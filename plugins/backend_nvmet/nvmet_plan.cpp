@@ -72,9 +72,11 @@ struct Planner {
     const KernelExport& whole;   // the tree, for what nvmfd's objects collide with
     const KernelExport& actual;  // only what the scope names
     const KernelExport& desired;
+    const KernelExport& desired_all;  // also what the scope leaves out: a port's links stay to those
     const bool disrupt;
     std::vector<NvmetStep> out;
     std::vector<std::string> held;
+    std::vector<std::string> refused;  // an admin's change that an object nvmfd does not manage stands in the way of
     std::set<uint16_t> moving;             // ports re-addressed by this plan
     std::set<uint16_t> held_ports;         // desired ports left alone (their address is still served)
     std::set<std::string> held_shapes;     // subsystems whose passthru/namespaces switch is held back
@@ -124,7 +126,7 @@ struct Planner {
             const KernelPort* d = find_port(desired, a.id);
             const bool moved = moving.count(a.id) > 0;
             for (const std::string& nqn : a.subsystems) {
-                const bool wanted = d && contains(d->subsystems, nqn) && find_sub(desired, nqn);
+                const bool wanted = d && contains(d->subsystems, nqn) && find_sub(desired_all, nqn);
                 if (moved || (!wanted && may_disrupt(fmt::format("port {}: {} is linked, the state says not", a.id, nqn))))
                     add(Kind::Unlink, port_dir(a.id) + "/subsystems/" + nqn, "", "subsystems");
             }
@@ -139,7 +141,7 @@ struct Planner {
         if (!disrupt) return true;                               // nothing linked is unlinked
         const KernelPort* d = find_port(desired, a.id);
         for (const std::string& nqn : a.subsystems)
-            if (contains(d->subsystems, nqn) && find_sub(desired, nqn)) return true;
+            if (contains(d->subsystems, nqn) && find_sub(desired_all, nqn)) return true;
         return false;
     }
 
@@ -287,7 +289,8 @@ struct Planner {
                 if (mine && !still_serves(other)) continue;
                 const std::string what = fmt::format("port {}: {} {} {} is still served by port {}{}", d.id, d.trtype,
                                                      d.traddr, d.trsvcid, other.id, mine ? "" : ", not nvmfd's");
-                if (mine ? may_disrupt(what) : (held.push_back(what), false)) continue;
+                if (mine ? may_disrupt(what) : (disrupt ? refused.push_back(what) : held.push_back(what), false))
+                    continue;
                 held_ports.insert(d.id);
                 return;
             }
@@ -387,9 +390,9 @@ NvmetPlan plan_reconcile(const KernelExport& actual, const KernelExport& desired
     // objects it touches, and everything else stays as it is.
     const KernelExport mine = in_scope(actual, scope);
     const KernelExport wanted = in_scope(desired, scope);
-    Planner p{actual, mine, wanted, options.allow_disruptive, {}, {}, {}, {}, {}};
+    Planner p{actual, mine, wanted, desired, options.allow_disruptive, {}, {}, {}, {}, {}, {}};
     p.run();
-    return NvmetPlan{std::move(p.out), std::move(p.held)};
+    return NvmetPlan{std::move(p.out), std::move(p.held), std::move(p.refused)};
 }
 
 std::string describe(const NvmetStep& s) {

@@ -46,6 +46,10 @@ struct NvmetPlanOptions {
 struct NvmetPlan {
     std::vector<NvmetStep> steps;
     std::vector<std::string> held_back;  // differences left alone, one line each
+    // An admin's change that cannot be made because something nvmfd does
+    // not manage stands in the way (a port of the admin's on the address):
+    // the change is refused, nothing written.
+    std::vector<std::string> refused;
 };
 
 // `actual` is the whole tree (read_kernel_export); of both it and

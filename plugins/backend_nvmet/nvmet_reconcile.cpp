@@ -170,8 +170,16 @@ Result<NvmetPlan> reconcile(Configfs& fs, const plugin::KernelExport& desired, c
     auto actual = read_kernel_export(fs);
     if (!actual) return nvmfd::unexpected(actual.error());
     NvmetPlan plan = plan_reconcile(*actual, desired, scope, options);
+    if (auto r = refusal(plan); !r) return nvmfd::unexpected(r.error());
     if (auto r = apply_steps(fs, plan.steps); !r) return nvmfd::unexpected(r.error());
     return plan;
+}
+
+Result<void> refusal(const NvmetPlan& plan) {
+    if (plan.refused.empty()) return {};
+    return make_error(ErrorCode::Busy,
+                      fmt::format("nvmet: {} (change it with nvmetcli, or choose another address)", plan.refused.front()),
+                      "address");
 }
 
 }  // namespace nvmfd::plugins::nvmet

@@ -17,6 +17,10 @@ Result<plugin::KernelExport> read_kernel_export(const Configfs& fs);
 // error names the path, the errno and the field.
 Result<void> apply_steps(Configfs& fs, const std::vector<NvmetStep>& steps);
 
+// What the plan refuses to do (NvmetPlan::refused) as the error of the
+// change, field "address"; nothing when it refuses nothing.
+Result<void> refusal(const NvmetPlan& plan);
+
 // Read, plan, apply; returns the plan that was carried out (no steps: the
 // tree already matched).
 Result<NvmetPlan> reconcile(Configfs& fs, const plugin::KernelExport& desired, const NvmetScope& scope,

@@ -277,8 +277,8 @@ TEST_CASE("kernel data path: the kernel's refusal is a named error, and the stat
     // A file that is not there: nvmet refuses to enable the namespace (ENOENT).
     refused(f, [&] { return f.control->add_namespace(kSub, KernelFixture::kernel_ns("/srv/missing.img")); },
             ErrorCode::NotFound, "path");
-    // Half-way through a change (the second host link is refused), the
-    // first part is undone again.
+    // The kernel refuses the one write an ANA change takes: the state file
+    // keeps the old state, and so does the kernel.
     f.ops->refuse(FsOp::Write, std::string("ports/1/ana_groups/1/ana_state"), EIO);
     refused(f, [&] { return f.control->set_ana_state(1, 1, proto::AnaState::Inaccessible); }, ErrorCode::Io,
             "ana_state");
@@ -308,9 +308,11 @@ TEST_CASE("kernel data path: at start, what hosts do not notice is repaired, the
     CHECK(mentions(drift, "namespace 1"));
     CHECK(mentions(drift, "/srv/a.img"));
 
-    // An admin's change elsewhere does not apply it (only what it touches may be disturbed).
-    f.must(f.control->set_ana_state(2, 1, proto::AnaState::NonOptimized));
-    CHECK(f.read("ports/2/ana_groups/1/ana_state") == "non-optimized\n");
+    // An admin's change does not apply it, not even one on the port that
+    // serves that subsystem (only what the change touches may be disturbed).
+    f.must(f.control->set_ana_state(1, 1, proto::AnaState::NonOptimized));
+    CHECK(f.read("ports/1/ana_groups/1/ana_state") == "non-optimized\n");
+    CHECK(f.read("ports/1/subsystems/" + std::string(kSub) + "/attr_serial").size() > 0);  // still linked
     CHECK(f.read("subsystems/" + std::string(kSub) + "/namespaces/1/device_path") == "/srv/b.img\n");
     CHECK(f.control->kernel_drift().size() == 1);
 
@@ -398,7 +400,10 @@ TEST_CASE("kernel data path: an export an admin made with nvmetcli is adopted in
     s.serial = "ADOPTED";
     s.allow_any_host = true;
     f.must(f.control->add_subsystem(own, s));
-    f.must(f.control->add_namespace(own, KernelFixture::kernel_ns("/srv/b.img")));
+    // One file, one writer: kOther serves /srv/b.img already.
+    refused(f, [&] { return f.control->add_namespace(own, KernelFixture::kernel_ns("/srv/b.img")); },
+            ErrorCode::InvalidArgument, "params.path");
+    f.must(f.control->add_namespace(own, KernelFixture::kernel_ns("/dev/vdb")));
     CHECK(fs::exists(f.root() / dir / "adopted.marker"));  // changed in place, not removed and made again
     const auto tree = f.tree();
     const auto* k = f.subsystem(tree, own);
@@ -407,7 +412,7 @@ TEST_CASE("kernel data path: an export an admin made with nvmetcli is adopted in
     CHECK(k->allow_any_host);
     REQUIRE(k->namespaces.size() == 1);  // the configuration's namespace; the admin's NSID 5 went
     CHECK(k->namespaces[0].nsid == 1);
-    CHECK(k->namespaces[0].device_path == "/srv/b.img");
+    CHECK(k->namespaces[0].device_path == "/dev/vdb");
     CHECK(f.control->kernel_drift().empty());
 }
 
@@ -438,4 +443,100 @@ TEST_CASE("kernel data path: the kernel's EBUSY, EINVAL and ENOENT come back as 
     REQUIRE_FALSE(r);
     CHECK(r.error().message.find("attr_serial") != std::string::npos);
     CHECK(r.error().message.find("Invalid argument") != std::string::npos);
+}
+
+TEST_CASE("kernel data path: a failed adoption leaves the admin's export as it was, and forgets it") {
+    KernelFixture f;
+    f.serve(kOther, "/srv/b.img", 2);
+    const std::string own = "nqn.2026-12.io.admin:in-use";
+    const std::string dir = "subsystems/" + own;
+    REQUIRE(f.ops->make_dir((f.root() / dir).string()) == 0);
+    REQUIRE(f.ops->make_dir((f.root() / dir / "namespaces/3").string()) == 0);
+    REQUIRE(f.ops->write_attr((f.root() / dir / "namespaces/3/device_path").string(), "/srv/a.img") == 0);
+    REQUIRE(f.ops->write_attr((f.root() / dir / "namespaces/3/enable").string(), "1") == 0);
+    f.ops->discovered.insert(own);  // a host identified it: nvmet refuses a new serial (EINVAL)
+    control::SubsystemSettings s;
+    s.data_path = DataPath::Kernel;
+    s.serial = "MINE";
+    refused(f, [&] { return f.control->add_subsystem(own, s); }, ErrorCode::InvalidArgument, "serial");
+    CHECK(f.read(dir + "/namespaces/3/enable") == "1\n");  // the admin's namespace still serves
+    const std::string record = slurp(f.dir / "state.kernel-scope.json");
+    CHECK(record.find(own) == std::string::npos);  // not nvmfd's: never removed by `kernel apply`
+    CHECK_FALSE(mentions(f.control->kernel_drift(), own));
+    f.must(f.control->apply_kernel_drift());
+    CHECK(fs::exists(f.root() / dir / "namespaces/3"));
+}
+
+TEST_CASE("kernel data path: an admin's port is never taken over") {
+    KernelFixture f;
+    f.serve();  // nvmfd's port 1
+    FakeConfigfsOps admin(f.root().string());
+    REQUIRE(admin.make_dir((f.root() / "ports/2").string()) == 0);
+    REQUIRE(admin.write_attr((f.root() / "ports/2/addr_trtype").string(), "tcp") == 0);
+    REQUIRE(admin.write_attr((f.root() / "ports/2/addr_adrfam").string(), "ipv4") == 0);
+    REQUIRE(admin.write_attr((f.root() / "ports/2/addr_traddr").string(), "127.0.0.1") == 0);
+    REQUIRE(admin.write_attr((f.root() / "ports/2/addr_trsvcid").string(), "4500") == 0);
+    control::PortSettings p;
+    p.data_path = DataPath::Kernel;
+    p.address = "127.0.0.1";
+    p.service = "4501";
+    p.id = 2;
+    refused(f, [&] { return f.control->add_port(p); }, ErrorCode::Busy, "id");
+    p.id = 0;  // nvmfd picks: not 1 (its own), not 2 (the admin's)
+    auto id = f.control->add_port(p);
+    REQUIRE_MESSAGE(id, id.error().describe());
+    CHECK(*id == 3);
+    CHECK(f.read("ports/2/addr_trsvcid") == "4500\n");
+    // A port on an address the admin's port serves cannot be made to serve:
+    // refused, not accepted and held back.
+    REQUIRE(admin.make_dir((f.root() / "subsystems/nqn.2026-12.io.admin:x").string()) == 0);
+    REQUIRE(admin.make_link((f.root() / "subsystems/nqn.2026-12.io.admin:x").string(),
+                            (f.root() / "ports/2/subsystems/nqn.2026-12.io.admin:x").string()) == 0);
+    control::PortSettings clash;
+    clash.data_path = DataPath::Kernel;
+    clash.address = "127.0.0.1";
+    clash.service = "4500";
+    clash.id = 5;
+    refused(f, [&] { return f.control->add_port(clash); }, ErrorCode::Busy, "address");
+    // A kernel port's family is one the transport has.
+    control::PortSettings fam;
+    fam.data_path = DataPath::Kernel;
+    fam.address = "127.0.0.1";
+    fam.service = "4502";
+    fam.family = "fc";
+    refused(f, [&] { return f.control->add_port(fam); }, ErrorCode::InvalidArgument, "family");
+}
+
+TEST_CASE("kernel data path: the record forgets objects nvmfd removed, even while other drift is held back") {
+    KernelFixture f;
+    f.serve(kSub, "/srv/a.img", 1);
+    f.serve(kOther, "/srv/b.img", 2);
+    f.control.reset();
+    f.write_raw("subsystems/" + std::string(kSub) + "/namespaces/1/enable", "0");
+    f.write_raw("subsystems/" + std::string(kSub) + "/namespaces/1/device_path", "/srv/b2.img");
+    f.write_raw("subsystems/" + std::string(kSub) + "/namespaces/1/enable", "1");
+    f.restart();
+    REQUIRE(f.control->kernel_drift().size() == 1);
+    f.must(f.control->remove_port(2, false));
+    f.must(f.control->remove_subsystem(kOther, false));
+    const std::string record = slurp(f.dir / "state.kernel-scope.json");
+    CHECK(record.find(kOther) == std::string::npos);
+    CHECK(record.find("\n    2\n") == std::string::npos);
+    CHECK(f.control->kernel_drift().size() == 1);  // kSub's still held back
+}
+
+TEST_CASE("kernel data path: a namespace's size is its file's, read without opening it") {
+    KernelFixture f;
+    const fs::path file = f.dir / "disk.img";
+    std::ofstream(file).close();
+    fs::resize_file(file, 3 << 20);
+    f.devices.insert(file.string());
+    f.open();
+    control::SubsystemSettings s;
+    s.data_path = DataPath::Kernel;
+    f.must(f.control->add_subsystem(kSub, s));
+    f.must(f.control->add_namespace(kSub, KernelFixture::kernel_ns(file.string())));
+    auto size = f.control->namespace_size(kSub, 1);
+    REQUIRE_MESSAGE(size, size.error().describe());
+    CHECK(*size == 3u << 20);
 }
