@@ -91,7 +91,8 @@ private:
     std::string AdminGroup() override { return access_.admin_group(); }
     std::vector<uint32_t> AnaGroups() override { return ana_groups_; }
     std::vector<sdbus::Struct<std::string, std::string>> Offline() override { return offline_; }
-    std::vector<std::string> KernelDrift() override { return kernel_drift_; }
+    // Read from the kernel when asked: nvmetcli may have changed it since the last change signal.
+    std::vector<std::string> KernelDrift() override { return control_.kernel_drift(); }
 
     // Runs a mutating call: checks the caller, maps errors, follows up.
     template <typename F>
