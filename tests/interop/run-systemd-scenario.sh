@@ -13,6 +13,9 @@
 #   nvmet-reconcile  the kernel data path's reconcile logic against the
 #                    guest kernel's nvmet configfs tree, and the kernel's
 #                    NVMe/TCP host on what it wrote
+#   pcie             QEMU's emulated NVMe controllers bound to vfio-pci for
+#                    nvmfd's pcie backend, on a q35 machine with an emulated
+#                    IOMMU; the host checks their image files afterwards
 #
 #   run-systemd-scenario.sh [-v] [--timeout SEC] [--only NAME[,NAME]] BUILD_DIR
 #
@@ -54,12 +57,15 @@ DESTDIR=$work/stage cmake --install "$build" >"$work/install.log" 2>&1 || {
 }
 note "staged the install in $(elapsed_since "$t") s"
 
-# scenario NAME SCRIPT ARGS...: one systemd guest boot.
-failed=0
+selected() { [[ -z $only || $only == *",$1,"* ]]; }
+
+# scenario NAME [RUN-GUEST OPTIONS] SCRIPT ARGS...: one systemd guest boot.
+# Sets scenario_rc (run-guest.sh's status).
+failed=0 scenario_rc=0
 scenario() {
     local name=$1 t rc=0
     shift
-    [[ -z $only || $only == *",$name,"* ]] || return 0
+    selected "$name" || return 0
     t=$(now)
     "$INTEROP_DIR/run-guest.sh" ${verbose[@]+"${verbose[@]}"} --systemd --mem 2048 --timeout "$timeout" "$@" || rc=$?
     if ((rc == 0)); then
@@ -68,6 +74,7 @@ scenario() {
         echo "=== $name: FAIL in $(elapsed_since "$t") s (rc=$rc)"
         failed=$((failed + 1))
     fi
+    scenario_rc=$rc
 }
 
 # What examples/nvmfd.conf (installed as /etc/nvmfd/nvmfd.conf) serves.
@@ -98,4 +105,69 @@ scenario kernel-offload --qemu-arg -drive --qemu-arg "file=$work/nvme-drive.img,
     kernel-offload.sh 127.0.0.1 4430 nqn.2026-12.io.nvmfd:koff \
     nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-00000000c0f1 \
     INSTALL_TREE="$work/stage" DRIVE_SERIAL=deadbeef01
+
+# check_pcie_image IMAGE OFFSET BYTES SHA256: the image file holds, at byte
+# OFFSET, BYTES whose sha256 is SHA256 (what the guest wrote there).
+check_pcie_image() {
+    local got
+    got=$(dd if="$1" bs=64K skip="$2" count="$3" iflag=skip_bytes,count_bytes status=none | sha256sum | cut -d' ' -f1)
+    [[ $got == "$4" ]] || { note "pcie: $1 at byte $2 (+$3): sha256 $got, the guest wrote $4"; return 1; }
+    note "pcie: $1 at byte $2 (+$3) holds what the guest wrote"
+}
+
+# check_pcie_images LOG: every @@PCIE-IMAGE:SERIAL:OFFSET:BYTES:SHA256@@
+# the guest printed, checked in $work/SERIAL.img (QEMU has exited).
+check_pcie_images() {
+    local serial offset bytes sum n=0
+    while IFS=: read -r serial offset bytes sum; do
+        [[ $serial =~ ^pcie0[12]$ && $offset =~ ^[0-9]+$ && $bytes =~ ^[0-9]+$ && $sum =~ ^[0-9a-f]{64}$ ]] ||
+            { note "pcie: a malformed image marker: $serial:$offset:$bytes:$sum"; return 1; }
+        check_pcie_image "$work/$serial.img" "$offset" "$bytes" "$sum" || return 1
+        n=$((n + 1))
+    done < <(grep -ao '@@PCIE-IMAGE:[^@]*@@' "$1" | sed -e 's/^@@PCIE-IMAGE://' -e 's/@@$//')
+    ((n > 0)) || { note "pcie: the guest announced nothing to check in the image files"; return 1; }
+}
+
+# QEMU's emulated NVMe controllers for nvmfd's pcie backend (issue 13): the
+# guest binds them to vfio-pci. VFIO needs an IOMMU with interrupt
+# remapping (Debian's kernels have no no-IOMMU mode): a q35 machine with
+# intel-iommu, which must come before the controllers (a PCI device created
+# earlier bypasses it). iomem=relaxed lets nvme-cli's show-regs map BAR0
+# while the kernel's nvme driver holds it. Two 64 MiB image files: pcie01
+# plain, pcie02 under a blkdebug node that fails (EIO) reads of the 512-byte
+# sectors pcie_read_err and writes of pcie_write_err. A blkdebug rule fails
+# a request that covers its one sector: one rule per sector. (A read_aio
+# event activates the read rules and a write_aio event the write rules:
+# each request's own event comes right before its check.)
+pcie_read_err=(2048 2055) pcie_write_err=(4096 4103)
+truncate -s 64M "$work/pcie01.img" "$work/pcie02.img"
+blkdebug=driver=blkdebug,node-name=pcie02dbg,image=pcie02file i=0
+for ((s = pcie_read_err[0]; s <= pcie_read_err[1]; s++, i++)); do
+    blkdebug+=",inject-error.$i.event=read_aio,inject-error.$i.iotype=read,inject-error.$i.sector=$s"
+done
+for ((s = pcie_write_err[0]; s <= pcie_write_err[1]; s++, i++)); do
+    blkdebug+=",inject-error.$i.event=write_aio,inject-error.$i.iotype=write,inject-error.$i.sector=$s"
+done
+# shellcheck disable=SC2054 # commas inside QEMU's option values
+pcie_qemu=(
+    -machine q35,kernel-irqchip=split
+    -device intel-iommu,intremap=on,caching-mode=on
+    -blockdev "driver=file,node-name=pcie01file,filename=$work/pcie01.img"
+    -blockdev driver=raw,node-name=pcie01,file=pcie01file
+    -device nvme,id=nvme-pcie01,serial=pcie01,drive=pcie01
+    -blockdev "driver=file,node-name=pcie02file,filename=$work/pcie02.img"
+    -blockdev "$blkdebug"
+    -blockdev driver=raw,node-name=pcie02,file=pcie02dbg
+    -device nvme,id=nvme-pcie02,serial=pcie02,drive=pcie02
+)
+pcie_args=(--append "intel_iommu=on iomem=relaxed" --log "$work/pcie-console.log")
+for a in "${pcie_qemu[@]}"; do pcie_args+=(--qemu-arg "$a"); done
+scenario pcie "${pcie_args[@]}" pcie.sh 127.0.0.1 4440 nqn.2026-12.io.nvmfd:pcie \
+    nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000c1e00 \
+    INSTALL_TREE="$work/stage" SERIAL1=pcie01 SERIAL2=pcie02 \
+    READ_ERR="${pcie_read_err[0]}-${pcie_read_err[1]}" WRITE_ERR="${pcie_write_err[0]}-${pcie_write_err[1]}"
+if selected pcie && ((scenario_rc == 0)) && ! check_pcie_images "$work/pcie-console.log"; then
+    echo "=== pcie: FAIL (the image files do not hold what the guest wrote)"
+    failed=$((failed + 1))
+fi
 ((failed == 0))
