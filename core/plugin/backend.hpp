@@ -28,9 +28,12 @@ enum class IoStatus : uint8_t {
     NoSpace,        // ENOSPC: thin provisioning exhausted
     NotSupported,   // the operation is not supported by this device
     Aborted,
+    Unavailable,    // the device is gone or being reset: the host may retry (Namespace Not Ready)
+    DeviceStatus,   // the device's own NVMe status, in BlockIo::device_status
 };
 
 const char* io_status_name(IoStatus s);
+const char* io_op_name(IoOp op);
 
 struct ByteRange {
     uint64_t offset;
@@ -54,6 +57,10 @@ struct BlockIo {
     iovec backend_iov{};
     IoStatus status = IoStatus::Ok;
     int error_number = 0;  // errno behind a failure, for logs and the error log page
+    // With IoStatus::DeviceStatus: the status the host gets, as a
+    // proto::Status value (SCT << 8 | SC, DNR in bit 14); backends that
+    // drive NVMe devices pass the device's verdict through (translated).
+    uint16_t device_status = 0;
     void (*on_complete)(BlockIo&) = nullptr;
     void* owner = nullptr;
 
@@ -61,6 +68,10 @@ struct BlockIo {
         status = s;
         error_number = err;
         on_complete(*this);
+    }
+    void complete_with_device_status(uint16_t nvme_status) {
+        device_status = nvme_status;
+        complete(IoStatus::DeviceStatus);
     }
 };
 

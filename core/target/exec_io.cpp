@@ -30,8 +30,8 @@ static_assert(sizeof(plugin::ByteRange) == sizeof(proto::DsmRange), "DSM ranges 
 
 Namespace& ns_of(Request& r) { return *static_cast<Namespace*>(r.core_ns); }
 
-Status io_status_to_nvme(IoStatus s) {
-    switch (s) {
+Status io_status_to_nvme(const BlockIo& io) {
+    switch (io.status) {
     case IoStatus::Ok: return status::kSuccess;
     case IoStatus::InvalidRange: return status::kLbaOutOfRange.with_dnr();
     case IoStatus::ReadError: return status::kUnrecoveredReadError.with_dnr();
@@ -39,6 +39,8 @@ Status io_status_to_nvme(IoStatus s) {
     case IoStatus::NoSpace: return status::kCapacityExceeded.with_dnr();
     case IoStatus::NotSupported: return status::kInvalidOpcode.with_dnr();
     case IoStatus::Aborted: return status::kAbortRequested;
+    case IoStatus::Unavailable: return status::kNamespaceNotReady;
+    case IoStatus::DeviceStatus: return Status(io.device_status);
     }
     return status::kInternalError;
 }
@@ -50,7 +52,7 @@ Status io_status_to_nvme(IoStatus s) {
 Status backend_result(Request& r, const BlockIo& io) {
     if (io.status != IoStatus::Ok && io.status != IoStatus::InvalidRange && io.status != IoStatus::NotSupported)
         ns_of(r).count_backend_error(QueuePair::of(r).reactor_id());
-    return io_status_to_nvme(io.status);
+    return io_status_to_nvme(io);
 }
 
 Status ana_status(proto::AnaState s) {
@@ -75,6 +77,7 @@ void start_io(Request& r, IoOp op, uint64_t offset, uint64_t length, void (*done
     io.range_count = 0;
     io.status = IoStatus::Ok;
     io.error_number = 0;
+    io.device_status = 0;
     io.on_complete = done;
     io.owner = &r;
 }

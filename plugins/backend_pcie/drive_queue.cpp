@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/runtime/log.hpp"
 #include "plugins/backend_pcie/drive_commands.hpp"
 #include "plugins/backend_pcie/status_map.hpp"
 #include "plugins/backend_pcie/transfer_split.hpp"
@@ -12,69 +13,82 @@ namespace {
 using plugin::IoOp;
 using plugin::IoStatus;
 
-// The drive's status as the backend contract can say it today (a BlockIo
-// carries an IoStatus; passing the drive's own status through is slice 2's
-// contract change, docs/pcie-design.md 9.3).
-IoStatus io_status_for(const MappedStatus& m, IoOp op) {
-    if (m.host.ok()) return IoStatus::Ok;
-    const auto sct = m.host.sct();
-    const uint8_t sc = m.host.sc();
-    if (sct == proto::StatusCodeType::Generic && sc == 0x80) return IoStatus::InvalidRange;
-    if (sct == proto::StatusCodeType::Generic && sc == 0x81) return IoStatus::NoSpace;
-    if (m.outcome == MappedStatus::Outcome::Retry) return IoStatus::Aborted;  // retries: slice 3
-    return op == IoOp::Read ? IoStatus::ReadError : IoStatus::WriteFault;
+// What the host is told of one command's completion: success, the drive's
+// own status translated (status_map.hpp), or, for an abort nvmfd itself
+// caused, Aborted (retrying those is docs/pcie-design.md slice 3).
+struct CommandResult {
+    IoStatus status = IoStatus::Ok;
+    uint16_t device_status = 0;
+};
+CommandResult result_of(const proto::Cqe& cqe, IoOp op) {
+    const MappedStatus m = map_drive_status(cqe.status);
+    if (m.host.ok()) return {};
+    if (m.outcome == MappedStatus::Outcome::Retry) return {IoStatus::Aborted, 0};
+    if (m.nvmfd_fault)
+        log::error("pcie: the drive refused a {} command nvmfd built (status {:#x}); the host is told {:#x}",
+                   plugin::io_op_name(op), proto::Status::from_cqe(cqe.status).value, m.host.value);
+    return {IoStatus::DeviceStatus, m.host.value};
 }
-
-// The worse of two statuses: any failure beats Ok; the first failure stays.
-IoStatus worse(IoStatus a, IoStatus b) { return a != IoStatus::Ok ? a : b; }
 
 }  // namespace
 
-DriveQueue::DriveQueue(const QueueMemory& memory, std::span<const PrpListPage> slot_pages, const DriveShape& shape,
-                       const DmaTranslator& dma, std::chrono::milliseconds timeout, uint32_t page_size)
+DriveQueue::DriveQueue(const QueueMemory& memory, std::span<const PrpListPage> slot_pages, const DmaTranslator& dma,
+                       std::chrono::milliseconds timeout, uint32_t page_size, std::string name)
     : core_(memory),
       pages_(slot_pages.begin(), slot_pages.end()),
-      shape_(shape),
       dma_(dma),
       timeout_(timeout),
       page_size_(page_size),
       parents_(core_.capacity()),
-      piece_(page_size / 8 + 2) {
-    const uint64_t one_list = uint64_t(page_size / 8) * page_size;  // with PRP1's page: one more
-    shape_.piece_bytes = shape_.piece_bytes ? std::min(shape_.piece_bytes, one_list) : one_list;
-    shape_.piece_bytes -= shape_.piece_bytes % shape_.block_size;
+      piece_(page_size / 8 + 2),
+      name_(std::move(name)) {
     for (uint32_t i = uint32_t(parents_.size()); i-- > 0;) free_parents_.push_back(i);
 }
 
-void DriveQueue::submit(plugin::BlockIo& io) {
-    if (!backlog_.empty() || !start(io)) backlog_.push_back(&io);  // in order behind those waiting
+DriveShape DriveQueue::fit(DriveShape shape) const {
+    const uint64_t one_list = uint64_t(page_size_ / 8) * page_size_;  // with PRP1's page: one more
+    shape.piece_bytes = shape.piece_bytes ? std::min(shape.piece_bytes, one_list) : one_list;
+    shape.piece_bytes -= shape.piece_bytes % shape.block_size;
+    return shape;
 }
 
-bool DriveQueue::translate(const plugin::BlockIo& io) {
-    data_.clear();
+void DriveQueue::submit(plugin::BlockIo& io, const DriveShape& shape) {
+    if (!backlog_.empty() || !start(io, shape)) backlog_.push_back({&io, &shape});  // in order behind those waiting
+}
+
+bool DriveQueue::translate(const plugin::BlockIo& io, const DmaTranslator& dma, std::vector<DmaSegment>& out) {
+    out.clear();
     for (uint32_t i = 0; i < io.iov_count; ++i) {
-        auto iova = dma_.iova(io.iov[i].iov_base, io.iov[i].iov_len);
+        auto iova = dma.iova(io.iov[i].iov_base, io.iov[i].iov_len);
         if (!iova) return false;
-        data_.push_back({*iova, io.iov[i].iov_len});
+        out.push_back({*iova, io.iov[i].iov_len});
     }
     return true;
 }
 
 // False: no parent record free; the BlockIo waits.
-bool DriveQueue::start(plugin::BlockIo& io) {
-    const PlanSize size = count_commands(io, shape_);
+bool DriveQueue::start(plugin::BlockIo& io, const DriveShape& shape) {
+    const PlanSize size = count_commands(io, shape);
     if (size.status != IoStatus::Ok || size.commands == 0) {
         io.complete(size.status);
         return true;
     }
-    if (!translate(io)) {
+    if (free_parents_.empty()) return false;
+    const uint32_t parent = free_parents_.back();
+    Parent& p = parents_[parent];
+    if (!translate(io, dma_, p.data)) {
         io.complete(IoStatus::WriteFault, EFAULT);  // memory nvmfd did not map for the drive
         return true;
     }
-    if (free_parents_.empty()) return false;
-    const uint32_t parent = free_parents_.back();
     free_parents_.pop_back();
-    parents_[parent] = Parent{&io, uint32_t(size.commands), 0, uint32_t(size.commands), IoStatus::Ok};
+    p.io = &io;
+    p.shape = &shape;
+    p.total = p.remaining = uint32_t(size.commands);
+    p.sent = 0;
+    p.status = IoStatus::Ok;
+    p.device_status = 0;
+    p.plan.resize(size.commands);
+    plan_commands(io, shape, p.plan);
     sending_.push_back(parent);
     pump();
     return true;
@@ -88,23 +102,17 @@ void DriveQueue::pump() {
     for (;;) {
         while (!sending_.empty() && send_some(sending_.front())) sending_.pop_front();
         if (!sending_.empty() || backlog_.empty() || free_parents_.empty()) break;
-        plugin::BlockIo* io = backlog_.front();
+        const Waiting w = backlog_.front();
         backlog_.pop_front();
-        start(*io);
+        start(*w.io, *w.shape);
     }
     pumping_ = false;
 }
 
 bool DriveQueue::send_some(uint32_t parent) {
     Parent& p = parents_[parent];
-    if (plan_.size() < p.total) plan_.resize(p.total);
-    plan_commands(*p.io, shape_, std::span(plan_).first(p.total));
-    if (!translate(*p.io)) {  // mapped at start, so not now either: give the rest up
-        settle(parent, p.total - p.sent, IoStatus::WriteFault);
-        return true;
-    }
     while (p.sent < p.total && core_.next_slot()) {
-        if (!send(plan_[p.sent], *p.io, parent)) {
+        if (!send(p.plan[p.sent], p, parent)) {
             // The drive cannot be told where this piece's data is: the
             // commands already out complete normally; the rest fail.
             const uint32_t unsent = p.total - p.sent;
@@ -117,17 +125,17 @@ bool DriveQueue::send_some(uint32_t parent) {
     return p.sent == p.total;
 }
 
-bool DriveQueue::send(const PlannedCommand& c, plugin::BlockIo& io, uint32_t parent) {
+bool DriveQueue::send(const PlannedCommand& c, Parent& p, uint32_t parent) {
     proto::Sqe sqe = c.sqe;
     const PrpListPage& page = pages_[*core_.next_slot()];
     if (c.data_bytes) {
-        const size_t n = slice_segments(data_, c.data_offset, c.data_bytes, piece_);
+        const size_t n = slice_segments(p.data, c.data_offset, c.data_bytes, piece_);
         if (n == 0) return false;
         auto prp = build_prp(std::span(piece_).first(n), page_size_, std::span(&page, 1));
         if (!prp) return false;
         set_prp(sqe, prp->prp1, prp->prp2);
     } else if (c.range_count) {
-        dsm_ranges(io, shape_, c.first_range, c.range_count,
+        dsm_ranges(*p.io, *p.shape, c.first_range, c.range_count,
                    std::span(reinterpret_cast<proto::DsmRange*>(page.entries), page_size_ / sizeof(proto::DsmRange)));
         set_prp(sqe, page.iova, 0);
     }
@@ -135,22 +143,43 @@ bool DriveQueue::send(const PlannedCommand& c, plugin::BlockIo& io, uint32_t par
     return true;
 }
 
-// `commands` of the parent's are done with `status`; the last one completes the BlockIo.
-void DriveQueue::settle(uint32_t parent, uint32_t commands, IoStatus status) {
+// `commands` of the parent's are done with `status`; the last one completes
+// the BlockIo, with the first failure any of its commands had.
+void DriveQueue::settle(uint32_t parent, uint32_t commands, IoStatus status, uint16_t device_status) {
     Parent& p = parents_[parent];
-    p.status = worse(p.status, status);
+    if (p.status == IoStatus::Ok && status != IoStatus::Ok) {
+        p.status = status;
+        p.device_status = device_status;
+    }
     p.remaining -= commands;
     if (p.remaining > 0) return;
-    const Parent done = p;
-    parents_[parent] = Parent{};
+    plugin::BlockIo& io = *p.io;
+    const IoStatus final_status = p.status;
+    const uint16_t final_device_status = p.device_status;
+    p.io = nullptr;
     free_parents_.push_back(parent);
-    done.io->complete(done.status);
+    if (final_status != IoStatus::Ok) report(io, p.shape->nsid, final_status, final_device_status);
+    if (final_status == IoStatus::DeviceStatus)
+        io.complete_with_device_status(final_device_status);
+    else
+        io.complete(final_status);
+}
+
+// The first ten failures, then one in a thousand (a failing drive must not
+// flood the journal).
+void DriveQueue::report(const plugin::BlockIo& io, uint32_t nsid, IoStatus status, uint16_t device_status) {
+    const uint64_t n = ++failures_;
+    if (n > 10 && n % 1000 != 0) return;
+    log::warn("{} nsid {}: {} of {} bytes at offset {} failed: {}{}{}", name_, nsid,
+              plugin::io_op_name(io.op), io.length, io.offset, plugin::io_status_name(status),
+              status == IoStatus::DeviceStatus ? fmt::format(" {:#x}", device_status) : std::string(),
+              n > 10 ? fmt::format(" [{} failures so far]", n) : std::string());
 }
 
 size_t DriveQueue::poll() {
     const size_t n = core_.reap([&](uint64_t cookie, const proto::Cqe& cqe) {
-        const uint32_t parent = uint32_t(cookie);
-        settle(parent, 1, io_status_for(map_drive_status(cqe.status), parents_[parent].io->op));
+        const CommandResult r = result_of(cqe, parents_[uint32_t(cookie)].io->op);
+        settle(uint32_t(cookie), 1, r.status, r.device_status);
     });
     pump();  // slots came free: send what waits, in order
     return n;

@@ -12,6 +12,7 @@
 #include <deque>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/plugin/backend.hpp"
@@ -32,12 +33,18 @@ public:
 class DriveQueue {
 public:
     // `slot_pages`: one page per slot (entries - 1), the drive's memory page
-    // size each. The largest data command is capped to what one list page
-    // describes (2 MiB with 4 KiB pages).
-    DriveQueue(const QueueMemory& memory, std::span<const PrpListPage> slot_pages, const DriveShape& shape,
-               const DmaTranslator& dma, std::chrono::milliseconds timeout, uint32_t page_size = 4096);
+    // size each.
+    // `name` starts its log lines (the drive's PCI address).
+    DriveQueue(const QueueMemory& memory, std::span<const PrpListPage> slot_pages, const DmaTranslator& dma,
+               std::chrono::milliseconds timeout, uint32_t page_size = 4096, std::string name = "pcie");
 
-    void submit(plugin::BlockIo& io);
+    // `shape` as a queue of this page size can carry it: the largest data
+    // command capped to what one list page describes (2 MiB with 4 KiB
+    // pages). What submit() is given.
+    DriveShape fit(DriveShape shape) const;
+    // `io` for the namespace `shape` describes (several namespaces of a
+    // drive share its queue pairs); `shape` outlives the BlockIo.
+    void submit(plugin::BlockIo& io, const DriveShape& shape);
     // Writes the SQ doorbell for what submit() queued since the last flush.
     void flush() { core_.ring(); }
     // Reaps completions; completes finished BlockIos; starts waiting ones.
@@ -48,34 +55,45 @@ public:
     const QueueCore& core() const { return core_; }
 
 private:
+    // A BlockIo on its way: planned and translated once, when it starts;
+    // its vectors keep their capacity for the next BlockIo in this record,
+    // so the steady state allocates nothing.
     struct Parent {
         plugin::BlockIo* io = nullptr;
+        const DriveShape* shape = nullptr;
         uint32_t total = 0;      // commands
         uint32_t sent = 0;
         uint32_t remaining = 0;  // not yet completed (or given up)
         plugin::IoStatus status = plugin::IoStatus::Ok;
+        uint16_t device_status = 0;  // the first failure the drive reported
+        std::vector<PlannedCommand> plan;
+        std::vector<DmaSegment> data;  // the BlockIo's iovecs as the drive sees them
     };
-    bool start(plugin::BlockIo& io);
-    bool translate(const plugin::BlockIo& io);
+    struct Waiting {
+        plugin::BlockIo* io;
+        const DriveShape* shape;
+    };
+    bool start(plugin::BlockIo& io, const DriveShape& shape);
+    static bool translate(const plugin::BlockIo& io, const DmaTranslator& dma, std::vector<DmaSegment>& out);
     void pump();
     bool send_some(uint32_t parent);  // true when all its commands are out
-    bool send(const PlannedCommand& c, plugin::BlockIo& io, uint32_t parent);
-    void settle(uint32_t parent, uint32_t commands, plugin::IoStatus status);
+    bool send(const PlannedCommand& c, Parent& p, uint32_t parent);
+    void settle(uint32_t parent, uint32_t commands, plugin::IoStatus status, uint16_t device_status = 0);
+    void report(const plugin::BlockIo& io, uint32_t nsid, plugin::IoStatus status, uint16_t device_status);
 
     QueueCore core_;
     std::vector<PrpListPage> pages_;
-    DriveShape shape_;
     const DmaTranslator& dma_;
     std::chrono::milliseconds timeout_;
     uint32_t page_size_;
     std::vector<Parent> parents_;
     std::vector<uint32_t> free_parents_;
     std::deque<uint32_t> sending_;            // parents with commands not yet sent, in order
-    std::deque<plugin::BlockIo*> backlog_;    // BlockIos waiting for a parent record
-    std::vector<PlannedCommand> plan_;        // scratch
-    std::vector<DmaSegment> data_;            // scratch
+    std::deque<Waiting> backlog_;             // BlockIos waiting for a parent record
     std::vector<DmaSegment> piece_;           // scratch
     bool pumping_ = false;
+    uint64_t failures_ = 0;
+    std::string name_;
 };
 
 }  // namespace nvmfd::plugins::pcie

@@ -58,6 +58,9 @@ PlanSize count_commands(const plugin::BlockIo& io, const DriveShape& d) {
 }
 
 void plan_commands(const plugin::BlockIo& io, const DriveShape& d, std::span<PlannedCommand> out) {
+    // The caller's storage held an earlier plan: nothing of it may leak
+    // into this one (a flush must not inherit a write's data).
+    std::fill(out.begin(), out.end(), PlannedCommand{});
     size_t k = 0;
     switch (io.op) {
     case IoOp::Read:

@@ -36,18 +36,8 @@ inline const char* status_name(plugin::IoStatus s) {
     case IoStatus::NoSpace: return "capacity exceeded";
     case IoStatus::NotSupported: return "not supported";
     case IoStatus::Aborted: return "aborted";
-    }
-    return "?";
-}
-
-inline const char* op_name(plugin::IoOp op) {
-    using plugin::IoOp;
-    switch (op) {
-    case IoOp::Read: return "read";
-    case IoOp::Write: return "write";
-    case IoOp::Flush: return "flush";
-    case IoOp::WriteZeroes: return "write zeroes";
-    case IoOp::Deallocate: return "deallocate";
+    case IoStatus::Unavailable: return "unavailable";
+    case IoStatus::DeviceStatus: return "device status";
     }
     return "?";
 }

@@ -88,12 +88,13 @@ int ChannelState::check_buffers(const BlockIo& io) const {
         total += len;
     }
     if (total < io.length) {
-        log::error("{}: {} of {} bytes with buffers for {} bytes only", dev_->path, op_name(io.op), io.length, total);
+        log::error("{}: {} of {} bytes with buffers for {} bytes only", dev_->path, plugin::io_op_name(io.op),
+                   io.length, total);
         return EINVAL;
     }
     if (misaligned & mask) {
-        log::error("{}: {} buffers are not aligned to {} bytes as O_DIRECT needs", dev_->path, op_name(io.op),
-                   mask + 1);
+        log::error("{}: {} buffers are not aligned to {} bytes as O_DIRECT needs", dev_->path,
+                   plugin::io_op_name(io.op), mask + 1);
         return EINVAL;
     }
     return 0;
@@ -322,8 +323,8 @@ void ChannelState::fail_now(BlockIo& io, IoStatus status, int err) {
 void ChannelState::report(const BlockIo& io, IoStatus status, int err) {
     uint64_t n = dev_->errors.fetch_add(1, std::memory_order_relaxed) + 1;
     if (n > 10 && n % 1000 != 0) return;  // the first ten, then one in a thousand
-    log::warn("{}: {} of {} bytes at offset {} failed: {} ({}){}", dev_->path, op_name(io.op), io.length, io.offset,
-              err ? std::strerror(err) : "no data", status_name(status),
+    log::warn("{}: {} of {} bytes at offset {} failed: {} ({}){}", dev_->path, plugin::io_op_name(io.op), io.length,
+              io.offset, err ? std::strerror(err) : "no data", status_name(status),
               n > 10 ? fmt::format(" [{} errors so far]", n) : std::string());
 }
 

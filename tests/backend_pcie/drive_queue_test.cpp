@@ -9,6 +9,7 @@
 #include <memory>
 #include <random>
 
+#include "core/proto/status.hpp"
 #include "plugins/backend_pcie/drive_queue.hpp"
 #include "tests/backend_pcie/sim_drive.hpp"
 
@@ -51,6 +52,7 @@ struct Rig {
     Translator dma{data};
     std::vector<PrpListPage> slot_pages;
     std::unique_ptr<DriveQueue> q;
+    DriveShape fitted;
 
     Rig(uint16_t entries, DriveShape shape) : drive(entries, shape.block_size, shape.num_blocks), lists(entries) {
         drive.map(kDataIova, data.base, data.count * kPage);
@@ -59,8 +61,10 @@ struct Rig {
             slot_pages.push_back({reinterpret_cast<uint64_t*>(lists.base + i * kPage), kListIova + i * kPage});
         q = std::make_unique<DriveQueue>(
             QueueMemory{drive.q.sq.data(), drive.q.cq.data(), entries, &drive.q.sq_doorbell, &drive.q.cq_doorbell},
-            slot_pages, shape, dma, std::chrono::seconds(10));
+            slot_pages, dma, std::chrono::seconds(10));
+        fitted = q->fit(shape);
     }
+    void submit(BlockIo& io) { q->submit(io, fitted); }
     // Runs the drive and the queue until nothing is in flight or waiting.
     void settle() {
         for (int i = 0; i < 100000 && (q->commands_in_flight() || q->waiting()); ++i) {
@@ -88,12 +92,14 @@ struct Op {
     BlockIo io;
     std::vector<iovec> iov;
     IoStatus got = IoStatus::Aborted;
+    uint16_t device_status = 0;
     bool done = false;
 };
 
 void on_done(BlockIo& io) {
     auto* op = static_cast<Op*>(io.owner);
     op->got = io.status;
+    op->device_status = io.device_status;
     op->done = true;
 }
 
@@ -126,7 +132,7 @@ TEST_CASE("drive queue: writes and reads of many sizes through 7 slots, split at
             where.push_back({lba * 512, blocks * 512});
             setup(ops[i], r, IoOp::Write, lba * 512, blocks * 512, i * 256);
             for (uint64_t b = 0; b < blocks * 512; ++b) r.data.base[i * 256 * kPage + b] = uint8_t(rng());
-            r.q->submit(ops[i].io);
+            r.submit(ops[i].io);
         }
         r.settle();
         std::vector<std::vector<uint8_t>> written;
@@ -138,7 +144,7 @@ TEST_CASE("drive queue: writes and reads of many sizes through 7 slots, split at
         std::memset(r.data.base, 0, r.data.count * kPage);
         for (size_t i = 0; i < ops.size(); ++i) {
             setup(ops[i], r, IoOp::Read, where[i].first, where[i].second, i * 256);
-            r.q->submit(ops[i].io);
+            r.submit(ops[i].io);
         }
         r.settle();
         for (size_t i = 0; i < ops.size(); ++i) {
@@ -164,9 +170,9 @@ TEST_CASE("drive queue: write zeroes, deallocate and flush reach the drive") {
     f.io.op = IoOp::Flush;
     f.io.on_complete = on_done;
     f.io.owner = &f;
-    r.q->submit(z.io);
-    r.q->submit(a.io);
-    r.q->submit(f.io);
+    r.submit(z.io);
+    r.submit(a.io);
+    r.submit(f.io);
     r.settle();
     CHECK((z.got == IoStatus::Ok && a.got == IoStatus::Ok && f.got == IoStatus::Ok));
     CHECK(r.drive.disk[4096] == 0);
@@ -176,34 +182,70 @@ TEST_CASE("drive queue: write zeroes, deallocate and flush reach the drive") {
     CHECK(r.drive.disk[(2 << 20) + 512] == 0xab);
 }
 
-TEST_CASE("drive queue: a drive's media error fails only its BlockIo; bad memory and bad ranges fail at once") {
+TEST_CASE("drive queue: a command without data after a write in the same record carries none of the write's data") {
+    // One slot, so one parent record, reused by every BlockIo: a flush,
+    // write zeroes or deallocate planned into the storage a write used.
+    Rig r(2, shape());
+    std::vector<ByteRange> ranges{{1 << 20, 4096}};
+    for (IoOp op : {IoOp::Flush, IoOp::WriteZeroes, IoOp::Deallocate}) {
+        CAPTURE(nvmfd::plugin::io_op_name(op));
+        Op w, n;
+        setup(w, r, IoOp::Write, 1 << 20, 256 * 1024, 0);
+        std::memset(r.data.base, 0x5a, 256 * 1024);
+        r.submit(w.io);
+        r.settle();
+        REQUIRE(w.got == IoStatus::Ok);
+        n.io.op = op;
+        n.io.offset = op == IoOp::WriteZeroes ? 1 << 20 : 0;
+        n.io.length = op == IoOp::WriteZeroes ? 4096 : 0;
+        n.io.ranges = op == IoOp::Deallocate ? ranges.data() : nullptr;
+        n.io.range_count = op == IoOp::Deallocate ? 1 : 0;
+        n.io.on_complete = on_done;
+        n.io.owner = &n;
+        r.submit(n.io);
+        r.settle();
+        CHECK(n.got == IoStatus::Ok);
+        if (op == IoOp::WriteZeroes) {
+            CHECK(r.drive.disk[1 << 20] == 0);
+            CHECK(r.drive.disk[(1 << 20) + 4096] == 0x5a);  // only the 4 KiB asked for
+        }
+    }
+}
+
+TEST_CASE("drive queue: a drive's media error reaches the host as the drive said it, failing only its BlockIo; "
+          "bad memory and bad ranges fail at once") {
+    using nvmfd::proto::Status;
+    using nvmfd::proto::StatusCodeType;
     Rig r(8, shape());
+    // Unrecovered Read Error with Do Not Retry; Write Fault without it.
     r.drive.media_error = [](uint64_t lba, uint32_t blocks, bool write) {
-        return uint16_t(lba <= 1000 && 1000 < lba + blocks ? (write ? 0x280 : 0x281) : 0);
+        return uint16_t(lba <= 1000 && 1000 < lba + blocks ? (write ? 0x280 : 0x4281) : 0);
     };
     Op bad, good;
     setup(bad, r, IoOp::Read, 0, 1 << 20, 0);  // blocks 0-2047: one of its 8 pieces fails
     setup(good, r, IoOp::Read, 4 << 20, 1 << 20, 256);
-    r.q->submit(bad.io);
-    r.q->submit(good.io);
+    r.submit(bad.io);
+    r.submit(good.io);
     r.settle();
-    CHECK(bad.got == IoStatus::ReadError);
+    CHECK(bad.got == IoStatus::DeviceStatus);
+    CHECK(bad.device_status == Status(StatusCodeType::MediaError, 0x81).with_dnr().value);
     CHECK(good.got == IoStatus::Ok);
     setup(bad, r, IoOp::Write, 1000 * 512, 4096, 0);
-    r.q->submit(bad.io);
+    r.submit(bad.io);
     r.settle();
-    CHECK(bad.got == IoStatus::WriteFault);
+    CHECK(bad.got == IoStatus::DeviceStatus);
+    CHECK(bad.device_status == Status(StatusCodeType::MediaError, 0x80).value);
 
     Op outside;
     std::vector<uint8_t> not_mapped(8192);
     setup(outside, r, IoOp::Write, 0, 4096, 0);
     outside.iov[0].iov_base = not_mapped.data();
-    r.q->submit(outside.io);
+    r.submit(outside.io);
     CHECK(outside.done);  // at once, nothing sent
     CHECK(outside.got == IoStatus::WriteFault);
     Op past;
     setup(past, r, IoOp::Read, (16ull << 20) - 512, 1024, 0);
-    r.q->submit(past.io);
+    r.submit(past.io);
     CHECK(past.done);
     CHECK(past.got == IoStatus::InvalidRange);
 }
@@ -234,11 +276,11 @@ TEST_CASE("drive queue: a completion that submits the next BlockIo at once (as t
                 setup(n, *current->rig, IoOp::Write, uint64_t(current->next) * (1 << 20), 1 << 20, 0);
                 n.io.on_complete = io.on_complete;
                 ++current->next;
-                current->rig->q->submit(n.io);
+                current->rig->submit(n.io);
             }
         };
         ++c.next;
-        c.rig->q->submit(op.io);
+        c.rig->submit(op.io);
     };
     submit_next(chain);
     r.settle();

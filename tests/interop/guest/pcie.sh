@@ -130,7 +130,7 @@ announce_pattern() {
     local serial=$1 dev=$2
     make_pattern "/tmp/image-$serial" "$IMAGE_BYTES"
     write_region "$dev" "/tmp/image-$serial" "$IMAGE_OFFSET" 128K
-    nvme flush "$dev" -n 1
+    nvme flush "$dev"
     [[ $(region_md5 "$dev" "$IMAGE_OFFSET" "$IMAGE_BYTES" 128K) == "$(file_md5 "/tmp/image-$serial")" ]] ||
         fail "the pattern on $dev read back wrong"
     echo "@@PCIE-IMAGE:$serial:$IMAGE_OFFSET:$IMAGE_BYTES:$(sha256sum <"/tmp/image-$serial" | cut -d' ' -f1)@@"
@@ -170,7 +170,6 @@ facts() {
             dmesg_since_mark | grep -m 4 -E 'I/O Cmd|medium error'
             say "blkdebug on $serial: reads of sectors $READ_ERR and writes of $WRITE_ERR fail, their neighbours work"
         fi
-        announce_pattern "$serial" "$dev"
     done
     export PCIE_BDF1 PCIE_BDF2
 }
@@ -206,13 +205,157 @@ bind() {
     [[ -z $(ls /sys/class/nvme/) ]] || fail "the kernel still has NVMe controllers: $(ls /sys/class/nvme/)"
 }
 
-# nvmfd with `--backend pcie --param device=$PCIE_BDFn --param nsid=1` on
-# both drives (to come).
-serve_and_verify() {
-    say "serve_and_verify would use $SERIAL1 at $PCIE_BDF1 and $SERIAL2 at $PCIE_BDF2 (not written yet)"
+# --- nvmfd's pcie backend on the drives ------------------------------------
+unit_active() { [[ $(systemctl is-active "$UNIT") == active ]]; }
+
+# refused WHAT FIELD CMD...: CMD must fail, naming FIELD.
+refused() {
+    local what=$1 field=$2 out
+    shift 2
+    if out=$("$@" 2>&1); then fail "$what was accepted: $out"; fi
+    grep -q "$field" <<<"$out" || fail "the refusal of $what does not name $field: $out"
+    echo "refused as it should be ($what): $out"
+}
+
+start_unit() {
+    rm -rf /var/lib/nvmfd
+    systemd-sysusers
+    systemctl daemon-reload
+    dbus-send --system --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.ReloadConfig >/dev/null
+    systemctl start "$UNIT"
+    unit_active || fail "$UNIT did not start"
+}
+
+# Both drives as namespaces 1 and 2 of SUBNQN on a TCP port, with nvmfctl.
+export_drives() {
+    local out
+    nvmfctl subsystem add "$SUBNQN" --serial PCIE1 --model "nvmfd pcie"
+    nvmfctl host allow "$SUBNQN" "$HOSTNQN"
+    refused "interrupts=on (not built)" interrupts \
+        nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF1" --param interrupts=on
+    refused "a namespace the drive does not have" nsid \
+        nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF1" --param nsid=300
+    refused "a malformed PCI address" device \
+        nvmfctl namespace add "$SUBNQN" --backend pcie --param device=00:zz.0
+    # The host bridge: a PCI function on no VFIO driver.
+    refused "a function not bound to vfio-pci" device \
+        nvmfctl namespace add "$SUBNQN" --backend pcie --param device=0000:00:00.0
+    nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF1" --param nsid=1 --nsid 1
+    refused "the same drive namespace twice" nsid \
+        nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF1" --param nsid=1 --nsid 3
+    nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF2" --nsid 2
+    nvmfctl port add --transport tcp --address "$ADDR" --port "$PORT" --id 9
+    nvmfctl port link 9 "$SUBNQN"
+    nvmfctl subsystem show "$SUBNQN"
+    out=$(journalctl -u "$UNIT" --no-pager)
+    grep -q "$PCIE_BDF1 nsid 1 (QEMU NVMe Ctrl $SERIAL1, 64 MiB, 512-byte blocks)" <<<"$out" ||
+        fail "nvmfd's log does not describe drive $SERIAL1's namespace"
+    grep -E "pcie 0000" <<<"$out" | tail -n 2
+}
+
+# The host's view: size and LBA format of the drives, the optional
+# commands and the write cache as the drive has them.
+identify_through_fabric() {
+    local dev ctrl id ns
+    host_id_args "$HOSTNQN"
+    nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$SUBNQN" "${HOSTID_ARGS[@]}"
+    dev=$(wait_for_blockdev "$SUBNQN" 1)
+    ctrl=$(ctrls_for_nqn "$SUBNQN" | head -n1)
+    ns=$(nvme id-ns "$dev")
+    [[ $(field "$ns" nsze) == 0x20000 ]] || fail "id-ns nsze is $(field "$ns" nsze), the drive has 0x20000 blocks"
+    grep -qE '^lbaf +0 : ms:0 +lbads:9 .*in use' <<<"$ns" || fail "id-ns does not show 512-byte blocks in use: $ns"
+    [[ $(blockdev --getsize64 "$dev") == $((64 << 20)) ]] || fail "$dev is not 64 MiB"
+    id=$(nvme id-ctrl "/dev/$ctrl")
+    say "through the fabric: oncs=$(field "$id" oncs) vwc=$(field "$id" vwc) mdts=$(field "$id" mdts)"
+    (($(field "$id" oncs) & 0x8)) || fail "the host is not offered Write Zeroes"
+    (($(field "$id" oncs) & 0x4)) || fail "the host is not offered Dataset Management"
+    (($(field "$id" vwc) & 1)) || fail "the host is not told of the drive's volatile write cache"
+    nvme disconnect -n "$SUBNQN"
+}
+
+# Flush, Write Zeroes (the zeroes read back) and Deallocate on drive 1.
+commands_through_fabric() {
+    local dev zeros
+    host_id_args "$HOSTNQN"
+    nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$SUBNQN" "${HOSTID_ARGS[@]}"
+    dev=$(wait_for_blockdev "$SUBNQN" 1)
+    make_pattern /tmp/wz 1M
+    within 60 write_region "$dev" /tmp/wz $((40 << 20)) 1M
+    nvme flush "$dev" -n 1 || fail "flush failed"
+    # 1 MiB of zeroes at 40 MiB (2048 blocks: the core may split it).
+    nvme write-zeroes "$dev" -n 1 -s $(((40 << 20) / 512)) -c 2047 || fail "write-zeroes failed"
+    zeros=$(head -c 1M /dev/zero | md5sum | cut -d' ' -f1)
+    [[ $(within 60 region_md5 "$dev" $((40 << 20)) 1M 128K) == "$zeros" ]] || fail "write-zeroes left data behind"
+    blkdiscard -o $((44 << 20)) -l $((2 << 20)) "$dev" || fail "blkdiscard (Dataset Management) failed"
+    nvme disconnect -n "$SUBNQN"
+}
+
+# A drive's media errors reach the host with the drive's status; the other
+# drive keeps serving meanwhile; a range past the end is refused.
+errors_through_fabric() {
+    local d1 d2 out
+    mark_dmesg
+    host_id_args "$HOSTNQN"
+    nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$SUBNQN" "${HOSTID_ARGS[@]}"
+    d1=$(wait_for_blockdev "$SUBNQN" 1)
+    d2=$(wait_for_blockdev "$SUBNQN" 2)
+    out=$(nvme read "$d2" -s "${READ_ERR%-*}" -c 0 -z 512 -d /dev/null 2>&1) && fail "a read in the error range worked: $out"
+    grep -qi "unrecovered read error\|0x281" <<<"$out" || fail "the read error reached the host as: $out"
+    say "read at LBA ${READ_ERR%-*} of $SERIAL2 through the fabric: $out"
+    out=$(nvme write "$d2" -s "${WRITE_ERR%-*}" -c 0 -z 512 -d /dev/zero 2>&1) && fail "a write in the error range worked: $out"
+    grep -qi "write fault\|0x280" <<<"$out" || fail "the write error reached the host as: $out"
+    say "write at LBA ${WRITE_ERR%-*} of $SERIAL2 through the fabric: $out"
+    out=$(nvme read "$d1" -s $((64 << 11)) -c 0 -z 512 -d /dev/null 2>&1) && fail "a read past the end worked: $out"
+    grep -qi "LBA out of range\|0x80" <<<"$out" || fail "a read past the end reached the host as: $out"
+    read_sector "$d2" $((${READ_ERR%-*} - 1)) || fail "the sector before the error range of $SERIAL2 failed"
+    make_pattern /tmp/still 4M
+    within 60 write_region "$d1" /tmp/still $((48 << 20)) 128K
+    [[ $(within 60 region_md5 "$d1" $((48 << 20)) 4M 1M) == "$(file_md5 /tmp/still)" ]] ||
+        fail "drive $SERIAL1 read back wrong after $SERIAL2's errors"
+    check_dmesg_clean
+    nvme disconnect -n "$SUBNQN"
+}
+
+# What the host checks in the image files after power-off, written through
+# the fabric; it survives a restart of nvmfd.
+on_disk_and_restart() {
+    local dev serial n=0
+    host_id_args "$HOSTNQN"
+    nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$SUBNQN" "${HOSTID_ARGS[@]}"
+    for serial in "$SERIAL1" "$SERIAL2"; do
+        n=$((n + 1))
+        dev=$(wait_for_blockdev "$SUBNQN" "$n")
+        announce_pattern "$serial" "$dev"
+    done
+    nvme disconnect -n "$SUBNQN"
+    systemctl restart "$UNIT"
+    wait_until 30 "$UNIT to be active again" unit_active
+    nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$SUBNQN" "${HOSTID_ARGS[@]}"
+    n=0
+    for serial in "$SERIAL1" "$SERIAL2"; do
+        n=$((n + 1))
+        dev=$(wait_for_blockdev "$SUBNQN" "$n")
+        [[ $(within 60 region_md5 "$dev" "$IMAGE_OFFSET" "$IMAGE_BYTES" 128K) == "$(file_md5 "/tmp/image-$serial")" ]] ||
+            fail "$serial's pattern read back wrong after the restart"
+    done
+    nvme disconnect -n "$SUBNQN"
+}
+
+stop_unit() {
+    systemctl stop "$UNIT"
+    [[ $(systemctl show -p Result --value "$UNIT") == success ]] || fail "$UNIT did not stop cleanly"
+    journalctl -u "$UNIT" --no-pager | grep -q "pcie $PCIE_BDF1: controller shut down" ||
+        fail "nvmfd did not shut drive $SERIAL1 down"
 }
 
 step setup setup
 step facts facts
 step bind bind
-step serve serve_and_verify
+step start start_unit
+step export export_drives
+step identify identify_through_fabric
+step data-integrity bash "$(dirname "$0")/data-integrity.sh" "$ADDR" "$PORT" "$SUBNQN" "$HOSTNQN" REGION_MB=8 NSID=1
+step commands commands_through_fabric
+step errors errors_through_fabric
+step on-disk on_disk_and_restart
+step stop stop_unit

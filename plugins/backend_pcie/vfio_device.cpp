@@ -1,0 +1,96 @@
+#include "plugins/backend_pcie/vfio_device.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <linux/vfio.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace nvmfd::plugins::pcie {
+namespace {
+
+constexpr const char* kField = "device";
+constexpr uint32_t kPciCommand = 0x04;
+constexpr uint16_t kMemorySpace = 0x2;
+constexpr uint16_t kBusMaster = 0x4;
+// Registers and doorbells: what nvmfd touches of BAR0 (QEMU puts its MSI-X
+// table after them, 4 KiB aligned).
+constexpr uint64_t kRegistersAndDoorbells = 0x2000;
+
+Result<vfio_region_info> region_info(int fd, uint32_t index, const std::string& bdf) {
+    vfio_region_info info{};
+    info.argsz = sizeof info;
+    info.index = index;
+    if (::ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &info) != 0)
+        return make_error(ErrorCode::Io, fmt::format("{}: VFIO region {}: {}", bdf, index, std::strerror(errno)),
+                          kField);
+    return info;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<VfioDevice>> VfioDevice::open(VfioContainer& container, const std::string& bdf) {
+    auto group = container.group_of(bdf);
+    if (!group) return nvmfd::unexpected(group.error());
+    const int fd = ::ioctl((*group)->fd(), VFIO_GROUP_GET_DEVICE_FD, bdf.c_str());
+    if (fd < 0)
+        return make_error(ErrorCode::Io, fmt::format("{}: cannot get its VFIO device: {}", bdf, std::strerror(errno)),
+                          kField);
+    std::unique_ptr<VfioDevice> dev(new VfioDevice(std::move(*group), fd, bdf));
+
+    vfio_device_info info{};
+    info.argsz = sizeof info;
+    if (::ioctl(fd, VFIO_DEVICE_GET_INFO, &info) != 0 || !(info.flags & VFIO_DEVICE_FLAGS_PCI))
+        return make_error(ErrorCode::InvalidArgument, fmt::format("{} is not a PCI device to VFIO", bdf), kField);
+    dev->can_reset_ = info.flags & VFIO_DEVICE_FLAGS_RESET;
+
+    auto config = region_info(fd, VFIO_PCI_CONFIG_REGION_INDEX, bdf);
+    if (!config) return nvmfd::unexpected(config.error());
+    dev->config_offset_ = config->offset;
+
+    auto bar0 = region_info(fd, VFIO_PCI_BAR0_REGION_INDEX, bdf);
+    if (!bar0) return nvmfd::unexpected(bar0.error());
+    if (!(bar0->flags & VFIO_REGION_INFO_FLAG_MMAP) || bar0->size < kRegistersAndDoorbells)
+        return make_error(ErrorCode::NotSupported,
+                          fmt::format("{}: BAR0 ({} bytes) cannot be mapped: not an NVMe controller nvmfd can drive",
+                                      bdf, bar0->size),
+                          kField);
+    // Only the registers and doorbells: the rest may hold an MSI-X table
+    // that VFIO keeps for itself.
+    dev->bar0_size_ = kRegistersAndDoorbells;
+    void* p = ::mmap(nullptr, dev->bar0_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off_t(bar0->offset));
+    if (p == MAP_FAILED)
+        return make_error(ErrorCode::Io, fmt::format("{}: cannot map BAR0: {}", bdf, std::strerror(errno)), kField);
+    dev->bar0_ = static_cast<uint8_t*>(p);
+    return dev;
+}
+
+VfioDevice::~VfioDevice() {
+    if (bar0_) ::munmap(bar0_, bar0_size_);
+    ::close(fd_);  // the kernel clears bus mastering and resets the function
+}
+
+uint32_t VfioDevice::read32(uint32_t offset) { return *register_address(offset); }
+
+void VfioDevice::write32(uint32_t offset, uint32_t value) { *register_address(offset) = value; }
+
+Result<void> VfioDevice::enable_bus_master() {
+    uint16_t command = 0;
+    if (::pread(fd_, &command, sizeof command, off_t(config_offset_ + kPciCommand)) != sizeof command)
+        return make_error(ErrorCode::Io, fmt::format("{}: cannot read its PCI command register", bdf_), kField);
+    command |= kMemorySpace | kBusMaster;
+    if (::pwrite(fd_, &command, sizeof command, off_t(config_offset_ + kPciCommand)) != sizeof command)
+        return make_error(ErrorCode::Io, fmt::format("{}: cannot enable bus mastering", bdf_), kField);
+    return {};
+}
+
+Result<void> VfioDevice::reset() {
+    if (!can_reset_)
+        return make_error(ErrorCode::NotSupported, fmt::format("{} offers no function-level reset", bdf_), kField);
+    if (::ioctl(fd_, VFIO_DEVICE_RESET) != 0)
+        return make_error(ErrorCode::Io, fmt::format("{}: VFIO_DEVICE_RESET: {}", bdf_, std::strerror(errno)), kField);
+    return enable_bus_master();
+}
+
+}  // namespace nvmfd::plugins::pcie
