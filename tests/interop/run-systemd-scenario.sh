@@ -132,8 +132,7 @@ check_pcie_images() {
 # guest binds them to vfio-pci. VFIO needs an IOMMU with interrupt
 # remapping (Debian's kernels have no no-IOMMU mode): a q35 machine with
 # intel-iommu, which must come before the controllers (a PCI device created
-# earlier bypasses it). iomem=relaxed lets nvme-cli's show-regs map BAR0
-# while the kernel's nvme driver holds it. Two 64 MiB image files: pcie01
+# earlier bypasses it). Two 64 MiB image files: pcie01
 # plain, pcie02 under a blkdebug node that fails (EIO) reads of the 512-byte
 # sectors pcie_read_err and writes of pcie_write_err. A blkdebug rule fails
 # a request that covers its one sector: one rule per sector. (A read_aio
@@ -160,7 +159,7 @@ pcie_qemu=(
     -blockdev driver=raw,node-name=pcie02,file=pcie02dbg
     -device nvme,id=nvme-pcie02,serial=pcie02,drive=pcie02
 )
-pcie_args=(--append "intel_iommu=on iomem=relaxed" --log "$work/pcie-console.log")
+pcie_args=(--append intel_iommu=on --log "$work/pcie-console.log")
 for a in "${pcie_qemu[@]}"; do pcie_args+=(--qemu-arg "$a"); done
 scenario pcie "${pcie_args[@]}" pcie.sh 127.0.0.1 4440 nqn.2026-12.io.nvmfd:pcie \
     nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000c1e00 \
