@@ -29,8 +29,8 @@ ctest --test-dir build --output-on-failure --timeout 900 -j "$(nproc)" "${exclud
 # ctest keeps a passing test's output in its log only: show the guest
 # scenarios' times here too.
 if [[ ${NVMFD_SKIP_INTEROP:-0} != 1 ]]; then
-    sed -n -e '/^interop scenarios/,/^interop: /p' -e '/^=== \(systemd-unit\|uring-dm-errors\|rdma\|nvmet-reconcile\|kernel-offload\): /p' \
-        -e '/^=== failover-[a-z]*: /p' -e '/killed: first write completed/p' -e '/^interop-failover: /p' \
+    sed -n -e '/^interop scenarios/,/^interop: /p' -e '/^=== \(systemd-unit\|uring-dm-errors\|rdma\|nvmet-reconcile\|kernel-offload\|pcie\): /p' \
+        -e '/^=== failover-[a-z]*: /p' -e '/^run-systemd-scenario.sh: pcie: /p' -e '/killed: first write completed/p' -e '/^interop-failover: /p' \
         build/Testing/Temporary/LastTest.log || true
 fi
 

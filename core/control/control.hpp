@@ -277,6 +277,9 @@ private:
     std::vector<std::string> kernel_drift_;  // see kernel_drift()
     std::unique_ptr<plugin::KernelTarget> kernel_;
     plugin::KernelExport kernel_wanted_;  // what the state file's kernel-served part asks for
+    // <state>.kernel-scope.json as last read or written: only this process
+    // writes it, so it is read from disk once.
+    mutable std::optional<plugin::KernelScope> kernel_scope_record_;
     std::map<std::string, std::unique_ptr<plugin::Transport>> transports_;
     LentMemory lent_memory_{target_};
     std::map<std::string, std::unique_ptr<plugin::Backend>> backends_;

@@ -82,21 +82,24 @@ void Control::refresh_kernel_drift() {
 }
 
 plugin::KernelScope Control::recorded_kernel_scope() const {
+    if (kernel_scope_record_) return *kernel_scope_record_;
     plugin::KernelScope scope;
     if (!store_) return scope;
     StateStore file(kernel_scope_path_for(store_->path()));
     auto text = file.read();
-    if (!text || !*text) return scope;
-    auto j = nlohmann::json::parse(**text, nullptr, false);
-    try {
-        for (const auto& s : j.at("subsystems")) scope.subsystems.insert(s.get<std::string>());
-        for (const auto& p : j.at("ports")) scope.ports.insert(p.get<uint16_t>());
-        for (const auto& h : j.at("hosts")) scope.hosts.insert(h.get<std::string>());
-    } catch (const nlohmann::json::exception& e) {
-        log::warn("{} is unreadable ({}); only the state file's kernel objects are nvmfd's",
-                  file.path().string(), printable(e.what()));
-        return {};
+    if (text && *text) {
+        auto j = nlohmann::json::parse(**text, nullptr, false);
+        try {
+            for (const auto& s : j.at("subsystems")) scope.subsystems.insert(s.get<std::string>());
+            for (const auto& p : j.at("ports")) scope.ports.insert(p.get<uint16_t>());
+            for (const auto& h : j.at("hosts")) scope.hosts.insert(h.get<std::string>());
+        } catch (const nlohmann::json::exception& e) {
+            log::warn("{} is unreadable ({}); only the state file's kernel objects are nvmfd's",
+                      file.path().string(), printable(e.what()));
+            scope = {};
+        }
     }
+    kernel_scope_record_ = scope;
     return scope;
 }
 
@@ -106,6 +109,7 @@ Result<void> Control::record_kernel_scope(const plugin::KernelScope& scope) {
     auto path = kernel_scope_path_for(store_->path());
     if (auto w = StateStore::write_atomically(path, j.dump(2) + "\n"); !w)
         return make_error(ErrorCode::Io, fmt::format("the change was not made: {}", w.error().message));
+    kernel_scope_record_ = scope;
     return {};
 }
 

@@ -94,6 +94,9 @@ public:
     Reactor& operator=(const Reactor&) = delete;
 
     unsigned id() const { return id_; }
+    // Spinning instead of sleeping (ReactorOptions::busy_poll): a backend
+    // then leaves its device's interrupts off and relies on its poller.
+    bool busy_polling() const { return options_.busy_poll; }
     static Reactor* current();  // the reactor running on this thread, if any
     bool on_this_thread() const { return current() == this; }
 

@@ -30,6 +30,11 @@ CommandResult result_of(const proto::Cqe& cqe, IoOp op) {
     return {IoStatus::DeviceStatus, m.host.value};
 }
 
+// A command's cookie: its parent record and its index in the parent's plan.
+uint64_t cookie_of(uint32_t parent, uint32_t index) { return uint64_t(index) << 32 | parent; }
+uint32_t parent_of(uint64_t cookie) { return uint32_t(cookie); }
+uint32_t index_of(uint64_t cookie) { return uint32_t(cookie >> 32); }
+
 }  // namespace
 
 DriveQueue::DriveQueue(const QueueMemory& memory, std::span<const PrpListPage> slot_pages, const DmaTranslator& dma,
@@ -53,6 +58,7 @@ DriveShape DriveQueue::fit(DriveShape shape) const {
 }
 
 void DriveQueue::submit(plugin::BlockIo& io, const DriveShape& shape) {
+    if (failed_) return io.complete(failed_status_);
     if (!backlog_.empty() || !start(io, shape)) backlog_.push_back({&io, &shape});  // in order behind those waiting
 }
 
@@ -87,6 +93,7 @@ bool DriveQueue::start(plugin::BlockIo& io, const DriveShape& shape) {
     p.sent = 0;
     p.status = IoStatus::Ok;
     p.device_status = 0;
+    p.retries = 0;
     p.plan.resize(size.commands);
     plan_commands(io, shape, p.plan);
     sending_.push_back(parent);
@@ -97,9 +104,17 @@ bool DriveQueue::start(plugin::BlockIo& io, const DriveShape& shape) {
 void DriveQueue::pump() {
     // A BlockIo completed from in here may submit another at once; the
     // loops below pick it up (a nested pump would pop the wrong parent).
-    if (pumping_) return;
+    if (pumping_ || held_ || failed_) return;
     pumping_ = true;
     for (;;) {
+        while (!resend_.empty() && core_.next_slot()) {
+            const uint64_t cookie = resend_.front();
+            resend_.pop_front();
+            Parent& p = parents_[parent_of(cookie)];
+            if (!send(p.plan[index_of(cookie)], p, parent_of(cookie), index_of(cookie)))
+                settle(parent_of(cookie), 1, IoStatus::WriteFault);
+        }
+        if (!resend_.empty()) break;
         while (!sending_.empty() && send_some(sending_.front())) sending_.pop_front();
         if (!sending_.empty() || backlog_.empty() || free_parents_.empty()) break;
         const Waiting w = backlog_.front();
@@ -112,7 +127,7 @@ void DriveQueue::pump() {
 bool DriveQueue::send_some(uint32_t parent) {
     Parent& p = parents_[parent];
     while (p.sent < p.total && core_.next_slot()) {
-        if (!send(p.plan[p.sent], p, parent)) {
+        if (!send(p.plan[p.sent], p, parent, p.sent)) {
             // The drive cannot be told where this piece's data is: the
             // commands already out complete normally; the rest fail.
             const uint32_t unsent = p.total - p.sent;
@@ -125,7 +140,7 @@ bool DriveQueue::send_some(uint32_t parent) {
     return p.sent == p.total;
 }
 
-bool DriveQueue::send(const PlannedCommand& c, Parent& p, uint32_t parent) {
+bool DriveQueue::send(const PlannedCommand& c, Parent& p, uint32_t parent, uint32_t index) {
     proto::Sqe sqe = c.sqe;
     const PrpListPage& page = pages_[*core_.next_slot()];
     if (c.data_bytes) {
@@ -139,7 +154,7 @@ bool DriveQueue::send(const PlannedCommand& c, Parent& p, uint32_t parent) {
                    std::span(reinterpret_cast<proto::DsmRange*>(page.entries), page_size_ / sizeof(proto::DsmRange)));
         set_prp(sqe, page.iova, 0);
     }
-    core_.submit(sqe, parent, std::chrono::steady_clock::now() + timeout_);
+    core_.submit(sqe, cookie_of(parent, index), std::chrono::steady_clock::now() + timeout_);
     return true;
 }
 
@@ -176,13 +191,63 @@ void DriveQueue::report(const plugin::BlockIo& io, uint32_t nsid, IoStatus statu
               n > 10 ? fmt::format(" [{} failures so far]", n) : std::string());
 }
 
+void DriveQueue::complete_command(uint64_t cookie, const proto::Cqe& cqe) {
+    Parent& p = parents_[parent_of(cookie)];
+    const CommandResult r = result_of(cqe, p.io->op);
+    if (r.status == IoStatus::Aborted && p.retries < kMaxRetries) {
+        // nvmfd's own Abort or reset ended it, not the drive's verdict: again.
+        ++p.retries;
+        resend_.push_back(cookie);
+        return;
+    }
+    settle(parent_of(cookie), 1, r.status, r.device_status);
+}
+
 size_t DriveQueue::poll() {
-    const size_t n = core_.reap([&](uint64_t cookie, const proto::Cqe& cqe) {
-        const CommandResult r = result_of(cqe, parents_[uint32_t(cookie)].io->op);
-        settle(uint32_t(cookie), 1, r.status, r.device_status);
-    });
+    if (held_ || failed_) return 0;  // the rings are being reset, or given up
+    const size_t n = core_.reap([&](uint64_t cookie, const proto::Cqe& cqe) { complete_command(cookie, cqe); });
     pump();  // slots came free: send what waits, in order
     return n;
+}
+
+std::optional<DriveQueue::Expired> DriveQueue::expired(std::chrono::steady_clock::time_point now) {
+    if (held_ || failed_) return std::nullopt;
+    const auto cid = core_.first_expired(now);
+    if (!cid) return std::nullopt;
+    return Expired{*cid, core_.mark_aborted(*cid, now + timeout_)};
+}
+
+void DriveQueue::resume_after_reset() {
+    if (failed_) return;
+    core_.resubmit_after_reset(std::chrono::steady_clock::now() + timeout_);
+    held_ = false;
+    pump();
+}
+
+void DriveQueue::fail_all(IoStatus status) {
+    if (failed_) return;
+    failed_ = true;  // from here on, what completions submit fails at once
+    failed_status_ = status;
+    held_ = false;
+    for (uint64_t cookie : core_.release_all()) settle(parent_of(cookie), 1, status);
+    while (!resend_.empty()) {
+        const uint64_t cookie = resend_.front();
+        resend_.pop_front();
+        settle(parent_of(cookie), 1, status);
+    }
+    while (!sending_.empty()) {
+        const uint32_t parent = sending_.front();
+        sending_.pop_front();
+        Parent& p = parents_[parent];
+        const uint32_t unsent = p.total - p.sent;
+        p.sent = p.total;
+        if (unsent) settle(parent, unsent, status);
+    }
+    while (!backlog_.empty()) {
+        plugin::BlockIo* io = backlog_.front().io;
+        backlog_.pop_front();
+        io->complete(status);
+    }
 }
 
 }  // namespace nvmfd::plugins::pcie

@@ -51,8 +51,33 @@ public:
     size_t poll();
 
     size_t commands_in_flight() const { return core_.outstanding(); }
-    size_t waiting() const { return backlog_.size() + sending_.size(); }
+    size_t waiting() const { return backlog_.size() + sending_.size() + resend_.size(); }
     const QueueCore& core() const { return core_; }
+
+    // Timeouts (docs/pcie-design.md 7.3). The oldest command past its
+    // deadline, given `timeout` more for the Abort the caller sends for it;
+    // `aborted_before`: it had one already, so the drive is stuck (reset).
+    // A command the drive completes as aborted by nvmfd (its Abort, its
+    // reset deleting the queue) is sent again, up to kMaxRetries times per
+    // BlockIo.
+    struct Expired {
+        uint16_t cid = 0;
+        bool aborted_before = false;
+    };
+    std::optional<Expired> expired(std::chrono::steady_clock::time_point now);
+    static constexpr uint32_t kMaxRetries = 3;
+
+    // A controller reset: hold() stops sending and reaping (BlockIos keep
+    // coming and wait); once the drive has this queue pair again (created
+    // anew in the same memory), resume_after_reset() submits every command
+    // the drive never completed, in order, under new IDs, then what waits.
+    void hold() { held_ = true; }
+    bool held() const { return held_; }
+    void resume_after_reset();
+    // The drive is dead: every BlockIo in flight or waiting completes with
+    // `status`, and so does every later one, at once.
+    void fail_all(plugin::IoStatus status);
+    bool failed() const { return failed_; }
 
 private:
     // A BlockIo on its way: planned and translated once, when it starts;
@@ -66,6 +91,7 @@ private:
         uint32_t remaining = 0;  // not yet completed (or given up)
         plugin::IoStatus status = plugin::IoStatus::Ok;
         uint16_t device_status = 0;  // the first failure the drive reported
+        uint32_t retries = 0;        // commands sent again after nvmfd's own abort or reset
         std::vector<PlannedCommand> plan;
         std::vector<DmaSegment> data;  // the BlockIo's iovecs as the drive sees them
     };
@@ -77,7 +103,8 @@ private:
     static bool translate(const plugin::BlockIo& io, const DmaTranslator& dma, std::vector<DmaSegment>& out);
     void pump();
     bool send_some(uint32_t parent);  // true when all its commands are out
-    bool send(const PlannedCommand& c, Parent& p, uint32_t parent);
+    bool send(const PlannedCommand& c, Parent& p, uint32_t parent, uint32_t index);
+    void complete_command(uint64_t cookie, const proto::Cqe& cqe);
     void settle(uint32_t parent, uint32_t commands, plugin::IoStatus status, uint16_t device_status = 0);
     void report(const plugin::BlockIo& io, uint32_t nsid, plugin::IoStatus status, uint16_t device_status);
 
@@ -90,8 +117,12 @@ private:
     std::vector<uint32_t> free_parents_;
     std::deque<uint32_t> sending_;            // parents with commands not yet sent, in order
     std::deque<Waiting> backlog_;             // BlockIos waiting for a parent record
+    std::deque<uint64_t> resend_;             // commands to send again (cookies), first of all
     std::vector<DmaSegment> piece_;           // scratch
     bool pumping_ = false;
+    bool held_ = false;
+    bool failed_ = false;
+    plugin::IoStatus failed_status_ = plugin::IoStatus::Unavailable;
     uint64_t failures_ = 0;
     std::string name_;
 };

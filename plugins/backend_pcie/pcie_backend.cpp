@@ -19,15 +19,6 @@ struct Registry {
     std::set<std::pair<std::string, uint32_t>> namespaces;
 };
 
-// The queues are polled; interrupt-driven queues are not built yet.
-Result<void> check_supported(const PcieOptions& o) {
-    if (o.interrupts == InterruptMode::On)
-        return make_error(ErrorCode::NotSupported,
-                          "interrupt-driven queues are not available yet: the queues are polled (use auto or off)",
-                          "interrupts");
-    return {};
-}
-
 class PcieBackend final : public plugin::Backend {
 public:
     std::string_view name() const override { return "pcie"; }
@@ -35,13 +26,12 @@ public:
     Result<void> check(const plugin::Params& params) const override {
         auto options = parse_pcie_options(params);
         if (!options) return nvmfd::unexpected(options.error());
-        return check_supported(*options);
+        return {};
     }
 
     Result<std::unique_ptr<plugin::BlockDevice>> open(const plugin::Params& params) override {
         auto options = parse_pcie_options(params);
         if (!options) return nvmfd::unexpected(options.error());
-        if (auto r = check_supported(*options); !r) return nvmfd::unexpected(r.error());
         const auto key = std::make_pair(options->device, options->nsid);
         std::lock_guard lock(registry_->mutex);
         if (registry_->namespaces.contains(key))
@@ -50,8 +40,15 @@ public:
                                           options->device, options->nsid),
                               "nsid");
         auto controller = registry_->controllers[options->device].lock();
+        if (controller && options->interrupts != InterruptMode::Auto &&
+            (options->interrupts == InterruptMode::On) != controller->interrupts())
+            return make_error(ErrorCode::InvalidArgument,
+                              fmt::format("{}'s queues are {} (its other namespaces' setting): use auto or {}",
+                                          options->device, controller->interrupts() ? "interrupt-driven" : "polled",
+                                          controller->interrupts() ? "on" : "off"),
+                              "interrupts");
         if (!controller) {
-            auto opened = Controller::open(options->device);
+            auto opened = Controller::open(options->device, options->interrupts);
             if (!opened) return nvmfd::unexpected(opened.error());
             controller = *opened;
             registry_->controllers[options->device] = controller;

@@ -50,6 +50,10 @@ public:
     size_t reap(const std::function<void(uint64_t, const proto::Cqe&)>& on_complete);
 
     std::optional<uint16_t> first_expired(Clock::time_point now) const { return trackers_.first_expired(now); }
+    bool mark_aborted(uint16_t cid, Clock::time_point deadline) { return trackers_.mark_aborted(cid, deadline); }
+    // The drive is dead: every outstanding command given up (cookies,
+    // oldest first). The rings are not touched again until a reset.
+    std::vector<uint64_t> release_all() { return trackers_.release_all(); }
 
     // The controller was reset and this queue pair created again in the same
     // memory: the rings start empty (the CQ zeroed, so nothing posted before

@@ -1,5 +1,9 @@
 #include "plugins/backend_pcie/queue_pair.hpp"
 
+#include <future>
+#include <sys/epoll.h>
+#include <unistd.h>
+
 #include "core/runtime/log.hpp"
 
 namespace nvmfd::plugins::pcie {
@@ -62,11 +66,14 @@ Result<std::shared_ptr<QueuePair>> QueuePair::of(runtime::Reactor& reactor, std:
     if (auto* local = static_cast<QueuePairLocal*>(reactor.local(key))) return local->queue;
     auto pool = pool_of(reactor, controller->container());
     if (!pool) return nvmfd::unexpected(pool.error());
-    auto memory = controller->create_io_queue(entries);
+    auto memory = controller->create_io_queue(entries, controller->interrupts() && !reactor.busy_polling());
     if (!memory) return nvmfd::unexpected(memory.error());
     auto q = std::make_shared<QueuePair>(Token{}, reactor, std::move(controller), std::move(*pool),
                                          std::move(*memory), timeout);
     reactor.add_poller(*q);
+    if (q->memory_.interrupts) reactor.add_fd(q->memory_.vector_fd, EPOLLIN, *q);
+    q->controller_->attach(q);
+    q->arm_timeout_check();
     reactor.set_local(key, std::make_unique<QueuePairLocal>(q));
     return q;
 }
@@ -84,6 +91,38 @@ QueuePair::~QueuePair() {
     if (!deleted_on_drive_) controller_->delete_io_queue(memory_);
 }
 
+// Every 100 ms on the reactor: the oldest command past its deadline, if
+// any, goes to the controller's monitor.
+void QueuePair::arm_timeout_check() {
+    timeout_timer_ = reactor_->add_timer(std::chrono::milliseconds(100), [w = weak_from_this()] {
+        auto self = w.lock();
+        if (!self || !self->reactor_) return;
+        if (auto e = self->queue_.expired(std::chrono::steady_clock::now()))
+            self->controller_->command_expired(self->memory_.qid, e->cid, e->aborted_before);
+        self->arm_timeout_check();
+    });
+}
+
+bool QueuePair::on_reactor(const std::function<void()>& fn) {
+    auto done = std::make_shared<std::promise<void>>();
+    auto finished = done->get_future();
+    {
+        std::lock_guard lock(reactor_mutex_);
+        if (!reactor_) return false;
+        reactor_->post([self = shared_from_this(), fn, done] {
+            if (self->reactor_) fn();
+            done->set_value();
+        });
+    }
+    // A reactor that stopped never runs it: the daemon is going down.
+    return finished.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+}
+
+void QueuePair::resume_after_reset() {
+    queue_.resume_after_reset();
+    if (reactor_) reactor_->defer(*this);  // what waited during the reset
+}
+
 std::optional<uint64_t> QueuePair::iova(const void* p, uint64_t len) const {
     if (p == runtime::BufferPool::zero_page() && len <= runtime::BufferPool::kPageSize) return memory_.zero_page_iova;
     return pool_->iova(p, len);
@@ -92,6 +131,13 @@ std::optional<uint64_t> QueuePair::iova(const void* p, uint64_t len) const {
 void QueuePair::submit(plugin::BlockIo& io, const DriveShape& shape) {
     queue_.submit(io, shape);
     reactor_->defer(*this);
+}
+
+void QueuePair::on_fd_event(uint32_t) {
+    uint64_t count;
+    while (::read(memory_.vector_fd, &count, sizeof count) == sizeof count) {
+    }
+    poll();
 }
 
 bool QueuePair::poll() {
@@ -127,6 +173,8 @@ void QueuePair::detach() {
     std::lock_guard lock(reactor_mutex_);
     if (!reactor_) return;
     reactor_->remove_poller(*this);
+    if (memory_.interrupts) reactor_->remove_fd(memory_.vector_fd);
+    reactor_->cancel_timer(timeout_timer_);
     reactor_ = nullptr;
 }
 

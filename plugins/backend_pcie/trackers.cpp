@@ -18,8 +18,32 @@ std::optional<uint16_t> Trackers::take(uint64_t cookie, Clock::time_point deadli
     s.deadline = deadline;
     s.order = next_order_++;
     s.busy = true;
+    s.aborted = false;
     ++busy_;
     return cid_of(index, s.generation);
+}
+
+bool Trackers::mark_aborted(uint16_t cid, Clock::time_point deadline) {
+    const uint16_t index = cid & 0xfff;
+    if (index >= slots_.size()) return false;
+    Slot& s = slots_[index];
+    if (!s.busy || s.generation != cid >> 12) return false;
+    const bool before = s.aborted;
+    s.aborted = true;
+    s.deadline = deadline;
+    return before;
+}
+
+std::vector<uint64_t> Trackers::release_all() {
+    std::vector<uint64_t> cookies;
+    for (uint16_t cid : in_submission_order()) {
+        Slot& s = slots_[cid & 0xfff];
+        cookies.push_back(s.cookie);
+        s.busy = false;
+        free_.push_back(cid & 0xfff);
+    }
+    busy_ = 0;
+    return cookies;
 }
 
 std::optional<uint64_t> Trackers::complete(uint16_t cid) {
@@ -62,6 +86,7 @@ std::vector<std::pair<uint16_t, uint16_t>> Trackers::renumber(Clock::time_point 
         s.generation = uint8_t((s.generation + 1) & 0xf);
         s.deadline = deadline;
         s.order = next_order_++;
+        s.aborted = false;  // the reset dealt with it
         out.emplace_back(old, cid_of(old & 0xfff, s.generation));
     }
     return out;

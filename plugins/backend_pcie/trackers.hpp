@@ -46,8 +46,15 @@ public:
     std::optional<uint64_t> complete(uint16_t cid);
     // The oldest submitted command whose deadline has passed.
     std::optional<uint16_t> first_expired(Clock::time_point now) const;
+    // An Abort was sent for `cid`: it is due again by `deadline`. Returns
+    // whether one had been sent for it before (then it is the drive that
+    // is stuck, not the command); false too for an ID not outstanding.
+    bool mark_aborted(uint16_t cid, Clock::time_point deadline);
     // Every outstanding command ID, oldest submission first.
     std::vector<uint16_t> in_submission_order() const;
+    // Gives every outstanding command up (the drive is dead): their
+    // cookies, oldest submission first; every slot is free afterwards.
+    std::vector<uint64_t> release_all();
     // After a reset: the same commands under new IDs (a new generation, so
     // that anything the drive still posts for the old IDs is stale), in
     // submission order, with new deadlines. Returns (old, new) pairs.
@@ -60,6 +67,7 @@ private:
         uint64_t order = 0;  // submission sequence number
         uint8_t generation = 0;
         bool busy = false;
+        bool aborted = false;  // an Abort was sent for it
     };
     static uint16_t cid_of(uint16_t index, uint8_t generation) { return uint16_t(generation << 12 | index); }
 

@@ -63,10 +63,17 @@ Result<std::unique_ptr<VfioDevice>> VfioDevice::open(VfioContainer& container, c
     if (p == MAP_FAILED)
         return make_error(ErrorCode::Io, fmt::format("{}: cannot map BAR0: {}", bdf, std::strerror(errno)), kField);
     dev->bar0_ = static_cast<uint8_t*>(p);
+
+    vfio_irq_info irq{};
+    irq.argsz = sizeof irq;
+    irq.index = VFIO_PCI_MSIX_IRQ_INDEX;
+    if (::ioctl(fd, VFIO_DEVICE_GET_IRQ_INFO, &irq) == 0 && (irq.flags & VFIO_IRQ_INFO_EVENTFD))
+        dev->msix_vectors_ = irq.count;
     return dev;
 }
 
 VfioDevice::~VfioDevice() {
+    unbind_msix();
     if (bar0_) ::munmap(bar0_, bar0_size_);
     ::close(fd_);  // the kernel clears bus mastering and resets the function
 }
@@ -83,6 +90,39 @@ Result<void> VfioDevice::enable_bus_master() {
     if (::pwrite(fd_, &command, sizeof command, off_t(config_offset_ + kPciCommand)) != sizeof command)
         return make_error(ErrorCode::Io, fmt::format("{}: cannot enable bus mastering", bdf_), kField);
     return {};
+}
+
+Result<void> VfioDevice::bind_msix(const std::vector<int>& fds) {
+    if (fds.empty() || fds.size() > msix_vectors_)
+        return make_error(ErrorCode::NotSupported,
+                          fmt::format("{} has {} MSI-X vectors; {} wanted", bdf_, msix_vectors_, fds.size()), kField);
+    std::vector<uint8_t> buf(sizeof(vfio_irq_set) + fds.size() * sizeof(int32_t));
+    auto* set = reinterpret_cast<vfio_irq_set*>(buf.data());
+    set->argsz = uint32_t(buf.size());
+    set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+    set->index = VFIO_PCI_MSIX_IRQ_INDEX;
+    set->start = 0;
+    set->count = uint32_t(fds.size());
+    for (size_t i = 0; i < fds.size(); ++i) {
+        const int32_t fd = fds[i];
+        std::memcpy(set->data + i * sizeof(int32_t), &fd, sizeof fd);
+    }
+    if (::ioctl(fd_, VFIO_DEVICE_SET_IRQS, set) != 0)
+        return make_error(ErrorCode::Io, fmt::format("{}: binding MSI-X vectors: {}", bdf_, std::strerror(errno)),
+                          kField);
+    msix_bound_ = true;
+    return {};
+}
+
+void VfioDevice::unbind_msix() {
+    if (!msix_bound_) return;
+    vfio_irq_set set{};
+    set.argsz = sizeof set;
+    set.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER;
+    set.index = VFIO_PCI_MSIX_IRQ_INDEX;
+    set.count = 0;
+    ::ioctl(fd_, VFIO_DEVICE_SET_IRQS, &set);
+    msix_bound_ = false;
 }
 
 Result<void> VfioDevice::reset() {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/runtime/error.hpp"
 #include "plugins/backend_pcie/register_access.hpp"
@@ -34,6 +35,12 @@ public:
     uint64_t bar0_size() const { return bar0_size_; }
 
     Result<void> enable_bus_master();
+    // MSI-X (docs/pcie-design.md 1.4): how many vectors the function has
+    // (0: none), and eventfds bound to vectors 0 .. fds.size() - 1 in one
+    // call (-1 leaves a vector unbound); each interrupt signals its eventfd.
+    uint32_t msix_vectors() const { return msix_vectors_; }
+    Result<void> bind_msix(const std::vector<int>& fds);
+    void unbind_msix();
     // VFIO_DEVICE_RESET (a function-level reset), then bus mastering again.
     Result<void> reset();
 
@@ -48,6 +55,8 @@ private:
     uint64_t bar0_size_ = 0;
     uint64_t config_offset_ = 0;
     bool can_reset_ = false;
+    uint32_t msix_vectors_ = 0;
+    bool msix_bound_ = false;
 };
 
 }  // namespace nvmfd::plugins::pcie

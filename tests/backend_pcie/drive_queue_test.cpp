@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <memory>
 #include <random>
+#include <utility>
 
 #include "core/proto/status.hpp"
 #include "plugins/backend_pcie/drive_queue.hpp"
@@ -94,6 +95,7 @@ struct Op {
     IoStatus got = IoStatus::Aborted;
     uint16_t device_status = 0;
     bool done = false;
+    int completions = 0;
 };
 
 void on_done(BlockIo& io) {
@@ -101,6 +103,7 @@ void on_done(BlockIo& io) {
     op->got = io.status;
     op->device_status = io.device_status;
     op->done = true;
+    ++op->completions;
 }
 
 // A BlockIo over pool pages starting at page `first`.
@@ -286,4 +289,159 @@ TEST_CASE("drive queue: a completion that submits the next BlockIo at once (as t
     r.settle();
     CHECK(chain.finished == std::vector<int>{0, 1, 2, 3, 4, 5});
     for (auto& op : chain.ops) CHECK(op.got == IoStatus::Ok);
+}
+
+namespace {
+
+// Turns of the driver and the drive: doorbells, the drive's work, reaping.
+void turns(Rig& r, int n) {
+    for (int i = 0; i < n; ++i) {
+        r.q->flush();
+        r.drive.q.run();
+        r.q->poll();
+    }
+}
+
+// `n` pages of random data at pool page `first`; returns them.
+std::vector<uint8_t> fill(Rig& r, size_t first, size_t n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::vector<uint8_t> v(n * kPage);
+    for (auto& b : v) b = uint8_t(rng());
+    std::memcpy(r.data.base + first * kPage, v.data(), v.size());
+    return v;
+}
+
+bool on_disk(const Rig& r, uint64_t offset, const std::vector<uint8_t>& want) {
+    return std::memcmp(r.drive.disk.data() + offset, want.data(), want.size()) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("drive queue: a stuck command expires, gets another deadline for its Abort, and is sent again when the "
+          "Abort ends it; the BlockIo completes once, its data written") {
+    Rig r(8, shape());
+    const auto data = fill(r, 0, 64, 1);  // 256 KiB: two commands at the 128 KiB split
+    bool swallowed_once = false;
+    r.drive.q.swallow = [&](const nvmfd::proto::Sqe&) { return !std::exchange(swallowed_once, true); };
+    Op w;
+    setup(w, r, IoOp::Write, 1 << 20, 256 * 1024, 0);
+    r.submit(w.io);
+    turns(r, 5);
+    REQUIRE(r.drive.q.swallowed.size() == 1);
+    CHECK_FALSE(w.done);
+    CHECK(r.q->commands_in_flight() == 1);
+
+    const auto now = std::chrono::steady_clock::now();
+    CHECK_FALSE(r.q->expired(now));  // not yet due
+    auto first = r.q->expired(now + std::chrono::seconds(11));
+    REQUIRE(first);
+    CHECK(first->cid == r.drive.q.swallowed[0].cid);
+    CHECK_FALSE(first->aborted_before);
+    CHECK_FALSE(r.q->expired(now + std::chrono::seconds(11)));  // its Abort has time
+    auto again = r.q->expired(now + std::chrono::seconds(30));
+    REQUIRE(again);
+    CHECK(again->aborted_before);  // the Abort did nothing: the caller resets
+
+    // The Abort worked after all: the drive ends the command with Command
+    // Abort Requested, and it goes out again.
+    REQUIRE(r.drive.q.post(r.drive.q.swallowed[0], 0x07));
+    r.settle();
+    CHECK(w.completions == 1);
+    CHECK(w.got == IoStatus::Ok);
+    CHECK(on_disk(r, 1 << 20, data));
+}
+
+TEST_CASE("drive queue: nvmfd's own aborts are retried a bounded number of times, then the BlockIo fails") {
+    Rig r(8, shape());
+    r.drive.q.swallow = [](const nvmfd::proto::Sqe&) { return true; };
+    Op rd;
+    setup(rd, r, IoOp::Read, 0, 4096, 0);
+    r.submit(rd.io);
+    for (uint32_t i = 0; i <= DriveQueue::kMaxRetries; ++i) {
+        turns(r, 2);
+        REQUIRE(r.drive.q.swallowed.size() == i + 1);
+        CHECK_FALSE(rd.done);
+        REQUIRE(r.drive.q.post(r.drive.q.swallowed.back(), 0x07));
+    }
+    turns(r, 2);
+    CHECK(rd.completions == 1);
+    CHECK(rd.got == IoStatus::Aborted);
+    CHECK(r.drive.q.swallowed.size() == DriveQueue::kMaxRetries + 1);
+}
+
+TEST_CASE("drive queue: across a controller reset, what the drive never completed is sent again in order and "
+          "completes once; what came during the reset waits, then goes") {
+    Rig r(6, shape());  // 5 slots
+    std::vector<std::vector<uint8_t>> data;
+    std::vector<Op> ops(4);
+    bool stuck = true;
+    r.drive.q.swallow = [&](const nvmfd::proto::Sqe&) { return stuck; };
+    for (size_t i = 0; i < 3; ++i) {
+        data.push_back(fill(r, i * 32, 32, unsigned(10 + i)));  // 128 KiB each: one command
+        setup(ops[i], r, IoOp::Write, (i + 1) << 20, 128 * 1024, i * 32);
+        r.submit(ops[i].io);
+    }
+    turns(r, 3);
+    REQUIRE(r.drive.q.swallowed.size() == 3);
+
+    r.q->hold();
+    data.push_back(fill(r, 3 * 32, 32, 13));
+    setup(ops[3], r, IoOp::Write, 4 << 20, 128 * 1024, 3 * 32);
+    r.submit(ops[3].io);  // during the reset
+    turns(r, 3);          // nothing is sent or reaped while held
+    CHECK(r.drive.q.taken.size() == 3);
+    for (auto& op : ops) CHECK_FALSE(op.done);
+
+    r.drive.q.reset();
+    stuck = false;
+    r.q->resume_after_reset();
+    // A late completion under an old ID (the drive finishing the swallowed
+    // command after all) is stale: dropped, not delivered twice.
+    REQUIRE(r.drive.q.post(r.drive.q.swallowed[0], 0));
+    r.settle();
+    CHECK(r.q->core().stale_completions() == 1);
+    const std::vector<uint16_t> taken(r.drive.q.taken.begin() + 3, r.drive.q.taken.end());
+    REQUIRE(taken.size() == 4);
+    for (size_t i = 0; i < 3; ++i) {
+        CHECK((taken[i] & 0xfff) == (r.drive.q.swallowed[i].cid & 0xfff));  // same slot, in order
+        CHECK(taken[i] != r.drive.q.swallowed[i].cid);                      // a new generation
+    }
+    for (size_t i = 0; i < ops.size(); ++i) {
+        CAPTURE(i);
+        CHECK(ops[i].completions == 1);
+        CHECK(ops[i].got == IoStatus::Ok);
+        CHECK(on_disk(r, (i + 1) << 20, data[i]));
+    }
+}
+
+TEST_CASE("drive queue: a dead drive fails every BlockIo in flight or waiting with the given status, and every "
+          "later one at once") {
+    Rig r(4, shape());  // 3 slots: a 1 MiB write (8 commands) keeps others waiting
+    r.drive.q.swallow = [](const nvmfd::proto::Sqe&) { return true; };
+    std::vector<Op> ops(4);
+    setup(ops[0], r, IoOp::Write, 0, 1 << 20, 0);
+    setup(ops[1], r, IoOp::Read, 2 << 20, 4096, 256);
+    setup(ops[2], r, IoOp::Write, 3 << 20, 8192, 257);
+    ops[3].io.op = IoOp::Flush;
+    ops[3].io.on_complete = on_done;
+    ops[3].io.owner = &ops[3];
+    for (auto& op : ops) r.submit(op.io);
+    turns(r, 3);
+    CHECK(r.q->commands_in_flight() == 3);
+    CHECK(r.q->waiting() > 0);
+    r.q->fail_all(IoStatus::Unavailable);
+    for (size_t i = 0; i < ops.size(); ++i) {
+        CAPTURE(i);
+        CHECK(ops[i].completions == 1);
+        CHECK(ops[i].got == IoStatus::Unavailable);
+    }
+    CHECK(r.q->commands_in_flight() == 0);
+    CHECK(r.q->waiting() == 0);
+    Op later;
+    setup(later, r, IoOp::Read, 0, 4096, 300);
+    r.submit(later.io);
+    CHECK(later.completions == 1);
+    CHECK(later.got == IoStatus::Unavailable);
+    turns(r, 2);
+    CHECK(r.drive.q.taken.size() == 3);  // nothing more reached the drive
 }

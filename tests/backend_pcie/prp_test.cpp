@@ -1,6 +1,7 @@
 // PRP lists at every alignment and MDTS splitting (issue 13, acceptance 3),
 // checked by reading the PRPs back the way a drive does (the spec's rules,
-// written again here independently of the builder).
+// written again in tests/backend_pcie/prp_walk.hpp independently of the
+// builder).
 #include <doctest/doctest.h>
 
 #include <map>
@@ -8,6 +9,7 @@
 
 #include "plugins/backend_pcie/prp.hpp"
 #include "plugins/backend_pcie/transfer_split.hpp"
+#include "tests/backend_pcie/prp_walk.hpp"
 
 using namespace nvmfd::plugins::pcie;
 
@@ -30,36 +32,15 @@ struct ListPages {
     }
 };
 
-// What a drive reads for a transfer of `len` bytes: the byte ranges, in order.
+// What a drive reads for a transfer of `len` bytes: the byte ranges, in
+// order (tests/backend_pcie/prp_walk.hpp, which the simulated drive uses too).
 std::vector<DmaSegment> device_view(const Prp& prp, uint64_t len, const ListPages& lists, uint32_t page = kPage) {
+    auto pieces = nvmfd::test::walk_prps(prp.prp1, prp.prp2, len, page, [&](uint64_t iova) { return lists.at(iova); });
+    CHECK_MESSAGE(pieces, "PRPs a drive refuses");
     std::vector<DmaSegment> out;
-    auto add = [&](uint64_t addr, uint64_t n) {
-        if (!out.empty() && out.back().iova + out.back().len == addr) out.back().len += n;
-        else out.push_back({addr, n});
-    };
-    const uint64_t first = std::min<uint64_t>(len, page - prp.prp1 % page);
-    add(prp.prp1, first);
-    uint64_t left = len - first;
-    if (left == 0) return out;
-    if (left <= page) {
-        CHECK(prp.prp2 % page == 0);
-        add(prp.prp2, left);
-        return out;
-    }
-    const uint64_t* e = lists.at(prp.prp2);
-    uint64_t entries_in_page = (page - prp.prp2 % page) / 8;
-    while (left > 0) {
-        if (entries_in_page == 1 && left > page) {  // the last entry chains to the next list page
-            e = lists.at(*e);
-            entries_in_page = page / 8;
-            continue;
-        }
-        CHECK_MESSAGE(*e % page == 0, "a list entry with an offset");
-        const uint64_t n = std::min<uint64_t>(left, page);
-        add(*e, n);
-        left -= n;
-        ++e;
-        --entries_in_page;
+    for (const auto& p : pieces.value_or(std::vector<DmaSegment>{})) {
+        if (!out.empty() && out.back().iova + out.back().len == p.iova) out.back().len += p.len;
+        else out.push_back(p);
     }
     return out;
 }

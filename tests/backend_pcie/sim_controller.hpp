@@ -27,6 +27,7 @@ struct SimQueuePair {
     std::vector<uint16_t> taken;  // CIDs in the order the drive took them
     // Commands the drive takes and never completes (a stuck command).
     std::function<bool(const proto::Sqe&)> swallow = [](const proto::Sqe&) { return false; };
+    std::vector<proto::Sqe> swallowed;  // what it swallowed, oldest first
 
     explicit SimQueuePair(uint16_t entries) : sq(entries), cq(entries) {}
 
@@ -48,20 +49,31 @@ struct SimQueuePair {
             const proto::Sqe& cmd = sq[sq_head];
             sq_head = uint16_t((sq_head + 1) % entries());
             taken.push_back(cmd.cid);
-            if (swallow(cmd)) continue;
-            proto::Cqe& c = cq[cq_tail];
-            c.dw0 = cmd.cdw10;  // echoes something of the command, for the test
-            c.sqhd = sq_head;
-            c.sqid = 1;
-            c.cid = cmd.cid;
-            c.status = uint16_t(status_for(cmd) << 1 | (phase ? 1 : 0));
-            if (++cq_tail == entries()) {
-                cq_tail = 0;
-                phase = !phase;
+            if (swallow(cmd)) {
+                swallowed.push_back(cmd);
+                continue;
             }
+            post(cmd, status_for(cmd));
             ++done;
         }
         return done;
+    }
+
+    // Posts a completion for `cmd` with status field `status` (e.g. one it
+    // swallowed, which an Abort ended: 0x07). False when the CQ is full.
+    bool post(const proto::Sqe& cmd, uint16_t status) {
+        if (cq_full()) return false;
+        proto::Cqe& c = cq[cq_tail];
+        c.dw0 = cmd.cdw10;  // echoes something of the command, for the test
+        c.sqhd = sq_head;
+        c.sqid = 1;
+        c.cid = cmd.cid;
+        c.status = uint16_t(status << 1 | (phase ? 1 : 0));
+        if (++cq_tail == entries()) {
+            cq_tail = 0;
+            phase = !phase;
+        }
+        return true;
     }
 };
 

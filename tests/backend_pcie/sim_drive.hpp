@@ -13,6 +13,7 @@
 
 #include "core/proto/nvme.hpp"
 #include "plugins/backend_pcie/drive_commands.hpp"
+#include "tests/backend_pcie/prp_walk.hpp"
 #include "tests/backend_pcie/sim_controller.hpp"
 
 namespace nvmfd::test {
@@ -43,33 +44,14 @@ struct SimDrive {
 
     // The host memory a command's PRPs describe, as (pointer, length) pieces; empty on a bad PRP.
     std::vector<std::pair<uint8_t*, uint64_t>> walk(const proto::Sqe& s, uint64_t len) {
+        const auto pieces = walk_prps(plugins::pcie::prp1_of(s), plugins::pcie::prp2_of(s), len, page_size,
+                                      [this](uint64_t iova) { return reinterpret_cast<const uint64_t*>(at(iova, 8)); });
+        if (!pieces) return {};
         std::vector<std::pair<uint8_t*, uint64_t>> out;
-        const uint64_t prp1 = plugins::pcie::prp1_of(s), prp2 = plugins::pcie::prp2_of(s);
-        const uint64_t first = std::min<uint64_t>(len, page_size - prp1 % page_size);
-        auto add = [&](uint64_t iova, uint64_t n) {
-            uint8_t* p = at(iova, n);
-            if (!p) return false;
-            out.emplace_back(p, n);
-            return true;
-        };
-        if (!add(prp1, first)) return {};
-        uint64_t left = len - first;
-        if (left == 0) return out;
-        if (left <= page_size) return add(prp2, left) ? out : decltype(out){};
-        uint64_t* e = reinterpret_cast<uint64_t*>(at(prp2, 8));
-        uint64_t in_page = (page_size - prp2 % page_size) / 8;
-        while (left > 0) {
-            if (!e) return {};
-            if (in_page == 1 && left > page_size) {
-                e = reinterpret_cast<uint64_t*>(at(*e, 8));
-                in_page = page_size / 8;
-                continue;
-            }
-            const uint64_t n = std::min<uint64_t>(left, page_size);
-            if (*e % page_size || !add(*e, n)) return {};
-            left -= n;
-            ++e;
-            --in_page;
+        for (const auto& p : *pieces) {
+            uint8_t* host = at(p.iova, p.len);
+            if (!host) return {};
+            out.emplace_back(host, p.len);
         }
         return out;
     }

@@ -140,6 +140,7 @@ check_pcie_images() {
 # each request's own event comes right before its check.)
 pcie_read_err=(2048 2055) pcie_write_err=(4096 4103)
 truncate -s 64M "$work/pcie01.img" "$work/pcie02.img"
+truncate -s 32M "$work/pcie01b.img"
 blkdebug=driver=blkdebug,node-name=pcie02dbg,image=pcie02file i=0
 for ((s = pcie_read_err[0]; s <= pcie_read_err[1]; s++, i++)); do
     blkdebug+=",inject-error.$i.event=read_aio,inject-error.$i.iotype=read,inject-error.$i.sector=$s"
@@ -151,19 +152,28 @@ done
 pcie_qemu=(
     -machine q35,kernel-irqchip=split
     -device intel-iommu,intremap=on,caching-mode=on
+    # pcie01 has two namespaces, the second with 4 KiB blocks.
     -blockdev "driver=file,node-name=pcie01file,filename=$work/pcie01.img"
     -blockdev driver=raw,node-name=pcie01,file=pcie01file
-    -device nvme,id=nvme-pcie01,serial=pcie01,drive=pcie01
+    -blockdev "driver=file,node-name=pcie01bfile,filename=$work/pcie01b.img"
+    -blockdev driver=raw,node-name=pcie01b,file=pcie01bfile
+    -device nvme,id=nvme-pcie01,serial=pcie01
+    -device nvme-ns,bus=nvme-pcie01,drive=pcie01,nsid=1
+    -device nvme-ns,bus=nvme-pcie01,drive=pcie01b,nsid=2,logical_block_size=4096,physical_block_size=4096
     -blockdev "driver=file,node-name=pcie02file,filename=$work/pcie02.img"
     -blockdev "$blkdebug"
     -blockdev driver=raw,node-name=pcie02,file=pcie02dbg
     -device nvme,id=nvme-pcie02,serial=pcie02,drive=pcie02
+    # A drive that takes 2 s for every command: nvmfd's timeouts, Aborts
+    # and controller resets, then giving the drive up.
+    -blockdev driver=null-co,node-name=pcie03,size=67108864,latency-ns=2000000000,read-zeroes=on
+    -device nvme,id=nvme-pcie03,serial=pcie03,drive=pcie03
 )
 pcie_args=(--append intel_iommu=on --log "$work/pcie-console.log")
 for a in "${pcie_qemu[@]}"; do pcie_args+=(--qemu-arg "$a"); done
 scenario pcie "${pcie_args[@]}" pcie.sh 127.0.0.1 4440 nqn.2026-12.io.nvmfd:pcie \
     nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000c1e00 \
-    INSTALL_TREE="$work/stage" SERIAL1=pcie01 SERIAL2=pcie02 \
+    INSTALL_TREE="$work/stage" SERIAL1=pcie01 SERIAL2=pcie02 SERIAL3=pcie03 \
     READ_ERR="${pcie_read_err[0]}-${pcie_read_err[1]}" WRITE_ERR="${pcie_write_err[0]}-${pcie_write_err[1]}"
 if selected pcie && ((scenario_rc == 0)) && ! check_pcie_images "$work/pcie-console.log"; then
     echo "=== pcie: FAIL (the image files do not hold what the guest wrote)"

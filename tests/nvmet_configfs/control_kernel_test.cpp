@@ -95,6 +95,18 @@ struct KernelFixture {
     std::string read(const std::string& rel) const { return slurp(root() / rel); }
     void write_raw(const std::string& rel, const std::string& value) const { std::ofstream(root() / rel) << value << "\n"; }
 
+    // A subsystem an admin made with nvmetcli (not nvmfd): one enabled
+    // namespace on `path`. Returns its directory under the tree.
+    std::string admin_subsystem(const std::string& nqn, unsigned nsid, const std::string& path) {
+        const std::string dir = "subsystems/" + nqn;
+        const std::string ns = dir + "/namespaces/" + std::to_string(nsid);
+        REQUIRE(ops->make_dir((root() / dir).string()) == 0);
+        REQUIRE(ops->make_dir((root() / ns).string()) == 0);
+        REQUIRE(ops->write_attr((root() / ns / "device_path").string(), path) == 0);
+        REQUIRE(ops->write_attr((root() / ns / "enable").string(), "1") == 0);
+        return dir;
+    }
+
     // A kernel subsystem with one file namespace on a kernel TCP port.
     void serve(const std::string& nqn = kSub, const std::string& path = "/srv/a.img", uint16_t port = 1) {
         control::SubsystemSettings s;
@@ -384,11 +396,7 @@ TEST_CASE("kernel data path: an export an admin made with nvmetcli is adopted in
     f.serve(kOther, "/srv/b.img", 2);  // the fixture's kernel target (and fake) exist from here
     // The admin's own subsystem, as nvmetcli leaves it: a namespace, a host, allow_any_host off.
     const std::string own = "nqn.2026-12.io.admin:adopted";
-    const std::string dir = "subsystems/" + own;
-    REQUIRE(f.ops->make_dir((f.root() / dir).string()) == 0);
-    REQUIRE(f.ops->make_dir((f.root() / dir / "namespaces/5").string()) == 0);
-    REQUIRE(f.ops->write_attr((f.root() / dir / "namespaces/5/device_path").string(), "/srv/a.img") == 0);
-    REQUIRE(f.ops->write_attr((f.root() / dir / "namespaces/5/enable").string(), "1") == 0);
+    const std::string dir = f.admin_subsystem(own, 5, "/srv/a.img");
     std::ofstream(f.root() / dir / "adopted.marker") << "made by the admin\n";  // gone if nvmfd re-made the directory
 
     // Left alone while nvmfd does not name it.
@@ -449,11 +457,7 @@ TEST_CASE("kernel data path: a failed adoption leaves the admin's export as it w
     KernelFixture f;
     f.serve(kOther, "/srv/b.img", 2);
     const std::string own = "nqn.2026-12.io.admin:in-use";
-    const std::string dir = "subsystems/" + own;
-    REQUIRE(f.ops->make_dir((f.root() / dir).string()) == 0);
-    REQUIRE(f.ops->make_dir((f.root() / dir / "namespaces/3").string()) == 0);
-    REQUIRE(f.ops->write_attr((f.root() / dir / "namespaces/3/device_path").string(), "/srv/a.img") == 0);
-    REQUIRE(f.ops->write_attr((f.root() / dir / "namespaces/3/enable").string(), "1") == 0);
+    const std::string dir = f.admin_subsystem(own, 3, "/srv/a.img");
     f.ops->discovered.insert(own);  // a host identified it: nvmet refuses a new serial (EINVAL)
     control::SubsystemSettings s;
     s.data_path = DataPath::Kernel;

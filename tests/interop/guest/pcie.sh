@@ -3,34 +3,40 @@
 # docs/pcie-design.md 9.6). Needs run-guest.sh --systemd on the q35 machine
 # with an emulated IOMMU that run-systemd-scenario.sh gives it.
 #
-#   pcie.sh 127.0.0.1 PORT SUBNQN HOSTNQN INSTALL_TREE=DIR SERIAL1=S SERIAL2=S
+#   pcie.sh 127.0.0.1 PORT SUBNQN HOSTNQN INSTALL_TREE=DIR SERIAL1=S SERIAL2=S SERIAL3=S
 #           READ_ERR=FIRST-LAST WRITE_ERR=FIRST-LAST
 #
 # Steps: setup: the staged install. facts: with the kernel's nvme driver,
 # each drive's PCI address (found by its serial) and its Identify values
 # (docs/pcie-design.md 8 lists them); SERIAL2's blkdebug node fails reads of
 # the 512-byte sectors READ_ERR and writes of WRITE_ERR, and nothing next to
-# them. bind: both drives to vfio-pci (driver_override), /dev/vfio/N's mode
+# them. bind: the drives to vfio-pci (driver_override), /dev/vfio/N's mode
 # and its group's members. Then nvmfd under its unit: export (both drives
-# as namespaces 1 and 2 with nvmfctl, the refusals naming their field),
+# as namespaces 1 and 2 with nvmfctl, drive 1 with MSI-X interrupts, drive 2
+# polled; the refusals naming their field),
 # identify (size, LBA format, ONCS and VWC as the host sees them),
-# data-integrity (parallel O_DIRECT 4 KiB to 1 MiB, above the drive's MDTS),
+# data-integrity (parallel O_DIRECT 4 KiB to 1 MiB, above the drive's MDTS;
+# again on SERIAL1's second namespace, 4 KiB blocks, as nvmfd namespace 4:
+# two namespaces of one drive share its queue pairs), exclusive (a second
+# nvmfd is refused the drive),
 # commands (flush, write zeroes read back, deallocate), errors (the drive's
 # media errors reach the host with its status while drive 1 keeps serving;
 # a read past the end), on-disk (a random MiB at IMAGE_OFFSET of each drive,
 # announced on the console as @@PCIE-IMAGE:SERIAL:OFFSET:BYTES:SHA256@@ for
 # the host to compare with the image file after power-off, read back after
-# a restart of nvmfd), stop (the controllers shut down).
+# a restart of nvmfd), recovery (SERIAL3, a drive that takes 2 s a command:
+# timeouts, Aborts, controller resets, then the drive given up while drive 1
+# serves), stop (the controllers shut down).
 source "$(dirname "$0")/lib.sh"
 
-SERIAL1='' SERIAL2='' READ_ERR='' WRITE_ERR=''
-parse_scenario_args "INSTALL_TREE SERIAL1 SERIAL2 READ_ERR WRITE_ERR" "$@"
-: "${INSTALL_TREE:?}" "${SERIAL1:?}" "${SERIAL2:?}" "${READ_ERR:?}" "${WRITE_ERR:?}"
+SERIAL1='' SERIAL2='' SERIAL3='' READ_ERR='' WRITE_ERR=''
+parse_scenario_args "INSTALL_TREE SERIAL1 SERIAL2 SERIAL3 READ_ERR WRITE_ERR" "$@"
+: "${INSTALL_TREE:?}" "${SERIAL1:?}" "${SERIAL2:?}" "${SERIAL3:?}" "${READ_ERR:?}" "${WRITE_ERR:?}"
 UNIT=nvmfd.service
 # The region of each drive that the host checks in the image file (16 MiB
 # in, clear of the error sectors).
 IMAGE_OFFSET=$((16 << 20)) IMAGE_BYTES=$((1 << 20))
-PCIE_BDF1='' PCIE_BDF2=''
+PCIE_BDF1='' PCIE_BDF2='' PCIE_BDF3=''
 
 _fail_with_log() {
     local rc=$?
@@ -40,7 +46,7 @@ _fail_with_log() {
         journalctl -u "$UNIT" --no-pager -n 80 2>&1
         echo "----- the drives' PCI functions -----"
         local b
-        for b in "$PCIE_BDF1" "$PCIE_BDF2"; do
+        for b in "$PCIE_BDF1" "$PCIE_BDF2" "$PCIE_BDF3"; do
             [[ -n $b ]] || continue
             echo "$b: driver $(driver_of "/sys/bus/pci/devices/$b")," \
                 "override '$(cat "/sys/bus/pci/devices/$b/driver_override")'"
@@ -163,7 +169,11 @@ facts() {
             say "blkdebug on $serial: reads of sectors $READ_ERR and writes of $WRITE_ERR fail, their neighbours work"
         fi
     done
-    export PCIE_BDF1 PCIE_BDF2
+    # The slow drive: its address only (every read of it takes 2 s).
+    wait_until 20 "the controller with serial $SERIAL3" ctrl_by_serial "$SERIAL3"
+    PCIE_BDF3=$(basename "$(readlink -f "/sys/class/nvme/$(ctrl_by_serial "$SERIAL3")/device")")
+    say "fact $SERIAL3: at PCI $PCIE_BDF3 (null-co, 2 s a command)"
+    export PCIE_BDF1 PCIE_BDF2 PCIE_BDF3
 }
 
 # bind_vfio BDF SERIAL: docs/pcie-design.md 2.1.
@@ -193,6 +203,7 @@ bind() {
     modprobe vfio_iommu_type1
     bind_vfio "$PCIE_BDF1" "$SERIAL1"
     bind_vfio "$PCIE_BDF2" "$SERIAL2"
+    bind_vfio "$PCIE_BDF3" "$SERIAL3"
     say "fact: /dev/vfio/vfio $(stat -c '%A %U:%G' /dev/vfio/vfio)"
     [[ -z $(ls /sys/class/nvme/) ]] || fail "the kernel still has NVMe controllers: $(ls /sys/class/nvme/)"
 }
@@ -223,8 +234,6 @@ export_drives() {
     local out
     nvmfctl subsystem add "$SUBNQN" --serial PCIE1 --model "nvmfd pcie"
     nvmfctl host allow "$SUBNQN" "$HOSTNQN"
-    refused "interrupts=on (not built)" interrupts \
-        nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF1" --param interrupts=on
     refused "a namespace the drive does not have" nsid \
         nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF1" --param nsid=300
     refused "a malformed PCI address" device \
@@ -233,9 +242,20 @@ export_drives() {
     refused "a function not bound to vfio-pci" device \
         nvmfctl namespace add "$SUBNQN" --backend pcie --param device=0000:00:00.0
     nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF1" --param nsid=1 --nsid 1
+    # Interrupts by default: the drive's MSI-X vectors bound to eventfds.
+    journalctl -u "$UNIT" --no-pager | grep -q "pcie $PCIE_BDF1: .*, MSI-X interrupts" ||
+        fail "drive $SERIAL1's queues are not interrupt-driven by default"
+    refused "polled queues on a drive whose other namespaces use interrupts" interrupts \
+        nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF1" --param nsid=2 --param interrupts=off
     refused "the same drive namespace twice" nsid \
         nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF1" --param nsid=1 --nsid 3
-    nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF2" --nsid 2
+    # Drive 2 polled: both completion modes serve in this scenario.
+    nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF2" --param interrupts=off --nsid 2
+    journalctl -u "$UNIT" --no-pager | grep -q "pcie $PCIE_BDF2: .*, polled queues" ||
+        fail "drive $SERIAL2's queues are not polled with interrupts=off"
+    # The drive's second namespace (4 KiB blocks) beside its first: one
+    # controller, one queue pair per reactor, two block sizes.
+    nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF1" --param nsid=2 --nsid 4
     nvmfctl port add --transport tcp --address "$ADDR" --port "$PORT" --id 9
     nvmfctl port link 9 "$SUBNQN"
     nvmfctl subsystem show "$SUBNQN"
@@ -257,6 +277,10 @@ identify_through_fabric() {
     [[ $(field "$ns" nsze) == 0x20000 ]] || fail "id-ns nsze is $(field "$ns" nsze), the drive has 0x20000 blocks"
     grep -qE '^lbaf +0 : ms:0 +lbads:9 .*in use' <<<"$ns" || fail "id-ns does not show 512-byte blocks in use: $ns"
     [[ $(blockdev --getsize64 "$dev") == $((64 << 20)) ]] || fail "$dev is not 64 MiB"
+    dev=$(wait_for_blockdev "$SUBNQN" 4)
+    ns=$(nvme id-ns "$dev")
+    [[ $(field "$ns" nsze) == 0x2000 ]] || fail "id-ns nsze of nsid 4 is $(field "$ns" nsze), the drive's has 0x2000"
+    grep -qE '^lbaf +0 : ms:0 +lbads:12 .*in use' <<<"$ns" || fail "nsid 4 does not show 4 KiB blocks in use: $ns"
     id=$(nvme id-ctrl "/dev/$ctrl")
     say "through the fabric: oncs=$(field "$id" oncs) vwc=$(field "$id" vwc) mdts=$(field "$id" mdts)"
     (($(field "$id" oncs) & 0x8)) || fail "the host is not offered Write Zeroes"
@@ -333,6 +357,57 @@ on_disk_and_restart() {
     nvme disconnect -n "$SUBNQN"
 }
 
+# A second nvmfd (on a session bus of its own) cannot take a drive the
+# first one drives: VFIO lets one process hold a group.
+second_nvmfd_refused() {
+    local out
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    out=$(BDF=$PCIE_BDF1 dbus-run-session -- bash -c '
+        nvmfd --bus session --no-state --default-export 0 --log-level warn &
+        pid=$!
+        for _ in $(seq 100); do nvmfctl --bus session status >/dev/null 2>&1 && break; sleep 0.1; done
+        nvmfctl --bus session subsystem add nqn.2026-12.io.nvmfd:second >/dev/null
+        nvmfctl --bus session namespace add nqn.2026-12.io.nvmfd:second --backend pcie --param device="$BDF" 2>&1
+        rc=$?
+        kill "$pid"; wait "$pid"
+        exit $rc' 2>&1) && fail "a second nvmfd added $PCIE_BDF1: $out"
+    echo "$out"
+    grep -q "in use by another process" <<<"$out" || fail "the second nvmfd's refusal does not say the drive is in use"
+}
+
+# The drive that answers every command after 2 s, as namespace 3 with a
+# 1 s deadline: a command past it is aborted (QEMU's Abort never aborts),
+# so the controller is reset and the command sent again; after the second
+# reset within a minute the drive is given up and its namespace fails with
+# Namespace Not Ready, a status hosts retry elsewhere. Drive 1 keeps
+# serving throughout, and the namespace can be removed.
+journal_has() { journalctl -u "$UNIT" --no-pager --since "$1" | grep -q "$2"; }
+recovery() {
+    local since d1 d3 out
+    since=$(date '+%Y-%m-%d %H:%M:%S')
+    nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF3" --param io_timeout_ms=1000 --nsid 3
+    host_id_args "$HOSTNQN"
+    nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$SUBNQN" "${HOSTID_ARGS[@]}"
+    d1=$(wait_for_blockdev "$SUBNQN" 1)
+    wait_until 30 "namespace 3 of $SUBNQN" ns_blockdev "$SUBNQN" 3
+    d3=$(ns_blockdev "$SUBNQN" 3)
+    # The host's own first reads of namespace 3 start it; this one too.
+    out=$(within 90 nvme read "$d3" -s 0 -c 0 -z 512 -d /dev/null 2>&1) && fail "a read of the slow drive worked: $out"
+    say "read of $SERIAL3 through the fabric: $out"
+    wait_until 60 "nvmfd to give $SERIAL3 up" journal_has "$since" "pcie $PCIE_BDF3: the drive is given up"
+    journalctl -u "$UNIT" --no-pager --since "$since" | grep -E "pcie $PCIE_BDF3" | head -n 12
+    journal_has "$since" "pcie $PCIE_BDF3: command .* past its deadline: aborting it" || fail "no Abort was sent"
+    journal_has "$since" "pcie $PCIE_BDF3: controller reset; 1 queue pairs resumed" || fail "no reset completed"
+    out=$(within 30 nvme read "$d3" -s 0 -c 0 -z 512 -d /dev/null 2>&1) && fail "a read of the dead drive worked: $out"
+    grep -qi "not ready" <<<"$out" || fail "a read of the dead drive gave: $out"
+    make_pattern /tmp/alive 1M
+    within 60 write_region "$d1" /tmp/alive $((52 << 20)) 128K
+    [[ $(within 60 region_md5 "$d1" $((52 << 20)) 1M 128K) == "$(file_md5 /tmp/alive)" ]] ||
+        fail "drive $SERIAL1 read back wrong while $SERIAL3 was given up"
+    nvme disconnect -n "$SUBNQN"
+    nvmfctl namespace remove "$SUBNQN" 3
+}
+
 stop_unit() {
     systemctl stop "$UNIT"
     [[ $(systemctl show -p Result --value "$UNIT") == success ]] || fail "$UNIT did not stop cleanly"
@@ -348,7 +423,10 @@ step export export_drives
 step identify identify_through_fabric
 # Raw I/O only: ext4 over nvmfd is the other scenarios' (30 s here under TCG).
 step data-integrity bash "$(dirname "$0")/data-integrity.sh" "$ADDR" "$PORT" "$SUBNQN" "$HOSTNQN" REGION_MB=8 NSID=1 FS=0
+step data-integrity-4k bash "$(dirname "$0")/data-integrity.sh" "$ADDR" "$PORT" "$SUBNQN" "$HOSTNQN" REGION_MB=4 NSID=4 FS=0
+step exclusive second_nvmfd_refused
 step commands commands_through_fabric
 step errors errors_through_fabric
 step on-disk on_disk_and_restart
+step recovery recovery
 step stop stop_unit
