@@ -222,6 +222,17 @@ void Controller::handle(const Expiry& e) {
 }
 
 void Controller::check_health() {
+    if (device_->released()) return;
+    if (device_->release_requested()) {
+        go_dead("the kernel asks for it back: it is being unbound or removed");
+        // Every queue pair has stopped touching the doorbells (fail_all ran
+        // on each reactor); only then may BAR0 go.
+        if (!queues_stopped_) return;  // a reactor did not answer: try again at the next check
+        std::lock_guard lock(admin_mutex_);
+        device_->release();
+        log::notice("pcie {}: device released to the kernel", bdf());
+        return;
+    }
     if (dead_ || !enabled_) return;
     const uint32_t csts = device_->read32(regs::kCsts);
     if (csts == regs::kAllOnes) return go_dead("its registers read all ones: the device is gone");
@@ -262,10 +273,13 @@ void Controller::reset(const std::string& why) {
 }
 
 void Controller::go_dead(const std::string& why) {
-    if (dead_.exchange(true)) return;
-    log::error("pcie {}: the drive is given up ({}): its namespaces fail every command with Namespace Not Ready",
-               bdf(), why);
-    for (const auto& u : users()) u->on_reactor([u] { u->fail_all(); });
+    if (!dead_.exchange(true))
+        log::error("pcie {}: the drive is given up ({}): its namespaces fail every command with Namespace Not Ready",
+                   bdf(), why);
+    if (queues_stopped_) return;
+    bool all = true;
+    for (const auto& u : users()) all = (u->on_reactor([u] { u->fail_all(); }) || u->detached()) && all;
+    queues_stopped_ = all;
 }
 
 uint64_t Controller::max_transfer_bytes() const {

@@ -10,7 +10,8 @@
 // does not help or CSTS.CFS is set (queue pairs held, recreated in the same
 // memory, resumed with what the drive never completed), and gives the
 // drive up when its registers read all ones, a reset fails, or it needed
-// more than two resets in a minute.
+// more than two resets in a minute. When the kernel asks for the device
+// back (unbind, hot removal), the drive is given up and released.
 #pragma once
 
 #include <atomic>
@@ -60,6 +61,8 @@ public:
     // Runs `fn` on the queue pair's reactor and waits for it (bounded);
     // false when the reactor is gone or did not run it in time.
     virtual bool on_reactor(const std::function<void()>& fn) = 0;
+    // Its reactor is gone: it touches the drive no more.
+    virtual bool detached() = 0;
     // On the reactor: stop sending and reaping; send again what the drive
     // never completed (the queue pair exists again); give everything up.
     virtual void hold() = 0;
@@ -150,6 +153,7 @@ private:
     // Recovery: the monitor thread and what the reactors reported to it.
     Recovery recovery_{RecoveryLimits{}};  // the monitor thread's
     std::atomic<bool> dead_{false};
+    bool queues_stopped_ = false;  // the monitor's: every queue pair failed (fail_all ran)
     std::shared_ptr<MonitorState> monitor_state_ = std::make_shared<MonitorState>();
     std::thread monitor_;
     std::mutex users_mutex_;

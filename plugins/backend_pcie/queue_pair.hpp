@@ -85,6 +85,10 @@ public:
 
     // QueueUser: what the controller's recovery does with it.
     bool on_reactor(const std::function<void()>& fn) override;
+    bool detached() override {
+        std::lock_guard lock(reactor_mutex_);
+        return reactor_ == nullptr;
+    }
     void hold() override { queue_.hold(); }
     void resume_after_reset() override;
     void fail_all() override { queue_.fail_all(plugin::IoStatus::Unavailable); }

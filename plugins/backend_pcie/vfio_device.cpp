@@ -3,9 +3,11 @@
 #include <cerrno>
 #include <cstring>
 #include <linux/vfio.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <vector>
 
 namespace nvmfd::plugins::pcie {
 namespace {
@@ -69,13 +71,53 @@ Result<std::unique_ptr<VfioDevice>> VfioDevice::open(VfioContainer& container, c
     irq.index = VFIO_PCI_MSIX_IRQ_INDEX;
     if (::ioctl(fd, VFIO_DEVICE_GET_IRQ_INFO, &irq) == 0 && (irq.flags & VFIO_IRQ_INFO_EVENTFD))
         dev->msix_vectors_ = irq.count;
+    dev->arm_release_request();
     return dev;
 }
 
-VfioDevice::~VfioDevice() {
+VfioDevice::~VfioDevice() { release(); }
+
+void VfioDevice::release() {
+    if (fd_ < 0) return;
     unbind_msix();
     if (bar0_) ::munmap(bar0_, bar0_size_);
+    bar0_ = nullptr;
     ::close(fd_);  // the kernel clears bus mastering and resets the function
+    fd_ = -1;
+    if (request_fd_ >= 0) ::close(request_fd_);
+    request_fd_ = -1;
+    group_.reset();
+}
+
+// Without it, unbinding the device (or removing it) would wait for nvmfd
+// to close it on its own.
+void VfioDevice::arm_release_request() {
+    vfio_irq_info irq{};
+    irq.argsz = sizeof irq;
+    irq.index = VFIO_PCI_REQ_IRQ_INDEX;
+    if (::ioctl(fd_, VFIO_DEVICE_GET_IRQ_INFO, &irq) != 0 || irq.count < 1 || !(irq.flags & VFIO_IRQ_INFO_EVENTFD))
+        return;
+    const int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (efd < 0) return;
+    std::vector<uint8_t> buf(sizeof(vfio_irq_set) + sizeof(int32_t));
+    auto* set = reinterpret_cast<vfio_irq_set*>(buf.data());
+    set->argsz = uint32_t(buf.size());
+    set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+    set->index = VFIO_PCI_REQ_IRQ_INDEX;
+    set->start = 0;
+    set->count = 1;
+    const int32_t fd32 = efd;
+    std::memcpy(set->data, &fd32, sizeof fd32);
+    if (::ioctl(fd_, VFIO_DEVICE_SET_IRQS, set) != 0) {
+        ::close(efd);
+        return;
+    }
+    request_fd_ = efd;
+}
+
+bool VfioDevice::release_requested() {
+    uint64_t n = 0;
+    return request_fd_ >= 0 && ::read(request_fd_, &n, sizeof n) == sizeof n && n > 0;
 }
 
 uint32_t VfioDevice::read32(uint32_t offset) { return *register_address(offset); }

@@ -41,10 +41,21 @@ public:
     uint32_t msix_vectors() const { return msix_vectors_; }
     Result<void> bind_msix(const std::vector<int>& fds);
     void unbind_msix();
+
+    // The kernel's request for the device back (it is being unbound or
+    // hot-removed: VFIO_PCI_REQ_IRQ_INDEX, signalled until the device is
+    // released). Armed at open when the kernel offers it.
+    bool release_requested();
+    // Lets go of the device now (BAR0 unmapped, vectors unbound, device
+    // fd closed: the kernel's removal goes on). Nothing may touch the
+    // registers or doorbells afterwards.
+    void release();
+    bool released() const { return fd_ < 0; }
     // VFIO_DEVICE_RESET (a function-level reset), then bus mastering again.
     Result<void> reset();
 
 private:
+    void arm_release_request();
     VfioDevice(std::shared_ptr<VfioGroup> group, int fd, std::string bdf)
         : group_(std::move(group)), fd_(fd), bdf_(std::move(bdf)) {}
 
@@ -57,6 +68,7 @@ private:
     bool can_reset_ = false;
     uint32_t msix_vectors_ = 0;
     bool msix_bound_ = false;
+    int request_fd_ = -1;  // eventfd of VFIO_PCI_REQ_IRQ_INDEX, or -1
 };
 
 }  // namespace nvmfd::plugins::pcie

@@ -163,13 +163,17 @@ pcie_qemu=(
     -blockdev "driver=file,node-name=pcie02file,filename=$work/pcie02.img"
     -blockdev "$blkdebug"
     -blockdev driver=raw,node-name=pcie02,file=pcie02dbg
-    -device nvme,id=nvme-pcie02,serial=pcie02,drive=pcie02
+    # Behind a root port, so that it can be unplugged (QMP device_del).
+    -device pcie-root-port,id=rp2,chassis=2,slot=2
+    -device nvme,id=nvme-pcie02,serial=pcie02,drive=pcie02,bus=rp2
     # A drive that takes 2 s for every command: nvmfd's timeouts, Aborts
     # and controller resets, then giving the drive up.
     -blockdev driver=null-co,node-name=pcie03,size=67108864,latency-ns=2000000000,read-zeroes=on
     -device nvme,id=nvme-pcie03,serial=pcie03,drive=pcie03
 )
-pcie_args=(--append intel_iommu=on --log "$work/pcie-console.log")
+pcie_args=(--append intel_iommu=on --log "$work/pcie-console.log"
+    --qemu-arg -qmp --qemu-arg "unix:$work/qmp.sock,server=on,wait=off"
+    --hook "DEVICE_DEL=$INTEROP_DIR/qmp-device-del.py $work/qmp.sock \"\$1\"")
 for a in "${pcie_qemu[@]}"; do pcie_args+=(--qemu-arg "$a"); done
 scenario pcie "${pcie_args[@]}" pcie.sh 127.0.0.1 4440 nqn.2026-12.io.nvmfd:pcie \
     nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000c1e00 \

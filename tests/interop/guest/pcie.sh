@@ -26,7 +26,9 @@
 # the host to compare with the image file after power-off, read back after
 # a restart of nvmfd), recovery (SERIAL3, a drive that takes 2 s a command:
 # timeouts, Aborts, controller resets, then the drive given up while drive 1
-# serves), stop (the controllers shut down).
+# serves), removal (SERIAL2 unplugged under a reader: released to the
+# kernel, Namespace Not Ready at the host, drive 1 serving), stop (the
+# controllers shut down).
 source "$(dirname "$0")/lib.sh"
 
 SERIAL1='' SERIAL2='' SERIAL3='' READ_ERR='' WRITE_ERR=''
@@ -289,12 +291,28 @@ identify_through_fabric() {
     nvme disconnect -n "$SUBNQN"
 }
 
-# Flush, Write Zeroes (the zeroes read back) and Deallocate on drive 1.
+# The guest kernel's count of a function's VFIO MSI-X interrupts
+# (/proc/interrupts names them vfio-msix[N](BDF)).
+msix_count() {
+    awk -v bdf="($1)" 'index($0, "vfio-msix") && index($0, bdf) {
+        for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i } END { print n + 0 }' /proc/interrupts
+}
+
+# Flush, Write Zeroes (the zeroes read back) and Deallocate on drive 1;
+# drive 1's completions raise MSI-X interrupts, polled drive 2's none.
 commands_through_fabric() {
-    local dev zeros
+    local dev dev2 zeros before1 before2
     host_id_args "$HOSTNQN"
     nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$SUBNQN" "${HOSTID_ARGS[@]}"
     dev=$(wait_for_blockdev "$SUBNQN" 1)
+    dev2=$(wait_for_blockdev "$SUBNQN" 2)
+    before1=$(msix_count "$PCIE_BDF1") before2=$(msix_count "$PCIE_BDF2")
+    # At 8 MiB: clear of drive 2's error sectors.
+    within 60 dd if="$dev" of=/dev/null bs=64K skip=128 count=64 iflag=direct status=none
+    within 60 dd if="$dev2" of=/dev/null bs=64K skip=128 count=64 iflag=direct status=none
+    say "MSI-X interrupts during 64 reads each: $SERIAL1 $(($(msix_count "$PCIE_BDF1") - before1)), $SERIAL2 (polled) $(($(msix_count "$PCIE_BDF2") - before2))"
+    (($(msix_count "$PCIE_BDF1") - before1 >= 1)) || fail "drive $SERIAL1 raised no MSI-X interrupt: $(grep vfio /proc/interrupts)"
+    (($(msix_count "$PCIE_BDF2") == before2)) || fail "polled drive $SERIAL2 raised MSI-X interrupts"
     make_pattern /tmp/wz 1M
     within 60 write_region "$dev" /tmp/wz $((40 << 20)) 1M
     nvme flush "$dev" -n 1 || fail "flush failed"
@@ -408,6 +426,34 @@ recovery() {
     nvmfctl namespace remove "$SUBNQN" 3
 }
 
+# Drive 2 pulled out (QMP device_del behind its root port) while a host
+# reads it: the kernel asks nvmfd for the device back, nvmfd gives it up
+# and releases it, so the removal completes; the host gets Namespace Not
+# Ready on it, drive 1 keeps serving, and the namespace can be removed.
+removal() {
+    local since d1 d2 out
+    since=$(date '+%Y-%m-%d %H:%M:%S')
+    host_id_args "$HOSTNQN"
+    nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$SUBNQN" "${HOSTID_ARGS[@]}"
+    d1=$(wait_for_blockdev "$SUBNQN" 1)
+    d2=$(wait_for_blockdev "$SUBNQN" 2)
+    (for _ in $(seq 400); do dd if="$d2" of=/dev/null bs=64K count=16 iflag=direct status=none || break; done) &
+    host_request DEVICE_DEL nvme-pcie02 || fail "QEMU did not accept device_del"
+    wait_until 90 "nvmfd to release $PCIE_BDF2" journal_has "$since" "pcie $PCIE_BDF2: device released to the kernel"
+    wait_until 60 "the kernel to remove $PCIE_BDF2" test ! -e "/sys/bus/pci/devices/$PCIE_BDF2"
+    wait
+    journalctl -u "$UNIT" --no-pager --since "$since" | grep -E "pcie $PCIE_BDF2" | head -n 6
+    out=$(within 30 nvme read "$d2" -s 0 -c 0 -z 512 -d /dev/null 2>&1) && fail "a read of the removed drive worked: $out"
+    grep -qi "not ready" <<<"$out" || fail "a read of the removed drive gave: $out"
+    say "read of the removed $SERIAL2 through the fabric: $out"
+    make_pattern /tmp/after-removal 1M
+    within 60 write_region "$d1" /tmp/after-removal $((56 << 20)) 128K
+    [[ $(within 60 region_md5 "$d1" $((56 << 20)) 1M 128K) == "$(file_md5 /tmp/after-removal)" ]] ||
+        fail "drive $SERIAL1 read back wrong after $SERIAL2 was removed"
+    nvme disconnect -n "$SUBNQN"
+    nvmfctl namespace remove "$SUBNQN" 2
+}
+
 stop_unit() {
     systemctl stop "$UNIT"
     [[ $(systemctl show -p Result --value "$UNIT") == success ]] || fail "$UNIT did not stop cleanly"
@@ -429,4 +475,5 @@ step commands commands_through_fabric
 step errors errors_through_fabric
 step on-disk on_disk_and_restart
 step recovery recovery
+step removal removal
 step stop stop_unit
