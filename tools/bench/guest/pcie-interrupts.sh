@@ -107,6 +107,7 @@ driver_of() {
 # The drive by its serial, then on vfio-pci (docs/backends.md, pcie).
 bind() {
     local dev group
+    modprobe nvme # the systemd guest has no udev to load it for the drive
     wait_until 30 "the controller with serial $SERIAL" ctrl_by_serial "$SERIAL"
     BDF=$(basename "$(readlink -f "/sys/class/nvme/$(ctrl_by_serial "$SERIAL")/device")")
     dev=/sys/bus/pci/devices/$BDF
