@@ -63,7 +63,7 @@ Result<void> Controller::bring_up(InterruptMode interrupt_mode) {
               "write cache, {}",
               bdf(), identity_.model, identity_.serial, identity_.firmware, granted_queues_, max_transfer_bytes(),
               identity_.oncs, identity_.volatile_write_cache ? "" : "no ",
-              interrupts() ? "MSI-X interrupts" : "polled queues");
+              interrupts() ? "MSI-X interrupts (busy-polling reactors poll)" : "polled queues");
     monitor_ = std::thread(&Controller::monitor, monitor_state_, weak_from_this());
     return {};
 }
