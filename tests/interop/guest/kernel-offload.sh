@@ -209,22 +209,12 @@ drift_held_back() {
     ! nvmfctl status | grep -q "kernel differs" || fail "nvmfctl status still shows a difference"
 }
 
-# The guest's local controller of QEMU's NVMe drive (nvme0...), by its serial.
-local_drive() {
-    local c
-    for c in /sys/class/nvme/nvme*; do
-        [[ $(tr -d ' ' <"$c/serial" 2>/dev/null) == "$DRIVE_SERIAL" && $(cat "$c/transport") == pcie ]] &&
-            { echo "${c##*/}"; return 0; }
-    done
-    return 1
-}
-
 passthru_drive() {
     local drive ctrl dev
     modprobe nvme
-    wait_until 20 "the local controller of QEMU's drive (serial $DRIVE_SERIAL)" local_drive ||
+    wait_until 20 "the local controller of QEMU's drive (serial $DRIVE_SERIAL)" ctrl_by_serial "$DRIVE_SERIAL" ||
         fail "no local NVMe controller with serial $DRIVE_SERIAL: $(grep -H . /sys/class/nvme/*/serial)"
-    drive=$(local_drive)
+    drive=$(ctrl_by_serial "$DRIVE_SERIAL")
     nvmfctl subsystem add "$PTNQN" --data-path kernel --passthru "/dev/$drive"
     nvmfctl host allow "$PTNQN" "$HOSTNQN"
     nvmfctl port link 7 "$PTNQN"

@@ -386,6 +386,48 @@ knvmet_teardown() {
     rm -f "/tmp/knvmet-$port.img"
 }
 
+# --- QEMU's emulated NVMe drives -------------------------------------------
+# The kernel's controller (nvme0...) of QEMU's drive with serial $1.
+ctrl_by_serial() {
+    local c
+    for c in /sys/class/nvme/nvme*; do
+        [[ $(tr -d ' ' <"$c/serial" 2>/dev/null) == "$1" && $(cat "$c/transport") == pcie ]] &&
+            { echo "${c##*/}"; return 0; }
+    done
+    return 1
+}
+
+# The block device of namespace 1 of controller $1.
+ns1_of() {
+    local n
+    for n in /sys/class/nvme/"$1"/nvme*n*; do
+        [[ ${n##*/} != *c* && -e $n/nsid && $(cat "$n/nsid") == 1 && -b /dev/${n##*/} ]] &&
+            { echo "/dev/${n##*/}"; return 0; }
+    done
+    return 1
+}
+
+# The driver a PCI function (its sysfs directory) is bound to, or "none".
+driver_of() {
+    if [[ -e $1/driver ]]; then basename "$(readlink "$1/driver")"; else echo none; fi
+}
+
+# bind_vfio BDF: the PCI function on vfio-pci (docs/pcie-design.md 2.1);
+# sets VFIO_GROUP to its IOMMU group, whose /dev/vfio node it checks.
+bind_vfio() {
+    local bdf=$1 dev=/sys/bus/pci/devices/$1 group
+    modprobe vfio-pci
+    modprobe vfio_iommu_type1
+    echo vfio-pci >"$dev/driver_override"
+    [[ ! -e $dev/driver ]] || echo "$bdf" >"$dev/driver/unbind"
+    echo "$bdf" >/sys/bus/pci/drivers_probe
+    [[ $(driver_of "$dev") == vfio-pci ]] || fail "$bdf is bound to $(driver_of "$dev"), not vfio-pci"
+    group=$(basename "$(readlink "$dev/iommu_group")")
+    [[ -c /dev/vfio/$group ]] || fail "no /dev/vfio/$group for $bdf: $(ls -l /dev/vfio)"
+    # shellcheck disable=SC2034 # used by the scenario that sources us
+    VFIO_GROUP=$group
+}
+
 # --- the systemd guest (run-guest.sh --systemd) ------------------------------
 # The host's root file system is read-only at /run/hostroot; the guest's
 # own /tmp hides the host's, so host paths are reached through it.

@@ -61,35 +61,10 @@ _fail_with_log() {
 }
 trap '_fail_with_log; (exit $_rc); _on_exit' EXIT
 
-# The driver a PCI function (its sysfs directory) is bound to, or "none".
-driver_of() {
-    if [[ -e $1/driver ]]; then basename "$(readlink "$1/driver")"; else echo none; fi
-}
-
 setup() {
     install_staged "$INSTALL_TREE"
     nvmfd --version
     nvmfd --list-plugins
-}
-
-# The kernel's controller (nvme0...) of QEMU's drive with serial $1.
-ctrl_by_serial() {
-    local c
-    for c in /sys/class/nvme/nvme*; do
-        [[ $(tr -d ' ' <"$c/serial" 2>/dev/null) == "$1" && $(cat "$c/transport") == pcie ]] &&
-            { echo "${c##*/}"; return 0; }
-    done
-    return 1
-}
-
-# The block device of namespace 1 of controller $1.
-ns1_of() {
-    local n
-    for n in /sys/class/nvme/"$1"/nvme*n*; do
-        [[ ${n##*/} != *c* && -e $n/nsid && $(cat "$n/nsid") == 1 && -b /dev/${n##*/} ]] &&
-            { echo "/dev/${n##*/}"; return 0; }
-    done
-    return 1
 }
 
 # The value of "KEY : VALUE" in nvme-cli's normal output $1 (trailing blanks dropped).
@@ -178,18 +153,14 @@ facts() {
     export PCIE_BDF1 PCIE_BDF2 PCIE_BDF3
 }
 
-# bind_vfio BDF SERIAL: docs/pcie-design.md 2.1.
-bind_vfio() {
-    local bdf=$1 serial=$2 dev=/sys/bus/pci/devices/$1 group m
-    echo vfio-pci >"$dev/driver_override"
-    [[ ! -e $dev/driver ]] || echo "$bdf" >"$dev/driver/unbind"
-    echo "$bdf" >/sys/bus/pci/drivers_probe
-    [[ $(driver_of "$dev") == vfio-pci ]] || fail "$bdf is bound to $(driver_of "$dev"), not vfio-pci"
-    group=$(basename "$(readlink "$dev/iommu_group")")
-    [[ -c /dev/vfio/$group ]] || fail "no /dev/vfio/$group for $bdf: $(ls -l /dev/vfio)"
-    say "fact $serial: $bdf on vfio-pci, /dev/vfio/$group $(stat -c '%A %U:%G (%t:%T)' "/dev/vfio/$group")"
-    for m in "$dev"/iommu_group/devices/*; do
-        say "fact $serial: group $group member ${m##*/} class $(cat "$m/class") driver $(driver_of "$m")"
+# bind_drive BDF SERIAL: bind_vfio, then facts of the drive's /dev/vfio node
+# and IOMMU group.
+bind_drive() {
+    local bdf=$1 serial=$2 m
+    bind_vfio "$bdf"
+    say "fact $serial: $bdf on vfio-pci, /dev/vfio/$VFIO_GROUP $(stat -c '%A %U:%G (%t:%T)' "/dev/vfio/$VFIO_GROUP")"
+    for m in /sys/bus/pci/devices/"$bdf"/iommu_group/devices/*; do
+        say "fact $serial: group $VFIO_GROUP member ${m##*/} class $(cat "$m/class") driver $(driver_of "$m")"
     done
 }
 
@@ -197,15 +168,14 @@ bind() {
     # Question 8: /dev/vfio/vfio before the module loads (a static node
     # that systemd-tmpfiles makes from modules.devname keeps its mode when
     # the module loads later), and does vfio-pci pull vfio_iommu_type1 in?
-    # Loaded by hand after, as docs/pcie-design.md 2.1 says.
+    # bind_vfio loads it by hand after, as docs/pcie-design.md 2.1 says.
     say "fact: before modprobe: /dev/vfio/vfio $(stat -c '%A %U:%G' /dev/vfio/vfio 2>&1);" \
         "kmod static-nodes: $(kmod static-nodes --format=tmpfiles 2>&1 | grep vfio | paste -sd ';' | grep . || echo none)"
     modprobe vfio-pci
     say "fact: after modprobe vfio-pci, vfio_iommu_type1 is $([[ -d /sys/module/vfio_iommu_type1 ]] && echo loaded || echo 'not loaded')"
-    modprobe vfio_iommu_type1
-    bind_vfio "$PCIE_BDF1" "$SERIAL1"
-    bind_vfio "$PCIE_BDF2" "$SERIAL2"
-    bind_vfio "$PCIE_BDF3" "$SERIAL3"
+    bind_drive "$PCIE_BDF1" "$SERIAL1"
+    bind_drive "$PCIE_BDF2" "$SERIAL2"
+    bind_drive "$PCIE_BDF3" "$SERIAL3"
     say "fact: /dev/vfio/vfio $(stat -c '%A %U:%G' /dev/vfio/vfio)"
     [[ -z $(ls /sys/class/nvme/) ]] || fail "the kernel still has NVMe controllers: $(ls /sys/class/nvme/)"
 }

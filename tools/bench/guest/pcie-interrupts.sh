@@ -90,36 +90,13 @@ install() {
     mkdir -p "$DIR"
 }
 
-# The kernel's controller (nvme0...) of QEMU's drive with serial $1.
-ctrl_by_serial() {
-    local c
-    for c in /sys/class/nvme/nvme*; do
-        [[ $(tr -d ' ' <"$c/serial" 2>/dev/null) == "$1" && $(cat "$c/transport") == pcie ]] &&
-            { echo "${c##*/}"; return 0; }
-    done
-    return 1
-}
-
-driver_of() {
-    if [[ -e $1/driver ]]; then basename "$(readlink "$1/driver")"; else echo none; fi
-}
-
 # The drive by its serial, then on vfio-pci (docs/backends.md, pcie).
 bind() {
-    local dev group
     modprobe nvme # the systemd guest has no udev to load it for the drive
     wait_until 30 "the controller with serial $SERIAL" ctrl_by_serial "$SERIAL"
     BDF=$(basename "$(readlink -f "/sys/class/nvme/$(ctrl_by_serial "$SERIAL")/device")")
-    dev=/sys/bus/pci/devices/$BDF
-    modprobe vfio-pci
-    modprobe vfio_iommu_type1
-    echo vfio-pci >"$dev/driver_override"
-    [[ ! -e $dev/driver ]] || echo "$BDF" >"$dev/driver/unbind"
-    echo "$BDF" >/sys/bus/pci/drivers_probe
-    [[ $(driver_of "$dev") == vfio-pci ]] || fail "$BDF is bound to $(driver_of "$dev"), not vfio-pci"
-    group=$(basename "$(readlink "$dev/iommu_group")")
-    [[ -c /dev/vfio/$group ]] || fail "no /dev/vfio/$group for $BDF: $(ls -l /dev/vfio)"
-    say "drive $SERIAL at $BDF on vfio-pci, /dev/vfio/$group"
+    bind_vfio "$BDF"
+    say "drive $SERIAL at $BDF on vfio-pci, /dev/vfio/$VFIO_GROUP"
 }
 
 # nvmfd's session bus: a private dbus-daemon for the whole run.
