@@ -99,16 +99,7 @@ void VfioDevice::arm_release_request() {
         return;
     const int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (efd < 0) return;
-    std::vector<uint8_t> buf(sizeof(vfio_irq_set) + sizeof(int32_t));
-    auto* set = reinterpret_cast<vfio_irq_set*>(buf.data());
-    set->argsz = uint32_t(buf.size());
-    set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
-    set->index = VFIO_PCI_REQ_IRQ_INDEX;
-    set->start = 0;
-    set->count = 1;
-    const int32_t fd32 = efd;
-    std::memcpy(set->data, &fd32, sizeof fd32);
-    if (::ioctl(fd_, VFIO_DEVICE_SET_IRQS, set) != 0) {
+    if (!set_irq_eventfds(VFIO_PCI_REQ_IRQ_INDEX, std::vector<int>{efd})) {
         ::close(efd);
         return;
     }
@@ -138,18 +129,7 @@ Result<void> VfioDevice::bind_msix(const std::vector<int>& fds) {
     if (fds.empty() || fds.size() > msix_vectors_)
         return make_error(ErrorCode::NotSupported,
                           fmt::format("{} has {} MSI-X vectors; {} wanted", bdf_, msix_vectors_, fds.size()), kField);
-    std::vector<uint8_t> buf(sizeof(vfio_irq_set) + fds.size() * sizeof(int32_t));
-    auto* set = reinterpret_cast<vfio_irq_set*>(buf.data());
-    set->argsz = uint32_t(buf.size());
-    set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
-    set->index = VFIO_PCI_MSIX_IRQ_INDEX;
-    set->start = 0;
-    set->count = uint32_t(fds.size());
-    for (size_t i = 0; i < fds.size(); ++i) {
-        const int32_t fd = fds[i];
-        std::memcpy(set->data + i * sizeof(int32_t), &fd, sizeof fd);
-    }
-    if (::ioctl(fd_, VFIO_DEVICE_SET_IRQS, set) != 0)
+    if (!set_irq_eventfds(VFIO_PCI_MSIX_IRQ_INDEX, fds))
         return make_error(ErrorCode::Io, fmt::format("{}: binding MSI-X vectors: {}", bdf_, std::strerror(errno)),
                           kField);
     msix_bound_ = true;
@@ -158,13 +138,25 @@ Result<void> VfioDevice::bind_msix(const std::vector<int>& fds) {
 
 void VfioDevice::unbind_msix() {
     if (!msix_bound_) return;
-    vfio_irq_set set{};
-    set.argsz = sizeof set;
-    set.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER;
-    set.index = VFIO_PCI_MSIX_IRQ_INDEX;
-    set.count = 0;
-    ::ioctl(fd_, VFIO_DEVICE_SET_IRQS, &set);
+    set_irq_eventfds(VFIO_PCI_MSIX_IRQ_INDEX, {});
     msix_bound_ = false;
+}
+
+// One VFIO_DEVICE_SET_IRQS: `fds` signal interrupts 0.. of `index`; none
+// unbinds them all. False (errno set) when the kernel refuses.
+bool VfioDevice::set_irq_eventfds(uint32_t index, const std::vector<int>& fds) {
+    std::vector<uint8_t> buf(sizeof(vfio_irq_set) + fds.size() * sizeof(int32_t));
+    auto* set = reinterpret_cast<vfio_irq_set*>(buf.data());
+    set->argsz = uint32_t(buf.size());
+    set->flags = (fds.empty() ? VFIO_IRQ_SET_DATA_NONE : VFIO_IRQ_SET_DATA_EVENTFD) | VFIO_IRQ_SET_ACTION_TRIGGER;
+    set->index = index;
+    set->start = 0;
+    set->count = uint32_t(fds.size());
+    for (size_t i = 0; i < fds.size(); ++i) {
+        const int32_t fd = fds[i];
+        std::memcpy(set->data + i * sizeof(int32_t), &fd, sizeof fd);
+    }
+    return ::ioctl(fd_, VFIO_DEVICE_SET_IRQS, set) == 0;
 }
 
 Result<void> VfioDevice::reset() {

@@ -55,6 +55,7 @@ public:
     Result<void> reset();
 
 private:
+    bool set_irq_eventfds(uint32_t index, const std::vector<int>& fds);
     void arm_release_request();
     VfioDevice(std::shared_ptr<VfioGroup> group, int fd, std::string bdf)
         : group_(std::move(group)), fd_(fd), bdf_(std::move(bdf)) {}

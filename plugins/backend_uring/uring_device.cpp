@@ -4,22 +4,12 @@
 #include <cstring>
 #include <unistd.h>
 
+#include "core/runtime/byte_size.hpp"
 #include "core/runtime/log.hpp"
 #include "plugins/backend_uring/ring.hpp"
 #include "plugins/backend_uring/uring_channel.hpp"
 
 namespace nvmfd::plugins::uring {
-namespace {
-
-std::string human_size(uint64_t bytes) {
-    static constexpr const char* kUnits[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    unsigned u = 0;
-    while (u + 1 < std::size(kUnits) && bytes >= (1024ull << (10 * u)) && bytes % (1ull << (10 * (u + 1))) == 0) ++u;
-    if (u == 0) return fmt::format("{} bytes", bytes);
-    return fmt::format("{} {}", bytes >> (10 * u), kUnits[u]);
-}
-
-}  // namespace
 
 plugin::DeviceInfo UringDevice::info() const {
     const DeviceState& d = *state_;
@@ -79,7 +69,7 @@ plugin::Params UringDevice::persistent_params() const {
 std::string UringDevice::describe() const {
     const DeviceState& d = *state_;
     return fmt::format("{} ({}, {}, {}-byte blocks, {}{})", d.path, d.block_device ? "block device" : "file",
-                       human_size(d.size.load()), d.block_size,
+                       runtime::byte_size_text(d.size.load()), d.block_size,
                        d.direct                             ? std::string("O_DIRECT")
                        : d.direct_mode == DirectMode::Off ? std::string("buffered")
                                                           : fmt::format("buffered: {}", d.buffered_reason),

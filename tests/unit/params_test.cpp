@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "core/plugin/params.hpp"
+#include "core/runtime/byte_size.hpp"
 
 using namespace nvmfd::plugin;
 
@@ -26,4 +27,17 @@ TEST_CASE("booleans") {
     CHECK(*parse_bool("true", "b"));
     CHECK_FALSE(*parse_bool("off", "b"));
     CHECK_FALSE(parse_bool("maybe", "b"));
+}
+
+// The other direction, for log lines and descriptions: exact, in the largest unit that divides it.
+TEST_CASE("byte_size_text: the largest binary unit that divides the size exactly") {
+    using nvmfd::runtime::byte_size_text;
+    CHECK(byte_size_text(0) == "0 bytes");
+    CHECK(byte_size_text(512) == "512 bytes");
+    CHECK(byte_size_text(1024) == "1 KiB");
+    CHECK(byte_size_text(1536 * 1024) == "1536 KiB");
+    CHECK(byte_size_text(64ull << 20) == "64 MiB");
+    CHECK(byte_size_text((64ull << 20) + 512) == "67109376 bytes");
+    CHECK(byte_size_text(3ull << 40) == "3 TiB");
+    CHECK(byte_size_text(2048ull << 50) == "2048 PiB");
 }
