@@ -29,7 +29,7 @@ size_t pages(size_t bytes) { return (bytes + kPage - 1) / kPage; }
 
 }  // namespace
 
-Result<std::shared_ptr<Controller>> Controller::open(const std::string& bdf, InterruptMode interrupts) {
+Result<std::shared_ptr<Controller>> Controller::open(const std::string& bdf, InterruptMode interrupts, SglMode sgl) {
     std::shared_ptr<Controller> c(new Controller());
     auto container = VfioContainer::shared();
     if (!container) return nvmfd::unexpected(container.error());
@@ -37,11 +37,11 @@ Result<std::shared_ptr<Controller>> Controller::open(const std::string& bdf, Int
     auto device = VfioDevice::open(*c->container_, bdf);
     if (!device) return nvmfd::unexpected(device.error());
     c->device_ = std::move(*device);
-    if (auto r = c->bring_up(interrupts); !r) return nvmfd::unexpected(r.error());
+    if (auto r = c->bring_up(interrupts, sgl); !r) return nvmfd::unexpected(r.error());
     return c;
 }
 
-Result<void> Controller::bring_up(InterruptMode interrupt_mode) {
+Result<void> Controller::bring_up(InterruptMode interrupt_mode, SglMode sgl) {
     if (auto r = device_->enable_bus_master(); !r) return r;
     auto memory = DmaBlock::allocate(container_, 3 * kPage);
     if (!memory) return nvmfd::unexpected(memory.error());
@@ -53,6 +53,7 @@ Result<void> Controller::bring_up(InterruptMode interrupt_mode) {
     if (!done) return nvmfd::unexpected(done.error());
     identity_ = parse_identify_controller(id);
     recovery_ = Recovery(RecoveryLimits{3, 2, identity_.abort_limit});
+    if (auto r = choose_sgl_policy(sgl); !r) return r;
     for (uint16_t qid = granted_queues_; qid >= 1; --qid) free_qids_.push_back(qid);
     if (interrupt_mode != InterruptMode::Off) {
         auto vectors = set_up_vectors();
@@ -60,11 +61,48 @@ Result<void> Controller::bring_up(InterruptMode interrupt_mode) {
         if (!vectors) log::info("pcie {}: queues polled only: {}", bdf(), vectors.error().message);
     }
     log::info("pcie {}: {} (serial {}, firmware {}), {} I/O queue pairs, MDTS {} bytes, ONCS {:#x}, {}volatile "
-              "write cache, {}",
+              "write cache, {}, {}",
               bdf(), identity_.model, identity_.serial, identity_.firmware, granted_queues_, max_transfer_bytes(),
               identity_.oncs, identity_.volatile_write_cache ? "" : "no ",
-              interrupts() ? "MSI-X interrupts (busy-polling reactors poll)" : "polled queues");
+              interrupts() ? "MSI-X interrupts (busy-polling reactors poll)" : "polled queues",
+              sgl_policy_ == SglPolicy::Always  ? "SGLs for all data"
+              : sgl_policy_ == SglPolicy::Large ? fmt::format("SGLs for pieces of {} KiB on average or more, else PRPs",
+                                                              kSglThreshold / 1024)
+                                                : std::string("PRPs"));
     monitor_ = std::thread(&Controller::monitor, monitor_state_, weak_from_this());
+    return {};
+}
+
+Result<void> Controller::choose_sgl_policy(SglMode sgl) {
+    sgl_support_ = pcie::sgl_support(identity_.sgls);
+    if (sgl == SglMode::On && sgl_support_ == SglSupport::None)
+        return make_error(ErrorCode::NotSupported,
+                          fmt::format("{} does not take SGLs (Identify Controller SGLS {:#x}): use auto or off", bdf(),
+                                      identity_.sgls),
+                          "sgl");
+    sgl_policy_ = sgl_support_ == SglSupport::None || sgl == SglMode::Off ? SglPolicy::Never
+                  : sgl == SglMode::On                                   ? SglPolicy::Always
+                                                                         : SglPolicy::Large;
+    return {};
+}
+
+Result<void> Controller::accepts(InterruptMode interrupts_mode, SglMode sgl) const {
+    if (interrupts_mode != InterruptMode::Auto && (interrupts_mode == InterruptMode::On) != interrupts())
+        return make_error(ErrorCode::InvalidArgument,
+                          fmt::format("{}'s queues are {} (its other namespaces' setting): use auto or {}", bdf(),
+                                      interrupts() ? "interrupt-driven" : "polled", interrupts() ? "on" : "off"),
+                          "interrupts");
+    if (sgl == SglMode::On && sgl_policy_ != SglPolicy::Always)
+        return make_error(ErrorCode::InvalidArgument,
+                          fmt::format("{} {} (its other namespaces' setting or the drive): use auto or off", bdf(),
+                                      sgl_support_ == SglSupport::None ? "does not take SGLs"
+                                                                       : "uses SGLs for large pieces only"),
+                          "sgl");
+    if (sgl == SglMode::Off && sgl_policy_ != SglPolicy::Never)
+        return make_error(ErrorCode::InvalidArgument,
+                          fmt::format("{} uses SGLs (its other namespaces' setting): use auto or {}", bdf(),
+                                      sgl_policy_ == SglPolicy::Always ? "on" : "auto"),
+                          "sgl");
     return {};
 }
 
@@ -257,11 +295,7 @@ void Controller::reset(const std::string& why) {
     }
     for (const auto& u : held) {
         if (!ok) break;
-        const IoQueueMemory& q = u->queue_memory();
-        auto cq = admin(create_io_cq(q.qid, q.entries, q.cq_iova, q.interrupts, q.qid));
-        if (!cq) ok = nvmfd::unexpected(cq.error());
-        else if (auto sq = admin(create_io_sq(q.qid, q.entries, q.sq_iova, q.qid)); !sq)
-            ok = nvmfd::unexpected(sq.error());
+        ok = create_on_drive(u->queue_memory());
     }
     const auto next = recovery_.on_reset_done(bool(ok), std::chrono::steady_clock::now());
     if (!ok || next == Recovery::Action::Dead) {
@@ -366,17 +400,26 @@ Result<IoQueueMemory> Controller::create_io_queue(uint16_t wanted, bool interrup
     q.cq_iova = q.block->iova() + sq_pages * kPage;
     q.interrupts = interrupts && q.qid < vector_fds_.size();
     q.vector_fd = q.interrupts ? vector_fds_[q.qid] : -1;
-    auto cq = admin(create_io_cq(q.qid, q.entries, q.cq_iova, q.interrupts, q.qid));
-    auto sq = cq ? admin(create_io_sq(q.qid, q.entries, q.sq_iova, q.qid)) : Result<proto::Cqe>(cq);
-    if (!sq) {
-        if (cq) (void)admin(delete_io_cq(q.qid));
+    if (auto created = create_on_drive(q); !created) {
         std::lock_guard lock(admin_mutex_);
         free_qids_.push_back(q.qid);
-        return nvmfd::unexpected(sq.error());
+        return nvmfd::unexpected(created.error());
     }
     log::debug("pcie {}: I/O queue pair {} with {} entries, {}", bdf(), q.qid, q.entries,
                q.interrupts ? "interrupts" : "polled");
     return q;
+}
+
+// The CQ, then the SQ that completes into it; the CQ is deleted again
+// when the SQ is refused. For a new queue pair, and after a reset.
+Result<void> Controller::create_on_drive(const IoQueueMemory& q) {
+    auto cq = admin(create_io_cq(q.qid, q.entries, q.cq_iova, q.interrupts, q.qid));
+    if (!cq) return nvmfd::unexpected(cq.error());
+    if (auto sq = admin(create_io_sq(q.qid, q.entries, q.sq_iova, q.qid)); !sq) {
+        (void)admin(delete_io_cq(q.qid));
+        return nvmfd::unexpected(sq.error());
+    }
+    return {};
 }
 
 void Controller::delete_io_queue(const IoQueueMemory& q) {

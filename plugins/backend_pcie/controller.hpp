@@ -36,6 +36,7 @@
 #include "plugins/backend_pcie/prp.hpp"
 #include "plugins/backend_pcie/queue_core.hpp"
 #include "plugins/backend_pcie/recovery.hpp"
+#include "plugins/backend_pcie/sgl.hpp"
 #include "plugins/backend_pcie/vfio_device.hpp"
 
 namespace nvmfd::plugins::pcie {
@@ -74,8 +75,9 @@ public:
 class Controller : public std::enable_shared_from_this<Controller> {
 public:
     // `interrupts`: Off polls every queue; On needs MSI-X; Auto uses it
-    // when the drive has it.
-    static Result<std::shared_ptr<Controller>> open(const std::string& bdf, InterruptMode interrupts);
+    // when the drive has it. `sgl`: Off sends PRPs only; On needs the
+    // drive's SGL support and uses SGLs for all data; Auto for large pieces.
+    static Result<std::shared_ptr<Controller>> open(const std::string& bdf, InterruptMode interrupts, SglMode sgl);
     ~Controller();
     Controller(const Controller&) = delete;
     Controller& operator=(const Controller&) = delete;
@@ -90,6 +92,11 @@ public:
     Result<DriveNamespace> identify_namespace(uint32_t nsid);
     // Whether the drive's queues can raise interrupts (MSI-X eventfds).
     bool interrupts() const { return !vector_fds_.empty(); }
+    SglSupport sgl_support() const { return sgl_support_; }
+    SglPolicy sgl_policy() const { return sgl_policy_; }
+    // Another namespace of this drive asks for `interrupts` and `sgl`: a
+    // forced setting must match what the drive's queues already do.
+    Result<void> accepts(InterruptMode interrupts, SglMode sgl) const;
     // A new I/O queue pair of up to `entries` entries (capped by CAP.MQES),
     // created on the drive before this returns; `interrupts` (only if
     // interrupts()): its completions signal the queue's eventfd.
@@ -122,9 +129,11 @@ private:
         bool stopping = false;
     };
     Controller() = default;
-    Result<void> bring_up(InterruptMode interrupts);
+    Result<void> bring_up(InterruptMode interrupts, SglMode sgl);
+    Result<void> choose_sgl_policy(SglMode sgl);
     Result<void> set_up_vectors();
     Result<void> enable_and_configure();
+    Result<void> create_on_drive(const IoQueueMemory& q);
     static void monitor(std::shared_ptr<MonitorState> state, std::weak_ptr<Controller> controller);
     void handle(const Expiry& e);
     void check_health();
@@ -147,6 +156,8 @@ private:
     DriveController identity_;
     std::vector<uint16_t> free_qids_;
     uint16_t granted_queues_ = 0;
+    SglSupport sgl_support_ = SglSupport::None;
+    SglPolicy sgl_policy_ = SglPolicy::Never;
     bool enabled_ = false;
     std::vector<int> vector_fds_;  // by queue ID (0, the admin queue's, unused: -1)
 

@@ -30,6 +30,10 @@ void set_prp(proto::Sqe& sqe, uint64_t prp1, uint64_t prp2) {
     std::memcpy(reinterpret_cast<char*>(&sqe.sgl) + 8, &prp2, 8);
     sqe.flags &= 0x3f;  // PSDT 00b: PRPs
 }
+void set_sgl(proto::Sqe& sqe, const proto::SglDescriptor& dptr) {
+    sqe.sgl = dptr;
+    sqe.flags = uint8_t((sqe.flags & 0x3f) | 0x40);  // PSDT 01b: SGLs, no metadata pointer in use
+}
 uint64_t prp1_of(const proto::Sqe& sqe) {
     uint64_t v;
     std::memcpy(&v, reinterpret_cast<const char*>(&sqe.sgl), 8);
@@ -128,6 +132,7 @@ DriveController parse_identify_controller(const proto::IdentifyController& id) {
     c.oncs = id.oncs;
     c.volatile_write_cache = id.vwc & 1;
     c.abort_limit = uint8_t(id.acl + 1);
+    c.sgls = id.sgls;
     return c;
 }
 

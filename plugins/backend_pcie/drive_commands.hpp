@@ -1,8 +1,9 @@
 // The commands the PCIe backend sends a drive, built as SQEs (NVMe base
 // spec, admin and NVM command sets; field positions in the comments of
 // drive_commands.cpp), and what it reads back from Identify and from the
-// Number of Queues feature. The data pointer is PRP1/PRP2 (the SQE's DPTR,
-// typed as an SGL descriptor in core/proto for the fabrics side).
+// Number of Queues feature. The data pointer (the SQE's DPTR, typed as an
+// SGL descriptor in core/proto for the fabrics side) is PRP1/PRP2, or an
+// SGL descriptor for I/O on drives that take them.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,8 @@
 namespace nvmfd::plugins::pcie {
 
 void set_prp(proto::Sqe& sqe, uint64_t prp1, uint64_t prp2);
+// The data as an SGL (sgl.hpp): `dptr` in the DPTR, PSDT 01.
+void set_sgl(proto::Sqe& sqe, const proto::SglDescriptor& dptr);
 uint64_t prp1_of(const proto::Sqe& sqe);
 uint64_t prp2_of(const proto::Sqe& sqe);
 
@@ -43,6 +46,7 @@ struct DriveController {
     uint16_t oncs = 0;                    // optional NVM commands
     bool volatile_write_cache = false;    // VWC bit 0
     uint8_t abort_limit = 1;              // ACL + 1 concurrent aborts
+    uint32_t sgls = 0;                    // SGL support (sgl.hpp)
     bool supports(uint16_t oncs_bit) const { return oncs & oncs_bit; }
 };
 namespace oncs {

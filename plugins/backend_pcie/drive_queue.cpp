@@ -38,12 +38,13 @@ uint32_t index_of(uint64_t cookie) { return uint32_t(cookie >> 32); }
 }  // namespace
 
 DriveQueue::DriveQueue(const QueueMemory& memory, std::span<const PrpListPage> slot_pages, const DmaTranslator& dma,
-                       std::chrono::milliseconds timeout, uint32_t page_size, std::string name)
+                       std::chrono::milliseconds timeout, uint32_t page_size, std::string name, SglUse sgl)
     : core_(memory),
       pages_(slot_pages.begin(), slot_pages.end()),
       dma_(dma),
       timeout_(timeout),
       page_size_(page_size),
+      sgl_(sgl),
       parents_(core_.capacity()),
       piece_(page_size / 8 + 2),
       name_(std::move(name)) {
@@ -145,10 +146,7 @@ bool DriveQueue::send(const PlannedCommand& c, Parent& p, uint32_t parent, uint3
     const PrpListPage& page = pages_[*core_.next_slot()];
     if (c.data_bytes) {
         const size_t n = slice_segments(p.data, c.data_offset, c.data_bytes, piece_);
-        if (n == 0) return false;
-        auto prp = build_prp(std::span(piece_).first(n), page_size_, std::span(&page, 1));
-        if (!prp) return false;
-        set_prp(sqe, prp->prp1, prp->prp2);
+        if (n == 0 || !describe_data(sqe, std::span(piece_).first(n), page)) return false;
     } else if (c.range_count) {
         dsm_ranges(*p.io, *p.shape, c.first_range, c.range_count,
                    std::span(reinterpret_cast<proto::DsmRange*>(page.entries), page_size_ / sizeof(proto::DsmRange)));
@@ -156,6 +154,27 @@ bool DriveQueue::send(const PlannedCommand& c, Parent& p, uint32_t parent, uint3
     }
     core_.submit(sqe, cookie_of(parent, index), std::chrono::steady_clock::now() + timeout_);
     return true;
+}
+
+// The command's data pointer: an SGL when the policy prefers one for these
+// pieces, else PRPs; an SGL too when PRPs cannot describe them (a piece
+// starting or ending inside a page) and the drive takes SGLs.
+bool DriveQueue::describe_data(proto::Sqe& sqe, std::span<const DmaSegment> data, const PrpListPage& page) {
+    const bool sgl_first = prefer_sgl(sgl_.policy, data);
+    auto as_sgl = [&] {
+        auto d = build_sgl(data, sgl_.support, page, page_size_);
+        if (!d) return false;
+        set_sgl(sqe, *d);
+        ++sgl_commands_;
+        return true;
+    };
+    if (sgl_first && as_sgl()) return true;
+    if (auto prp = build_prp(data, page_size_, std::span(&page, 1))) {
+        set_prp(sqe, prp->prp1, prp->prp2);
+        ++prp_commands_;
+        return true;
+    }
+    return !sgl_first && sgl_.policy != SglPolicy::Never && as_sgl();
 }
 
 // `commands` of the parent's are done with `status`; the last one completes

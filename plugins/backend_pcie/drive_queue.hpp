@@ -1,7 +1,7 @@
 // A reactor's I/O queue pair on one drive, without VFIO: BlockIos in, drive
 // commands out, completions back (docs/pcie-design.md 9.4). Each BlockIo is
-// planned (io_plan), each command gets a slot (its PRP list page, or its
-// Dataset Management range list), the SQ doorbell is written once per
+// planned (io_plan), each command gets a slot (its PRP list or SGL page, or
+// its Dataset Management range list), the SQ doorbell is written once per
 // flush(), completions are reaped by poll(), and a BlockIo completes when
 // its last command has, with the worst status of them. A BlockIo's commands
 // go out as slots come free, BlockIos in the order they came.
@@ -19,6 +19,7 @@
 #include "plugins/backend_pcie/io_plan.hpp"
 #include "plugins/backend_pcie/prp.hpp"
 #include "plugins/backend_pcie/queue_core.hpp"
+#include "plugins/backend_pcie/sgl.hpp"
 
 namespace nvmfd::plugins::pcie {
 
@@ -34,9 +35,11 @@ class DriveQueue {
 public:
     // `slot_pages`: one page per slot (entries - 1), the drive's memory page
     // size each.
-    // `name` starts its log lines (the drive's PCI address).
+    // `name` starts its log lines (the drive's PCI address). `sgl`: when
+    // data goes as an SGL rather than PRPs (sgl.hpp).
     DriveQueue(const QueueMemory& memory, std::span<const PrpListPage> slot_pages, const DmaTranslator& dma,
-               std::chrono::milliseconds timeout, uint32_t page_size = 4096, std::string name = "pcie");
+               std::chrono::milliseconds timeout, uint32_t page_size = 4096, std::string name = "pcie",
+               SglUse sgl = {});
 
     // `shape` as a queue of this page size can carry it: the largest data
     // command capped to what one list page describes (2 MiB with 4 KiB
@@ -51,6 +54,10 @@ public:
     size_t poll();
 
     size_t commands_in_flight() const { return core_.outstanding(); }
+    // Data commands sent, by how their data was described (the log says so
+    // when the queue pair closes).
+    uint64_t prp_commands() const { return prp_commands_; }
+    uint64_t sgl_commands() const { return sgl_commands_; }
     size_t waiting() const { return backlog_.size() + sending_.size() + resend_.size(); }
     const QueueCore& core() const { return core_; }
 
@@ -104,6 +111,7 @@ private:
     void pump();
     bool send_some(uint32_t parent);  // true when all its commands are out
     bool send(const PlannedCommand& c, Parent& p, uint32_t parent, uint32_t index);
+    bool describe_data(proto::Sqe& sqe, std::span<const DmaSegment> data, const PrpListPage& page);
     void complete_command(uint64_t cookie, const proto::Cqe& cqe);
     void settle(uint32_t parent, uint32_t commands, plugin::IoStatus status, uint16_t device_status = 0);
     void report(const plugin::BlockIo& io, uint32_t nsid, plugin::IoStatus status, uint16_t device_status);
@@ -113,6 +121,7 @@ private:
     const DmaTranslator& dma_;
     std::chrono::milliseconds timeout_;
     uint32_t page_size_;
+    SglUse sgl_;
     std::vector<Parent> parents_;
     std::vector<uint32_t> free_parents_;
     std::deque<uint32_t> sending_;            // parents with commands not yet sent, in order
@@ -124,6 +133,7 @@ private:
     bool failed_ = false;
     plugin::IoStatus failed_status_ = plugin::IoStatus::Unavailable;
     uint64_t failures_ = 0;
+    uint64_t prp_commands_ = 0, sgl_commands_ = 0;
     std::string name_;
 };
 

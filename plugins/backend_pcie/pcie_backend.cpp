@@ -40,15 +40,11 @@ public:
                                           options->device, options->nsid),
                               "nsid");
         auto controller = registry_->controllers[options->device].lock();
-        if (controller && options->interrupts != InterruptMode::Auto &&
-            (options->interrupts == InterruptMode::On) != controller->interrupts())
-            return make_error(ErrorCode::InvalidArgument,
-                              fmt::format("{}'s queues are {} (its other namespaces' setting): use auto or {}",
-                                          options->device, controller->interrupts() ? "interrupt-driven" : "polled",
-                                          controller->interrupts() ? "on" : "off"),
-                              "interrupts");
-        if (!controller) {
-            auto opened = Controller::open(options->device, options->interrupts);
+        if (controller) {
+            if (auto ok = controller->accepts(options->interrupts, options->sgl); !ok)
+                return nvmfd::unexpected(ok.error());
+        } else {
+            auto opened = Controller::open(options->device, options->interrupts, options->sgl);
             if (!opened) return nvmfd::unexpected(opened.error());
             controller = *opened;
             registry_->controllers[options->device] = controller;

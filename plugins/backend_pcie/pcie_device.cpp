@@ -1,5 +1,6 @@
 #include "plugins/backend_pcie/pcie_device.hpp"
 
+#include "core/runtime/byte_size.hpp"
 #include "core/runtime/log.hpp"
 #include "plugins/backend_pcie/pcie_channel.hpp"
 
@@ -45,24 +46,19 @@ std::unique_ptr<plugin::IoChannel> PcieDevice::create_channel(runtime::Reactor& 
 }
 
 plugin::Params PcieDevice::persistent_params() const {
-    const char* interrupts = options_.interrupts == InterruptMode::On    ? "on"
-                             : options_.interrupts == InterruptMode::Off ? "off"
-                                                                         : "auto";
     return {{"device", options_.device},
             {"nsid", std::to_string(options_.nsid)},
             {"queue_depth", std::to_string(options_.queue_depth)},
             {"io_timeout_ms", std::to_string(options_.io_timeout.count())},
-            {"interrupts", interrupts}};
+            {"interrupts", auto_on_off_name(options_.interrupts)},
+            {"sgl", auto_on_off_name(options_.sgl)}};
 }
 
 std::string PcieDevice::describe() const {
     const DriveController& id = controller_->identity();
     const uint64_t bytes = ns_.blocks * ns_.block_size;
-    const std::string size = bytes % (1ull << 30) == 0 ? fmt::format("{} GiB", bytes >> 30)
-                             : bytes % (1ull << 20) == 0 ? fmt::format("{} MiB", bytes >> 20)
-                                                         : fmt::format("{} bytes", bytes);
     return fmt::format("{} nsid {} ({} {}, {}, {}-byte blocks)", options_.device, options_.nsid, id.model, id.serial,
-                       size, ns_.block_size);
+                       runtime::byte_size_text(bytes), ns_.block_size);
 }
 
 }  // namespace nvmfd::plugins::pcie

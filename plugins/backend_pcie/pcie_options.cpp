@@ -7,7 +7,7 @@
 namespace nvmfd::plugins::pcie {
 namespace {
 
-constexpr const char* kKnownKeys = "device, nsid, queue_depth, io_timeout_ms, interrupts";
+constexpr const char* kKnownKeys = "device, nsid, queue_depth, io_timeout_ms, interrupts, sgl";
 
 // `n` hex digits at the front of `s`, no more than `max`.
 bool hex_field(std::string_view& s, size_t n, unsigned max, unsigned& out) {
@@ -30,7 +30,18 @@ bool take(std::string_view& s, char c) {
     return true;
 }
 
+Result<AutoOnOff> parse_auto_on_off(std::string_view value, std::string_view key) {
+    if (value == "auto") return AutoOnOff::Auto;
+    if (value == "on") return AutoOnOff::On;
+    if (value == "off") return AutoOnOff::Off;
+    return make_error(ErrorCode::InvalidArgument, fmt::format("'{}' is not auto, on or off", value), std::string(key));
+}
+
 }  // namespace
+
+const char* auto_on_off_name(AutoOnOff v) {
+    return v == AutoOnOff::On ? "on" : v == AutoOnOff::Off ? "off" : "auto";
+}
 
 Result<std::string> normalize_pci_address(std::string_view text, std::string_view field) {
     std::string_view s = text;
@@ -72,11 +83,10 @@ Result<PcieOptions> parse_pcie_options(const plugin::Params& params) {
             if (*v < 100 || *v > 600000)
                 return make_error(ErrorCode::InvalidArgument, fmt::format("must be 100 to 600000, not {}", value), key);
             o.io_timeout = std::chrono::milliseconds(*v);
-        } else if (key == "interrupts") {
-            if (value == "auto") o.interrupts = InterruptMode::Auto;
-            else if (value == "on") o.interrupts = InterruptMode::On;
-            else if (value == "off") o.interrupts = InterruptMode::Off;
-            else return make_error(ErrorCode::InvalidArgument, fmt::format("'{}' is not auto, on or off", value), key);
+        } else if (key == "interrupts" || key == "sgl") {
+            auto v = parse_auto_on_off(value, key);
+            if (!v) return nvmfd::unexpected(v.error());
+            (key == "sgl" ? o.sgl : o.interrupts) = *v;
         } else {
             return make_error(ErrorCode::InvalidArgument,
                               fmt::format("unknown pcie backend parameter (known: {})", kKnownKeys), key);

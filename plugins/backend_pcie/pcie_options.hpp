@@ -13,7 +13,11 @@
 
 namespace nvmfd::plugins::pcie {
 
-enum class InterruptMode { Auto, On, Off };
+// A drive setting nvmfd chooses by default (auto) or the admin forces.
+enum class AutoOnOff { Auto, On, Off };
+using InterruptMode = AutoOnOff;  // MSI-X completions (auto: unless the reactor busy-polls)
+using SglMode = AutoOnOff;        // SGLs (auto: for large pieces, when the drive takes them; sgl.hpp)
+const char* auto_on_off_name(AutoOnOff v);
 
 struct PcieOptions {
     std::string device;             // PCI address, normalized: "0000:3b:00.0"
@@ -21,6 +25,7 @@ struct PcieOptions {
     uint16_t queue_depth = 256;     // entries per I/O queue (at most the drive's MQES + 1)
     std::chrono::milliseconds io_timeout{10000};
     InterruptMode interrupts = InterruptMode::Auto;
+    SglMode sgl = SglMode::Auto;
 };
 
 Result<PcieOptions> parse_pcie_options(const plugin::Params& params);

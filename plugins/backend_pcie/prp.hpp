@@ -23,6 +23,7 @@ namespace nvmfd::plugins::pcie {
 struct DmaSegment {
     uint64_t iova = 0;
     uint64_t len = 0;
+    bool operator==(const DmaSegment&) const = default;
 };
 
 // One page for PRP list entries: where the driver writes it, and where the

@@ -84,11 +84,19 @@ QueuePair::QueuePair(Token, runtime::Reactor& reactor, std::shared_ptr<Controlle
       controller_(std::move(controller)),
       pool_(std::move(pool)),
       memory_(std::move(memory)),
-      queue_(memory_.rings, memory_.slot_pages, *this, timeout, 4096, "pcie " + controller_->bdf()) {}
+      queue_(memory_.rings, memory_.slot_pages, *this, timeout, 4096, "pcie " + controller_->bdf(),
+             SglUse{controller_->sgl_policy(), controller_->sgl_support()}) {}
 
 QueuePair::~QueuePair() {
     // The drive must stop using the queue's memory before it is unmapped.
-    if (!deleted_on_drive_) controller_->delete_io_queue(memory_);
+    if (!deleted_on_drive_) delete_on_drive();
+}
+
+void QueuePair::delete_on_drive() {
+    controller_->delete_io_queue(memory_);
+    deleted_on_drive_ = true;
+    log::info("pcie {}: I/O queue pair {} deleted; its data commands: {} with PRPs, {} with SGLs", controller_->bdf(),
+              memory_.qid, queue_.prp_commands(), queue_.sgl_commands());
 }
 
 // Every 100 ms on the reactor: the oldest command past its deadline, if
@@ -164,8 +172,7 @@ void QueuePair::remove_channel() {
 void QueuePair::close_if_unused() {
     if (channels_.load() > 0 || queue_.commands_in_flight() > 0 || queue_.waiting() > 0 || !reactor_) return;
     runtime::Reactor* reactor = reactor_;
-    controller_->delete_io_queue(memory_);
-    deleted_on_drive_ = true;
+    delete_on_drive();
     reactor->set_local(local_key(*controller_), nullptr);  // detaches; the last holder frees it
 }
 

@@ -95,6 +95,7 @@ public:
     const IoQueueMemory& queue_memory() const override { return memory_; }
 
 private:
+    void delete_on_drive();  // and logs what the queue pair carried
     void close_if_unused();
     void arm_timeout_check();
 

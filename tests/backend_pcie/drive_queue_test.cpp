@@ -55,14 +55,15 @@ struct Rig {
     std::unique_ptr<DriveQueue> q;
     DriveShape fitted;
 
-    Rig(uint16_t entries, DriveShape shape) : drive(entries, shape.block_size, shape.num_blocks), lists(entries) {
+    Rig(uint16_t entries, DriveShape shape, SglUse sgl = {})
+        : drive(entries, shape.block_size, shape.num_blocks), lists(entries) {
         drive.map(kDataIova, data.base, data.count * kPage);
         drive.map(kListIova, lists.base, lists.count * kPage);
         for (uint16_t i = 0; i + 1 < entries; ++i)
             slot_pages.push_back({reinterpret_cast<uint64_t*>(lists.base + i * kPage), kListIova + i * kPage});
         q = std::make_unique<DriveQueue>(
             QueueMemory{drive.q.sq.data(), drive.q.cq.data(), entries, &drive.q.sq_doorbell, &drive.q.cq_doorbell},
-            slot_pages, dma, std::chrono::seconds(10));
+            slot_pages, dma, std::chrono::seconds(10), kPage, "pcie", sgl);
         fitted = q->fit(shape);
     }
     void submit(BlockIo& io) { q->submit(io, fitted); }
@@ -106,14 +107,15 @@ void on_done(BlockIo& io) {
     ++op->completions;
 }
 
-// A BlockIo over pool pages starting at page `first`.
-void setup(Op& op, Rig& r, IoOp kind, uint64_t offset, uint64_t length, size_t first_page) {
+// A BlockIo over pool pages starting at page `first`, in iovecs of
+// `iov_bytes` (a pool merges adjacent pages into one iovec).
+void setup(Op& op, Rig& r, IoOp kind, uint64_t offset, uint64_t length, size_t first_page, uint64_t iov_bytes = kPage) {
     op.io.op = kind;
     op.io.offset = offset;
     op.io.length = length;
     op.iov.clear();
-    for (uint64_t done = 0; done < length; done += kPage)
-        op.iov.push_back({r.data.base + (first_page + done / kPage) * kPage, std::min<uint64_t>(kPage, length - done)});
+    for (uint64_t done = 0; done < length; done += iov_bytes)
+        op.iov.push_back({r.data.base + first_page * kPage + done, std::min<uint64_t>(iov_bytes, length - done)});
     op.io.iov = op.iov.data();
     op.io.iov_count = uint32_t(op.iov.size());
     op.io.on_complete = on_done;
@@ -122,10 +124,11 @@ void setup(Op& op, Rig& r, IoOp kind, uint64_t offset, uint64_t length, size_t f
 
 }  // namespace
 
-TEST_CASE("drive queue: writes and reads of many sizes through 7 slots, split at MDTS, come back as written") {
-    Rig r(8, shape());
+// Rounds of up to four concurrent writes of up to 1 MiB to distinct
+// regions, then reads of them all: the data must come back as written.
+void write_then_read(Rig& r, int rounds, uint64_t iov_bytes = kPage) {
     std::mt19937_64 rng(42);
-    for (int round = 0; round < 30; ++round) {
+    for (int round = 0; round < rounds; ++round) {
         // Up to four concurrent writes to distinct regions, then read them all back.
         std::vector<Op> ops(4);
         std::vector<std::pair<uint64_t, uint64_t>> where;
@@ -133,7 +136,7 @@ TEST_CASE("drive queue: writes and reads of many sizes through 7 slots, split at
             const uint64_t blocks = 1 + rng() % 2048;  // up to 1 MiB
             const uint64_t lba = (i * 8192) + rng() % (8192 - blocks);
             where.push_back({lba * 512, blocks * 512});
-            setup(ops[i], r, IoOp::Write, lba * 512, blocks * 512, i * 256);
+            setup(ops[i], r, IoOp::Write, lba * 512, blocks * 512, i * 256, iov_bytes);
             for (uint64_t b = 0; b < blocks * 512; ++b) r.data.base[i * 256 * kPage + b] = uint8_t(rng());
             r.submit(ops[i].io);
         }
@@ -146,7 +149,7 @@ TEST_CASE("drive queue: writes and reads of many sizes through 7 slots, split at
         }
         std::memset(r.data.base, 0, r.data.count * kPage);
         for (size_t i = 0; i < ops.size(); ++i) {
-            setup(ops[i], r, IoOp::Read, where[i].first, where[i].second, i * 256);
+            setup(ops[i], r, IoOp::Read, where[i].first, where[i].second, i * 256, iov_bytes);
             r.submit(ops[i].io);
         }
         r.settle();
@@ -155,7 +158,76 @@ TEST_CASE("drive queue: writes and reads of many sizes through 7 slots, split at
             CHECK(std::memcmp(r.data.base + i * 256 * kPage, written[i].data(), where[i].second) == 0);
         }
     }
+}
+
+TEST_CASE("drive queue: writes and reads of many sizes through 7 slots, split at MDTS, come back as written") {
+    Rig r(8, shape());
+    write_then_read(r, 30);
     CHECK(r.drive.commands > 240);  // 240 BlockIos and their splits
+    CHECK(r.drive.sgl_commands == 0);  // sgl=off, or a drive without SGLs: PRPs only
+}
+
+TEST_CASE("drive queue: with sgl=on every data command goes to the drive as an SGL, and the data comes back") {
+    Rig r(8, shape(), SglUse{SglPolicy::Always, SglSupport::Any});
+    write_then_read(r, 10);
+    CHECK(r.drive.sgl_commands > 80);
+    CHECK(r.drive.prp_commands == 0);
+    CHECK(r.q->sgl_commands() == r.drive.sgl_commands);  // what the queue pair logs when it closes
+    CHECK(r.q->prp_commands() == 0);
+}
+
+TEST_CASE("drive queue: with sgl=auto, 4 KiB pieces go as PRPs and large ones as SGLs") {
+    Rig r(8, shape(), SglUse{SglPolicy::Large, SglSupport::Any});
+    write_then_read(r, 5);  // a page per iovec: 4 KiB on average
+    CHECK(r.drive.sgl_commands == 0);
+    const uint64_t prps = r.drive.prp_commands;
+    CHECK(prps > 40);
+    write_then_read(r, 5, 1 << 20);  // one iovec each: pieces of up to 128 KiB (MDTS)
+    CHECK(r.drive.sgl_commands > 40);
+    CHECK(r.drive.prp_commands - prps < r.drive.sgl_commands);  // only short last pieces
+}
+
+TEST_CASE("drive queue: data PRPs cannot describe (pieces inside pages) goes as an SGL when the drive takes them") {
+    // Three pieces, none starting or ending on a page, 1 KiB in all.
+    auto odd_write = [](Rig& r, Op& op) {
+        op.io.op = IoOp::Write;
+        op.io.offset = 8192;
+        op.io.length = 1024;
+        op.iov = {{r.data.base + 100, 600}, {r.data.base + 3 * kPage + 8, 400}, {r.data.base + 5 * kPage + 1, 24}};
+        for (uint32_t i = 0; i < 1024; ++i) {
+            uint64_t at = i;
+            for (const iovec& v : op.iov) {
+                if (at < v.iov_len) {
+                    static_cast<uint8_t*>(v.iov_base)[at] = uint8_t(i * 7 + 1);
+                    break;
+                }
+                at -= v.iov_len;
+            }
+        }
+        op.io.iov = op.iov.data();
+        op.io.iov_count = 3;
+        op.io.on_complete = on_done;
+        op.io.owner = &op;
+        r.submit(op.io);
+        r.settle();
+    };
+    SUBCASE("sgl=auto on a drive with SGLs: written where the host meant") {
+        Rig r(4, shape(), SglUse{SglPolicy::Large, SglSupport::Any});
+        Op w;
+        odd_write(r, w);
+        CHECK(w.got == IoStatus::Ok);
+        CHECK(r.drive.sgl_commands == 1);
+        for (uint32_t i = 0; i < 1024; ++i) CHECK(r.drive.disk[8192 + i] == uint8_t(i * 7 + 1));
+    }
+    SUBCASE("PRPs only, or a drive that wants whole dwords: the write fails, nothing reaches the drive") {
+        for (SglUse use : {SglUse{}, SglUse{SglPolicy::Large, SglSupport::DwordAligned}}) {
+            Rig r(4, shape(), use);
+            Op w;
+            odd_write(r, w);
+            CHECK(w.got == IoStatus::WriteFault);
+            CHECK(r.drive.commands == 0);
+        }
+    }
 }
 
 TEST_CASE("drive queue: write zeroes, deallocate and flush reach the drive") {

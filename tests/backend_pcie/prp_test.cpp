@@ -54,13 +54,6 @@ std::vector<DmaSegment> merged(std::vector<DmaSegment> v) {
     return out;
 }
 
-bool same(const std::vector<DmaSegment>& a, const std::vector<DmaSegment>& b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (a[i].iova != b[i].iova || a[i].len != b[i].len) return false;
-    return true;
-}
-
 }  // namespace
 
 TEST_CASE("prp: one contiguous buffer at every dword offset and lengths from one dword to many pages") {
@@ -72,7 +65,7 @@ TEST_CASE("prp: one contiguous buffer at every dword offset and lengths from one
             const std::vector<DmaSegment> data{{0x10'0000'0000ull + offset, len}};
             auto prp = build_prp(data, kPage, lists.pages);
             REQUIRE_MESSAGE(prp, "offset " << offset << " len " << len << ": " << prp.error().describe());
-            CHECK_MESSAGE(same(device_view(*prp, len, lists), data), "offset " << offset << " len " << len);
+            CHECK_MESSAGE((device_view(*prp, len, lists) == data), "offset " << offset << " len " << len);
             CHECK(prp->list_pages_used <= prp_list_pages_for(len, kPage, offset));
         }
     }
@@ -94,7 +87,7 @@ TEST_CASE("prp: scattered pages (a reactor pool's iovecs), with a list that chai
     CHECK(prp->list_pages_used == 3);
     uint64_t len = 0;
     for (auto& s : data) len += s.len;
-    CHECK(same(device_view(*prp, len, lists), merged(data)));
+    CHECK((device_view(*prp, len, lists) == merged(data)));
     // Two list pages are not enough: refused, not overrun.
     ListPages short_lists(2);
     auto refused = build_prp(data, kPage, short_lists.pages);
@@ -109,7 +102,7 @@ TEST_CASE("prp: exactly one list page full, and one entry more") {
         auto prp = build_prp(data, kPage, lists.pages);
         REQUIRE(prp);
         CHECK(prp->list_pages_used == (pages - 1 <= 512 ? 1u : 2u));
-        CHECK(same(device_view(*prp, pages * kPage, lists), data));
+        CHECK((device_view(*prp, pages * kPage, lists) == data));
     }
 }
 
@@ -133,7 +126,7 @@ TEST_CASE("prp: what PRPs cannot describe is refused, naming the data") {
     const std::vector<DmaSegment> ok{{base + 512, kPage - 512}, {base + 4 * kPage, kPage}};
     auto r = build_prp(ok, kPage, lists.pages);
     REQUIRE(r);
-    CHECK(same(device_view(*r, kPage - 512 + kPage, lists), ok));
+    CHECK((device_view(*r, kPage - 512 + kPage, lists) == ok));
 }
 
 TEST_CASE("prp: list pages needed for the largest transfer a slot carries") {

@@ -12,8 +12,8 @@
 # the 512-byte sectors READ_ERR and writes of WRITE_ERR, and nothing next to
 # them. bind: the drives to vfio-pci (driver_override), /dev/vfio/N's mode
 # and its group's members. Then nvmfd under its unit: export (both drives
-# as namespaces 1 and 2 with nvmfctl, drive 1 with MSI-X interrupts, drive 2
-# polled; the refusals naming their field),
+# as namespaces 1 and 2 with nvmfctl, drive 1 with MSI-X interrupts and
+# SGLs, drive 2 polled with PRPs; the refusals naming their field),
 # identify (size, LBA format, ONCS and VWC as the host sees them),
 # data-integrity (parallel O_DIRECT 4 KiB to 1 MiB, above the drive's MDTS;
 # again on SERIAL1's second namespace, 4 KiB blocks, as nvmfd namespace 4:
@@ -24,7 +24,8 @@
 # a read past the end), on-disk (a random MiB at IMAGE_OFFSET of each drive,
 # announced on the console as @@PCIE-IMAGE:SERIAL:OFFSET:BYTES:SHA256@@ for
 # the host to compare with the image file after power-off, read back after
-# a restart of nvmfd), recovery (SERIAL3, a drive that takes 2 s a command:
+# a restart of nvmfd, and nvmfd's count of SGL and PRP commands per
+# drive until then), recovery (SERIAL3, a drive that takes 2 s a command:
 # timeouts, Aborts, controller resets, then the drive given up while drive 1
 # serves), removal (SERIAL2 unplugged under a reader: released to the
 # kernel, Namespace Not Ready at the host, drive 1 serving), stop (the
@@ -213,18 +214,23 @@ export_drives() {
     # The host bridge: a PCI function on no VFIO driver.
     refused "a function not bound to vfio-pci" device \
         nvmfctl namespace add "$SUBNQN" --backend pcie --param device=0000:00:00.0
-    nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF1" --param nsid=1 --nsid 1
+    # Drive 1 with SGLs for all data (QEMU's drive takes them), drive 2
+    # with PRPs only: both ways of describing data serve in this scenario.
+    nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF1" --param nsid=1 --param sgl=on --nsid 1
     # Interrupts by default: the drive's MSI-X vectors bound to eventfds.
-    journalctl -u "$UNIT" --no-pager | grep -q "pcie $PCIE_BDF1: .*, MSI-X interrupts" ||
-        fail "drive $SERIAL1's queues are not interrupt-driven by default"
+    journalctl -u "$UNIT" --no-pager | grep -q "pcie $PCIE_BDF1: .*, MSI-X interrupts.*, SGLs for all data" ||
+        fail "drive $SERIAL1's queues are not interrupt-driven by default, or not using SGLs with sgl=on"
     refused "polled queues on a drive whose other namespaces use interrupts" interrupts \
         nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF1" --param nsid=2 --param interrupts=off
+    refused "PRPs only on a drive whose other namespaces use SGLs" sgl \
+        nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF1" --param nsid=2 --param sgl=off
     refused "the same drive namespace twice" nsid \
         nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF1" --param nsid=1 --nsid 3
     # Drive 2 polled: both completion modes serve in this scenario.
-    nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF2" --param interrupts=off --nsid 2
-    journalctl -u "$UNIT" --no-pager | grep -q "pcie $PCIE_BDF2: .*, polled queues" ||
-        fail "drive $SERIAL2's queues are not polled with interrupts=off"
+    nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF2" --param interrupts=off --param sgl=off \
+        --nsid 2
+    journalctl -u "$UNIT" --no-pager | grep -q "pcie $PCIE_BDF2: .*, polled queues, PRPs$" ||
+        fail "drive $SERIAL2's queues are not polled with interrupts=off, or not PRPs only with sgl=off"
     # The drive's second namespace (4 KiB blocks) beside its first: one
     # controller, one queue pair per reactor, two block sizes.
     nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF1" --param nsid=2 --nsid 4
@@ -334,6 +340,7 @@ on_disk_and_restart() {
     nvme disconnect -n "$SUBNQN"
     systemctl restart "$UNIT"
     wait_until 30 "$UNIT to be active again" unit_active
+    data_pointers_used
     nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$SUBNQN" "${HOSTID_ARGS[@]}"
     n=0
     for serial in "$SERIAL1" "$SERIAL2"; do
@@ -343,6 +350,29 @@ on_disk_and_restart() {
             fail "$serial's pattern read back wrong after the restart"
     done
     nvme disconnect -n "$SUBNQN"
+}
+
+# What each drive's queue pairs carried until the restart, as nvmfd logs
+# it when it deletes them: drive 1 (sgl=on) every data command as an SGL,
+# drive 2 (sgl=off) every one with PRPs. The data checked above went that
+# way: QEMU's drive refuses an SGL it cannot walk.
+data_pointers_used() {
+    local out prp1 sgl1 prp2 sgl2
+    out=$(journalctl -u "$UNIT" --no-pager)
+    read -r prp1 sgl1 < <(pointer_totals "$PCIE_BDF1" <<<"$out")
+    read -r prp2 sgl2 < <(pointer_totals "$PCIE_BDF2" <<<"$out")
+    say "data commands until the restart: $SERIAL1 $sgl1 as SGLs and $prp1 with PRPs; $SERIAL2 $prp2 with PRPs and $sgl2 as SGLs"
+    ((sgl1 > 0 && prp1 == 0)) || fail "drive $SERIAL1 (sgl=on) did not carry its data as SGLs"
+    ((prp2 > 0 && sgl2 == 0)) || fail "drive $SERIAL2 (sgl=off) did not carry its data with PRPs"
+    grep -q "pcie $PCIE_BDF1: .*, SGLs for all data" <<<"$(journalctl -u "$UNIT" --no-pager -n 200)" ||
+        fail "after the restart, drive $SERIAL1 lost its sgl=on"
+}
+# Sums "pcie BDF: I/O queue pair N deleted; its data commands: P with PRPs, S with SGLs" lines.
+pointer_totals() {
+    awk -v tag="pcie $1: I/O queue pair" 'index($0, tag) && /deleted; its data commands/ {
+        for (i = 1; i <= NF; i++) { if ($(i + 1) == "with" && $(i + 2) ~ /^PRPs/) p += $i
+                                    if ($(i + 1) == "with" && $(i + 2) ~ /^SGLs/) s += $i } }
+        END { print p + 0, s + 0 }'
 }
 
 # A second nvmfd (on a session bus of its own) cannot take a drive the
@@ -374,6 +404,8 @@ recovery() {
     local since d1 d3 out
     since=$(date '+%Y-%m-%d %H:%M:%S')
     nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF3" --param io_timeout_ms=1000 --nsid 3
+    journal_has "$since" "pcie $PCIE_BDF3: .*, SGLs for pieces of 32 KiB on average or more, else PRPs" ||
+        fail "drive $SERIAL3 (sgl=auto) does not use SGLs for large pieces"
     host_id_args "$HOSTNQN"
     nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$SUBNQN" "${HOSTID_ARGS[@]}"
     d1=$(wait_for_blockdev "$SUBNQN" 1)
