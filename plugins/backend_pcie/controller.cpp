@@ -69,6 +69,7 @@ Result<void> Controller::bring_up(InterruptMode interrupt_mode, SglMode sgl) {
               : sgl_policy_ == SglPolicy::Large ? fmt::format("SGLs for pieces of {} KiB on average or more, else PRPs",
                                                               kSglThreshold / 1024)
                                                 : std::string("PRPs"));
+    arm_events();
     monitor_ = std::thread(&Controller::monitor, monitor_state_, weak_from_this());
     return {};
 }
@@ -150,6 +151,7 @@ Result<void> Controller::enable_and_configure() {
         cap_ = *cap;
         enabled_ = true;
         const uint32_t stride = cap_.doorbell_stride();
+        event_completions_.clear();  // the drive forgot its requests too
         admin_queue_.emplace(QueueMemory{reinterpret_cast<proto::Sqe*>(admin_memory_->data()),
                                          reinterpret_cast<proto::Cqe*>(admin_memory_->data() + kPage), kAdminEntries,
                                          device_->register_address(regs::sq_tail_doorbell(0, stride)),
@@ -274,7 +276,8 @@ void Controller::check_health() {
     if (dead_ || !enabled_) return;
     const uint32_t csts = device_->read32(regs::kCsts);
     if (csts == regs::kAllOnes) return go_dead("its registers read all ones: the device is gone");
-    if (csts & regs::csts::kFatal) reset("the controller reports a fatal status (CSTS.CFS)");
+    if (csts & regs::csts::kFatal) return reset("the controller reports a fatal status (CSTS.CFS)");
+    check_events();
 }
 
 // Hold every queue pair, disable and enable the controller (the drive
@@ -303,6 +306,7 @@ void Controller::reset(const std::string& why) {
                           : fmt::format("the reset failed: {}", ok.error().message));
     }
     for (const auto& u : held) u->on_reactor([u] { u->resume_after_reset(); });
+    arm_events();
     log::warn("pcie {}: controller reset; {} queue pairs resumed", bdf(), held.size());
 }
 
@@ -332,7 +336,10 @@ Result<proto::Cqe> Controller::admin(proto::Sqe sqe, std::chrono::milliseconds t
     admin_queue_->ring();
     std::optional<proto::Cqe> done;
     for (auto wait = std::chrono::microseconds(10);; wait = std::min(wait * 2, std::chrono::microseconds(1000))) {
-        admin_queue_->reap([&](uint64_t, const proto::Cqe& cqe) { done = cqe; });
+        admin_queue_->reap([&](uint64_t cookie, const proto::Cqe& cqe) {
+            if (cookie == kEventCookie) event_completions_.push_back(cqe);
+            else done = cqe;
+        });
         if (done) break;
         if (device_->read32(regs::kCsts) == regs::kAllOnes)
             return make_error(ErrorCode::Io, fmt::format("{}: the device is gone (its registers read all ones)", bdf()),

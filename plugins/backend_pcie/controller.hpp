@@ -140,6 +140,14 @@ private:
     void reset(const std::string& why);
     void go_dead(const std::string& why);
     std::vector<std::shared_ptr<QueueUser>> users();
+    // The drive's asynchronous events (controller_events.cpp): asked for
+    // at bring-up and after a reset; completions, which any admin() call
+    // may reap, handled by the monitor thread.
+    void arm_events();
+    void check_events();
+    void handle_event(const proto::Cqe& cqe);
+    bool request_event();  // under admin_mutex_
+    static constexpr uint64_t kEventCookie = 1;  // an event request's, on the admin queue (admin()'s are 0)
     // One admin command, waited for (polled) up to `timeout`; with
     // `data_out`, the 4 KiB the drive wrote into the admin data page
     // (whose IOVA admin_data_iova() is) are copied there.
@@ -152,6 +160,8 @@ private:
     std::unique_ptr<DmaBlock> admin_memory_;  // SQ page, CQ page, one 4 KiB data page
     std::mutex admin_mutex_;
     std::optional<QueueCore> admin_queue_;
+    std::vector<proto::Cqe> event_completions_;  // under admin_mutex_
+    uint32_t reported_events_ = 0;               // what the drive agreed to report
     regs::Cap cap_;
     DriveController identity_;
     std::vector<uint16_t> free_qids_;

@@ -97,6 +97,24 @@ proto::Sqe abort_command(uint16_t sqid, uint16_t cid) {
     s.cdw10 = uint32_t(cid) << 16 | sqid;
     return s;
 }
+// Asynchronous Event Request: no fields; it completes when the drive has an event.
+proto::Sqe async_event_request() { return admin(proto::AdminOpcode::AsyncEventRequest); }
+// Set Features Asynchronous Event Configuration: CDW11 the events to report.
+proto::Sqe set_async_event_config(uint32_t events) {
+    auto s = admin(proto::AdminOpcode::SetFeatures);
+    s.cdw10 = uint32_t(proto::FeatureId::AsyncEventConfig);
+    s.cdw11 = events;
+    return s;
+}
+// Get Log Page: CDW10 LID 7:0, RAE bit 15 (0: reading ends the event), NUMDL 31:16; CDW11 NUMDU 15:0 (dwords, 0's based).
+proto::Sqe get_log_page(proto::LogPageId lid, uint32_t nsid, uint32_t bytes, uint64_t data) {
+    auto s = admin(proto::AdminOpcode::GetLogPage, nsid);
+    const uint32_t numd = bytes / 4 - 1;
+    s.cdw10 = uint32_t(lid) | (numd & 0xffff) << 16;
+    s.cdw11 = numd >> 16;
+    set_prp(s, data, 0);
+    return s;
+}
 
 // Read/Write/Compare: CDW10-11 SLBA, CDW12 NLB 15:0 (0's based), FUA bit 30.
 proto::Sqe read_write(proto::IoOpcode op, uint32_t nsid, uint64_t lba, uint32_t blocks, bool fua) {
@@ -133,6 +151,7 @@ DriveController parse_identify_controller(const proto::IdentifyController& id) {
     c.volatile_write_cache = id.vwc & 1;
     c.abort_limit = uint8_t(id.acl + 1);
     c.sgls = id.sgls;
+    c.event_limit = uint8_t(id.aerl + 1);
     return c;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/proto/identify.hpp"
+#include "core/proto/log_pages.hpp"
 #include "core/proto/nvme.hpp"
 #include "core/runtime/error.hpp"
 
@@ -30,6 +31,10 @@ proto::Sqe create_io_sq(uint16_t qid, uint16_t entries, uint64_t memory, uint16_
 proto::Sqe delete_io_sq(uint16_t qid);
 proto::Sqe delete_io_cq(uint16_t qid);
 proto::Sqe abort_command(uint16_t sqid, uint16_t cid);
+proto::Sqe async_event_request();
+proto::Sqe set_async_event_config(uint32_t events);
+// `bytes` (a multiple of 4, at most 4096) of log page `lid` into the 4 KiB buffer at `data`.
+proto::Sqe get_log_page(proto::LogPageId lid, uint32_t nsid, uint32_t bytes, uint64_t data);
 
 // NVM commands (PRPs set by the caller). `blocks` >= 1.
 proto::Sqe read_write(proto::IoOpcode op, uint32_t nsid, uint64_t lba, uint32_t blocks, bool fua);
@@ -47,6 +52,7 @@ struct DriveController {
     bool volatile_write_cache = false;    // VWC bit 0
     uint8_t abort_limit = 1;              // ACL + 1 concurrent aborts
     uint32_t sgls = 0;                    // SGL support (sgl.hpp)
+    uint8_t event_limit = 1;              // AERL + 1 outstanding Asynchronous Event Requests
     bool supports(uint16_t oncs_bit) const { return oncs & oncs_bit; }
 };
 namespace oncs {

@@ -49,6 +49,18 @@ TEST_CASE("drive commands: admin commands with their fields where the spec puts 
     s = abort_command(3, 0x1234);
     CHECK(s.opcode == 0x08);
     CHECK(dw(s, 10) == (0x1234u << 16 | 3u));
+    CHECK(async_event_request().opcode == 0x0c);
+    s = set_async_event_config(0x1ff);
+    CHECK(s.opcode == 0x09);
+    CHECK(dw(s, 10) == 0x0b);
+    CHECK(dw(s, 11) == 0x1ff);
+    s = get_log_page(proto::LogPageId::SmartHealth, 0xffffffff, 512, 0x7000);
+    CHECK(s.opcode == 0x02);
+    CHECK(dw(s, 1) == 0xffffffff);
+    CHECK(dw(s, 10) == (127u << 16 | 0x02));  // NUMDL 0's based, RAE 0: reading ends the event
+    CHECK(dw(s, 11) == 0);
+    CHECK(prp1_of(s) == 0x7000);
+    CHECK(dw(get_log_page(proto::LogPageId::ChangedNamespaceList, 0, 4096, 0x7000), 10) == (1023u << 16 | 0x04));
 }
 
 TEST_CASE("drive commands: reads, writes, write zeroes, deallocate, flush") {

@@ -173,7 +173,8 @@ pcie_qemu=(
 )
 pcie_args=(--append intel_iommu=on --log "$work/pcie-console.log"
     --qemu-arg -qmp --qemu-arg "unix:$work/qmp.sock,server=on,wait=off"
-    --hook "DEVICE_DEL=$INTEROP_DIR/qmp-device-del.py $work/qmp.sock \"\$1\"")
+    --hook "DEVICE_DEL=$INTEROP_DIR/qmp.py $work/qmp.sock device_del \"\$1\""
+    --hook "QOM_SET=$INTEROP_DIR/qmp.py $work/qmp.sock qom-set \"\$1\" \"\$2\" \"\$3\"")
 for a in "${pcie_qemu[@]}"; do pcie_args+=(--qemu-arg "$a"); done
 scenario pcie "${pcie_args[@]}" pcie.sh 127.0.0.1 4440 nqn.2026-12.io.nvmfd:pcie \
     nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000c1e00 \

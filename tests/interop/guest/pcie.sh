@@ -21,7 +21,8 @@
 # nvmfd is refused the drive),
 # commands (flush, write zeroes read back, deallocate), errors (the drive's
 # media errors reach the host with its status while drive 1 keeps serving;
-# a read past the end), on-disk (a random MiB at IMAGE_OFFSET of each drive,
+# a read past the end), events (SMART warnings set through QMP reach
+# nvmfd's journal as asynchronous events), on-disk (a random MiB at IMAGE_OFFSET of each drive,
 # announced on the console as @@PCIE-IMAGE:SERIAL:OFFSET:BYTES:SHA256@@ for
 # the host to compare with the image file after power-off, read back after
 # a restart of nvmfd, and nvmfd's count of SGL and PRP commands per
@@ -326,6 +327,29 @@ errors_through_fabric() {
     nvme disconnect -n "$SUBNQN"
 }
 
+# QEMU's drive 1 told through QMP (qom-set smart_critical_warning) that
+# its temperature, then its reliability, is critical: each raises a SMART
+# asynchronous event, which nvmfd logs with the drive's SMART log (reading
+# it ends the event) before asking for the next. Drive 1 keeps serving.
+drive_events() {
+    local since d1
+    since=$(date '+%Y-%m-%d %H:%M:%S')
+    host_request QOM_SET /machine/peripheral/nvme-pcie01 smart_critical_warning 2 ||
+        fail "QEMU did not take the temperature warning"
+    wait_until 15 "nvmfd to log drive $SERIAL1's temperature warning" journal_has "$since" \
+        "pcie $PCIE_BDF1: the drive reports a SMART/health event: temperature threshold: critical warning 0x2 (temperature), composite temperature [0-9]* °C"
+    host_request QOM_SET /machine/peripheral/nvme-pcie01 smart_critical_warning 6 ||
+        fail "QEMU did not take the reliability warning"
+    wait_until 15 "nvmfd to log drive $SERIAL1's second warning (the request made again)" journal_has "$since" \
+        "pcie $PCIE_BDF1: the drive reports a SMART/health event: subsystem reliability: critical warning 0x6 (temperature, reliability degraded)"
+    journalctl -u "$UNIT" --no-pager --since "$since" | grep "the drive reports"
+    host_id_args "$HOSTNQN"
+    nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$SUBNQN" "${HOSTID_ARGS[@]}"
+    d1=$(wait_for_blockdev "$SUBNQN" 1)
+    read_sector "$d1" 100 || fail "drive $SERIAL1 stopped serving after its events"
+    nvme disconnect -n "$SUBNQN"
+}
+
 # What the host checks in the image files after power-off, written through
 # the fabric; it survives a restart of nvmfd.
 on_disk_and_restart() {
@@ -475,6 +499,7 @@ step data-integrity-4k bash "$(dirname "$0")/data-integrity.sh" "$ADDR" "$PORT" 
 step exclusive second_nvmfd_refused
 step commands commands_through_fabric
 step errors errors_through_fabric
+step events drive_events
 step on-disk on_disk_and_restart
 step recovery recovery
 step removal removal
