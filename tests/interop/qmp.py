@@ -3,9 +3,10 @@
 scenario's hook: the guest asks, the host does it).
 
     qmp.py SOCKET device_del DEVICE_ID               unplug a device
-    qmp.py SOCKET qom-set PATH PROPERTY INTEGER      set a device property,
-        e.g. /machine/peripheral/nvme-pcie01 smart_critical_warning 2
-        (QEMU's NVMe drive then raises a SMART asynchronous event)
+    qmp.py SOCKET qom-set PATH PROPERTY JSON         set an object's property:
+        /machine/peripheral/nvme-pcie01 smart_critical_warning 2 (QEMU's
+        NVMe drive then raises a SMART asynchronous event);
+        /objects/thr4 limits {"bps-total":4096} (a throttle group; 0 lifts it)
 """
 import json
 import socket
@@ -16,7 +17,7 @@ def command(argv: list[str]) -> dict:
     if argv[:1] == ["device_del"] and len(argv) == 2:
         return {"execute": "device_del", "arguments": {"id": argv[1]}}
     if argv[:1] == ["qom-set"] and len(argv) == 4:
-        return {"execute": "qom-set", "arguments": {"path": argv[1], "property": argv[2], "value": int(argv[3], 0)}}
+        return {"execute": "qom-set", "arguments": {"path": argv[1], "property": argv[2], "value": json.loads(argv[3])}}
     raise SystemExit(__doc__)
 
 

@@ -140,7 +140,7 @@ check_pcie_images() {
 # each request's own event comes right before its check.)
 pcie_read_err=(2048 2055) pcie_write_err=(4096 4103)
 truncate -s 64M "$work/pcie01.img" "$work/pcie02.img"
-truncate -s 32M "$work/pcie01b.img"
+truncate -s 32M "$work/pcie01b.img" "$work/pcie04.img"
 blkdebug=driver=blkdebug,node-name=pcie02dbg,image=pcie02file i=0
 for ((s = pcie_read_err[0]; s <= pcie_read_err[1]; s++, i++)); do
     blkdebug+=",inject-error.$i.event=read_aio,inject-error.$i.iotype=read,inject-error.$i.sector=$s"
@@ -170,6 +170,12 @@ pcie_qemu=(
     # and controller resets, then giving the drive up.
     -blockdev driver=null-co,node-name=pcie03,size=67108864,latency-ns=2000000000,read-zeroes=on
     -device nvme,id=nvme-pcie03,serial=pcie03,drive=pcie03
+    # A drive behind a throttle group that QMP tightens (its commands stall)
+    # and loosens again: a controller reset after which the drive answers.
+    -object throttle-group,id=thr4
+    -blockdev "driver=file,node-name=pcie04file,filename=$work/pcie04.img"
+    -blockdev driver=throttle,node-name=pcie04,throttle-group=thr4,file=pcie04file
+    -device nvme,id=nvme-pcie04,serial=pcie04,drive=pcie04
 )
 pcie_args=(--append intel_iommu=on --log "$work/pcie-console.log"
     --qemu-arg -qmp --qemu-arg "unix:$work/qmp.sock,server=on,wait=off"
@@ -178,7 +184,7 @@ pcie_args=(--append intel_iommu=on --log "$work/pcie-console.log"
 for a in "${pcie_qemu[@]}"; do pcie_args+=(--qemu-arg "$a"); done
 scenario pcie "${pcie_args[@]}" pcie.sh 127.0.0.1 4440 nqn.2026-12.io.nvmfd:pcie \
     nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000c1e00 \
-    INSTALL_TREE="$work/stage" SERIAL1=pcie01 SERIAL2=pcie02 SERIAL3=pcie03 \
+    INSTALL_TREE="$work/stage" SERIAL1=pcie01 SERIAL2=pcie02 SERIAL3=pcie03 SERIAL4=pcie04 \
     READ_ERR="${pcie_read_err[0]}-${pcie_read_err[1]}" WRITE_ERR="${pcie_write_err[0]}-${pcie_write_err[1]}"
 if selected pcie && ((scenario_rc == 0)) && ! check_pcie_images "$work/pcie-console.log"; then
     echo "=== pcie: FAIL (the image files do not hold what the guest wrote)"

@@ -3,7 +3,7 @@
 # docs/pcie-design.md 9.6). Needs run-guest.sh --systemd on the q35 machine
 # with an emulated IOMMU that run-systemd-scenario.sh gives it.
 #
-#   pcie.sh 127.0.0.1 PORT SUBNQN HOSTNQN INSTALL_TREE=DIR SERIAL1=S SERIAL2=S SERIAL3=S
+#   pcie.sh 127.0.0.1 PORT SUBNQN HOSTNQN INSTALL_TREE=DIR SERIAL1=S SERIAL2=S SERIAL3=S SERIAL4=S
 #           READ_ERR=FIRST-LAST WRITE_ERR=FIRST-LAST
 #
 # Steps: setup: the staged install. facts: with the kernel's nvme driver,
@@ -28,19 +28,20 @@
 # a restart of nvmfd, and nvmfd's count of SGL and PRP commands per
 # drive until then), recovery (SERIAL3, a drive that takes 2 s a command:
 # timeouts, Aborts, controller resets, then the drive given up while drive 1
-# serves), removal (SERIAL2 unplugged under a reader: released to the
+# serves), reset (SERIAL4, throttled through QMP until a deadline passes:
+# a controller reset after which the drive answers, nothing lost), removal (SERIAL2 unplugged under a reader: released to the
 # kernel, Namespace Not Ready at the host, drive 1 serving), stop (the
 # controllers shut down).
 source "$(dirname "$0")/lib.sh"
 
-SERIAL1='' SERIAL2='' SERIAL3='' READ_ERR='' WRITE_ERR=''
-parse_scenario_args "INSTALL_TREE SERIAL1 SERIAL2 SERIAL3 READ_ERR WRITE_ERR" "$@"
-: "${INSTALL_TREE:?}" "${SERIAL1:?}" "${SERIAL2:?}" "${SERIAL3:?}" "${READ_ERR:?}" "${WRITE_ERR:?}"
+SERIAL1='' SERIAL2='' SERIAL3='' SERIAL4='' READ_ERR='' WRITE_ERR=''
+parse_scenario_args "INSTALL_TREE SERIAL1 SERIAL2 SERIAL3 SERIAL4 READ_ERR WRITE_ERR" "$@"
+: "${INSTALL_TREE:?}" "${SERIAL1:?}" "${SERIAL2:?}" "${SERIAL3:?}" "${SERIAL4:?}" "${READ_ERR:?}" "${WRITE_ERR:?}"
 UNIT=nvmfd.service
 # The region of each drive that the host checks in the image file (16 MiB
 # in, clear of the error sectors).
 IMAGE_OFFSET=$((16 << 20)) IMAGE_BYTES=$((1 << 20))
-PCIE_BDF1='' PCIE_BDF2='' PCIE_BDF3=''
+PCIE_BDF1='' PCIE_BDF2='' PCIE_BDF3='' PCIE_BDF4=''
 
 _fail_with_log() {
     local rc=$?
@@ -50,7 +51,7 @@ _fail_with_log() {
         journalctl -u "$UNIT" --no-pager -n 80 2>&1
         echo "----- the drives' PCI functions -----"
         local b
-        for b in "$PCIE_BDF1" "$PCIE_BDF2" "$PCIE_BDF3"; do
+        for b in "$PCIE_BDF1" "$PCIE_BDF2" "$PCIE_BDF3" "$PCIE_BDF4"; do
             [[ -n $b ]] || continue
             echo "$b: driver $(driver_of "/sys/bus/pci/devices/$b")," \
                 "override '$(cat "/sys/bus/pci/devices/$b/driver_override")'"
@@ -152,7 +153,10 @@ facts() {
     wait_until 20 "the controller with serial $SERIAL3" ctrl_by_serial "$SERIAL3"
     PCIE_BDF3=$(basename "$(readlink -f "/sys/class/nvme/$(ctrl_by_serial "$SERIAL3")/device")")
     say "fact $SERIAL3: at PCI $PCIE_BDF3 (null-co, 2 s a command)"
-    export PCIE_BDF1 PCIE_BDF2 PCIE_BDF3
+    wait_until 20 "the controller with serial $SERIAL4" ctrl_by_serial "$SERIAL4"
+    PCIE_BDF4=$(basename "$(readlink -f "/sys/class/nvme/$(ctrl_by_serial "$SERIAL4")/device")")
+    say "fact $SERIAL4: at PCI $PCIE_BDF4 (behind a throttle group)"
+    export PCIE_BDF1 PCIE_BDF2 PCIE_BDF3 PCIE_BDF4
 }
 
 # bind_drive BDF SERIAL: bind_vfio, then facts of the drive's /dev/vfio node
@@ -178,6 +182,7 @@ bind() {
     bind_drive "$PCIE_BDF1" "$SERIAL1"
     bind_drive "$PCIE_BDF2" "$SERIAL2"
     bind_drive "$PCIE_BDF3" "$SERIAL3"
+    bind_drive "$PCIE_BDF4" "$SERIAL4"
     say "fact: /dev/vfio/vfio $(stat -c '%A %U:%G' /dev/vfio/vfio)"
     [[ -z $(ls /sys/class/nvme/) ]] || fail "the kernel still has NVMe controllers: $(ls /sys/class/nvme/)"
 }
@@ -452,6 +457,39 @@ recovery() {
     nvmfctl namespace remove "$SUBNQN" 3
 }
 
+# Drive 4 behind a QEMU throttle group: tightened through QMP to 4 KiB/s
+# under a 1 MiB write, its commands pass their 2 s deadline, are aborted
+# (QEMU's Abort aborts nothing) and the controller is reset (QEMU drains
+# the throttled requests when it is disabled). The throttle is loosened as
+# soon as the first deadline passes: the commands sent again after that
+# reset may meet it still tight (a second reset), those after the next do
+# not, and complete. The host sees a delay, not an error, reads back what
+# it wrote, and the drive is not given up (that takes a third reset).
+drive_reset() {
+    local since d5 writer
+    since=$(date '+%Y-%m-%d %H:%M:%S')
+    nvmfctl namespace add "$SUBNQN" --backend pcie --param device="$PCIE_BDF4" --param io_timeout_ms=2000 --nsid 5
+    host_id_args "$HOSTNQN"
+    nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$SUBNQN" "${HOSTID_ARGS[@]}"
+    d5=$(wait_for_blockdev "$SUBNQN" 5)
+    make_pattern /tmp/reset-pattern 1M
+    host_request QOM_SET /objects/thr4 limits '{"bps-total":4096}' || fail "QEMU did not throttle drive $SERIAL4"
+    write_region "$d5" /tmp/reset-pattern $((4 << 20)) 1M &
+    writer=$!
+    wait_until 30 "a command of drive $SERIAL4 to pass its deadline" journal_has "$since" \
+        "pcie $PCIE_BDF4: command .* is past its deadline: aborting it"
+    host_request QOM_SET /objects/thr4 limits '{"bps-total":0}' || fail "QEMU did not loosen drive $SERIAL4's throttle"
+    wait "$writer" || fail "the write to drive $SERIAL4 failed across its reset"
+    journal_has "$since" "pcie $PCIE_BDF4: controller reset; [0-9]* queue pairs resumed" ||
+        fail "drive $SERIAL4 was not reset"
+    ! journal_has "$since" "pcie $PCIE_BDF4: the drive is given up" || fail "drive $SERIAL4 was given up"
+    [[ $(within 60 region_md5 "$d5" $((4 << 20)) 1M 1M) == "$(file_md5 /tmp/reset-pattern)" ]] ||
+        fail "drive $SERIAL4 read back wrong after its reset"
+    journalctl -u "$UNIT" --no-pager --since "$since" | grep "pcie $PCIE_BDF4" | grep -E "deadline|reset|resumed"
+    nvme disconnect -n "$SUBNQN"
+    nvmfctl namespace remove "$SUBNQN" 5
+}
+
 # Drive 2 pulled out (QMP device_del behind its root port) while a host
 # reads it: the kernel asks nvmfd for the device back, nvmfd gives it up
 # and releases it, so the removal completes; the host gets Namespace Not
@@ -502,5 +540,6 @@ step errors errors_through_fabric
 step events drive_events
 step on-disk on_disk_and_restart
 step recovery recovery
+step reset drive_reset
 step removal removal
 step stop stop_unit
