@@ -44,8 +44,8 @@ free_ports() {
     local -A taken=()
     local p n=0
     while ((n < $1)); do
-        p=$((20000 + RANDOM % 40000))
-        [[ -z ${taken[$p]:-} ]] && ! listening "$p" || continue
+        p=$(random_free_port)
+        [[ -z ${taken[$p]:-} ]] || continue
         taken[$p]=1
         echo "$p"
         n=$((n + 1))

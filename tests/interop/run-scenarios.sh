@@ -34,6 +34,11 @@ DEFAULT_NS_BYTES=1073741824
 # nvmfd.env in the work directory says how to start nvmfd and where it is.
 nvmfd_listening() { [[ -n $(ss -Hltn "sport = :$1") ]]; }
 
+# state_port STATE: the port of the first port in nvmfd's state file.
+state_port() {
+    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["ports"][0]["service"])' "$1"
+}
+
 # start_nvmfd WORKDIR: start nvmfd per WORKDIR/nvmfd.env, wait until it
 # listens. Its own session, so that it outlives a hook's process group.
 start_nvmfd() {
@@ -249,14 +254,24 @@ if ((kernel_target)); then
 else
     # --- against nvmfd ------------------------------------------------------------
     # launch_nvmfd STATE: on a free port (retrying when another program
-    # takes it first); sets PORT.
+    # takes it first); sets PORT. A state file that exists and has no
+    # template keeps the port it names.
     launch_nvmfd() {
-        local _
+        local _ fresh=0
+        [[ -f $1 || -f $1.in ]] || fresh=1
         for _ in 1 2 3 4 5; do
-            PORT=$((20000 + RANDOM % 40000))
-            nvmfd_listening "$PORT" && continue
-            # A state template names its port @PORT@ until the port is known.
-            if [[ -f "$1.in" ]]; then sed "s/@PORT@/$PORT/g" "$1.in" >"$1"; fi
+            if [[ -f $1.in ]]; then
+                # A state template names its port @PORT@ until the port is known.
+                PORT=$(random_free_port)
+                sed "s/@PORT@/$PORT/g" "$1.in" >"$1"
+            elif ((fresh)); then
+                # nvmfd saves the default export's port on its first start:
+                # a retry on another port starts again from no state.
+                PORT=$(random_free_port)
+                rm -f "$1"
+            else
+                PORT=$(state_port "$1") || return 1
+            fi
             printf 'NVMFD=%q\nPLUGINS=%q\nSTATE=%q\nPORT=%q\nBUS_ADDRESS=%q\n' "$nvmfd" "$plugins" "$1" "$PORT" \
                 "${bus_address:-}" >"$work/nvmfd.env"
             echo "--- nvmfd start (port $PORT, state $1)" >>"$work/nvmfd.log"
@@ -264,7 +279,7 @@ else
             stop_nvmfd "$work" || true
         done
         echo "nvmfd did not come up:"
-        tail -n 40 "$work/nvmfd.log"
+        tail -n 80 "$work/nvmfd.log"
         return 1
     }
 
@@ -384,10 +399,7 @@ JSON
         write_tls_state "$work/tls.json" "$tnqn"
         stop_nvmfd "$work" || true
         launch_nvmfd "$work/tls.json" || die "cannot start nvmfd for the tls scenario"
-        for _ in 1 2 3 4 5; do
-            p=$((20000 + RANDOM % 40000))
-            nvmfd_listening "$p" || { tport=$p; break; }
-        done
+        tport=$(random_free_port)
         if ! { ctl port add --id 2 --transport tcp --address 127.0.0.1 --port "$tport" --secure-channel required &&
             ctl port link 2 "$tnqn" &&
             ctl host allow "$tnqn" "$h" --tls-psk "@$work/tls-host.key" &&
