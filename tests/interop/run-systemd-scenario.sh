@@ -148,15 +148,13 @@ done
 for ((s = pcie_write_err[0]; s <= pcie_write_err[1]; s++, i++)); do
     blkdebug+=",inject-error.$i.event=write_aio,inject-error.$i.iotype=write,inject-error.$i.sector=$s"
 done
+pcie_qemu=()
+add_vfio_machine pcie_qemu
+# pcie01 has two namespaces, the second with 4 KiB blocks.
+add_raw_drive pcie_qemu pcie01 "$work/pcie01.img"
+add_raw_drive pcie_qemu pcie01b "$work/pcie01b.img"
 # shellcheck disable=SC2054 # commas inside QEMU's option values
-pcie_qemu=(
-    -machine q35,kernel-irqchip=split
-    -device intel-iommu,intremap=on,caching-mode=on
-    # pcie01 has two namespaces, the second with 4 KiB blocks.
-    -blockdev "driver=file,node-name=pcie01file,filename=$work/pcie01.img"
-    -blockdev driver=raw,node-name=pcie01,file=pcie01file
-    -blockdev "driver=file,node-name=pcie01bfile,filename=$work/pcie01b.img"
-    -blockdev driver=raw,node-name=pcie01b,file=pcie01bfile
+pcie_qemu+=(
     -device nvme,id=nvme-pcie01,serial=pcie01
     -device nvme-ns,bus=nvme-pcie01,drive=pcie01,nsid=1
     -device nvme-ns,bus=nvme-pcie01,drive=pcie01b,nsid=2,logical_block_size=4096,physical_block_size=4096

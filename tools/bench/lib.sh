@@ -82,6 +82,40 @@ bench_machine() {
          "busy: ${others:-nothing above 5%}"
 }
 
+# guest_bench_option: the options the benchmarks run in the QEMU guest
+# share (their bench_option passes what is not their own here).
+guest_bench_option() {
+    case $1 in
+    --ramp) ramp=$2 bench_shift=2 ;;
+    --idle) idle=$2 bench_shift=2 ;;
+    -o) outdir=$2 bench_shift=2 ;;
+    --table) parse=$2 bench_shift=2 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+    *) return 1 ;;
+    esac
+}
+
+# guest_bench_stage NAME: for the benchmarks run in the QEMU guest: a work
+# directory ($work, removed on exit), the machine line ($machine, with a
+# warning when another guest or ctest shares the CPUs), and $build
+# installed into $work/stage for the guest (which boots this machine's root).
+guest_bench_stage() {
+    work=$(mktemp -d "${TMPDIR:-/tmp}/nvmfd-$1-bench.XXXXXX")
+    # shellcheck disable=SC2064 # $work is fixed now
+    trap "rm -rf '$work'" EXIT
+    [[ -z ${outdir:-} ]] || mkdir -p "$outdir"
+    machine=$(bench_machine)
+    echo "machine: $machine" >&2
+    if pgrep -x qemu-system-x86 >/dev/null || pgrep -x ctest >/dev/null; then
+        echo "warning: another QEMU or ctest is running; the figures will show it" >&2
+    fi
+    DESTDIR=$work/stage cmake --install "$build" >"$work/install.log" 2>&1 || {
+        cat "$work/install.log" >&2
+        echo "cmake --install $build failed" >&2
+        exit 2
+    }
+}
+
 bench_commit() {
     local c
     c=$(git -C "$bench_root" rev-parse --short HEAD 2>/dev/null || echo unknown)

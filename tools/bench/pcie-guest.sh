@@ -55,19 +55,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tools/bench/lib.sh
 source "$here/lib.sh"
 interop=$bench_root/tests/interop
+# shellcheck source=tests/interop/host-lib.sh
+source "$interop/host-lib.sh"
 
 ramp=1 idle=10 outdir='' parse=''
 bench_usage="[--rounds N] [--time SEC] [--ramp SEC] [--idle SEC] [--build DIR] [-o DIR] | --table LOG"
-bench_option() {
-    case $1 in
-    --ramp) ramp=$2 bench_shift=2 ;;
-    --idle) idle=$2 bench_shift=2 ;;
-    -o) outdir=$2 bench_shift=2 ;;
-    --table) parse=$2 bench_shift=2 ;;
-    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
-    *) return 1 ;;
-    esac
-}
+bench_option() { guest_bench_option "$@"; }
 # table CONSOLE_LOG MACHINE COMMIT ELAPSED: the markdown table from the
 # guest's result lines.
 table() {
@@ -199,36 +192,16 @@ if ! command -v fio >/dev/null; then
 fi
 command -v qemu-system-x86_64 >/dev/null || { echo "no QEMU: run tests/interop/deps.sh as root" >&2; exit 2; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/nvmfd-pcie-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-[[ -z $outdir ]] || mkdir -p "$outdir"
-
-machine=$(bench_machine)
-echo "machine: $machine" >&2
-if pgrep -x qemu-system-x86 >/dev/null || pgrep -x ctest >/dev/null; then
-    echo "warning: another QEMU or ctest is running; the figures will show it" >&2
-fi
-
-DESTDIR=$work/stage cmake --install "$build" >"$work/install.log" 2>&1 || {
-    cat "$work/install.log" >&2
-    echo "cmake --install $build failed" >&2
-    exit 2
-}
+guest_bench_stage pcie
 
 # The drive's image: random bytes, so that reads return data from the
 # file (not holes) in every mode alike.
 head -c 256M /dev/urandom >"$work/drive.img"
 serial=pciebench01
-# intel-iommu before the drive (a PCI device created earlier bypasses it);
-# interrupt remapping, which VFIO needs, wants the split irqchip.
-# shellcheck disable=SC2054 # commas inside QEMU's option values
-qemu_args=(
-    -machine q35,kernel-irqchip=split
-    -device intel-iommu,intremap=on,caching-mode=on
-    -blockdev "driver=file,node-name=benchfile,filename=$work/drive.img"
-    -blockdev driver=raw,node-name=bench,file=benchfile
-    -device "nvme,id=nvme-bench,serial=$serial,drive=bench"
-)
+qemu_args=()
+add_vfio_machine qemu_args
+add_raw_drive qemu_args bench "$work/drive.img"
+qemu_args+=(-device "nvme,id=nvme-bench,serial=$serial,drive=bench")
 guest_args=(--systemd --mem 2048 --append intel_iommu=on)
 for a in "${qemu_args[@]}"; do guest_args+=(--qemu-arg "$a"); done
 

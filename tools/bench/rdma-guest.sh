@@ -49,13 +49,8 @@ ramp=1 idle=10 ns_size=256M outdir='' parse=''
 bench_usage="[--rounds N] [--time SEC] [--ramp SEC] [--idle SEC] [--ns-size SIZE] [--build DIR] [-o DIR] | --table LOG"
 bench_option() {
     case $1 in
-    --ramp) ramp=$2 bench_shift=2 ;;
-    --idle) idle=$2 bench_shift=2 ;;
     --ns-size) ns_size=$2 bench_shift=2 ;;
-    -o) outdir=$2 bench_shift=2 ;;
-    --table) parse=$2 bench_shift=2 ;;
-    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
-    *) return 1 ;;
+    *) guest_bench_option "$@" ;;
     esac
 }
 # table CONSOLE_LOG MACHINE COMMIT ELAPSED: the markdown tables from the
@@ -125,21 +120,7 @@ command -v fio >/dev/null || {
 }
 command -v qemu-system-x86_64 >/dev/null || { echo "no QEMU: run tests/interop/deps.sh as root" >&2; exit 2; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/nvmfd-rdma-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-[[ -z $outdir ]] || mkdir -p "$outdir"
-
-machine=$(bench_machine)
-echo "machine: $machine" >&2
-if pgrep -x qemu-system-x86 >/dev/null || pgrep -x ctest >/dev/null; then
-    echo "warning: another QEMU or ctest is running; the figures will show it" >&2
-fi
-
-DESTDIR=$work/stage cmake --install "$build" >"$work/install.log" 2>&1 || {
-    cat "$work/install.log" >&2
-    echo "cmake --install $build failed" >&2
-    exit 2
-}
+guest_bench_stage rdma
 
 # Per fio run: ramp + time, fio's start and a connect under TCG; boot,
 # fill and the idle part on top.

@@ -428,6 +428,28 @@ bind_vfio() {
     VFIO_GROUP=$group
 }
 
+# --- benchmarks' CPU samples --------------------------------------------------
+# idle_window BEFORE AFTER: the script's snapshot of BEFORE, IDLE_S seconds
+# of nothing after 2 s of settling, then the snapshot of AFTER.
+idle_window() {
+    sleep 2
+    snapshot "$1"
+    sleep "$IDLE_S"
+    snapshot "$2"
+}
+
+# busiest_threads BEFORE AFTER: nvmfd's three threads that used the most
+# CPU ticks between two snapshots (associative arrays with a task:TID key
+# per thread), as name:ticks,name:ticks,...
+busiest_threads() {
+    local -n _before=$1 _after=$2
+    local k
+    for k in "${!_after[@]}"; do
+        [[ $k == task:* ]] || continue
+        echo "$((_after[$k] - ${_before[$k]:-0})) $(tr -c '[:alnum:]_\n-' _ <"/proc/$NVMFD_PID/task/${k#task:}/comm")"
+    done | sort -rn | head -n 3 | awk '{ printf "%s%s:%s", s, $2, $1; s = "," }'
+}
+
 # --- the systemd guest (run-guest.sh --systemd) ------------------------------
 # The host's root file system is read-only at /run/hostroot; the guest's
 # own /tmp hides the host's, so host paths are reached through it.

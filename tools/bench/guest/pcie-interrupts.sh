@@ -296,16 +296,10 @@ run_load() {
 
 # idle_sample ROUND MODE: connected, no I/O, over IDLE_S seconds.
 idle_sample() {
-    local round=$1 mode=$2 k threads sec ticks busy msix
+    local round=$1 mode=$2 threads sec ticks busy msix
     local -A a=() b=()
-    sleep 2
-    snapshot a
-    sleep "$IDLE_S"
-    snapshot b
-    threads=$(for k in "${!b[@]}"; do
-        [[ $k == task:* ]] || continue
-        echo "$((b[$k] - ${a[$k]:-0})) $(tr -c '[:alnum:]_\n-' _ <"/proc/$NVMFD_PID/task/${k#task:}/comm")"
-    done | sort -rn | head -n 3 | awk '{ printf "%s%s:%s", s, $2, $1; s = "," }')
+    idle_window a b
+    threads=$(busiest_threads a b)
     read -r sec ticks busy msix <<<"$(window a b)"
     say "IDLE $round $mode $sec $ticks $(getconf CLK_TCK) $busy $msix ${threads:-none}"
 }

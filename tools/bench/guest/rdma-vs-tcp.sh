@@ -224,16 +224,10 @@ snapshot() {
 # three) over IDLE_S seconds after 2 s of settling; the interval is the
 # one measured between the two snapshots.
 idle_sample() {
-    local mode=$1 state=$2 k threads busy sec
+    local mode=$1 state=$2 threads busy sec
     local -A a=() b=()
-    sleep 2
-    snapshot a
-    sleep "$IDLE_S"
-    snapshot b
-    threads=$(for k in "${!b[@]}"; do
-        [[ $k == task:* ]] || continue
-        echo "$((b[$k] - ${a[$k]:-0})) $(tr -c '[:alnum:]_\n-' _ <"/proc/$NVMFD_PID/task/${k#task:}/comm")"
-    done | sort -rn | head -n 3 | awk '{ printf "%s%s:%s", s, $2, $1; s = "," }')
+    idle_window a b
+    threads=$(busiest_threads a b)
     sec=$(awk -v d=$((b[us] - a[us])) 'BEGIN { printf "%.2f", d / 1e6 }')
     busy=$(awk -v d=$((b[busy] - a[busy])) -v t=$((b[total] - a[total])) 'BEGIN { printf "%.1f", t ? 100 * d / t : 0 }')
     say "IDLE $mode $state $sec $((b[proc] - a[proc])) $(getconf CLK_TCK) $busy ${threads:-none}"
