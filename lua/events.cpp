@@ -82,6 +82,7 @@ void push_event_info(lua_State* L, const control::Event& e) {
         set_integer(L, "nsid", e.nsid);
         set_change(L, e);
         if (e.ana_group) set_integer(L, "ana_group", e.ana_group);
+        if (e.detail == "health") set_integer(L, "critical_warning", e.critical_warning);
         break;
     case K::PortAdded:
     case K::PortRemoved:

@@ -4,7 +4,8 @@
 //   on_controller_connect(info)     {subsystem, cntlid, host, port}
 //   on_controller_disconnect(info)  {subsystem, cntlid, host, port, reason}
 //   on_subsystem_change(info)       {subsystem, change = "added"|"removed"|"changed", host?}
-//   on_namespace_change(info)       {subsystem, nsid, change = "added"|"removed"|"resized"|"visibility"|"ana-group", ana_group?}
+//   on_namespace_change(info)       {subsystem, nsid, change = "added"|"removed"|"resized"|"visibility"|"ana-group"|"health",
+//                                    ana_group?, critical_warning? (for "health")}
 //   on_port_change(info)            {port, change = "added"|"removed"|"changed"|"down"|"up", subsystem? (linked or
 //                                   unlinked), reason? (down: why it takes no new hosts)}
 //   on_ana_change(info)             {port, group, state}

@@ -64,20 +64,24 @@ void Control::set_executor(std::function<void(std::function<void()>)> post) {
     executor_ = std::move(post);
 }
 
-void Control::emit_from_reactor(const Event& e) {
-    // Never take mutex_ here: the control thread may hold it while it
-    // waits for this reactor (publish, drain).
+bool Control::post_to_control(std::function<void()> fn) {
     std::function<void(std::function<void()>)> post;
     {
         std::lock_guard lock(executor_mutex_);
         post = executor_;
     }
-    if (post)
-        post([this, e] {
+    if (!post) return false;
+    post(std::move(fn));
+    return true;
+}
+
+void Control::emit_from_reactor(const Event& e) {
+    // Never take mutex_ here: the control thread may hold it while it
+    // waits for this reactor (publish, drain).
+    if (!post_to_control([this, e] {
             std::lock_guard lock(mutex_);
             emit(e);
-        });
-    else
+        }))
         emit(e);
 }
 

@@ -213,6 +213,7 @@ public:
 private:
     struct LiveNamespace {
         std::shared_ptr<target::Namespace> ns;
+        uint8_t critical_warning = 0;  // its device's, as last handled (control_device_health.cpp)
     };
     using NsKey = std::pair<std::string, uint32_t>;
 
@@ -243,6 +244,15 @@ private:
     void publish(bool discovery_changed);
     void emit(const Event& e);
     void emit_from_reactor(const Event& e);  // an event raised on a reactor thread
+    // `fn` on the control thread, through the executor; false if there is
+    // none (tests), and nothing ran.
+    bool post_to_control(std::function<void()> fn);
+    // Has the device tell the control thread when its health changes.
+    void watch_device_health(const std::string& nqn, target::Namespace& ns);
+    // On the control thread: the device of namespace (nqn, nsid) says its
+    // health changed. Hosts hear of newly raised critical warnings (SMART
+    // events); D-Bus and policies get NamespaceChanged "health".
+    void device_health_changed(const NsKey& key, const plugin::BlockDevice* device);
     std::shared_ptr<const target::TargetSnapshot> build_snapshot(bool discovery_changed);
 
     Result<plugin::Transport*> transport(const std::string& name);

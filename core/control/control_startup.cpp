@@ -118,6 +118,7 @@ Result<std::shared_ptr<Namespace>> Control::open_namespace(const std::string& nq
     auto ns = std::make_shared<Namespace>(spec.nsid, spec.backend, std::move(*dev), *target::parse_uuid(spec.uuid),
                                           *target::parse_hex16(spec.nguid), target_.reactors().size());
     log::info("{}: {}", ns_label(nqn, spec.nsid), ns->device().describe());
+    watch_device_health(nqn, *ns);
     return ns;
 }
 

@@ -32,12 +32,13 @@ struct Event {
     uint32_t ana_group = 0;
     uint16_t cntlid = 0;
     std::string detail;     // e.g. the new ANA state, a host NQN; for NamespaceChanged
-                            // what changed: "resized", "visibility" or "ana-group"
+                            // what changed: "resized", "visibility", "ana-group" or "health"
     // (Initialized here so that aggregate initializations that stop at
     // `detail` stay warning-free.)
     std::string address{};  // HostRefused: the host's transport address
     std::string reason{};   // HostRefused: why (as in the log line); ControllerDisconnected:
                             // why the association ended ("keep-alive timeout", ...)
+    uint8_t critical_warning = 0;  // NamespaceChanged "health": the device's SMART critical warning bits
 };
 
 using EventListener = std::function<void(const Event&)>;

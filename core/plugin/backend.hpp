@@ -6,7 +6,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <sys/uio.h>
@@ -88,6 +90,23 @@ struct DeviceInfo {
     bool read_only = false;
 };
 
+// What a device knows of its own health: a drive's SMART / Health log.
+// The core merges it into the SMART log hosts read and tells hosts when
+// a critical warning comes on (docs/architecture.md, "Device health").
+struct DeviceHealth {
+    // SMART critical warning bits (NVMe base spec, SMART / Health log byte
+    // 0): 0 spare below threshold, 1 temperature, 2 reliability degraded,
+    // 3 read only, 4 volatile memory backup failed, 5 PMR read only.
+    uint8_t critical_warning = 0;
+    uint16_t temperature_kelvin = 0;  // 0: no sensor
+    uint8_t available_spare = 100;    // percent
+    uint8_t available_spare_threshold = 0;
+    uint8_t percentage_used = 0;      // of the rated life; may exceed 100
+    uint64_t media_errors = 0;        // the device's own count
+
+    bool operator==(const DeviceHealth&) const = default;
+};
+
 // One per (device, reactor). submit() is called on its reactor only; the
 // channel may be destroyed on any thread, but only with no I/O in flight.
 class IoChannel {
@@ -116,6 +135,13 @@ public:
     // old one). Called again after a resize: the range may grow, never move.
     // Control thread.
     virtual std::span<const std::byte> pin_lent_memory() { return {}; }
+    // The device's health when it has one (a drive's), else nullopt. Any
+    // thread; cheap: what the device last learned, no I/O.
+    virtual std::optional<DeviceHealth> health() const { return std::nullopt; }
+    // `changed` is called, on any thread, whenever health() changes; set
+    // once by the core after open(). The device stops calling it before it
+    // is destroyed.
+    virtual void watch_health(std::function<void()> /*changed*/) {}
     // Parameters that reopen the same device after a restart (e.g. a path);
     // persisted in the state file.
     virtual Params persistent_params() const = 0;

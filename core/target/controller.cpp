@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/proto/fabrics.hpp"
+#include "core/proto/smart.hpp"
 #include "core/runtime/log.hpp"
 #include "core/target/queue_pair.hpp"
 #include "core/target/target.hpp"
@@ -21,7 +22,8 @@ uint32_t event_mask_bit(LogPageId log) {
     case LogPageId::AsymmetricNamespaceAccess: return 1u << 1;
     case LogPageId::Discovery: return 1u << 2;
     case LogPageId::ErrorInformation: return 1u << 3;
-    default: return 1u << 4;
+    case LogPageId::SmartHealth: return 1u << 4;
+    default: return 1u << 5;
     }
 }
 
@@ -252,10 +254,22 @@ void Controller::abort_parked_aers() {
 
 void Controller::raise_event(proto::AsyncEventType type, proto::AsyncNotice notice, LogPageId log) {
     if (type == proto::AsyncEventType::Notice && !(aec_ & notice_enable_bit(notice))) return;
+    queue_event(proto::async_event_dw0(type, uint8_t(notice), log), log);
+}
+
+void Controller::critical_warning_raised(uint8_t raised) {
+    const uint8_t wanted = raised & uint8_t(aec_);
+    if (!wanted) return;
+    queue_event(proto::async_event_dw0(proto::AsyncEventType::SmartHealth, uint8_t(proto::smart_event_info(wanted)),
+                                       LogPageId::SmartHealth),
+                LogPageId::SmartHealth);
+}
+
+void Controller::queue_event(uint32_t dw0, LogPageId log) {
     uint32_t bit = event_mask_bit(log);
     if (masked_logs_ & bit) return;  // the host has not read the page since the last event
     masked_logs_ |= bit;
-    pending_events_.push_back(proto::async_event_dw0(type, uint8_t(notice), log));
+    pending_events_.push_back(dw0);
     deliver_events();
 }
 

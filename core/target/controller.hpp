@@ -96,6 +96,9 @@ public:
     bool park_aer(plugin::Request& req);  // false: AER limit exceeded
     void abort_parked_aers();
     void raise_event(proto::AsyncEventType type, proto::AsyncNotice notice, proto::LogPageId log);
+    // A device of the subsystem raised SMART critical warnings `raised`:
+    // an event if the host enabled any of them (AEC bits 7:0).
+    void critical_warning_raised(uint8_t raised);
     void clear_event_mask(proto::LogPageId log);  // the host read the log page (RAE=0)
     void namespace_changed(uint32_t nsid);
     std::vector<uint32_t> take_changed_namespaces(bool retain);
@@ -108,6 +111,7 @@ public:
 
 private:
     void keep_alive_tick();
+    void queue_event(uint32_t dw0, proto::LogPageId log);
     void deliver_events();
     void enable();
     void disable(bool shutdown);

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/proto/smart.hpp"
 #include "core/runtime/log.hpp"
 #include "core/target/exec.hpp"
 #include "core/target/queue_pair.hpp"
@@ -18,7 +19,9 @@ namespace {
 
 constexpr size_t kCdw10 = offsetof(proto::Sqe, cdw10);
 constexpr size_t kCdw11 = offsetof(proto::Sqe, cdw11);
-constexpr uint32_t kSupportedAsyncEvents = (1u << 8) | (1u << 11);  // namespace attribute, ANA change
+// SMART critical warnings (7:0, raised by devices that report health),
+// namespace attribute, ANA change.
+constexpr uint32_t kSupportedAsyncEvents = proto::critical_warning::kAll | (1u << 8) | (1u << 11);
 constexpr uint32_t kDiscoveryAsyncEvents = 1u << 31;
 
 FeatureId feature(const Request& r) { return static_cast<FeatureId>(r.sqe.cdw10 & 0xff); }

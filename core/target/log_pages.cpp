@@ -50,12 +50,36 @@ void set128(uint8_t (&field)[16], uint64_t v) {
     std::memset(field + sizeof v, 0, sizeof field - sizeof v);
 }
 
+// The health of the subsystem's devices that report one (drives), merged
+// the way one controller over several media would report it: any device's
+// warning, the hottest sensor, the spare nearest its threshold, the most
+// worn device, all media errors.
+struct MergedHealth {
+    bool reported = false;
+    plugin::DeviceHealth health;
+    uint16_t hottest = 0;
+
+    void add(const plugin::DeviceHealth& h) {
+        health.critical_warning |= h.critical_warning;
+        hottest = std::max(hottest, h.temperature_kelvin);
+        const int margin = int(h.available_spare) - int(h.available_spare_threshold);
+        if (!reported || margin < int(health.available_spare) - int(health.available_spare_threshold)) {
+            health.available_spare = h.available_spare;
+            health.available_spare_threshold = h.available_spare_threshold;
+        }
+        health.percentage_used = std::max(health.percentage_used, h.percentage_used);
+        health.media_errors += h.media_errors;
+        reported = true;
+    }
+};
+
 void build_smart_log(QueuePair& qp, std::vector<uint8_t>& out) {
     proto::SmartHealthLog log{};
-    log.composite_temperature = 296;  // 23 C: there is no sensor; report a plausible ambient value
+    log.composite_temperature = 296;  // 23 C: no device has a sensor; report a plausible ambient value
     log.available_spare = 100;
     log.available_spare_threshold = 10;
     NamespaceStats total;
+    MergedHealth devices;
     if (const Subsystem* sub = qp.subsystem()) {
         for (const auto& e : sub->namespaces) {
             NamespaceStats s = e.ns->stats();
@@ -64,7 +88,16 @@ void build_smart_log(QueuePair& qp, std::vector<uint8_t>& out) {
             total.read_bytes += s.read_bytes;
             total.write_bytes += s.write_bytes;
             total.errors += s.errors;
+            if (auto h = e.ns->device().health()) devices.add(*h);
         }
+    }
+    if (devices.reported) {
+        log.critical_warning = devices.health.critical_warning;
+        if (devices.hottest) log.composite_temperature = devices.hottest;
+        log.available_spare = devices.health.available_spare;
+        log.available_spare_threshold = devices.health.available_spare_threshold;
+        log.percentage_used = devices.health.percentage_used;
+        total.errors += devices.health.media_errors;
     }
     // Data units are thousands of 512-byte units, rounded up.
     set128(log.data_units_read, (total.read_bytes / 512 + 999) / 1000);
@@ -145,7 +178,10 @@ void execute_log_page(Request& r) {
         build_error_log(qp, page);
         if (!retain_event(r)) qp.controller()->clear_event_mask(LogPageId::ErrorInformation);
         break;
-    case LogPageId::SmartHealth: build_smart_log(qp, page); break;
+    case LogPageId::SmartHealth:
+        build_smart_log(qp, page);
+        if (!retain_event(r)) qp.controller()->clear_event_mask(LogPageId::SmartHealth);
+        break;
     case LogPageId::FirmwareSlot: build_firmware_log(qp, page); break;
     case LogPageId::ChangedNamespaceList: build_changed_ns_log(qp, r, page); break;
     case LogPageId::CommandsSupportedAndEffects: build_effects_log(page); break;

@@ -65,6 +65,11 @@ void Target::notify_ana_changed(const std::vector<std::string>& subnqns) {
             });
 }
 
+void Target::notify_critical_warning(const std::string& subnqn, uint8_t raised) {
+    for (auto& ctrl : controllers_.of_subsystem(subnqn))
+        ctrl->admin_reactor().post([ctrl, raised] { ctrl->critical_warning_raised(raised); });
+}
+
 void Target::notify_discovery_changed() {
     for (auto& ctrl : controllers_.all())
         if (ctrl->is_discovery())

@@ -59,6 +59,8 @@ public:
     // Tell every controller of the subsystem that namespaces changed.
     void notify_namespaces_changed(const std::string& subnqn, const std::vector<uint32_t>& nsids);
     void notify_ana_changed(const std::vector<std::string>& subnqns);
+    // A device of subsystem `subnqn` raised SMART critical warnings.
+    void notify_critical_warning(const std::string& subnqn, uint8_t raised);
     void notify_discovery_changed();
     // Close every association of a subsystem (forced removal).
     void disconnect_subsystem(const std::string& subnqn, const std::string& reason);

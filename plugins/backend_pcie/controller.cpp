@@ -70,6 +70,7 @@ Result<void> Controller::bring_up(InterruptMode interrupt_mode, SglMode sgl) {
                                                               kSglThreshold / 1024)
                                                 : std::string("PRPs"));
     arm_events();
+    read_health();
     monitor_ = std::thread(&Controller::monitor, monitor_state_, weak_from_this());
     return {};
 }
@@ -278,6 +279,7 @@ void Controller::check_health() {
     if (csts == regs::kAllOnes) return go_dead("its registers read all ones: the device is gone");
     if (csts & regs::csts::kFatal) return reset("the controller reports a fatal status (CSTS.CFS)");
     check_events();
+    if (std::chrono::steady_clock::now() >= next_health_read_) read_health();
 }
 
 // Hold every queue pair, disable and enable the controller (the drive

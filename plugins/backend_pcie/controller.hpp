@@ -31,6 +31,7 @@
 #include "core/runtime/error.hpp"
 #include "plugins/backend_pcie/dma_memory.hpp"
 #include "plugins/backend_pcie/drive_commands.hpp"
+#include "plugins/backend_pcie/drive_health.hpp"
 #include "plugins/backend_pcie/nvme_regs.hpp"
 #include "plugins/backend_pcie/pcie_options.hpp"
 #include "plugins/backend_pcie/prp.hpp"
@@ -112,6 +113,10 @@ public:
     // Gone (its registers read all ones), failed to reset, or reset too
     // often: every command fails with a status hosts retry elsewhere.
     bool dead() const { return dead_.load(); }
+    // The drive's SMART / Health log as last read: at bring-up, on each of
+    // its SMART events and every kHealthReadInterval.
+    DriveHealth& health() { return health_; }
+    static constexpr std::chrono::seconds kHealthReadInterval{60};
 
 private:
     struct Expiry {
@@ -146,6 +151,8 @@ private:
     void arm_events();
     void check_events();
     void handle_event(const proto::Cqe& cqe);
+    // Reads the SMART / Health log into health_ (monitor thread, bring-up).
+    void read_health();
     bool request_event();  // under admin_mutex_
     static constexpr uint64_t kEventCookie = 1;  // an event request's, on the admin queue (admin()'s are 0)
     // One admin command, waited for (polled) up to `timeout`; with
@@ -162,6 +169,8 @@ private:
     std::optional<QueueCore> admin_queue_;
     std::vector<proto::Cqe> event_completions_;  // under admin_mutex_
     uint32_t reported_events_ = 0;               // what the drive agreed to report
+    DriveHealth health_;
+    std::chrono::steady_clock::time_point next_health_read_{};  // the monitor's
     regs::Cap cap_;
     DriveController identity_;
     std::vector<uint16_t> free_qids_;

@@ -1,6 +1,8 @@
 // The drive's asynchronous events (drive_events.hpp): SMART critical
 // warnings and namespace changes reach the journal within a second or so
-// (the monitor thread's health check reaps them).
+// (the monitor thread's health check reaps them); the SMART / Health log
+// as read then (and every minute) is what the namespaces report to the
+// core (drive_health.hpp).
 #include <array>
 
 #include "core/proto/status.hpp"
@@ -30,6 +32,19 @@ void Controller::arm_events() {
     const unsigned requests = std::min<unsigned>(identity_.event_limit, kMaxEventRequests);
     for (unsigned i = 0; i < requests; ++i)
         if (!request_event()) break;
+}
+
+void Controller::read_health() {
+    next_health_read_ = std::chrono::steady_clock::now() + kHealthReadInterval;
+    std::array<uint8_t, 4096> page{};  // admin() copies the whole data page
+    auto read = admin(get_log_page(proto::LogPageId::SmartHealth, 0xffffffff, sizeof(proto::SmartHealthLog),
+                                   admin_data_iova()),
+                      std::chrono::seconds(10), page.data());
+    if (!read) {
+        log::info("pcie {}: reading the SMART / Health log failed: {}", bdf(), read.error().message);
+        return;
+    }
+    health_.update(health_from_smart(page));
 }
 
 bool Controller::request_event() {
@@ -70,6 +85,7 @@ void Controller::handle_event(const proto::Cqe& cqe) {
                   read.error().message);
     } else if (event.type == proto::AsyncEventType::SmartHealth) {
         log::warn("pcie {}: the drive reports a {}: {}", bdf(), describe_event(event), describe_smart(page));
+        health_.update(health_from_smart(page));
     } else if (event.type == proto::AsyncEventType::Notice && event.log == proto::LogPageId::ChangedNamespaceList) {
         const ChangedNamespaces changed = parse_changed_namespaces(page);
         if (changed.more)

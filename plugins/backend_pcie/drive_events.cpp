@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "core/proto/smart.hpp"
+
 namespace nvmfd::plugins::pcie {
 namespace {
 
@@ -51,10 +53,6 @@ const char* type_name(AsyncEventType t) {
     return "event";
 }
 
-constexpr const char* kWarningNames[] = {"available spare below threshold", "temperature", "reliability degraded",
-                                         "read-only", "volatile memory backup failed",
-                                         "persistent memory region read-only"};
-
 // The low 64 bits of a 128-bit little-endian counter.
 uint64_t counter(const uint8_t (&c)[16]) {
     uint64_t v;
@@ -85,13 +83,11 @@ std::string describe_event(const DriveEvent& e) {
 std::string describe_smart(std::span<const uint8_t> page) {
     proto::SmartHealthLog log{};
     std::memcpy(&log, page.data(), std::min(page.size(), sizeof log));
-    std::string warnings;
-    for (unsigned bit = 0; bit < std::size(kWarningNames); ++bit)
-        if (log.critical_warning & (1u << bit)) warnings += fmt::format("{}{}", warnings.empty() ? "" : ", ", kWarningNames[bit]);
+    const std::string warnings = log.critical_warning ? " (" + proto::critical_warning_names(log.critical_warning) + ")" : "";
     const uint16_t kelvin = log.composite_temperature;
     return fmt::format("critical warning {:#x}{}, composite temperature {} °C, available spare {}% (threshold {}%), "
                        "{}% of its rated life used, {} media errors",
-                       log.critical_warning, warnings.empty() ? "" : " (" + warnings + ")", int(kelvin) - 273,
+                       log.critical_warning, warnings, int(kelvin) - 273,
                        log.available_spare, log.available_spare_threshold, log.percentage_used,
                        counter(log.media_errors));
 }

@@ -20,8 +20,13 @@ PcieDevice::PcieDevice(std::shared_ptr<Controller> controller, PcieOptions optio
 }
 
 PcieDevice::~PcieDevice() {
+    controller_->health().unwatch(this);
     if (on_close_) on_close_();
 }
+
+std::optional<plugin::DeviceHealth> PcieDevice::health() const { return controller_->health().current(); }
+
+void PcieDevice::watch_health(std::function<void()> changed) { controller_->health().watch(this, std::move(changed)); }
 
 plugin::DeviceInfo PcieDevice::info() const {
     plugin::DeviceInfo i;

@@ -26,6 +26,8 @@ public:
     std::unique_ptr<plugin::IoChannel> create_channel(runtime::Reactor& reactor) override;
     plugin::Params persistent_params() const override;
     std::string describe() const override;
+    std::optional<plugin::DeviceHealth> health() const override;
+    void watch_health(std::function<void()> changed) override;
 
 private:
     std::shared_ptr<Controller> controller_;

@@ -298,3 +298,24 @@ TEST_CASE("a kernel subsystem added from Lua reaches the control, which names wh
     CHECK(e.errors.empty());
     CHECK(e.f.control->export_spec().subsystems.empty());
 }
+
+TEST_CASE("a device's health change reaches on_namespace_change with its critical warning") {
+    Engine e;
+    const std::string source = R"(
+        function on_namespace_change(i)
+            error('namespace ' .. i.nsid .. ' ' .. i.change .. ' ' .. tostring(i.critical_warning), 0)
+        end
+    )";
+    auto p = lua::Policy::load({"health", source, "health.lua", {}},
+                               lua::PolicyEnvironment{e.io, *e.f.control, {}, [&](const lua::PolicyError& err) {
+                                                          e.errors.push_back(err);
+                                                      }});
+    REQUIRE(p);
+    control::Event health{control::EventKind::NamespaceChanged, kNqn, 3, 0, 0, 0, "health"};
+    health.critical_warning = 0x06;
+    (*p)->call("on_namespace_change", [&](lua_State* L) { lua::push_event_info(L, health); });
+    control::Event resized{control::EventKind::NamespaceChanged, kNqn, 3, 0, 0, 0, "resized"};
+    (*p)->call("on_namespace_change", [&](lua_State* L) { lua::push_event_info(L, resized); });
+    CHECK(e.reported("namespace 3 health 6"));
+    CHECK(e.reported("namespace 3 resized nil"));  // only a health change carries the bits
+}

@@ -44,13 +44,13 @@ QueuePairFixture::QueuePairFixture()
     port->config.address = "127.0.0.1";
     port->config.service = "4420";
     port->subsystems = {kQpSubsystemNqn};
-    auto snap = std::make_shared<target::TargetSnapshot>();
-    snap->generation = 1;
-    snap->discovery_generation = 1;
-    snap->subsystems = {sub};
-    snap->ports = {port};
-    snap->ana_groups = {target::AnaGroup{1}};
-    target_.publish(snap);
+    snapshot_ = std::make_shared<target::TargetSnapshot>();
+    snapshot_->generation = 1;
+    snapshot_->discovery_generation = 1;
+    snapshot_->subsystems = {sub};
+    snapshot_->ports = {port};
+    snapshot_->ana_groups = {target::AnaGroup{1}};
+    target_.publish(snapshot_);
     target_.set_refusal_observer([this](const target::ConnectRefusal& r) {
         std::lock_guard lock(refusals_mutex_);
         refusals_.push_back(r.reason);
@@ -68,6 +68,20 @@ void QueuePairFixture::run(const std::function<void()>& fn) {
         done.set_value();
     });
     done.get_future().get();
+}
+
+void QueuePairFixture::add_namespace(uint32_t nsid, std::unique_ptr<plugin::BlockDevice> device) {
+    auto next = std::make_shared<target::TargetSnapshot>(*snapshot_);
+    auto sub = std::make_shared<target::Subsystem>(*next->subsystems.at(0));
+    sub->namespaces.push_back({std::make_shared<target::Namespace>(nsid, "test", std::move(device),
+                                                                   target::generate_uuid(), target::generate_nguid(),
+                                                                   reactors_.size()),
+                               1,
+                               {}});
+    next->subsystems = {sub};
+    ++next->generation;
+    snapshot_ = next;
+    target_.publish(snapshot_);
 }
 
 std::vector<std::string> QueuePairFixture::refusals() {
@@ -94,6 +108,17 @@ std::optional<Outcome> FakeQueue::submit(const proto::Sqe& sqe, std::span<const 
     outcome_.reset();
     fixture_.run([&] { submit_on_reactor(sqe, data); });
     return outcome_;
+}
+
+std::optional<Outcome> FakeQueue::completed_later() {
+    std::optional<Outcome> done;
+    fixture_.run([&] {
+        if (!outcome_) return;
+        handler_->release(req_);
+        done = std::move(outcome_);
+        outcome_.reset();
+    });
+    return done;
 }
 
 void FakeQueue::submit_on_reactor(const proto::Sqe& sqe, std::span<const uint8_t> data) {

@@ -43,6 +43,8 @@ public:
     void run(const std::function<void()>& fn);
     // The reasons of the admin-queue Connects refused so far.
     std::vector<std::string> refusals();
+    // Namespace `nsid` on `device` joins the subsystem (a new snapshot).
+    void add_namespace(uint32_t nsid, std::unique_ptr<plugin::BlockDevice> device);
 
 private:
     plugin::PluginLoader loader_;  // outlives everything the plugin made
@@ -51,6 +53,7 @@ private:
     target::Target target_;
     std::mutex refusals_mutex_;
     std::vector<std::string> refusals_;
+    std::shared_ptr<target::TargetSnapshot> snapshot_;
 };
 
 // What became of one command.
@@ -73,6 +76,9 @@ public:
     // One command and the data a host would send for it (padded with zeros
     // to the command's length). nullopt if the core did not complete it.
     std::optional<Outcome> submit(const proto::Sqe& sqe, std::span<const uint8_t> data = {});
+    // The command submit() left waiting (an Asynchronous Event Request),
+    // if it completed since; its slot is free again then.
+    std::optional<Outcome> completed_later();
     const plugin::TransportLimits& limits() const { return limits_; }
     // The descriptor this transport's host puts on a command moving
     // `length` bytes the transport carries (keyed or TCP's transport SGL).

@@ -22,7 +22,8 @@
 # commands (flush, write zeroes read back, deallocate), errors (the drive's
 # media errors reach the host with its status while drive 1 keeps serving;
 # a read past the end), events (SMART warnings set through QMP reach
-# nvmfd's journal as asynchronous events), on-disk (a random MiB at IMAGE_OFFSET of each drive,
+# nvmfd's journal as asynchronous events, and the fabric's host as its
+# SMART log and a SMART event), on-disk (a random MiB at IMAGE_OFFSET of each drive,
 # announced on the console as @@PCIE-IMAGE:SERIAL:OFFSET:BYTES:SHA256@@ for
 # the host to compare with the image file after power-off, read back after
 # a restart of nvmfd, and nvmfd's count of SGL and PRP commands per
@@ -335,24 +336,59 @@ errors_through_fabric() {
 # QEMU's drive 1 told through QMP (qom-set smart_critical_warning) that
 # its temperature, then its reliability, is critical: each raises a SMART
 # asynchronous event, which nvmfd logs with the drive's SMART log (reading
-# it ends the event) before asking for the next. Drive 1 keeps serving.
+# it ends the event) before asking for the next. The warnings reach the
+# fabric's host: in the SMART log it reads (the drive's temperature, not
+# nvmfd's 23 °C), and as a SMART event the host asked for (the kernel
+# turns it into an NVME_AEN uevent, which uevents.py listens for).
+# Drive 1 keeps serving.
 drive_events() {
-    local since d1
+    local since d1 ctrl uevents=/tmp/pcie-uevents.log monitor
     since=$(date '+%Y-%m-%d %H:%M:%S')
+    host_id_args "$HOSTNQN"
+    nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$SUBNQN" "${HOSTID_ARGS[@]}"
+    d1=$(wait_for_blockdev "$SUBNQN" 1)
+    ctrl=$(ctrls_for_nqn "$SUBNQN" | head -n1)
+    smart_shows "$ctrl" 0 ||
+        fail "the host's SMART log before any warning: $(nvme smart-log "/dev/$ctrl" -o json | tr -d '\n')"
+    # The kernel enables notices only (namespace attribute 8, ANA 11); the
+    # temperature warning (bit 1) is asked for here, as a monitoring tool would.
+    nvme set-feature "/dev/$ctrl" -f 0x0b -v 0x902 >/dev/null || fail "the host could not enable SMART events"
+    python3 "$(dirname "$0")/uevents.py" NVME_AEN >"$uevents" 2>&1 &
+    monitor=$!
+    wait_until 10 "the uevent listener" grep -q '^listening' "$uevents"
     host_request QOM_SET /machine/peripheral/nvme-pcie01 smart_critical_warning 2 ||
         fail "QEMU did not take the temperature warning"
     wait_until 15 "nvmfd to log drive $SERIAL1's temperature warning" journal_has "$since" \
         "pcie $PCIE_BDF1: the drive reports a SMART/health event: temperature threshold: critical warning 0x2 (temperature), composite temperature [0-9]* °C"
+    wait_until 15 "nvmfd to tell the hosts of namespace 1" journal_has "$since" \
+        "namespace 1 of $SUBNQN: its device reports critical warning 0x2 (temperature); hosts that enabled SMART events are told"
+    # AER DW0: type 1 (SMART), information 1 (temperature), log page 02h;
+    # the kernel passes it on as a uevent of the controller.
+    wait_until 15 "the host's SMART event" grep -q "^NVME_AEN=0x020101 .*/$ctrl\$" "$uevents"
+    smart_shows "$ctrl" 2 ||
+        fail "the host's SMART log after the temperature warning: $(nvme smart-log "/dev/$ctrl" -o json | tr -d '\n')"
     host_request QOM_SET /machine/peripheral/nvme-pcie01 smart_critical_warning 6 ||
         fail "QEMU did not take the reliability warning"
     wait_until 15 "nvmfd to log drive $SERIAL1's second warning (the request made again)" journal_has "$since" \
         "pcie $PCIE_BDF1: the drive reports a SMART/health event: subsystem reliability: critical warning 0x6 (temperature, reliability degraded)"
-    journalctl -u "$UNIT" --no-pager --since "$since" | grep "the drive reports"
-    host_id_args "$HOSTNQN"
-    nvme connect -t tcp -a "$ADDR" -s "$PORT" -n "$SUBNQN" "${HOSTID_ARGS[@]}"
-    d1=$(wait_for_blockdev "$SUBNQN" 1)
+    wait_until 15 "the host's SMART log to show both warnings" smart_shows "$ctrl" 6
+    kill "$monitor" 2>/dev/null || true
+    wait "$monitor" 2>/dev/null || true
+    journalctl -u "$UNIT" --no-pager --since "$since" | grep -E "the drive reports|its device reports"
+    say "the host's SMART log through the fabric: $(nvme smart-log "/dev/$ctrl" -o json |
+        grep -Eo '"(critical_warning|temperature)" *: *[0-9]+' | tr -d ' "' | paste -sd ' '); its uevent: $(head -n1 <(grep NVME_AEN "$uevents"))"
     read_sector "$d1" 100 || fail "drive $SERIAL1 stopped serving after its events"
     nvme disconnect -n "$SUBNQN"
+}
+
+# smart_shows CTRL WARNING: the SMART log the host reads through the
+# fabric has critical warning WARNING and a drive's temperature (QEMU's
+# 323 K), not the 296 K nvmfd reports without a sensor.
+smart_shows() {
+    local log
+    log=$(nvme smart-log "/dev/$1" -o json) || return 1
+    grep -Eq '"critical_warning" *: *'"$2"'[,}[:space:]]' <<<"$log" &&
+        grep -Eq '"temperature" *: *323[,}[:space:]]' <<<"$log"
 }
 
 # What the host checks in the image files after power-off, written through
