@@ -7,7 +7,7 @@
 #      (Debian's kernel in QEMU as the host)
 #   3. the unit and integration tests under ASan+UBSan, in the fuzzers'
 #      clang build (build-fuzz/: one sanitizer build serves both)
-#   4. the fuzz smoke run: every libFuzzer target for 40 s (tools/fuzz.sh)
+#   4. the fuzz smoke run: every libFuzzer target for 30 s (tools/fuzz.sh)
 # Set NVMFD_SKIP_ASAN=1, NVMFD_SKIP_INTEROP=1 or NVMFD_SKIP_FUZZ=1 to leave a stage out when
 # iterating; CI runs everything.
 set -euo pipefail
@@ -50,6 +50,6 @@ if [[ ${NVMFD_SKIP_ASAN:-0} != 1 ]]; then
 fi
 if [[ ${NVMFD_SKIP_FUZZ:-0} != 1 ]]; then
     echo "=== fuzz smoke (build-fuzz/)"
-    NVMFD_FUZZ_JOBS=2 bash tools/fuzz.sh --smoke 40
+    NVMFD_FUZZ_JOBS=2 bash tools/fuzz.sh --smoke 30
 fi
 echo "=== all tests passed in $(( $(date +%s) - start )) s"
